@@ -1,0 +1,144 @@
+"""Reads scoped to what an account may see: its namespaces, its role in each, visible accounts."""
+
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Account, ApiToken, AuditEntry, Namespace
+from accounts.roles import Role, at_least, rank
+from core.errors import Forbidden, NotFound
+
+_CACHE_ATTR = "_millrace_roles"
+
+
+def namespace_roles(account: Account) -> dict[UUID, str]:
+    """The account's role in each namespace it belongs to (global admins: see `role_in`).
+
+    The account's own role applies in its default namespace; memberships add others.
+    Cached on the instance for the length of a request.
+    """
+    cached = getattr(account, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    roles: dict[UUID, str] = {}
+    if account.default_namespace_id:
+        roles[account.default_namespace_id] = account.role
+    for namespace_id, role in account.memberships.values_list("namespace_id", "role"):
+        if rank(role) > rank(roles.get(namespace_id)):
+            roles[namespace_id] = role
+    setattr(account, _CACHE_ATTR, roles)
+    return roles
+
+
+def forget_roles(account: Account) -> None:
+    """Drop the cached roles after memberships change."""
+    if hasattr(account, _CACHE_ATTR):
+        delattr(account, _CACHE_ATTR)
+
+
+def role_in(account: Account | None, namespace: Namespace | UUID | None) -> str | None:
+    if account is None or namespace is None:
+        return None
+    if account.is_global_admin:
+        return Role.ADMIN
+    namespace_id = namespace.id if isinstance(namespace, Namespace) else namespace
+    return namespace_roles(account).get(namespace_id)
+
+
+def namespace_ids_for(account: Account, minimum: str = Role.VIEWER) -> list[UUID] | None:
+    """Ids of namespaces where the account holds `minimum` or more; None means all of them."""
+    if account.is_global_admin:
+        return None
+    return [ns for ns, role in namespace_roles(account).items() if at_least(role, minimum)]
+
+
+def namespace_list(*, account: Account, minimum: str = Role.VIEWER) -> QuerySet[Namespace]:
+    ids = namespace_ids_for(account, minimum)
+    queryset = Namespace.objects.all()
+    return queryset if ids is None else queryset.filter(id__in=ids)
+
+
+def scope_to_namespaces(
+    queryset: QuerySet, *, account: Account, field: str = "namespace", minimum: str = Role.VIEWER
+) -> QuerySet:
+    """Filter any queryset with a namespace relation to the account's namespaces."""
+    ids = namespace_ids_for(account, minimum)
+    return queryset if ids is None else queryset.filter(**{f"{field}_id__in": ids})
+
+
+def ensure_role(account: Account, namespace: Namespace, minimum: str) -> None:
+    """404 when the namespace is not readable at all, 403 when the role is too low."""
+    role = role_in(account, namespace)
+    if role is None:
+        raise NotFound(f"Namespace '{namespace.name}' not found.")
+    if not at_least(role, minimum):
+        raise Forbidden(f"This needs the role '{minimum}' in namespace '{namespace.name}'.")
+
+
+def namespace_get(*, account: Account, name: str) -> Namespace:
+    namespace = Namespace.objects.filter(name=name).first()
+    if namespace is None or role_in(account, namespace) is None:
+        raise NotFound(f"Namespace '{name}' not found.")
+    return namespace
+
+
+def administered_namespace_ids(account: Account) -> list[UUID] | None:
+    return namespace_ids_for(account, Role.ADMIN)
+
+
+def account_list(*, account: Account, role: str | None = None) -> QuerySet[Account]:
+    """Accounts the caller administers, and the caller itself."""
+    queryset = Account.objects.select_related("default_namespace").order_by("date_joined", "username")
+    admin_ids = administered_namespace_ids(account)
+    if admin_ids is not None:
+        queryset = queryset.filter(
+            Q(id=account.id) | Q(default_namespace_id__in=admin_ids) | Q(memberships__namespace_id__in=admin_ids)
+        ).distinct()
+    if role:
+        queryset = queryset.filter(role=role)
+    return queryset
+
+
+def account_get(*, account: Account, account_id: UUID | str) -> Account:
+    try:
+        return account_list(account=account).get(id=account_id)
+    except (Account.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound("Account not found.") from exc
+
+
+def can_administer(actor: Account, target: Account) -> bool:
+    """Global admins administer everyone; namespace admins the non-global accounts of their namespaces."""
+    if actor.is_global_admin:
+        return True
+    if target.is_global_admin or target.default_namespace_id is None:
+        return False
+    return role_in(actor, target.default_namespace_id) == Role.ADMIN
+
+
+def api_token_list(*, account: Account) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(account=account)
+
+
+def audit_list(
+    *, account: Account, namespace: str | None = None, actor: str | None = None, action: str | None = None
+) -> QuerySet[AuditEntry]:
+    """Audit entries of namespaces the caller administers (all for a global admin)."""
+    queryset = AuditEntry.objects.all()
+    admin_ids = administered_namespace_ids(account)
+    if admin_ids is not None:
+        names = list(Namespace.objects.filter(id__in=admin_ids).values_list("name", flat=True))
+        queryset = queryset.filter(namespace__in=names)
+    if namespace:
+        queryset = queryset.filter(namespace=namespace)
+    if actor:
+        queryset = queryset.filter(Q(actor_name=actor) | Q(actor_id__in=_uuid_or_none(actor)))
+    if action:
+        queryset = queryset.filter(action=action)
+    return queryset
+
+
+def _uuid_or_none(value: str) -> list[UUID]:
+    try:
+        return [UUID(value)]
+    except ValueError:
+        return []

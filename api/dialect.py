@@ -1,0 +1,40 @@
+"""A dialect's error shape, applied to DRF views, Django-level errors and the body-size guard."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpResponse
+from rest_framework.response import Response
+
+from api.errors import ApiError, api_error_from_exception
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    error_body: Callable[[ApiError], dict[str, Any]]
+
+    def http_response(self, error: ApiError) -> HttpResponse:
+        """A plain Django response, for errors raised outside DRF (404 of the URL conf, 413, 500)."""
+        response = HttpResponse(
+            json.dumps(self.error_body(error)), status=error.status, content_type="application/json"
+        )
+        if error.auth_header:
+            response["WWW-Authenticate"] = error.auth_header
+        return response
+
+    def exception_handler(self, exc: Exception, context: dict[str, Any]) -> Response:
+        error = api_error_from_exception(exc)
+        headers = {"WWW-Authenticate": error.auth_header} if error.auth_header else None
+        return Response(self.error_body(error), status=error.status, headers=headers)
+
+
+class DialectViewMixin:
+    """Give a DRF view its dialect's exception handler."""
+
+    dialect: Dialect
+
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
+        return self.dialect.exception_handler

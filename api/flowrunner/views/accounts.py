@@ -1,0 +1,76 @@
+"""Accounts: admins manage the accounts of their namespaces; everyone reads and edits their own."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import selectors, services
+from api.flowrunner.serializers import (
+    AccountCreateSerializer,
+    AccountSerializer,
+    AccountUpdateSerializer,
+    MessageSerializer,
+)
+from api.flowrunner.views.base import FlowRunnerViewSet
+from core.errors import Forbidden
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List accounts",
+        parameters=[
+            OpenApiParameter("role", str),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+    ),
+    retrieve=extend_schema(summary="Get an account"),
+    create=extend_schema(request=AccountCreateSerializer, responses={201: AccountSerializer}),
+    update=extend_schema(request=AccountUpdateSerializer, responses={200: AccountSerializer}),
+    partial_update=extend_schema(request=AccountUpdateSerializer, responses={200: AccountSerializer}),
+    destroy=extend_schema(responses={200: MessageSerializer}),
+)
+class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FlowRunnerViewSet):
+    serializer_class = AccountSerializer
+    results_key = "accounts"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):
+        return selectors.account_list(account=self.request.user, role=self.request.query_params.get("role"))
+
+    def get_object(self):
+        return selectors.account_get(account=self.request.user, account_id=self.kwargs["pk"])
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        if selectors.administered_namespace_ids(request.user) == []:
+            raise Forbidden("Listing accounts needs the admin role.")
+        return super().list(request, *args, **kwargs)
+
+    def create(self, request: Request) -> Response:
+        body = AccountCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        account = services.account_create(
+            actor=request.user,
+            username=data["username"],
+            email=data["email"],
+            name=data["name"],
+            password=data["password"],
+            role=data["role"],
+            namespace=data["namespace"] or None,
+        )
+        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
+        body = AccountUpdateSerializer(data=request.data, partial=partial)
+        body.is_valid(raise_exception=True)
+        account = services.account_update(actor=request.user, account=self.get_object(), **body.validated_data)
+        return Response(AccountSerializer(account).data)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.account_delete(actor=request.user, account=self.get_object())
+        return Response({"message": "Account deleted successfully"})

@@ -1,0 +1,45 @@
+"""POST /api/v1/auth/login, /refresh, /logout."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework_simplejwt.tokens import SlidingToken
+
+from accounts.auth import auth_login, auth_logout, auth_refresh
+from api.flowrunner.serializers import LoginSerializer, MessageSerializer, TokenSerializer
+from api.flowrunner.views.base import FlowRunnerAPIView
+from core.errors import BadRequest
+
+
+def session_token(request: Request) -> SlidingToken:
+    """The sliding JWT the request was authenticated with (API tokens cannot be refreshed)."""
+    if not isinstance(request.auth, SlidingToken):
+        raise BadRequest("Only a login token can be refreshed or logged out; API tokens are revoked instead.")
+    return request.auth
+
+
+class LoginView(FlowRunnerAPIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=LoginSerializer, responses={200: TokenSerializer}, summary="Log in")
+    def post(self, request: Request) -> Response:
+        body = LoginSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        issued = auth_login(**body.validated_data)
+        return Response(TokenSerializer(issued).data)
+
+
+class RefreshView(FlowRunnerAPIView):
+    @extend_schema(request=None, responses={200: TokenSerializer}, summary="Refresh the sliding token")
+    def post(self, request: Request) -> Response:
+        issued = auth_refresh(token=session_token(request), account=request.user)
+        return Response(TokenSerializer(issued).data)
+
+
+class LogoutView(FlowRunnerAPIView):
+    @extend_schema(request=None, responses={200: MessageSerializer}, summary="Log out (blacklist the token)")
+    def post(self, request: Request) -> Response:
+        auth_logout(token=session_token(request), account=request.user)
+        return Response({"message": "Logged out successfully"})

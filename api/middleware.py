@@ -1,0 +1,63 @@
+"""Errors raised outside the views in the owning dialect's shape, and the request body cap."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+
+from api.errors import api_error_from_exception, error_for_status
+from api.registry import DIALECTS
+from api.routing import dialect_for_path
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class DialectErrorMiddleware:
+    """Re-render Django's own HTML error pages (unknown URL, 405, 500) on a dialect's paths."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        name = dialect_for_path(request.path_info)
+        if name is None:
+            return response
+        return DIALECTS[name].http_response(error_for_status(response.status_code))
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        name = dialect_for_path(request.path_info)
+        if name is None:
+            return None
+        return DIALECTS[name].http_response(api_error_from_exception(exception))
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over MILLRACE_MAX_BODY_BYTES with 413, declared or streamed (webhooks included)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in BODY_METHODS and self._too_big(request):
+            name = dialect_for_path(request.path_info) or "workflowdev"
+            message = f"The request body exceeds {settings.MILLRACE_MAX_BODY_BYTES} bytes."
+            return DIALECTS[name].http_response(error_for_status(413, message))
+        return self.get_response(request)
+
+    @staticmethod
+    def _too_big(request: HttpRequest) -> bool:
+        limit = settings.MILLRACE_MAX_BODY_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            return True
+        try:
+            return len(request.body) > limit
+        except RequestDataTooBig:
+            return True

@@ -1,0 +1,47 @@
+"""workflowdev shapes: camelCase."""
+
+from rest_framework import serializers
+
+from accounts.models import AuditEntry
+from accounts.roles import Role
+
+
+class CredentialsSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=512, trim_whitespace=False)
+
+
+class RegisterSerializer(CredentialsSerializer):
+    role = serializers.ChoiceField(choices=Role.values, default=Role.VIEWER)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    namespace = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expiresAt = serializers.DateTimeField(source="expires_at")
+    accountId = serializers.UUIDField(source="account.id")
+    username = serializers.CharField(source="account.username")
+    role = serializers.CharField(source="account.role")
+
+
+class AccountSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    email = serializers.CharField()
+    role = serializers.CharField()
+    namespace = serializers.CharField(source="default_namespace.name", default=None)
+    createdAt = serializers.DateTimeField(source="date_joined")
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name")
+    actorId = serializers.UUIDField(source="actor_id", allow_null=True)
+    resourceType = serializers.CharField(source="resource_type")
+    resourceId = serializers.CharField(source="resource_id")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "actor", "actorId", "action", "resourceType", "resourceId", "namespace", "summary",
+                  "createdAt"]

@@ -1,0 +1,69 @@
+"""POST /auth/register, /auth/login, /auth/refresh, /auth/logout."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.auth import auth_login, auth_logout, auth_refresh
+from accounts.models import Account
+from accounts.services import account_create
+from api.flowrunner.views.auth import session_token
+from api.workflowdev.serializers import (
+    AccountSerializer,
+    CredentialsSerializer,
+    RegisterSerializer,
+    TokenSerializer,
+)
+from api.workflowdev.views.base import WorkflowDevAPIView
+from core.errors import Forbidden
+
+
+class RegisterView(WorkflowDevAPIView):
+    """Open while no account exists (bootstrap); afterwards only for an authenticated admin."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RegisterSerializer, responses={201: AccountSerializer}, summary="Register an account")
+    def post(self, request: Request) -> Response:
+        actor = request.user if isinstance(request.user, Account) else None
+        if actor is None and Account.objects.exists():
+            raise Forbidden("Registration is closed; log in as an administrator to create accounts.")
+        body = RegisterSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        account = account_create(
+            actor=actor,
+            username=data["username"],
+            email=data["email"],
+            password=data["password"],
+            role=data["role"],
+            namespace=data["namespace"] or None,
+        )
+        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(WorkflowDevAPIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer}, summary="Log in")
+    def post(self, request: Request) -> Response:
+        body = CredentialsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response(TokenSerializer(auth_login(**body.validated_data)).data)
+
+
+class RefreshView(WorkflowDevAPIView):
+    @extend_schema(request=None, responses={200: TokenSerializer}, summary="Refresh the sliding token")
+    def post(self, request: Request) -> Response:
+        issued = auth_refresh(token=session_token(request), account=request.user)
+        return Response(TokenSerializer(issued).data)
+
+
+class LogoutView(WorkflowDevAPIView):
+    @extend_schema(request=None, responses={200: None}, summary="Log out (blacklist the token)")
+    def post(self, request: Request) -> Response:
+        auth_logout(token=session_token(request), account=request.user)
+        return Response({"message": "Logged out"})

@@ -1,0 +1,76 @@
+"""Health, readiness, Prometheus metrics and the audit log."""
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework import mixins
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import selectors
+from api.workflowdev.serializers import AuditEntrySerializer
+from api.workflowdev.views.base import WorkflowDevAPIView, WorkflowDevViewSet
+from core.errors import Forbidden
+from core.health import readiness
+from core.metrics import REGISTRY
+
+
+class HealthView(WorkflowDevAPIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(responses={200: dict}, summary="Liveness")
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class ReadyView(WorkflowDevAPIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(responses={200: dict, 503: dict}, summary="Readiness: database, broker, channel layer")
+    def get(self, request: Request) -> Response:
+        ready, checks = readiness()
+        return Response({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+class MetricsView(WorkflowDevAPIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(responses={(200, "text/plain"): str}, summary="Prometheus metrics")
+    def get(self, request: Request) -> HttpResponse:
+        return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Recent audit entries",
+        parameters=[
+            OpenApiParameter("namespace", str),
+            OpenApiParameter("actor", str),
+            OpenApiParameter("action", str),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+    )
+)
+class AuditViewSet(mixins.ListModelMixin, WorkflowDevViewSet):
+    """Audit entries of the namespaces the caller administers."""
+
+    serializer_class = AuditEntrySerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.audit_list(
+            account=self.request.user,
+            namespace=params.get("namespace"),
+            actor=params.get("actor"),
+            action=params.get("action"),
+        )
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        if selectors.administered_namespace_ids(request.user) == []:
+            raise Forbidden("Reading the audit log needs the admin role.")
+        return super().list(request, *args, **kwargs)

@@ -1,0 +1,261 @@
+"""Millrace settings, read from the environment.
+
+Without `DATABASE_URL`/`REDIS_URL` Millrace runs embedded: SQLite in WAL mode, the
+django-q2 ORM broker and the in-memory channel layer. With them it runs on
+PostgreSQL and Redis with any number of server and worker processes.
+"""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("MILLRACE_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+DEBUG = env_bool("DEBUG", default=not DATABASE_URL)
+
+
+def _secret_key() -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false (production).")
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+PORT = env_int("PORT", 8000)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "channels",
+    "core",
+    "accounts",
+    "flows",
+    "executions",
+    "connectors",
+    "vault",
+    "api",
+]
+
+MIDDLEWARE = [
+    "api.middleware.DialectErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.RequestMetricsMiddleware",
+    "api.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "config.asgi.application"
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("MILLRACE_SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.Account"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "admin:login"
+
+# --- Millrace -------------------------------------------------------------------------------
+
+MILLRACE_ROOT_DIALECT = os.environ.get("MILLRACE_ROOT_DIALECT", "flowrunner")
+if MILLRACE_ROOT_DIALECT not in {"flowrunner", "workflowdev"}:
+    raise ImproperlyConfigured("MILLRACE_ROOT_DIALECT must be 'flowrunner' or 'workflowdev'.")
+MILLRACE_AUTH_REQUIRED = env_bool("MILLRACE_AUTH_REQUIRED", True)
+MILLRACE_HTTP_ALLOWED_NETWORKS = env_list("MILLRACE_HTTP_ALLOWED_NETWORKS")
+MILLRACE_PUBLIC_URL = os.environ.get("MILLRACE_PUBLIC_URL", f"http://localhost:{PORT}").rstrip("/")
+MILLRACE_MAX_BODY_BYTES = env_int("MILLRACE_MAX_BODY_BYTES", 10 * 1024 * 1024)
+MILLRACE_CONNECTOR_API_KEY = os.environ.get("MILLRACE_CONNECTOR_API_KEY", "")
+MILLRACE_CREDENTIALS_KEY = os.environ.get("MILLRACE_CREDENTIALS_KEY", "")
+MILLRACE_TOKEN_LIFETIME = timedelta(seconds=env_int("MILLRACE_TOKEN_LIFETIME_SECONDS", 3600))
+MILLRACE_TOKEN_REFRESH_LIFETIME = timedelta(seconds=env_int("MILLRACE_TOKEN_REFRESH_LIFETIME_SECONDS", 86400))
+MILLRACE_HTTP_TIMEOUT = float(os.environ.get("MILLRACE_HTTP_TIMEOUT", "30"))
+MILLRACE_HTTP_MAX_RESPONSE_BYTES = env_int("MILLRACE_HTTP_MAX_RESPONSE_BYTES", 10 * 1024 * 1024)
+MILLRACE_YAML_MAX_BYTES = env_int("MILLRACE_YAML_MAX_BYTES", 1024 * 1024)
+MILLRACE_STEP_LIMIT = env_int("MILLRACE_STEP_LIMIT", 10000)
+MILLRACE_KV_MAX_VALUE_BYTES = env_int("MILLRACE_KV_MAX_VALUE_BYTES", 1024 * 1024)
+MILLRACE_WEBHOOK_WAIT_SECONDS = env_int("MILLRACE_WEBHOOK_WAIT_SECONDS", 30)
+MILLRACE_LEASE_SECONDS = env_int("MILLRACE_LEASE_SECONDS", 60)
+
+# Request bodies above the cap get a 413 in the dialect's shape (api.middleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = MILLRACE_MAX_BODY_BYTES
+
+# --- REST framework, JWT, OpenAPI ---------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "accounts.authentication.SlidingJWTAuthentication",
+        "accounts.authentication.OpenAccessAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsAccount"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "iso-8601",
+}
+
+SIMPLE_JWT = {
+    "AUTH_TOKEN_CLASSES": ("rest_framework_simplejwt.tokens.SlidingToken",),
+    "SLIDING_TOKEN_LIFETIME": MILLRACE_TOKEN_LIFETIME,
+    "SLIDING_TOKEN_REFRESH_LIFETIME": MILLRACE_TOKEN_REFRESH_LIFETIME,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "account_id",
+    "SIGNING_KEY": SECRET_KEY,
+    "UPDATE_LAST_LOGIN": False,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Millrace",
+    "DESCRIPTION": "Workflow automation with five compatible APIs.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Channels and django-q2 ---------------------------------------------------------------
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+Q_CLUSTER = {
+    "name": os.environ.get("MILLRACE_QUEUE_NAME", "millrace"),
+    "workers": env_int("MILLRACE_WORKERS", 2),
+    "recycle": 1000,
+    "timeout": env_int("MILLRACE_TASK_TIMEOUT", 600),
+    "retry": env_int("MILLRACE_TASK_TIMEOUT", 600) + 60,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": 0,
+    "catch_up": False,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER.update({"orm": "default", "poll": 0.05, "bulk": 10})
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)

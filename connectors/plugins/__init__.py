@@ -1,0 +1,1 @@
+"""Built-in plugins; importing this package registers them."""

@@ -1,0 +1,166 @@
+"""The plugin catalog: the Plugin base class, results, the run context and the registry.
+
+A plugin knows nothing of Django models. It receives rendered, schema-checked inputs
+and a context (logging, KV, secrets, cancellation, callback URL) and returns a Result.
+The same catalog serves flow tasks, FlowRunner nodes, workflowsvc task types, agents
+and connector-proxy commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+
+
+class ResultStatus(StrEnum):
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    WAITING = "WAITING"
+
+
+class WaitKind(StrEnum):
+    TIMER = "timer"  # wake at `until` (util.sleep, retry back-off)
+    CALLBACK = "callback"  # an outside system PUTs a result to the callback URL
+    APPROVAL = "approval"  # a person approves or rejects
+
+
+@dataclass
+class Wait:
+    kind: WaitKind
+    until: datetime | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    """What a plugin run produced. `outcome` picks a branch (`true`/`false`, a case, ...)."""
+
+    status: ResultStatus
+    outputs: Any = None
+    outcome: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    wait: Wait | None = None
+
+    @classmethod
+    def success(cls, outputs: Any = None, *, outcome: str | None = None) -> Result:
+        return cls(ResultStatus.SUCCESS, outputs=outputs, outcome=outcome)
+
+    @classmethod
+    def failed(cls, error: str, *, code: str | None = None, outputs: Any = None) -> Result:
+        return cls(ResultStatus.FAILED, outputs=outputs, error=error, error_code=code)
+
+    @classmethod
+    def waiting(cls, wait: Wait, *, outputs: Any = None) -> Result:
+        return cls(ResultStatus.WAITING, outputs=outputs, wait=wait)
+
+
+class PluginContext(Protocol):
+    """What the engine (or the connector proxy, or the agent runtime) gives a running plugin."""
+
+    namespace: str
+    execution_id: str | None
+    task_name: str
+    callback_url: str | None
+    state: dict[str, Any]  # kept across a WAITING step's wake-ups
+
+    def log(self, level: str, message: str, data: dict[str, Any] | None = None) -> None: ...
+
+    def kv_get(self, key: str) -> Any: ...
+
+    def kv_set(self, key: str, value: Any, ttl: int | None = None) -> None: ...
+
+    def kv_delete(self, key: str) -> bool: ...
+
+    def secret(self, name: str) -> str: ...
+
+    def is_cancelled(self) -> bool: ...
+
+
+class InputError(ValueError):
+    """Inputs that do not match a plugin's input schema; `problems` lists each one."""
+
+    def __init__(self, plugin_id: str, problems: list[dict[str, str]]) -> None:
+        self.plugin_id = plugin_id
+        self.problems = problems
+        super().__init__("; ".join(f"{p['path'] or '(inputs)'}: {p['message']}" for p in problems))
+
+
+class Plugin:
+    """Base of every plugin. Subclasses set the class attributes and implement `run`."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    category: ClassVar[str]
+    description: ClassVar[str] = ""
+    input_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+    output_schema: ClassVar[dict[str, Any]] = {}
+    aliases: ClassVar[tuple[str, ...]] = ()
+    control: ClassVar[bool] = False  # flow-control constructs the engine interprets itself
+
+    def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        raise NotImplementedError
+
+    def resume(self, inputs: dict[str, Any], ctx: PluginContext, payload: Any) -> Result:
+        """Called when a WAITING step wakes (timer due, callback received). Default: done."""
+        return Result.success(payload)
+
+    @classmethod
+    def manifest(cls) -> dict[str, Any]:
+        return {
+            "id": cls.id,
+            "name": cls.name,
+            "category": cls.category,
+            "description": cls.description,
+            "inputSchema": cls.input_schema,
+            "outputSchema": cls.output_schema,
+        }
+
+    @classmethod
+    def input_problems(cls, inputs: Any) -> list[dict[str, str]]:
+        validator = Draft202012Validator(cls.input_schema)
+        errors: Iterable[SchemaError] = sorted(validator.iter_errors(inputs), key=lambda e: list(e.path))
+        return [{"path": ".".join(str(p) for p in error.path), "message": error.message} for error in errors]
+
+    @classmethod
+    def check_inputs(cls, inputs: Any) -> None:
+        problems = cls.input_problems(inputs)
+        if problems:
+            raise InputError(cls.id, problems)
+
+
+_REGISTRY: dict[str, type[Plugin]] = {}
+
+
+def register(plugin: type[Plugin]) -> type[Plugin]:
+    """Class decorator adding a plugin (and its aliases) to the catalog."""
+    for key in (plugin.id, *plugin.aliases):
+        if key in _REGISTRY and _REGISTRY[key] is not plugin:
+            raise ValueError(f"Plugin id '{key}' is registered twice.")
+        _REGISTRY[key] = plugin
+    return plugin
+
+
+def _load() -> None:
+    from connectors import plugins  # noqa: F401  (registers the built-in plugins)
+
+
+def get_plugin(plugin_id: str) -> type[Plugin] | None:
+    _load()
+    return _REGISTRY.get(plugin_id)
+
+
+def all_plugins() -> list[type[Plugin]]:
+    """Each plugin once (aliases folded), ordered by id."""
+    _load()
+    return sorted(set(_REGISTRY.values()), key=lambda plugin: plugin.id)
+
+
+def categories() -> list[str]:
+    return sorted({plugin.category for plugin in all_plugins()})

@@ -1,0 +1,215 @@
+"""Executions, their task runs and events, agent messages and approvals.
+
+Status fields are written only by `executions.engine.transitions.transition`.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Namespace
+from flows.models import Agent, Flow, Trigger
+
+
+class ExecutionStatus(models.TextChoices):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+    PAUSED = "PAUSED"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+    PAUSED = "PAUSED"
+    RETRYING = "RETRYING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+TERMINAL_EXECUTION_STATUSES = frozenset(
+    {ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.TIMED_OUT}
+)
+
+
+class Execution(models.Model):
+    """One run of a flow. `source` is the definition it runs, frozen at start."""
+
+    Status = ExecutionStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    flow = models.ForeignKey(Flow, null=True, blank=True, on_delete=models.SET_NULL, related_name="executions")
+    flow_name = models.CharField(max_length=200)
+    flow_revision = models.PositiveIntegerField(default=1)
+    source = models.TextField(blank=True, default="")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="executions")
+    status = models.CharField(max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED)
+    inputs = models.JSONField(default=dict, blank=True)
+    outputs = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    origin = models.CharField(max_length=32, default="api")
+    trigger = models.ForeignKey(Trigger, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    trigger_data = models.JSONField(default=dict, blank=True)
+    parent_task = models.ForeignKey(
+        "TaskRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="child_executions"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tasks_total = models.PositiveIntegerField(default=0)
+    tasks_executed = models.PositiveIntegerField(default=0)
+    steps_taken = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveIntegerField(default=1)
+    timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    timeout_policy = models.CharField(max_length=16, blank=True, default="")
+    deadline = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["namespace", "status", "created_at"]),
+            models.Index(fields=["flow", "created_at"]),
+            models.Index(fields=["status", "deadline"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow_name} {self.id}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_EXECUTION_STATUSES
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+class TaskRun(models.Model):
+    """One attempt-tracked run of one step of an execution."""
+
+    Status = TaskStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="task_runs")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    step_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    plugin_type = models.CharField(max_length=120)
+    sequence = models.PositiveIntegerField()
+    loop_index = models.IntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    attempt = models.PositiveIntegerField(default=0)
+    inputs = models.JSONField(null=True, blank=True, help_text="Rendered inputs, secrets masked.")
+    outputs = models.JSONField(null=True, blank=True)
+    outcome = models.CharField(max_length=64, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    state = models.JSONField(default=dict, blank=True, help_text="Engine bookkeeping of a waiting step.")
+    wake_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    callback_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["execution", "sequence"]
+        indexes = [
+            models.Index(fields=["execution", "sequence"]),
+            models.Index(fields=["status", "lease_until"]),
+            models.Index(fields=["status", "wake_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} #{self.sequence}"
+
+
+class ExecutionEvent(models.Model):
+    """What happened, in order; the WebSocket streams and log endpoints read from here."""
+
+    class Level(models.TextChoices):
+        DEBUG = "debug"
+        INFO = "info"
+        WARN = "warn"
+        ERROR = "error"
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events")
+    task_run = models.ForeignKey(TaskRun, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=32)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
+    message = models.TextField(blank=True, default="")
+    data = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["execution", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+class Message(models.Model):
+    """A message emitted by an agent. The bigint key orders messages for receivers' cursors."""
+
+    id = models.BigAutoField(primary_key=True)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages")
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["agent", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"message {self.uuid} of {self.agent}"
+
+
+class Approval(models.Model):
+    """The decision an approval gate (`flow.pause`) waits for."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task_run = models.OneToOneField(TaskRun, on_delete=models.CASCADE, related_name="approval")
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="approvals")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["execution", "status"])]
+
+    def __str__(self) -> str:
+        return f"approval of {self.task_run} ({self.status})"

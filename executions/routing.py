@@ -1,0 +1,3 @@
+"""WebSocket routes (execution streams arrive with the dialect issues)."""
+
+websocket_urlpatterns: list = []
