@@ -32,8 +32,13 @@ def auth_login(*, username: str, password: str) -> IssuedToken:
         account = authenticate(username=account.username, password=password)
     if account is None or not account.is_active:
         raise NotAuthenticated("Invalid username or password.")
-    audit_record(actor=account, action="auth.login", resource_type="account", resource_id=account.id,
-                 namespace=account.default_namespace)
+    audit_record(
+        actor=account,
+        action="auth.login",
+        resource_type="account",
+        resource_id=account.id,
+        namespace=account.default_namespace,
+    )
     return _issued(SlidingToken.for_user(account), account)
 
 
@@ -51,5 +56,10 @@ def auth_refresh(*, token: SlidingToken, account: Account) -> IssuedToken:
 def auth_logout(*, token: SlidingToken, account: Account) -> None:
     """Blacklist the token; it is refused everywhere from now on."""
     token.blacklist()
-    audit_record(actor=account, action="auth.logout", resource_type="account", resource_id=account.id,
-                 namespace=account.default_namespace)
+    audit_record(
+        actor=account,
+        action="auth.logout",
+        resource_type="account",
+        resource_id=account.id,
+        namespace=account.default_namespace,
+    )

@@ -214,8 +214,14 @@ def namespace_create(*, actor: Account, name: str, description: str = "") -> Nam
             namespace = Namespace.objects.create(name=name, description=description)
     except IntegrityError as exc:
         raise Conflict(f"Namespace '{name}' already exists.") from exc
-    audit_record(actor=actor, action="namespace.create", resource_type="namespace", resource_id=namespace.id,
-                 namespace=namespace, summary={"name": name})
+    audit_record(
+        actor=actor,
+        action="namespace.create",
+        resource_type="namespace",
+        resource_id=namespace.id,
+        namespace=namespace,
+        summary={"name": name},
+    )
     return namespace
 
 
@@ -224,8 +230,14 @@ def namespace_update(*, actor: Account, namespace: Namespace, description: str) 
     ensure_role(actor, namespace, Role.ADMIN)
     namespace.description = description
     namespace.save(update_fields=["description", "updated_at"])
-    audit_record(actor=actor, action="namespace.update", resource_type="namespace", resource_id=namespace.id,
-                 namespace=namespace, summary={"description": description})
+    audit_record(
+        actor=actor,
+        action="namespace.update",
+        resource_type="namespace",
+        resource_id=namespace.id,
+        namespace=namespace,
+        summary={"description": description},
+    )
     return namespace
 
 
@@ -233,8 +245,14 @@ def namespace_update(*, actor: Account, namespace: Namespace, description: str) 
 def namespace_delete(*, actor: Account, namespace: Namespace) -> None:
     if not actor.is_global_admin:
         raise Forbidden("Only a global admin deletes namespaces.")
-    audit_record(actor=actor, action="namespace.delete", resource_type="namespace", resource_id=namespace.id,
-                 namespace=namespace, summary={"name": namespace.name})
+    audit_record(
+        actor=actor,
+        action="namespace.delete",
+        resource_type="namespace",
+        resource_id=namespace.id,
+        namespace=namespace,
+        summary={"name": namespace.name},
+    )
     namespace.delete()
 
 
@@ -249,8 +267,14 @@ def membership_set(*, actor: Account, namespace: Namespace, account: Account, ro
         account=account, namespace=namespace, defaults={"role": role}
     )
     forget_roles(account)
-    audit_record(actor=actor, action="membership.set", resource_type="membership", resource_id=membership.id,
-                 namespace=namespace, summary={"account": account.username, "role": role, "created": created})
+    audit_record(
+        actor=actor,
+        action="membership.set",
+        resource_type="membership",
+        resource_id=membership.id,
+        namespace=namespace,
+        summary={"account": account.username, "role": role, "created": created},
+    )
     return membership
 
 
@@ -261,8 +285,13 @@ def membership_remove(*, actor: Account, namespace: Namespace, account: Account)
     if not deleted:
         raise NotFound("Membership not found.")
     forget_roles(account)
-    audit_record(actor=actor, action="membership.remove", resource_type="membership",
-                 namespace=namespace, summary={"account": account.username})
+    audit_record(
+        actor=actor,
+        action="membership.remove",
+        resource_type="membership",
+        namespace=namespace,
+        summary={"account": account.username},
+    )
 
 
 def api_token_digest(raw: str) -> str:
@@ -275,10 +304,17 @@ def api_token_create(*, actor: Account, account: Account, name: str) -> tuple[Ap
     if actor.id != account.id and not can_administer(actor, account):
         raise Forbidden("You cannot create tokens for this account.")
     raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(account=account, name=name or "API token", prefix=raw[:10],
-                                    digest=api_token_digest(raw))
-    audit_record(actor=actor, action="api_token.create", resource_type="api_token", resource_id=token.id,
-                 namespace=account.default_namespace, summary={"name": token.name, "account": account.username})
+    token = ApiToken.objects.create(
+        account=account, name=name or "API token", prefix=raw[:10], digest=api_token_digest(raw)
+    )
+    audit_record(
+        actor=actor,
+        action="api_token.create",
+        resource_type="api_token",
+        resource_id=token.id,
+        namespace=account.default_namespace,
+        summary={"name": token.name, "account": account.username},
+    )
     return token, raw
 
 
@@ -289,6 +325,12 @@ def api_token_revoke(*, actor: Account, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, action="api_token.revoke", resource_type="api_token", resource_id=token.id,
-                     namespace=token.account.default_namespace, summary={"name": token.name})
+        audit_record(
+            actor=actor,
+            action="api_token.revoke",
+            resource_type="api_token",
+            resource_id=token.id,
+            namespace=token.account.default_namespace,
+            summary={"name": token.name},
+        )
     return token

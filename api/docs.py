@@ -22,12 +22,15 @@ def _dialect_patterns(slug: str, title: str, urlconf: str) -> list[URLPattern | 
     schema_name = f"schema-{slug}"
     settings = {"TITLE": f"Millrace — {title} API"}
     return [
-        path(f"api/schema/{slug}/", SpectacularAPIView.as_view(urlconf=urlconf, custom_settings=settings),
-             name=schema_name),
-        path(f"api/docs/{slug}/", SpectacularSwaggerView.as_view(url_name=f"docs:{schema_name}"),
-             name=f"swagger-{slug}"),
-        path(f"api/redoc/{slug}/", SpectacularRedocView.as_view(url_name=f"docs:{schema_name}"),
-             name=f"redoc-{slug}"),
+        path(
+            f"api/schema/{slug}/",
+            SpectacularAPIView.as_view(urlconf=urlconf, custom_settings=settings),
+            name=schema_name,
+        ),
+        path(
+            f"api/docs/{slug}/", SpectacularSwaggerView.as_view(url_name=f"docs:{schema_name}"), name=f"swagger-{slug}"
+        ),
+        path(f"api/redoc/{slug}/", SpectacularRedocView.as_view(url_name=f"docs:{schema_name}"), name=f"redoc-{slug}"),
     ]
 
 

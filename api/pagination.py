@@ -17,7 +17,9 @@ def parse_int(query: Mapping[str, str], names: Sequence[str], default: int, *, m
         try:
             value = int(raw)
         except ValueError as exc:
-            raise BadRequest(f"'{name}' must be an integer.", details={"field": name, "reason": "not an integer"}) from exc
+            raise BadRequest(
+                f"'{name}' must be an integer.", details={"field": name, "reason": "not an integer"}
+            ) from exc
         if value < minimum:
             raise BadRequest(f"'{name}' must be at least {minimum}.", details={"field": name, "reason": "too small"})
         return value

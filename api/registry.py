@@ -7,6 +7,4 @@ from api.flowrunner.dialect import DIALECT as FLOWRUNNER
 from api.workflowdev.dialect import DIALECT as WORKFLOWDEV
 from api.workflowsvc.dialect import DIALECT as WORKFLOWSVC
 
-DIALECTS: dict[str, Dialect] = {
-    d.name: d for d in (FLOWRUNNER, WORKFLOWDEV, WORKFLOWSVC, ACTIVEWORKFLOW, CONNECTOR)
-}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (FLOWRUNNER, WORKFLOWDEV, WORKFLOWSVC, ACTIVEWORKFLOW, CONNECTOR)}

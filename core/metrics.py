@@ -39,9 +39,7 @@ class ExecutionStatusCollector(Collector):
 
         from executions.models import Execution
 
-        gauge = GaugeMetricFamily(
-            "millrace_executions", "Executions in the database, by status.", labels=["status"]
-        )
+        gauge = GaugeMetricFamily("millrace_executions", "Executions in the database, by status.", labels=["status"])
         counts = dict(Execution.objects.values_list("status").annotate(n=Count("id")).order_by())
         for status in Execution.Status.values:
             gauge.add_metric([status], counts.get(status, 0))

@@ -16,9 +16,7 @@ class Secret(models.Model):
     account = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="secrets"
     )
-    namespace = models.ForeignKey(
-        Namespace, null=True, blank=True, on_delete=models.CASCADE, related_name="secrets"
-    )
+    namespace = models.ForeignKey(Namespace, null=True, blank=True, on_delete=models.CASCADE, related_name="secrets")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     ciphertext = models.BinaryField()

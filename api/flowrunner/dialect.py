@@ -27,9 +27,7 @@ class FlowRunnerPagination(BasePagination):
 
     def get_paginated_response(self, data: list[Any]) -> Response:
         window = self.window
-        return Response(
-            {self.results_key: data, "total": window.total, "limit": window.limit, "offset": window.offset}
-        )
+        return Response({self.results_key: data, "total": window.total, "limit": window.limit, "offset": window.offset})
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -43,5 +43,4 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEntry
-        fields = ["id", "actor", "actorId", "action", "resourceType", "resourceId", "namespace", "summary",
-                  "createdAt"]
+        fields = ["id", "actor", "actorId", "action", "resourceType", "resourceId", "namespace", "summary", "createdAt"]

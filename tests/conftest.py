@@ -1,0 +1,84 @@
+"""Shared fixtures: accounts of each role, API clients authenticated with a login token."""
+
+import os
+import socket
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import SlidingToken
+
+from accounts.models import Account, Namespace
+from accounts.roles import Role
+from tests.factories import AccountFactory, NamespaceFactory
+
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`services` tests run on PostgreSQL + Redis (DATABASE_URL, REDIS_URL) and skip on the embedded run.
+
+    Under CI=true a PostgreSQL run whose services are unreachable fails instead of skipping.
+    """
+    database, redis = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    on_services = database.startswith("postgres") and bool(redis)
+    if on_services and _reachable(database, 5432) and _reachable(redis, 6379):
+        return
+    if on_services and ON_CI:
+        raise pytest.UsageError("CI=true: PostgreSQL or Redis is unreachable")
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="runs on PostgreSQL + Redis (DATABASE_URL, REDIS_URL)"))
+
+
+@pytest.fixture
+def namespace(db) -> Namespace:
+    return NamespaceFactory(name="production")
+
+
+@pytest.fixture
+def other_namespace(db) -> Namespace:
+    return NamespaceFactory(name="elsewhere")
+
+
+@pytest.fixture
+def make_account(namespace: Namespace) -> Callable[..., Account]:
+    default = namespace
+
+    def make(role: str = Role.VIEWER, namespace: Namespace | None = None, **kwargs) -> Account:
+        return AccountFactory(role=role, default_namespace=namespace or default, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def admin_account(make_account) -> Account:
+    """A global admin."""
+    return make_account(Role.ADMIN, username="root")
+
+
+def token_for(account: Account) -> str:
+    return str(SlidingToken.for_user(account))
+
+
+@pytest.fixture
+def client_for() -> Callable[[Account | None], APIClient]:
+    """An APIClient with a login token for the account (anonymous for None)."""
+
+    def make(account: Account | None) -> APIClient:
+        client = APIClient()
+        if account is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(account)}")
+        return client
+
+    return make
