@@ -1,6 +1,15 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class CoreConfig(AppConfig):
+    default = True
     name = "core"
     verbose_name = "Millrace core"
+
+
+class MillraceAdminConfig(admin_apps.AdminConfig):
+    """The Django admin as Millrace's operator console, on a role-aware site."""
+
+    default = False
+    default_site = "core.admin_site.MillraceAdminSite"
