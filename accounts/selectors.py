@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import Account, ApiToken, AuditEntry, Namespace
 from accounts.roles import Role, at_least, rank
 from core.errors import Forbidden, NotFound
+from core.ids import parse_uuid
 
 _CACHE_ATTR = "_millrace_roles"
 
@@ -101,8 +102,8 @@ def account_list(*, account: Account, role: str | None = None) -> QuerySet[Accou
 
 def account_get(*, account: Account, account_id: UUID | str) -> Account:
     try:
-        return account_list(account=account).get(id=account_id)
-    except (Account.DoesNotExist, ValueError, TypeError) as exc:
+        return account_list(account=account).get(id=parse_uuid(account_id, what="Account"))
+    except Account.DoesNotExist as exc:
         raise NotFound("Account not found.") from exc
 
 

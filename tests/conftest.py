@@ -82,3 +82,9 @@ def client_for() -> Callable[[Account | None], APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings) -> None:
+    """PBKDF2's deliberate slowness protects passwords, not tests."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -34,7 +34,7 @@ class AccountCreateSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     username = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     password = serializers.CharField(max_length=512, trim_whitespace=False)
-    role = serializers.ChoiceField(choices=Role.values, default=Role.USER)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.USER)
     namespace = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
     def validate(self, attrs: dict) -> dict:
@@ -47,4 +47,4 @@ class AccountUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     password = serializers.CharField(max_length=512, required=False, trim_whitespace=False)
-    role = serializers.ChoiceField(choices=Role.values, required=False)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)

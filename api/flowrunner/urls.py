@@ -6,7 +6,7 @@ from rest_framework.routers import SimpleRouter
 from api.flowrunner.views.accounts import AccountViewSet
 from api.flowrunner.views.auth import LoginView, LogoutView, RefreshView
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter(trailing_slash="")
 router.register("api/v1/accounts", AccountViewSet, basename="account")
 
 auth_patterns = [

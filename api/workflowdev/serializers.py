@@ -12,7 +12,7 @@ class CredentialsSerializer(serializers.Serializer):
 
 
 class RegisterSerializer(CredentialsSerializer):
-    role = serializers.ChoiceField(choices=Role.values, default=Role.VIEWER)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     namespace = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 

@@ -1,0 +1,88 @@
+import pytest
+
+from accounts import selectors
+from accounts.roles import Role, at_least, rank
+from core.errors import Forbidden, NotFound
+from tests.factories import AccountFactory, FlowFactory, MembershipFactory, NamespaceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_ranks_order_roles_and_user_ranks_as_editor():
+    assert rank(Role.VIEWER) < rank(Role.EXECUTOR) < rank(Role.EDITOR) < rank(Role.ADMIN)
+    assert rank(Role.USER) == rank(Role.EDITOR)
+    assert at_least(Role.USER, Role.EDITOR) and not at_least(Role.USER, Role.ADMIN)
+    assert rank(None) == 0
+
+
+def test_own_role_applies_in_default_namespace_and_memberships_elsewhere():
+    home, other, unrelated = NamespaceFactory(), NamespaceFactory(), NamespaceFactory()
+    account = AccountFactory(role=Role.EDITOR, default_namespace=home)
+    MembershipFactory(account=account, namespace=other, role=Role.VIEWER)
+    assert selectors.role_in(account, home) == Role.EDITOR
+    assert selectors.role_in(account, other) == Role.VIEWER
+    assert selectors.role_in(account, unrelated) is None
+
+
+def test_membership_higher_than_own_role_wins_in_default_namespace():
+    home = NamespaceFactory()
+    account = AccountFactory(role=Role.VIEWER, default_namespace=home)
+    MembershipFactory(account=account, namespace=home, role=Role.ADMIN)
+    assert selectors.role_in(account, home) == Role.ADMIN
+
+
+def test_global_admin_is_admin_everywhere():
+    account = AccountFactory(role=Role.ADMIN)
+    assert selectors.role_in(account, NamespaceFactory()) == Role.ADMIN
+    assert selectors.namespace_ids_for(account) is None
+
+
+def test_scope_to_namespaces_filters_by_minimum_role():
+    home, other = NamespaceFactory(), NamespaceFactory()
+    account = AccountFactory(role=Role.VIEWER, default_namespace=home)
+    MembershipFactory(account=account, namespace=other, role=Role.EDITOR)
+    mine, editable, foreign = FlowFactory(namespace=home), FlowFactory(namespace=other), FlowFactory()
+    from flows.models import Flow
+
+    visible = set(selectors.scope_to_namespaces(Flow.objects.all(), account=account))
+    assert visible == {mine, editable}
+    assert foreign not in visible
+    writable = set(selectors.scope_to_namespaces(Flow.objects.all(), account=account, minimum=Role.EDITOR))
+    assert writable == {editable}
+
+
+def test_ensure_role_is_404_outside_and_403_when_too_low():
+    home, foreign = NamespaceFactory(), NamespaceFactory()
+    account = AccountFactory(role=Role.VIEWER, default_namespace=home)
+    selectors.ensure_role(account, home, Role.VIEWER)
+    with pytest.raises(Forbidden):
+        selectors.ensure_role(account, home, Role.EXECUTOR)
+    with pytest.raises(NotFound):
+        selectors.ensure_role(account, foreign, Role.VIEWER)
+
+
+def test_account_list_shows_administered_namespaces_and_self():
+    ns_a, ns_b = NamespaceFactory(), NamespaceFactory()
+    ns_admin = AccountFactory(role=Role.VIEWER, default_namespace=ns_b)
+    MembershipFactory(account=ns_admin, namespace=ns_a, role=Role.ADMIN)
+    in_a = AccountFactory(default_namespace=ns_a)
+    member_of_a = AccountFactory(default_namespace=ns_b)
+    MembershipFactory(account=member_of_a, namespace=ns_a)
+    in_b = AccountFactory(default_namespace=ns_b)
+    visible = set(selectors.account_list(account=ns_admin))
+    assert visible == {ns_admin, in_a, member_of_a}
+    assert in_b not in visible
+    with pytest.raises(NotFound):
+        selectors.account_get(account=ns_admin, account_id=in_b.id)
+    with pytest.raises(NotFound):
+        selectors.account_get(account=ns_admin, account_id="not-a-uuid")
+
+
+def test_namespace_admin_cannot_administer_global_admins():
+    ns = NamespaceFactory()
+    ns_admin = AccountFactory(role=Role.VIEWER)
+    MembershipFactory(account=ns_admin, namespace=ns, role=Role.ADMIN)
+    plain = AccountFactory(default_namespace=ns)
+    global_admin = AccountFactory(role=Role.ADMIN, default_namespace=ns)
+    assert selectors.can_administer(ns_admin, plain)
+    assert not selectors.can_administer(ns_admin, global_admin)
