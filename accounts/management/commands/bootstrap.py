@@ -30,7 +30,7 @@ class Command(BaseCommand):
             self._load_demo()
 
     def _load_demo(self) -> None:
-        namespace, created = Namespace.objects.get_or_create(
+        _, created = Namespace.objects.get_or_create(
             name="demo", defaults={"description": "Example flows loaded by `make run`."}
         )
         if created:
