@@ -1,9 +1,60 @@
-"""The operator console's admin site."""
+"""The operator console's admin site: who may enter follows Millrace roles, not Django's flags."""
+
+from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from accounts.selectors import namespace_roles
+
+
+def can_use_console(account: Any) -> bool:
+    """Active accounts that are global admins or hold a role in at least one namespace.
+
+    The staff flag is deliberately not required: every account the services create is staff,
+    so it carries no information, and a second switch beside the roles would only drift from
+    them. `is_active` is the switch that locks an account out, here and in every API dialect.
+    """
+    if not getattr(account, "is_active", False):
+        return False
+    return account.is_global_admin or bool(namespace_roles(account))
+
+
+class RoleAuthenticationForm(AdminAuthenticationForm):
+    """The admin login form, refusing accounts without a role instead of accounts without `is_staff`."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": "Please enter the correct %(username)s and password of an account with a namespace role.",
+    }
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        AuthenticationForm.confirm_login_allowed(self, user)
+        if not can_use_console(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 class MillraceAdminSite(admin.AdminSite):
+    """Roles decide what each page shows and allows; see `core.admin_scoping`."""
+
     site_header = "Millrace"
     site_title = "Millrace console"
     index_title = "Operations"
+    login_form = RoleAuthenticationForm
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Active global admins and accounts with a role somewhere; `is_staff` is not consulted."""
+        return can_use_console(request.user)
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
+        """Empty outside the console (the login page builds a menu too): role checks need an account."""
+        if not self.has_permission(request):
+            return []
+        return super().get_app_list(request, app_label)

@@ -123,7 +123,9 @@ class TaskRun(models.Model):
     outcome = models.CharField(max_length=64, blank=True, default="")
     error = models.TextField(blank=True, default="")
     state = models.JSONField(default=dict, blank=True, help_text="Engine bookkeeping of a waiting step.")
-    wake_at = models.DateTimeField(null=True, blank=True)
+    wake_at = models.DateTimeField(null=True, blank=True, help_text="When a timer wait or retry back-off ends.")
+    deadline = models.DateTimeField(null=True, blank=True, help_text="When the step times out.")
+    execution_attempt = models.PositiveIntegerField(default=1, help_text="Execution attempt that created it.")
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     lease_until = models.DateTimeField(null=True, blank=True)
     callback_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
@@ -138,6 +140,7 @@ class TaskRun(models.Model):
             models.Index(fields=["execution", "sequence"]),
             models.Index(fields=["status", "lease_until"]),
             models.Index(fields=["status", "wake_at"]),
+            models.Index(fields=["status", "deadline"]),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,188 @@
+"""The network policy for outbound HTTP (which addresses Millrace may connect to) and the outbound errors.
+
+Flows are written by tenants, so a URL in a flow must not reach the platform's own loopback
+services, the private network or a cloud metadata endpoint. Addresses are judged after name
+resolution (and in every spelling an IP literal can take), and `MILLRACE_HTTP_ALLOWED_NETWORKS`
+is the operator's way to open a network on purpose (a local test server, an intranet API).
+The client in `connectors.http` connects only to addresses `check_url` returned; the error
+types live here so the policy and the client raise the same ones (import them from either).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Numeric IPv4 spellings that inet_aton accepts: 2130706433, 0177.0.0.1, 0x7f.1, 127.1 ...
+_NUMERIC_HOST = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
+
+
+class OutboundError(Exception):
+    """Base of every refusal or failure of an outbound call; `code` is the error code callers report."""
+
+    code = "OUTBOUND_ERROR"
+
+
+class OutboundPolicyError(OutboundError):
+    """The URL's scheme or address is refused by the network policy."""
+
+    code = "NETWORK_POLICY_ERROR"
+
+
+class InvalidOutboundURL(OutboundError):
+    """The URL cannot be parsed or has no host."""
+
+    code = "INVALID_URL"
+
+
+class OutboundTimeout(OutboundError):
+    """The call did not finish within its deadline."""
+
+    code = "TIMEOUT_ERROR"
+
+
+class OutboundConnectionError(OutboundError):
+    """The host could not be resolved or reached, or the connection broke (TLS failures included)."""
+
+    code = "CONNECTION_ERROR"
+
+
+class ResponseTooLarge(OutboundError):
+    """The response body is larger than the cap."""
+
+    code = "RESPONSE_TOO_LARGE"
+
+
+class TooManyRedirects(OutboundError):
+    """More than MAX_REDIRECTS redirects."""
+
+    code = "TOO_MANY_REDIRECTS"
+
+
+def allowed_networks() -> list[IPNetwork]:
+    """The networks `MILLRACE_HTTP_ALLOWED_NETWORKS` opens up (read on every call so tests and reloads apply)."""
+    networks = []
+    for cidr in settings.MILLRACE_HTTP_ALLOWED_NETWORKS:
+        try:
+            networks.append(ipaddress.ip_network(cidr, strict=False))
+        except ValueError as error:
+            raise ImproperlyConfigured(f"MILLRACE_HTTP_ALLOWED_NETWORKS: {error}") from error
+    return networks
+
+
+def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries (mapped, 6to4, Teredo, NAT64): they reach the IPv4 host."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return []
+    found = [address.ipv4_mapped, address.sixtofour, address.teredo[1] if address.teredo else None]
+    if address in _NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [ipv4 for ipv4 in found if ipv4 is not None]
+
+
+def _classify(address: IPAddress) -> str | None:
+    if address.is_unspecified or address.is_loopback:
+        return "loopback"  # 0.0.0.0 and :: reach the local host too
+    if address in _METADATA:
+        return "cloud metadata"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_private:
+        return "private"
+    if address.is_reserved:
+        return "reserved"
+    if not address.is_global:
+        return "non-public"
+    return None
+
+
+def refusal_reason(address: IPAddress) -> str | None:
+    """Why the policy refuses an address ("loopback", "private", ...), or None when it may be contacted."""
+    embedded = _embedded_ipv4(address)
+    networks = allowed_networks()
+    if any(each in network for each in (*embedded, address) for network in networks):
+        return None
+    for candidate in embedded or [address]:  # a wrapped IPv4 address is judged by the host it reaches
+        reason = _classify(candidate)
+        if reason:
+            return reason
+    return None
+
+
+def parse_ip_literal(host: str) -> IPAddress | None:
+    """The address a host names literally, in any spelling (0177.0.0.1 and 2130706433 included), else None."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _NUMERIC_HOST.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError as error:
+            raise InvalidOutboundURL(f"'{host}' is not a valid IP address.") from error
+    return None
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` resolves to, in the resolver's order, without duplicates."""
+    literal = parse_ip_literal(host)
+    if literal is not None:
+        return [literal]
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        raise OutboundConnectionError(f"Cannot resolve host '{host}': {error}") from error
+    addresses: list[IPAddress] = []
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a checked URL may connect: the host as written and the addresses the policy allows."""
+
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[IPAddress, ...]
+
+
+def check_url(url: str) -> Target:
+    """Apply the network policy to a URL; raise OutboundPolicyError/InvalidOutboundURL when it is refused."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise OutboundPolicyError(f"Refused URL scheme '{scheme}': only http and https are allowed.")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as error:
+        raise InvalidOutboundURL(f"Invalid port in URL: {error}") from error
+    host = parts.hostname
+    if not host:
+        raise InvalidOutboundURL("The URL has no host.")
+    addresses = resolve(host, port)
+    allowed = tuple(address for address in addresses if refusal_reason(address) is None)
+    if not allowed:
+        address = addresses[0]
+        raise OutboundPolicyError(
+            f"Refused host '{host}': {address} is a {refusal_reason(address)} address "
+            "not allowed by MILLRACE_HTTP_ALLOWED_NETWORKS."
+        )
+    return Target(scheme=scheme, host=host, port=port, addresses=allowed)

@@ -1,0 +1,169 @@
+"""Data plugins: set values, query with JMESPath, render Jinja2 text, parse and write JSON."""
+
+from __future__ import annotations
+
+import json
+import operator
+from typing import Any
+
+import jmespath
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jmespath.exceptions import JMESPathError
+
+from connectors.registry import Plugin, PluginContext, Result, register
+
+MAX_TEXT_CHARS = 1_000_000  # a step's output is stored and streamed; a template cannot make more than this
+_MAX_POWER_BITS = 65_536
+_VALUE_OUTPUT = {
+    "type": "object",
+    "properties": {"value": {"description": "The resulting JSON value."}},
+    "required": ["value"],
+}
+_TEXT_OUTPUT = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+
+
+@register
+class SetValues(Plugin):
+    id = "data.set"
+    name = "Set values"
+    category = "data"
+    description = "Outputs the `values` object as given, so later steps can refer to its keys."
+    input_schema = {
+        "type": "object",
+        "properties": {"values": {"type": "object", "description": "Any object; it becomes the outputs."}},
+        "required": ["values"],
+    }
+    output_schema = {"type": "object", "description": "The `values` input."}
+
+    def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        return Result.success(inputs["values"])
+
+
+@register
+class Transform(Plugin):
+    id = "data.transform"
+    name = "Transform (JMESPath)"
+    category = "data"
+    description = "Evaluates a JMESPath expression over `data` and outputs the result as `value`."
+    input_schema = {
+        "type": "object",
+        "properties": {
+            "expression": {"type": "string", "minLength": 1, "description": "A JMESPath expression."},
+            "data": {"description": "The JSON value the expression reads."},
+        },
+        "required": ["expression", "data"],
+    }
+    output_schema = _VALUE_OUTPUT
+
+    def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        try:
+            value = jmespath.search(inputs["expression"], inputs["data"])
+        except JMESPathError as error:
+            return Result.failed(f"JMESPath expression failed: {error}", code="INVALID_EXPRESSION")
+        return Result.success({"value": value})
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox blocks unsafe attributes; this also stops `'x' * 10**9` or `10 ** 10**8` eating the worker."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        if operator_name == "**":
+            if isinstance(left, int) and isinstance(right, int) and abs(left).bit_length() * right > _MAX_POWER_BITS:
+                raise TemplateError(f"The power would be larger than {_MAX_POWER_BITS} bits.")
+            return operator.pow(left, right)
+        for sequence, times in ((left, right), (right, left)):
+            repeats = isinstance(sequence, str | list | tuple) and isinstance(times, int)
+            if repeats and len(sequence) * times > MAX_TEXT_CHARS:
+                raise TemplateError(f"Repetition would exceed {MAX_TEXT_CHARS} items.")
+        return operator.mul(left, right)
+
+
+_TEMPLATES = _BoundedSandbox(undefined=StrictUndefined, autoescape=False)
+
+
+@register
+class Template(Plugin):
+    id = "data.template"
+    name = "Render template (Jinja2)"
+    category = "data"
+    description = (
+        "Renders a Jinja2 template in a sandbox. `data` is available as `data` and, when it is an object, "
+        "its keys are also top-level names. An undefined name is an error."
+    )
+    input_schema = {
+        "type": "object",
+        "properties": {
+            "template": {"type": "string", "description": "Jinja2 template text."},
+            "data": {"description": "Values the template can use."},
+        },
+        "required": ["template"],
+    }
+    output_schema = _TEXT_OUTPUT
+
+    def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        data = inputs.get("data")
+        names = {**data, "data": data} if isinstance(data, dict) else {"data": data}
+        try:
+            text = _TEMPLATES.from_string(inputs["template"]).render(names)
+        except Exception as error:  # a template is the flow author's code: any error it raises is theirs
+            return Result.failed(f"Template error: {type(error).__name__}: {error}", code="TEMPLATE_ERROR")
+        if len(text) > MAX_TEXT_CHARS:
+            return Result.failed(f"The rendered text exceeds {MAX_TEXT_CHARS} characters.", code="TEMPLATE_ERROR")
+        return Result.success({"text": text})
+
+
+@register
+class JsonParse(Plugin):
+    id = "data.json.parse"
+    name = "Parse JSON"
+    category = "data"
+    description = "Parses JSON text and outputs the value."
+    input_schema = {
+        "type": "object",
+        "properties": {"text": {"type": "string", "description": "JSON text."}},
+        "required": ["text"],
+    }
+    output_schema = _VALUE_OUTPUT
+
+    def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        try:
+            value = json.loads(inputs["text"], parse_constant=_refuse_constant)
+        except json.JSONDecodeError as error:
+            return Result.failed(
+                f"Invalid JSON at line {error.lineno} column {error.colno}: {error.msg}", code="INVALID_JSON"
+            )
+        except ValueError as error:
+            return Result.failed(f"Invalid JSON: {error}", code="INVALID_JSON")
+        return Result.success({"value": value})
+
+
+def _refuse_constant(name: str) -> None:
+    """Python's parser accepts NaN and Infinity; JSON (and the JSON columns outputs go to) does not."""
+    raise ValueError(f"{name} is not a JSON value.")
+
+
+@register
+class JsonStringify(Plugin):
+    id = "data.json.stringify"
+    name = "Write JSON"
+    category = "data"
+    description = "Writes a value as JSON text (compact, or indented when `indent` is given)."
+    input_schema = {
+        "type": "object",
+        "properties": {
+            "value": {"description": "Any JSON value."},
+            "indent": {"type": "integer", "minimum": 0, "maximum": 16, "description": "Spaces per level."},
+        },
+        "required": ["value"],
+    }
+    output_schema = _TEXT_OUTPUT
+
+    def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        indent = inputs.get("indent")
+        separators = (",", ": ") if indent is not None else (",", ":")
+        return Result.success(
+            {"text": json.dumps(inputs["value"], indent=indent, separators=separators, ensure_ascii=False)}
+        )

@@ -1,0 +1,161 @@
+"""What templates and plugins see of a running execution.
+
+`ExecutionView` holds an execution, its compiled flow and its task runs, and builds the
+template context of a step (inputs, outputs of earlier steps, vars, execution, trigger,
+item/index). `StepContext` is the `PluginContext` a plugin gets: logging into the event
+table (masked), namespaced KV, secrets, cancellation and the callback URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.conf import settings
+
+from core.timefmt import isoformat
+from executions.engine.events import event_append
+from executions.engine.templating import RenderContext, TemplateRenderer
+from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
+from flows.definitions import ir
+from vault.masking import Masker
+from vault.selectors import kv_value, secret_value
+from vault.services import kv_delete, kv_put
+
+
+class VaultResolver:
+    """`secret()`/`${NAME}`: the namespace's credentials, then the flow owner's account secrets."""
+
+    def __init__(self, execution: Execution) -> None:
+        self.execution = execution
+
+    def secret(self, name: str) -> str:
+        owner = self.execution.flow.created_by_id if self.execution.flow_id else self.execution.created_by_id
+        return secret_value(name=name, namespace_id=self.execution.namespace_id, account_id=owner)
+
+    def kv(self, key: str) -> Any:
+        return kv_value(namespace_id=self.execution.namespace_id, key=key)
+
+
+class ExecutionView:
+    def __init__(self, execution: Execution, flow: ir.CompiledFlow, task_runs: list[TaskRun]) -> None:
+        self.execution = execution
+        self.flow = flow
+        self.task_runs = list(task_runs)
+
+    def add(self, run: TaskRun) -> None:
+        self.task_runs.append(run)
+
+    def outputs_for(self, run: TaskRun) -> dict[str, Any]:
+        """Outputs of earlier successful steps by name; the same forEach iteration wins."""
+        done = sorted((r for r in self.task_runs if r.status == TaskStatus.SUCCESS), key=lambda r: r.sequence)
+        outputs = {r.name: r.outputs for r in done}
+        outputs.update({r.name: r.outputs for r in done if r.parent_id == run.parent_id
+                        and r.loop_index == run.loop_index})
+        return outputs
+
+    def final_outputs(self) -> Any:
+        """Graphs: the outputs of the last node that ran. Task lists: top-level outputs by name."""
+        main = [r for r in self.task_runs if r.parent_id is None and r.status == TaskStatus.SUCCESS
+                and self.flow.get_step(r.step_id) is not None and self.flow.block_of(r.step_id) is self.flow.main]
+        if not main:
+            return None
+        if self.flow.is_graph:
+            return max(main, key=lambda r: r.sequence).outputs
+        return {r.name: r.outputs for r in sorted(main, key=lambda r: r.sequence)}
+
+    def render_context(self, run: TaskRun) -> RenderContext:
+        execution = self.execution
+        scope = run.state.get("scope", {}) if run.state else {}
+        return RenderContext(
+            inputs=execution.inputs or {},
+            outputs=self.outputs_for(run),
+            vars=self.flow.variables,
+            execution={
+                "id": str(execution.id),
+                "namespace": execution.namespace.name,
+                "flow": execution.flow_name,
+                "flowId": str(execution.flow_id) if execution.flow_id else None,
+                "attempt": execution.attempt,
+                "startedAt": isoformat(execution.started_at),
+            },
+            trigger=execution.trigger_data or {},
+            item=scope.get("item"),
+            index=scope.get("index"),
+            message=scope.get("message"),
+        )
+
+    def renderer(self, run: TaskRun) -> TemplateRenderer:
+        return TemplateRenderer(self.render_context(run), VaultResolver(self.execution))
+
+
+def render_control(view: ExecutionView, run: TaskRun, step: ir.Step, key: str) -> Any:
+    """Render one input of a control step (`condition`, `value`, `items`, `message`)."""
+    return view.renderer(run).render(step.inputs.get(key), key)
+
+
+def callback_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class StepContext:
+    """The PluginContext of one task run."""
+
+    def __init__(self, execution: Execution, run: TaskRun, used_secrets: set[str]) -> None:
+        self.execution = execution
+        self.run = run
+        self.used_secrets = used_secrets
+        self.masker = Masker(used_secrets)
+        self.namespace = execution.namespace.name
+        self.execution_id = str(execution.id)
+        self.task_name = run.name
+        self.state: dict[str, Any] = dict(run.state.get("plugin", {})) if run.state else {}
+        self._callback_url: str | None = None
+
+    def log(self, level: str, message: str, data: dict[str, Any] | None = None) -> None:
+        event_append(
+            execution_id=self.execution.id,
+            task_run_id=self.run.id,
+            type="log",
+            level=level if level in ("debug", "info", "warn", "error") else "info",
+            message=self.masker.mask_text(str(message)),
+            data=self.masker.mask(data) if data else None,
+        )
+
+    def kv_get(self, key: str) -> Any:
+        try:
+            return kv_value(namespace_id=self.execution.namespace_id, key=key)
+        except LookupError:
+            return None
+
+    def kv_set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        kv_put(namespace_id=self.execution.namespace_id, key=key, value=value, ttl=ttl)
+
+    def kv_delete(self, key: str) -> bool:
+        return kv_delete(namespace_id=self.execution.namespace_id, key=key)
+
+    def secret(self, name: str) -> str:
+        value = VaultResolver(self.execution).secret(name)
+        if value not in self.used_secrets:
+            self.used_secrets.add(value)
+            self.masker = Masker(self.used_secrets)
+        return value
+
+    def is_cancelled(self) -> bool:
+        status = Execution.objects.filter(pk=self.execution.pk).values_list("status", flat=True).first()
+        return status in (ExecutionStatus.CANCELLED, None)
+
+    @property
+    def callback_url(self) -> str:
+        """An unguessable, single-use URL that completes this task run when PUT to.
+
+        Its digest is stored at once, so a callback that arrives before the step has
+        finished recording its WAITING result still finds the task run.
+        """
+        if self._callback_url is None:
+            token = secrets.token_urlsafe(32)
+            TaskRun.objects.filter(pk=self.run.pk).update(callback_digest=callback_digest(token))
+            self.run.callback_digest = callback_digest(token)
+            self._callback_url = f"{settings.MILLRACE_PUBLIC_URL}/v1/callbacks/{token}"
+        return self._callback_url

@@ -1,0 +1,65 @@
+"""Check and convert execution inputs against the flow's declared inputs.
+
+Undeclared inputs pass through unchanged (DIALECTS.md); declared ones are converted to
+their type, defaults fill the gaps, and every problem is reported at once.
+"""
+
+import json
+from typing import Any
+
+from core.errors import ValidationFailed
+from flows.definitions import ir
+
+
+def _convert(declared: ir.FlowInput, value: Any) -> Any:
+    kind = declared.type
+    if kind == ir.InputType.STRING:
+        if isinstance(value, dict | list):
+            raise ValueError("expected a string")
+        return value if isinstance(value, str) else str(value)
+    if kind == ir.InputType.INT:
+        if isinstance(value, bool):
+            raise ValueError("expected an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            return int(value.strip())
+        raise ValueError("expected an integer")
+    if kind == ir.InputType.FLOAT:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError("expected a number")
+        return float(value)
+    if kind == ir.InputType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "yes", "no"}:
+            return value.strip().lower() in {"true", "1", "yes"}
+        raise ValueError("expected a boolean")
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def coerce_inputs(flow: ir.CompiledFlow, given: Any) -> dict[str, Any]:
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise ValidationFailed("Inputs must be a JSON object.", details=[{"field": "inputs", "reason": "not an object"}])
+    result = dict(given)
+    problems: list[dict[str, str]] = []
+    for declared in flow.inputs:
+        if declared.id not in given or given[declared.id] is None:
+            if declared.has_default:
+                result[declared.id] = declared.default
+            elif declared.required:
+                problems.append({"field": f"inputs.{declared.id}", "reason": "required"})
+            continue
+        try:
+            result[declared.id] = _convert(declared, given[declared.id])
+        except (ValueError, TypeError) as exc:
+            problems.append({"field": f"inputs.{declared.id}", "reason": f"{exc} ({declared.type})"})
+    if problems:
+        raise ValidationFailed("The inputs do not match the flow's declared inputs.", details=problems)
+    return result

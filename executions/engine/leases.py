@@ -1,0 +1,63 @@
+"""Keep the leases of this process's running steps alive while their plugins run.
+
+One daemon thread per process renews every held lease every third of the lease time.
+A worker that dies stops renewing; the sweeper then re-queues its steps.
+"""
+
+import logging
+import threading
+from datetime import timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+logger = logging.getLogger("millrace.engine")
+
+_held: set[UUID] = set()
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def hold(task_run_id: UUID) -> None:
+    with _lock:
+        _held.add(task_run_id)
+        _ensure_thread()
+
+
+def release(task_run_id: UUID) -> None:
+    with _lock:
+        _held.discard(task_run_id)
+
+
+def renew() -> int:
+    """Extend every held lease now; returns how many rows were renewed."""
+    from executions.models import TaskRun, TaskStatus
+
+    with _lock:
+        ids = list(_held)
+    if not ids:
+        return 0
+    until = timezone.now() + timedelta(seconds=settings.MILLRACE_LEASE_SECONDS)
+    return TaskRun.objects.filter(pk__in=ids, status=TaskStatus.RUNNING).update(lease_until=until)
+
+
+def _ensure_thread() -> None:
+    global _thread
+    if _thread is not None and _thread.is_alive():
+        return
+    _thread = threading.Thread(target=_keep, name="millrace-leases", daemon=True)
+    _thread.start()
+
+
+def _keep() -> None:
+    interval = max(settings.MILLRACE_LEASE_SECONDS / 3, 0.5)
+    stop = threading.Event()
+    while not stop.wait(interval):
+        try:
+            renew()
+        except Exception:
+            logger.warning("Could not renew leases", exc_info=True)
+        finally:
+            close_old_connections()

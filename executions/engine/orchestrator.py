@@ -1,0 +1,351 @@
+"""Decide what happens next in an execution, from its compiled flow and its task runs.
+
+`advance()` runs inside a transaction that holds the execution's row lock. It walks the
+flow against the task runs recorded so far, creates the task runs of steps that became
+ready, settles control steps (if/switch/sequential/parallel/forEach/fail/pause/subflow)
+whose children are done, and ends the execution when the flow is done. It never runs a
+plugin: it returns the plugin task runs that need a worker.
+
+Task runs are keyed by (step id, parent task run, loop index); a retried execution reuses
+its task runs in place, so the walk sees a retried step as not done yet. Handlers of the
+`errors` block are keyed by the execution attempt too, so they run again on each attempt.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from executions.engine.context import ExecutionView, render_control
+from executions.engine.transitions import TERMINAL_TASK_STATUSES, task_runs_create, transition
+from executions.models import Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from flows.definitions import ir
+
+T, E = TaskStatus, ExecutionStatus
+ACTIVE = frozenset({T.PENDING, T.QUEUED, T.RUNNING, T.WAITING, T.RETRYING})
+FAILED_STATUSES = frozenset({T.FAILED, T.TIMED_OUT, T.CANCELLED})
+
+
+class Outcome(Enum):
+    DONE = "done"
+    ACTIVE = "active"
+    FAILED = "failed"
+
+
+@dataclass
+class BlockState:
+    outcome: Outcome
+    failed: TaskRun | None = None
+
+
+@dataclass
+class Tick:
+    """What `advance` decided: task runs for workers (the first may be claimed inline)."""
+
+    runnable: list[TaskRun] = field(default_factory=list)
+    finished: bool = False
+    subflows: list[Execution] = field(default_factory=list)
+
+
+class Orchestrator:
+    def __init__(self, execution: Execution, flow: ir.CompiledFlow, task_runs: list[TaskRun]) -> None:
+        self.execution = execution
+        self.flow = flow
+        self.view = ExecutionView(execution, flow, task_runs)
+        self.index: dict[tuple, TaskRun] = {}
+        for run in task_runs:
+            self.index[self._key_of(run)] = run
+        self.sequence = max((run.sequence for run in task_runs), default=0)
+        self.pending: list[TaskRun] = []
+        self.tick = Tick()
+
+    # --- keys -------------------------------------------------------------------------
+
+    def _key(self, step_id: str, parent: TaskRun | None, loop_index: int | None) -> tuple:
+        attempt = self.execution.attempt if self.flow.block_of(step_id) is self.flow.errors else 0
+        return step_id, parent.id if parent else None, loop_index, attempt
+
+    def _key_of(self, run: TaskRun) -> tuple:
+        step = self.flow.get_step(run.step_id)
+        in_errors = step is not None and self.flow.block_of(step.id) is self.flow.errors
+        return run.step_id, run.parent_id, run.loop_index, run.execution_attempt if in_errors else 0
+
+    # --- entry point -------------------------------------------------------------------
+
+    def advance(self, *, claim_inline: str | None = None) -> Tick:
+        """Walk the flow once. With `claim_inline` (a worker id), a single new runnable step is
+        created RUNNING and leased to that worker, so it can run without a queue hop."""
+        execution = self.execution
+        if execution.status in (E.SUCCESS, E.FAILED, E.CANCELLED, E.TIMED_OUT, E.PAUSED):
+            self.tick.finished = execution.is_terminal
+            return self.tick
+        if execution.status == E.QUEUED:
+            deadline = None
+            if execution.timeout_seconds:
+                deadline = timezone.now() + timedelta(seconds=execution.timeout_seconds)
+            transition(execution, E.RUNNING, message="Execution started", deadline=deadline)
+        state = self._walk_graph() if self.flow.is_graph else self._walk_block(self.flow.main, None, None)
+        if state.outcome is Outcome.DONE:
+            self._finish(E.SUCCESS)
+        elif state.outcome is Outcome.FAILED:
+            handled = self._walk_block(self.flow.errors, None, None) if self.flow.errors.steps else None
+            if handled is None or handled.outcome is not Outcome.ACTIVE:
+                self._finish(E.FAILED, failed=state.failed)
+        self._create_pending(claim_inline)
+        if not self.tick.finished:
+            self._settle_waiting()
+        return self.tick
+
+    # --- graphs (nodes format) ---------------------------------------------------------
+
+    def _walk_graph(self) -> BlockState:
+        """Follow `next` from the latest node; nodes that end at once (conditions, fail) loop on."""
+        while True:
+            runs = [run for run in self.view.task_runs if self.flow.block_of(run.step_id) is self.flow.main]
+            last = max(runs, key=lambda run: run.sequence, default=None)
+            if last is None:
+                target = self.flow.entry()
+            elif last.status in ACTIVE:
+                return BlockState(Outcome.ACTIVE)
+            elif last.status in FAILED_STATUSES:
+                target = self.flow.successor(last.step_id, ir.ERROR) if last.status != T.CANCELLED else None
+                if target is None:
+                    return BlockState(Outcome.FAILED, last)
+            else:
+                target = self.flow.successor(last.step_id, last.outcome or None)
+            if target is None:
+                return BlockState(Outcome.DONE)
+            run = self._start_step(target, None, None)
+            if run is None or run.status in ACTIVE:
+                return BlockState(Outcome.ACTIVE)
+
+    # --- blocks (tasks format and control children) -------------------------------------
+
+    def _walk_block(self, block: ir.Block, parent: TaskRun | None, loop_index: int | None) -> BlockState:
+        for step in block.steps:
+            run = self.index.get(self._key(step.id, parent, loop_index))
+            if run is None:
+                run = self._start_step(step, parent, loop_index)
+                if run is None or not step.control:
+                    return BlockState(Outcome.ACTIVE)
+            state = self._step_state(step, run)
+            if state.outcome is not Outcome.DONE:
+                return state
+        return BlockState(Outcome.DONE)
+
+    def _step_state(self, step: ir.Step, run: TaskRun) -> BlockState:
+        if run.status in (T.SUCCESS, T.SKIPPED):
+            return BlockState(Outcome.DONE)
+        if run.status in FAILED_STATUSES:
+            return BlockState(Outcome.FAILED, run)
+        if not step.control or step.type not in ir.BLOCK_TYPES or run.status not in (T.RUNNING, T.QUEUED):
+            return BlockState(Outcome.ACTIVE)
+        if run.status == T.QUEUED:  # a control step re-opened by an execution retry
+            transition(run, T.RUNNING, message=f"Step '{run.name}' resumed")
+        state = self._walk_children(step, run)
+        if state.outcome is Outcome.DONE:
+            transition(run, T.SUCCESS, outputs=self._control_outputs(step, run), message=f"Step '{run.name}' done")
+        elif state.outcome is Outcome.FAILED:
+            error = f"Step '{state.failed.name}' failed: {state.failed.error}" if state.failed else "A step failed."
+            transition(run, T.FAILED, error=error, level="error", message=error)
+        return state
+
+    def _walk_children(self, step: ir.Step, run: TaskRun) -> BlockState:
+        if step.type in (ir.IF, ir.SWITCH):
+            block = step.branch(run.state.get("branch"))
+            return self._walk_block(block, run, run.loop_index) if block else BlockState(Outcome.DONE)
+        if step.type == ir.SEQUENTIAL:
+            return self._walk_block(step.blocks["tasks"], run, run.loop_index)
+        if step.type == ir.PARALLEL:
+            lanes = [ir.Block(f"{step.id}:lane:{child.id}", [child]) for child in step.blocks["tasks"].steps]
+            return self._walk_lanes(lanes, run, [run.loop_index] * len(lanes), step.concurrency)
+        items = run.state.get("items", [])
+        block = step.blocks["tasks"]
+        return self._walk_lanes([block] * len(items), run, list(range(len(items))), step.concurrency or 1)
+
+    def _walk_lanes(
+        self, lanes: list[ir.Block], parent: TaskRun, indexes: list[int | None], limit: int | None
+    ) -> BlockState:
+        """Run blocks side by side, at most `limit` at once. After a failure no new lane starts,
+        and the whole fails once no lane is still running."""
+        running, waiting_for_slot = 0, False
+        failures: list[TaskRun | None] = []
+        for lane, index in zip(lanes, indexes, strict=True):
+            started = not lane.steps or self.index.get(self._key(lane.steps[0].id, parent, index)) is not None
+            if not started and (failures or (limit is not None and running >= limit)):
+                waiting_for_slot = waiting_for_slot or not failures
+                continue
+            state = self._walk_block(lane, parent, index)
+            if state.outcome is Outcome.ACTIVE:
+                running += 1
+            elif state.outcome is Outcome.FAILED:
+                failures.append(state.failed)
+        if failures and not running:
+            return BlockState(Outcome.FAILED, failures[0])
+        if running or waiting_for_slot or failures:
+            return BlockState(Outcome.ACTIVE)
+        return BlockState(Outcome.DONE)
+
+    # --- starting steps ----------------------------------------------------------------
+
+    def _next_sequence(self) -> int:
+        self.sequence += 1
+        return self.sequence
+
+    def _new_run(self, step: ir.Step, parent: TaskRun | None, loop_index: int | None, status: str) -> TaskRun:
+        scope = dict(parent.state.get("scope", {})) if parent else {}
+        if parent is not None and parent.plugin_type == ir.FOR_EACH and loop_index is not None:
+            items = parent.state.get("items", [])
+            scope = {**scope, "item": items[loop_index] if loop_index < len(items) else None, "index": loop_index}
+        deadline = timezone.now() + timedelta(seconds=step.timeout) if step.timeout else None
+        run = TaskRun(
+            id=uuid.uuid4(),
+            execution=self.execution,
+            parent=parent,
+            step_id=step.id,
+            name=step.name,
+            plugin_type=step.type,
+            sequence=self._next_sequence(),
+            loop_index=loop_index,
+            status=status,
+            state={"scope": scope} if scope else {},
+            deadline=deadline,
+            execution_attempt=self.execution.attempt,
+        )
+        self.index[self._key(step.id, parent, loop_index)] = run
+        self.view.add(run)
+        return run
+
+    def _start_step(self, step: ir.Step, parent: TaskRun | None, loop_index: int | None) -> TaskRun | None:
+        if self.execution.steps_taken >= settings.MILLRACE_STEP_LIMIT:
+            self._fail_execution(f"The execution took more than {settings.MILLRACE_STEP_LIMIT} steps.")
+            return None
+        self.execution.steps_taken += 1
+        if step.control:
+            if self.flow.is_graph and step.type in (ir.IF, ir.SWITCH) and not step.child_blocks():
+                return self._start_graph_condition(step, parent, loop_index)
+            return self._start_control(step, parent, loop_index)
+        run = self._new_run(step, parent, loop_index, T.QUEUED)
+        self.pending.append(run)
+        return run
+
+    def _start_graph_condition(self, step: ir.Step, parent: TaskRun | None, loop_index: int | None) -> TaskRun:
+        """A flow.if/flow.switch node in a graph only picks the outcome its `next` routes on."""
+        run = self._new_run(step, parent, loop_index, T.RUNNING)
+        task_runs_create([run])
+        value = render_control(self.view, run, step, "condition" if step.type == ir.IF else "value")
+        outcome = _truth(value) if step.type == ir.IF else value
+        transition(run, T.SUCCESS, outcome=str(outcome).lower() if isinstance(outcome, bool) else str(outcome),
+                   outputs={"value": value}, message=f"Step '{run.name}' chose '{outcome}'")
+        return run
+
+    def _start_control(self, step: ir.Step, parent: TaskRun | None, loop_index: int | None) -> TaskRun:
+        run = self._new_run(step, parent, loop_index, T.RUNNING)
+        task_runs_create([run])
+        try:
+            if step.type == ir.IF:
+                run.state["branch"] = _truth(render_control(self.view, run, step, "condition"))
+            elif step.type == ir.SWITCH:
+                run.state["branch"] = render_control(self.view, run, step, "value")
+            elif step.type == ir.FOR_EACH:
+                items = render_control(self.view, run, step, "items")
+                if not isinstance(items, list):
+                    raise ValueError(f"forEach items must be a list, not {type(items).__name__}")
+                run.state["items"] = items
+            elif step.type == ir.FAIL:
+                message = render_control(self.view, run, step, "message") or f"Flow failed at '{step.name}'."
+                transition(run, T.FAILED, error=str(message), level="error", message=str(message))
+                return run
+            elif step.type == ir.PAUSE:
+                Approval.objects.create(task_run=run, execution=self.execution)
+                transition(run, T.WAITING, message=f"Step '{run.name}' waits for approval", state=run.state)
+                return run
+            elif step.type == ir.SUBFLOW:
+                from executions.engine.subflows import subflow_start
+
+                child = subflow_start(self.view, run, step)
+                self.tick.subflows.append(child)
+                transition(run, T.WAITING, message=f"Step '{run.name}' waits for execution {child.id}",
+                           state={**run.state, "child": str(child.id)})
+                return run
+        except Exception as exc:  # a control expression that cannot be evaluated fails its step
+            error = f"Step '{step.name}': {exc}"
+            transition(run, T.FAILED, error=error, level="error", message=error)
+            return run
+        TaskRun.objects.filter(pk=run.pk).update(state=run.state)
+        return run
+
+    def _create_pending(self, claim_inline: str | None) -> None:
+        if not self.pending:
+            return
+        if claim_inline and len(self.pending) == 1 and not self._other_runnable():
+            run = self.pending[0]
+            run.status = T.RUNNING
+            run.attempt = 1
+            run.lease_owner = claim_inline
+            run.lease_until = timezone.now() + timedelta(seconds=settings.MILLRACE_LEASE_SECONDS)
+            run.started_at = timezone.now()
+        task_runs_create(self.pending)
+        self.tick.runnable = list(self.pending)
+
+    def _other_runnable(self) -> bool:
+        return any(run.status == T.QUEUED and run not in self.pending for run in self.view.task_runs)
+
+    # --- ending ------------------------------------------------------------------------
+
+    def _control_outputs(self, step: ir.Step, run: TaskRun) -> Any:
+        children = [child for child in self.view.task_runs if child.parent_id == run.id]
+        if step.type == ir.FOR_EACH:
+            iterations: list[dict[str, Any]] = [{} for _ in run.state.get("items", [])]
+            for child in children:
+                if child.loop_index is not None and child.loop_index < len(iterations):
+                    iterations[child.loop_index][child.name] = child.outputs
+            return {"iterations": iterations}
+        return {child.name: child.outputs for child in children}
+
+    def _finish(self, status: str, *, failed: TaskRun | None = None) -> None:
+        execution = self.execution
+        if status == E.SUCCESS:
+            transition(execution, E.SUCCESS, outputs=self.view.final_outputs(), message="Execution completed",
+                       steps_taken=execution.steps_taken)
+        else:
+            error = execution.error or (
+                f"Task '{failed.name}' failed: {failed.error}" if failed and failed.error else "The execution failed."
+            )
+            transition(execution, E.FAILED, error=error, level="error", message=error,
+                       outputs=self.view.final_outputs(), steps_taken=execution.steps_taken)
+        self.tick.finished = True
+
+    def _fail_execution(self, error: str) -> None:
+        self.execution.error = error
+
+    def _settle_waiting(self) -> None:
+        """RUNNING while anything can run; WAITING when every active step waits on the outside."""
+        active = [run for run in self.view.task_runs if run.status in ACTIVE and run.plugin_type not in ir.BLOCK_TYPES]
+        execution = self.execution
+        if execution.error and not execution.is_terminal:
+            self._finish(E.FAILED)
+            return
+        waiting = bool(active) and all(run.status in (T.WAITING, T.RETRYING) for run in active)
+        if waiting and execution.status == E.RUNNING:
+            transition(execution, E.WAITING, message="Execution waits", steps_taken=execution.steps_taken)
+        elif not waiting and execution.status == E.WAITING:
+            transition(execution, E.RUNNING, message="Execution resumed", steps_taken=execution.steps_taken)
+        else:
+            Execution.objects.filter(pk=execution.pk).update(steps_taken=execution.steps_taken)
+
+
+def _truth(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "1", "yes", "on"}
+    return bool(value)
+
+
+def is_terminal_task(run: TaskRun) -> bool:
+    return run.status in TERMINAL_TASK_STATUSES

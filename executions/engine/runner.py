@@ -1,0 +1,236 @@
+"""Worker entry points: start an execution, run a task run, advance after an outside event.
+
+A worker claims a QUEUED task run, renders its inputs, runs its plugin, and records the
+result in one transaction that also advances the execution. When that leaves exactly one
+new runnable step, the step is leased to this worker and run inline: sequential flows
+never pay a queue hop per step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.registry import Plugin, Result, ResultStatus, WaitKind, get_plugin
+from executions.engine import dispatch, leases
+from executions.engine.compiler import compiled
+from executions.engine.context import ExecutionView, StepContext
+from executions.engine.orchestrator import Orchestrator, Tick
+from executions.engine.templating import TemplateRenderError, TemplateRenderer
+from executions.engine.transitions import StaleStatus, transition
+from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
+from flows.definitions import ir
+from vault.masking import Masker
+
+logger = logging.getLogger("millrace.engine")
+T, E = TaskStatus, ExecutionStatus
+
+
+def worker_id() -> str:
+    """This process, as lease owner (computed per call: django-q2 forks its workers)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- entry points (django-q2 tasks) ---------------------------------------------------------
+
+
+def start_execution(execution_id: str) -> None:
+    _run_chain(_advance(execution_id))
+
+
+def advance_execution(execution_id: str) -> None:
+    _run_chain(_advance(execution_id))
+
+
+def run_task_run(task_run_id: str) -> None:
+    _run_chain(_claim(task_run_id))
+
+
+def _run_chain(run: TaskRun | None) -> None:
+    while run is not None:
+        run = _execute(run)
+
+
+# --- orchestration --------------------------------------------------------------------------
+
+
+def _locked_execution(execution_id: str) -> Execution | None:
+    return (
+        Execution.objects.select_for_update(of=("self",))
+        .select_related("namespace", "flow")
+        .filter(pk=execution_id)
+        .first()
+    )
+
+
+def _orchestrate(execution: Execution) -> TaskRun | None:
+    """Advance a locked execution; dispatch new work on commit; return a run leased to us."""
+    try:
+        flow = compiled(execution.source)
+    except Exception as exc:
+        if not execution.is_terminal:
+            if execution.status == E.QUEUED:
+                transition(execution, E.RUNNING, message="Execution started")
+            error = f"The flow definition does not compile: {exc}"
+            transition(execution, E.FAILED, error=error, level="error", message=error)
+        return None
+    runs = list(TaskRun.objects.filter(execution_id=execution.pk))
+    tick: Tick = Orchestrator(execution, flow, runs).advance(claim_inline=worker_id())
+    inline = None
+    queued: list[str] = []
+    for run in tick.runnable:
+        if inline is None and run.status == T.RUNNING and run.lease_owner == worker_id():
+            inline = run
+        else:
+            queued.append(str(run.pk))
+    dispatch.run_task_runs(queued)
+    if tick.finished:
+        _on_execution_finished(execution)
+    return inline
+
+
+def _advance(execution_id: str) -> TaskRun | None:
+    with transaction.atomic():
+        execution = _locked_execution(execution_id)
+        if execution is None:
+            return None
+        return _orchestrate(execution)
+
+
+def _on_execution_finished(execution: Execution) -> None:
+    """A finished subflow wakes its parent step; triggers on flow end fire."""
+    from executions.engine.subflows import subflow_finished
+    from executions.engine.hooks import execution_finished
+
+    if execution.parent_task_id:
+        subflow_finished(execution)
+    execution_finished(execution)
+
+
+# --- running one step -----------------------------------------------------------------------
+
+
+def _claim(task_run_id: str) -> TaskRun | None:
+    with transaction.atomic():
+        run = TaskRun.objects.select_related("execution__namespace", "execution__flow").filter(pk=task_run_id).first()
+        if run is None or run.status != T.QUEUED:
+            return None
+        execution = run.execution
+        if execution.status == E.CANCELLED:
+            transition(run, T.CANCELLED, message=f"Step '{run.name}' cancelled")
+            return None
+        if execution.status == E.PAUSED or execution.is_terminal:
+            return None  # resume or retry dispatches it again
+        resuming = bool(run.state.get("resume"))
+        try:
+            transition(
+                run,
+                T.RUNNING,
+                attempt=run.attempt if resuming else run.attempt + 1,
+                lease_owner=worker_id(),
+                lease_until=timezone.now() + timedelta(seconds=settings.MILLRACE_LEASE_SECONDS),
+                message=f"Step '{run.name}' {'resumed' if resuming else 'started'}",
+            )
+        except StaleStatus:
+            return None
+    return run
+
+
+def _execute(run: TaskRun) -> TaskRun | None:
+    """Run one leased task run, record its result and advance; returns the next inline run."""
+    execution = run.execution
+    flow = compiled(execution.source)
+    step = flow.step(run.step_id)
+    view = ExecutionView(execution, flow, list(TaskRun.objects.filter(execution_id=execution.pk)))
+    renderer = view.renderer(run)
+    leases.hold(run.pk)
+    try:
+        result, inputs, ctx = _call_plugin(run, step, renderer, execution, flow.format)
+    finally:
+        leases.release(run.pk)
+    with transaction.atomic():
+        locked = _locked_execution(str(execution.pk))
+        if locked is None:
+            return None
+        used = renderer.used_secrets | (ctx.used_secrets if ctx else set())
+        try:
+            _record(run, step, result, inputs, Masker(used), ctx)
+        except StaleStatus:
+            logger.info("Task run %s changed while it ran (timed out or cancelled); result dropped", run.pk)
+        return _orchestrate(locked)
+
+
+def _call_plugin(
+    run: TaskRun, step: ir.Step, renderer: TemplateRenderer, execution: Execution, flow_format: str
+) -> tuple[Result, Any, StepContext | None]:
+    field = "params" if flow_format == ir.FlowFormat.NODES else "properties"
+    plugin: type[Plugin] | None = get_plugin(run.plugin_type)
+    if plugin is None:
+        return Result.failed(f"Unknown plugin '{run.plugin_type}'.", code="UNKNOWN_PLUGIN"), step.inputs, None
+    try:
+        inputs = renderer.render(step.inputs, field)
+    except TemplateRenderError as exc:
+        return Result.failed(f"Task '{run.name}': {exc}", code="TEMPLATE_ERROR"), step.inputs, None
+    problems = plugin.input_problems(inputs)
+    if problems:
+        detail = "; ".join(f"{p['path'] or field}: {p['message']}" for p in problems)
+        return Result.failed(f"Task '{run.name}' has invalid inputs: {detail}", code="INVALID_INPUTS"), inputs, None
+    ctx = StepContext(execution, run, set(renderer.used_secrets))
+    try:
+        resume = run.state.get("resume")
+        instance = plugin()
+        result = instance.resume(inputs, ctx, resume.get("payload")) if resume else instance.run(inputs, ctx)
+    except Exception as exc:  # a plugin bug fails its step, never the worker
+        logger.exception("Plugin %s failed", run.plugin_type)
+        result = Result.failed(f"{type(exc).__name__}: {exc}", code="PLUGIN_ERROR")
+    return result, inputs, ctx
+
+
+def _record(
+    run: TaskRun, step: ir.Step, result: Result, inputs: Any, masker: Masker, ctx: StepContext | None
+) -> None:
+    state = {key: value for key, value in (run.state or {}).items() if key not in ("resume", "wait")}
+    if ctx is not None and ctx.state:
+        state["plugin"] = ctx.state
+    common: dict[str, Any] = {"inputs": masker.mask(inputs), "lease_owner": "", "lease_until": None, "state": state}
+    outputs = masker.mask(result.outputs)
+    name = run.name
+    if result.status == ResultStatus.SUCCESS:
+        transition(run, T.SUCCESS, outputs=outputs, outcome=_outcome(result.outcome), error="",
+                   message=f"Step '{name}' completed", data={"outputs": outputs}, **common)
+        return
+    if result.status == ResultStatus.FAILED:
+        error = masker.mask_text(result.error or "The step failed.")
+        data = {"error_code": result.error_code} if result.error_code else None
+        retry = step.retry
+        if retry is not None and retry.allows(run.attempt + 1):
+            delay = retry.delay_before(run.attempt + 1)
+            transition(run, T.RETRYING, error=error, outputs=outputs, wake_at=timezone.now() + timedelta(seconds=delay),
+                       level="warn", message=f"Step '{name}' failed (attempt {run.attempt}): {error}; "
+                       f"retrying in {delay:g}s", data=data, **common)
+            return
+        transition(run, T.FAILED, error=error, outputs=outputs, level="error",
+                   message=f"Step '{name}' failed: {error}", data=data, **common)
+        return
+    wait = result.wait
+    state["wait"] = {"kind": str(wait.kind), **wait.data} if wait else {"kind": "callback"}
+    wake_at = wait.until if wait is not None and wait.kind == WaitKind.TIMER else None
+    transition(run, T.WAITING, outputs=outputs, wake_at=wake_at, message=f"Step '{name}' waits", **common)
+    early = state.pop("early_callback", None)
+    if early is not None:  # the callback arrived while the step was still running
+        transition(run, T.QUEUED, state={**state, "resume": {"payload": early}},
+                   message=f"Step '{name}' called back")
+        dispatch.run_task_runs([str(run.pk)])
+
+
+def _outcome(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)

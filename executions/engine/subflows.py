@@ -1,0 +1,55 @@
+"""`flow.subflow`: start a child execution and wake the parent step when it ends."""
+
+from typing import Any
+
+from django.db import transaction
+
+from core.errors import NotFound
+from executions.engine import dispatch
+from executions.engine.context import ExecutionView, render_control
+from executions.engine.transitions import StaleStatus, transition
+from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
+from flows.definitions import ir
+from flows.models import Flow
+
+
+def subflow_start(view: ExecutionView, run: TaskRun, step: ir.Step) -> Execution:
+    """Create the child execution (in the parent's namespace only) and enqueue it on commit."""
+    from executions.services import execution_create
+
+    parent = view.execution
+    flow_id = render_control(view, run, step, "flowId")
+    name = render_control(view, run, step, "flowName") or render_control(view, run, step, "flow")
+    namespace = render_control(view, run, step, "namespace") or parent.namespace.name
+    flows = Flow.objects.filter(namespace=parent.namespace)
+    if namespace != parent.namespace.name:
+        raise NotFound(f"Subflows run in the parent's namespace; '{namespace}' is another one.")
+    flow = flows.filter(pk=flow_id).first() if flow_id else flows.filter(name=name).first()
+    if flow is None:
+        raise NotFound(f"Subflow '{flow_id or name}' not found in namespace '{parent.namespace.name}'.")
+    inputs: Any = render_control(view, run, step, "inputs") or {}
+    child = execution_create(
+        flow=flow, inputs=inputs, origin="subflow", created_by=parent.created_by, parent_task=run,
+        trigger_data={"parentExecutionId": str(parent.pk)},
+    )
+    dispatch.start_execution(str(child.pk))
+    return child
+
+
+def subflow_finished(child: Execution) -> None:
+    """End the waiting parent step like the child ended, then advance the parent execution."""
+    with transaction.atomic():
+        run = TaskRun.objects.select_for_update().filter(pk=child.parent_task_id).first()
+        if run is None or run.status != TaskStatus.WAITING:
+            return
+        try:
+            if child.status == ExecutionStatus.SUCCESS:
+                transition(run, TaskStatus.SUCCESS, outputs={"executionId": str(child.pk), "outputs": child.outputs},
+                           message=f"Subflow execution {child.pk} succeeded")
+            else:
+                error = f"Subflow execution {child.pk} ended {child.status}: {child.error}"
+                transition(run, TaskStatus.FAILED, error=error, level="error", message=error,
+                           outputs={"executionId": str(child.pk)})
+        except StaleStatus:
+            return
+        dispatch.advance_execution(str(run.execution_id))

@@ -1,0 +1,107 @@
+"""Time-driven engine work: timers and retry back-offs that are due, expired leases of dead
+workers, step and execution timeouts. Each row is claimed with SKIP LOCKED, so any number of
+sweepers can run; each move is a conditional transition, so none is applied twice.
+"""
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from executions.engine import dispatch
+from executions.engine.transitions import StaleStatus, transition
+from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionStatus, TaskRun, TaskStatus
+
+logger = logging.getLogger("millrace.engine")
+T, E = TaskStatus, ExecutionStatus
+BATCH = 200
+
+
+def _due(queryset):
+    return queryset.select_for_update(skip_locked=True, of=("self",))[:BATCH]
+
+
+def wake_due_steps(now: datetime) -> int:
+    """RETRYING steps whose back-off ended and timer waits that are due go back to the queue."""
+    woken = 0
+    with transaction.atomic():
+        for run in _due(TaskRun.objects.filter(status__in=(T.RETRYING, T.WAITING), wake_at__lte=now)):
+            state = dict(run.state or {})
+            if run.status == T.WAITING:
+                state["resume"] = {"payload": state.get("wait")}
+            try:
+                transition(run, T.QUEUED, wake_at=None, state=state, message=f"Step '{run.name}' woke up")
+            except StaleStatus:
+                continue
+            dispatch.run_task_runs([str(run.pk)])
+            woken += 1
+    return woken
+
+
+def requeue_expired_leases(now: datetime) -> int:
+    """A RUNNING step whose lease lapsed lost its worker: queue it again (at-least-once)."""
+    requeued = 0
+    with transaction.atomic():
+        for run in _due(TaskRun.objects.filter(status=T.RUNNING, lease_until__lt=now)):
+            try:
+                transition(run, T.QUEUED, lease_owner="", lease_until=None, level="warn",
+                           message=f"Step '{run.name}' lost its worker (lease expired); queued again",
+                           data={"attempt": run.attempt, "worker": run.lease_owner})
+            except StaleStatus:
+                continue
+            dispatch.run_task_runs([str(run.pk)])
+            requeued += 1
+    return requeued
+
+
+def time_out_steps(now: datetime) -> int:
+    """Steps past their `timeout` end TIMED_OUT; a late result of a running one is dropped."""
+    timed_out = 0
+    with transaction.atomic():
+        active = (T.QUEUED, T.RUNNING, T.WAITING, T.RETRYING)
+        for run in _due(TaskRun.objects.filter(status__in=active, deadline__lte=now)):
+            try:
+                transition(run, T.TIMED_OUT, error=f"Step '{run.name}' timed out", level="error",
+                           message=f"Step '{run.name}' timed out", lease_owner="", lease_until=None)
+            except StaleStatus:
+                continue
+            dispatch.advance_execution(str(run.execution_id))
+            timed_out += 1
+    return timed_out
+
+
+def time_out_executions(now: datetime) -> int:
+    """Executions past their flow timeout: TIME_OUT_WF ends them, ALERT_ONLY only warns."""
+    handled = 0
+    with transaction.atomic():
+        live = Execution.objects.exclude(status__in=TERMINAL_EXECUTION_STATUSES)
+        for execution in _due(live.filter(deadline__lte=now)):
+            if execution.timeout_policy == "ALERT_ONLY":
+                Execution.objects.filter(pk=execution.pk).update(deadline=None)
+                from executions.engine.events import event_append
+
+                event_append(execution_id=execution.pk, type="log", level="warn",
+                             message=f"Execution exceeded its timeout of {execution.timeout_seconds}s (alert only)")
+            else:
+                from executions.services import end_active_steps
+
+                try:
+                    error = f"Execution timed out after {execution.timeout_seconds}s"
+                    transition(execution, E.TIMED_OUT, error=error, level="error", message=error)
+                except StaleStatus:
+                    continue
+                end_active_steps(execution, T.TIMED_OUT)
+            handled += 1
+    return handled
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """One pass of everything above; the worker runs it continuously, a schedule every minute."""
+    now = now or timezone.now()
+    return {
+        "woken": wake_due_steps(now),
+        "requeued": requeue_expired_leases(now),
+        "stepsTimedOut": time_out_steps(now),
+        "executionsTimedOut": time_out_executions(now),
+    }

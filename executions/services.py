@@ -1,0 +1,226 @@
+"""Writes on executions: start, cancel, pause, resume, retry, approvals and callbacks.
+
+Every status change goes through the engine's `transition`; these services check roles
+and tenancy, then ask the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from accounts.roles import Role
+from accounts.selectors import ensure_role
+from accounts.services import audit_record
+from core.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from core.metrics import EXECUTIONS_STARTED
+from executions.engine import dispatch
+from executions.engine.compiler import compiled
+from executions.engine.context import callback_digest
+from executions.engine.inputs import coerce_inputs
+from executions.engine.transitions import StaleStatus, transition
+from executions.models import Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from flows.models import Flow, Trigger
+
+E, T = ExecutionStatus, TaskStatus
+ACTIVE_TASKS = (T.PENDING, T.QUEUED, T.WAITING, T.RETRYING)
+
+
+def execution_create(
+    *,
+    flow: Flow,
+    inputs: Any = None,
+    origin: str = "api",
+    created_by: Account | None = None,
+    trigger: Trigger | None = None,
+    trigger_data: dict[str, Any] | None = None,
+    parent_task: TaskRun | None = None,
+) -> Execution:
+    """Write a QUEUED execution of `flow` (no role check: callers have done it)."""
+    try:
+        definition = compiled(flow.source)
+    except Exception as exc:
+        raise ValidationFailed(f"The flow definition does not compile: {exc}") from exc
+    execution = Execution.objects.create(
+        flow=flow,
+        flow_name=flow.name,
+        flow_revision=flow.revision,
+        source=flow.source,
+        namespace_id=flow.namespace_id,
+        status=E.QUEUED,
+        inputs=coerce_inputs(definition, inputs),
+        origin=origin,
+        trigger=trigger,
+        trigger_data=trigger_data or {},
+        parent_task=parent_task,
+        created_by=created_by,
+        updated_by=created_by,
+        tasks_total=definition.tasks_total,
+        timeout_seconds=int(definition.timeout) if definition.timeout else None,
+        timeout_policy=str(definition.timeout_policy) if definition.timeout else "",
+    )
+    from executions.engine.events import event_append
+
+    event_append(execution_id=execution.pk, type="execution_status", message="Execution queued",
+                 data={"status": E.QUEUED, "previous": None})
+    EXECUTIONS_STARTED.labels(origin).inc()
+    return execution
+
+
+def execution_start(
+    *,
+    actor: Account | None,
+    flow: Flow,
+    inputs: Any = None,
+    origin: str = "api",
+    trigger: Trigger | None = None,
+    trigger_data: dict[str, Any] | None = None,
+) -> Execution:
+    """Start a run of `flow`: executor role in its namespace (none for system triggers)."""
+    if actor is not None:
+        ensure_role(actor, flow.namespace, Role.EXECUTOR)
+    with transaction.atomic():
+        execution = execution_create(flow=flow, inputs=inputs, origin=origin, created_by=actor, trigger=trigger,
+                                     trigger_data=trigger_data)
+        audit_record(actor=actor, action="execution.start", resource_type="execution", resource_id=execution.pk,
+                     namespace=flow.namespace, summary={"flow": flow.name, "origin": origin})
+        dispatch.start_execution(str(execution.pk))
+    return execution
+
+
+def _locked(execution: Execution) -> Execution:
+    return Execution.objects.select_for_update(of=("self",)).select_related("namespace").get(pk=execution.pk)
+
+
+def end_active_steps(execution: Execution, status: str) -> None:
+    """End every step that is not running (running ones finish and record their result)."""
+    for run in TaskRun.objects.filter(execution=execution, status__in=ACTIVE_TASKS):
+        try:
+            transition(run, status, message=f"Step '{run.name}' {status.lower()}", lease_owner="", lease_until=None,
+                       wake_at=None)
+        except StaleStatus:
+            continue
+        Approval.objects.filter(task_run=run, status=Approval.Status.PENDING).update(
+            status=Approval.Status.REJECTED, comment=f"Execution {status.lower()}", decided_at=timezone.now()
+        )
+
+
+def execution_cancel(*, actor: Account, execution: Execution) -> Execution:
+    ensure_role(actor, execution.namespace, Role.EXECUTOR)
+    with transaction.atomic():
+        execution = _locked(execution)
+        if execution.is_terminal:
+            raise Conflict(f"The execution already ended ({execution.status}).")
+        transition(execution, E.CANCELLED, message=f"Execution cancelled by {actor.username}", updated_by=actor,
+                   error=f"Cancelled by {actor.username}")
+        end_active_steps(execution, T.CANCELLED)
+        for child in Execution.objects.filter(parent_task__execution=execution).exclude(
+            status__in=(E.SUCCESS, E.FAILED, E.CANCELLED, E.TIMED_OUT)
+        ):
+            transition(child, E.CANCELLED, message="Parent execution cancelled")
+            end_active_steps(child, T.CANCELLED)
+        audit_record(actor=actor, action="execution.cancel", resource_type="execution", resource_id=execution.pk,
+                     namespace=execution.namespace)
+    return execution
+
+
+def execution_pause(*, actor: Account, execution: Execution) -> Execution:
+    """PAUSED at once; a running step finishes and records its result; nothing new starts."""
+    ensure_role(actor, execution.namespace, Role.EXECUTOR)
+    with transaction.atomic():
+        execution = _locked(execution)
+        if execution.status not in (E.QUEUED, E.RUNNING, E.WAITING):
+            raise Conflict(f"An execution that is {execution.status} cannot be paused.")
+        transition(execution, E.PAUSED, message=f"Execution paused by {actor.username}", updated_by=actor)
+        audit_record(actor=actor, action="execution.pause", resource_type="execution", resource_id=execution.pk,
+                     namespace=execution.namespace)
+    return execution
+
+
+def execution_resume(*, actor: Account, execution: Execution) -> Execution:
+    ensure_role(actor, execution.namespace, Role.EXECUTOR)
+    with transaction.atomic():
+        execution = _locked(execution)
+        if execution.status != E.PAUSED:
+            raise Conflict(f"Only a paused execution can be resumed; this one is {execution.status}.")
+        target = E.RUNNING if execution.started_at else E.QUEUED
+        transition(execution, target, message=f"Execution resumed by {actor.username}", updated_by=actor)
+        queued = TaskRun.objects.filter(execution=execution, status=T.QUEUED).values_list("pk", flat=True)
+        dispatch.run_task_runs([str(pk) for pk in queued])
+        dispatch.advance_execution(str(execution.pk))
+        audit_record(actor=actor, action="execution.resume", resource_type="execution", resource_id=execution.pk,
+                     namespace=execution.namespace)
+    return execution
+
+
+def execution_retry(*, actor: Account, execution: Execution) -> Execution:
+    """Re-run the failed, cancelled and timed-out steps in place; successful outputs are kept."""
+    ensure_role(actor, execution.namespace, Role.EXECUTOR)
+    with transaction.atomic():
+        execution = _locked(execution)
+        if execution.status not in (E.FAILED, E.CANCELLED, E.TIMED_OUT):
+            raise Conflict(f"Only a failed, cancelled or timed-out execution can be retried; this one is "
+                           f"{execution.status}.")
+        attempt = execution.attempt + 1
+        transition(execution, E.QUEUED, message=f"Execution retried by {actor.username} (attempt {attempt})",
+                   updated_by=actor, attempt=attempt, error="", deadline=None)
+        for run in TaskRun.objects.filter(execution=execution, status__in=(T.FAILED, T.CANCELLED, T.TIMED_OUT)):
+            transition(run, T.QUEUED, error="", message=f"Step '{run.name}' queued again",
+                       state={k: v for k, v in (run.state or {}).items() if k not in ("resume", "wait")})
+        Approval.objects.filter(execution=execution, status=Approval.Status.REJECTED).delete()
+        dispatch.start_execution(str(execution.pk))
+        audit_record(actor=actor, action="execution.retry", resource_type="execution", resource_id=execution.pk,
+                     namespace=execution.namespace, summary={"attempt": attempt})
+    return execution
+
+
+def approval_decide(*, actor: Account, approval: Approval, approve: bool, comment: str = "") -> Approval:
+    """Approve (the gate succeeds) or reject (the gate fails, naming who and why)."""
+    ensure_role(actor, approval.execution.namespace, Role.EXECUTOR)
+    with transaction.atomic():
+        approval = Approval.objects.select_for_update().select_related("task_run").get(pk=approval.pk)
+        if approval.status != Approval.Status.PENDING:
+            raise Conflict(f"The approval was already decided ({approval.status}).")
+        run = approval.task_run
+        if run.status != T.WAITING:
+            raise Conflict(f"The gate is not waiting ({run.status}).")
+        approval.status = Approval.Status.APPROVED if approve else Approval.Status.REJECTED
+        approval.decided_by, approval.comment, approval.decided_at = actor, comment, timezone.now()
+        approval.save(update_fields=["status", "decided_by", "comment", "decided_at"])
+        if approve:
+            transition(run, T.SUCCESS, outputs={"approved": True, "decidedBy": actor.username, "comment": comment},
+                       message=f"Approved by {actor.username}")
+        else:
+            error = f"Rejected by {actor.username}" + (f": {comment}" if comment else "")
+            transition(run, T.FAILED, error=error, level="error", message=error,
+                       outputs={"approved": False, "decidedBy": actor.username, "comment": comment})
+        dispatch.advance_execution(str(run.execution_id))
+        audit_record(actor=actor, action="approval.approve" if approve else "approval.reject",
+                     resource_type="approval", resource_id=approval.pk, namespace=approval.execution.namespace,
+                     summary={"comment": comment})
+    return approval
+
+
+def task_complete_callback(*, token: str, payload: Any) -> TaskRun:
+    """Complete the step waiting on this single-use callback token with `payload`."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("command_response"), dict) or (
+        "body" not in payload["command_response"]
+    ):
+        raise BadRequest("The callback needs command_response.body.", code="invalid_callback_body")
+    with transaction.atomic():
+        run = TaskRun.objects.select_for_update().filter(callback_digest=callback_digest(token)).first()
+        if run is None:
+            raise NotFound("Unknown callback.")
+        if run.status == T.RUNNING and "early_callback" not in (run.state or {}):
+            TaskRun.objects.filter(pk=run.pk).update(state={**(run.state or {}), "early_callback": payload})
+            return run
+        if run.status != T.WAITING:
+            raise BadRequest("The task is not waiting for a callback.", code="not_waiting_for_callback")
+        state = {k: v for k, v in (run.state or {}).items() if k != "wait"}
+        transition(run, T.QUEUED, state={**state, "resume": {"payload": payload}}, callback_digest=None,
+                   message=f"Step '{run.name}' called back")
+        dispatch.run_task_runs([str(run.pk)])
+    return run

@@ -1,0 +1,248 @@
+"""Safe, bounded YAML loading that remembers the line of every path.
+
+Definitions come from tenants, so the loader trusts nothing: only pyyaml's safe loader
+(the C one when available), a byte cap, and nesting, alias and expanded-size limits.
+The limits are enforced on the event stream and on the composed node graph *before* any
+Python value is built or walked, so a "billion laughs" document is refused after reading
+at most its own bytes: aliases stay shared references while being counted, never copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from flows.definitions.problems import DefinitionError, Path, Problem, SourceMap, format_path, key_text
+
+try:
+    from yaml import CSafeLoader as _SafeBase
+except ImportError:  # pragma: no cover - libyaml missing
+    from yaml import SafeLoader as _SafeBase  # type: ignore[assignment]
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+DEFAULT_MAX_DEPTH = 64
+DEFAULT_MAX_ALIASES = 100
+DEFAULT_MAX_NODES = 100_000
+
+
+class _Loader(_SafeBase):  # type: ignore[misc, valid-type]
+    """The safe loader, minus the types a JSON-shaped definition cannot carry."""
+
+
+def _timestamp_as_text(loader: Any, node: ScalarNode) -> str:
+    # `2026-03-25` stays the string the author wrote: inputs are stored as JSON.
+    return loader.construct_scalar(node)
+
+
+def _refuse_tag(loader: Any, node: Node) -> Any:
+    raise yaml.constructor.ConstructorError(
+        None, None, f"the YAML tag {node.tag} is not allowed in a flow definition", node.start_mark
+    )
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+for _tag in ("binary", "set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+
+
+@dataclass(frozen=True)
+class YamlLimits:
+    """Bounds on a definition. `max_nodes` counts nodes with every alias expanded."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_aliases: int = DEFAULT_MAX_ALIASES
+    max_nodes: int = DEFAULT_MAX_NODES
+
+    @classmethod
+    def from_settings(cls) -> YamlLimits:
+        """`MILLRACE_YAML_MAX_BYTES` (and optional `_MAX_DEPTH`, `_MAX_ALIASES`, `_MAX_NODES`)."""
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+
+        try:
+            get = lambda name, default: int(getattr(settings, name, default))  # noqa: E731
+            return cls(
+                max_bytes=get("MILLRACE_YAML_MAX_BYTES", DEFAULT_MAX_BYTES),
+                max_depth=get("MILLRACE_YAML_MAX_DEPTH", DEFAULT_MAX_DEPTH),
+                max_aliases=get("MILLRACE_YAML_MAX_ALIASES", DEFAULT_MAX_ALIASES),
+                max_nodes=get("MILLRACE_YAML_MAX_NODES", DEFAULT_MAX_NODES),
+            )
+        except ImproperlyConfigured:  # used outside Django (scripts, tooling)
+            return cls()
+
+
+@dataclass
+class LoadedYaml:
+    """The document's data, the line of each path, and non-fatal problems (duplicate keys)."""
+
+    data: Any
+    source_map: SourceMap
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _fatal(message: str, code: str, line: int | None = 1, path: str = "") -> DefinitionError:
+    return DefinitionError([Problem(path, line, message, code)])
+
+
+def _syntax_error(exc: yaml.YAMLError, text: str) -> DefinitionError:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow; no mark, a position
+        line = text.count("\n", 0, exc.position) + 1
+        return _fatal(f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}", "yaml_syntax", line)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    message = str(exc)
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        message = exc.problem
+        if exc.context:
+            where = f" at line {exc.context_mark.line + 1}" if exc.context_mark is not None else ""
+            message += f" ({exc.context}{where})"
+    return _fatal(f"invalid YAML: {message}", "yaml_syntax", line)
+
+
+def _decode(source: str | bytes, limits: YamlLimits) -> str:
+    # A str longer than the cap in characters is too long in bytes too: no need to encode it.
+    too_large = _fatal(f"definition is larger than {limits.max_bytes} bytes", "too_large", None)
+    if len(source) > limits.max_bytes:
+        raise too_large
+    try:
+        if isinstance(source, bytes):
+            return source.decode("utf-8-sig")
+        if len(source.encode("utf-8")) > limits.max_bytes:
+            raise too_large
+        return source
+    except UnicodeError as exc:
+        raise _fatal(f"definition is not UTF-8 text: {exc.reason}", "encoding", None) from exc
+
+
+def _check_events(text: str, limits: YamlLimits) -> None:
+    """Depth and alias count from the event stream, before any node is composed."""
+    loader = _Loader(text)
+    depth = aliases = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, MappingStartEvent | SequenceStartEvent):
+                depth += 1
+                if depth > limits.max_depth:
+                    line = event.start_mark.line + 1
+                    raise _fatal(f"definition nests deeper than {limits.max_depth} levels", "too_deep", line)
+            elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+                depth -= 1
+            elif isinstance(event, AliasEvent):
+                aliases += 1
+                if aliases > limits.max_aliases:
+                    line = event.start_mark.line + 1
+                    raise _fatal(f"definition uses more than {limits.max_aliases} aliases", "too_many_aliases", line)
+    finally:
+        loader.dispose()
+
+
+def _check_graph(root: Node, limits: YamlLimits) -> list[Problem]:
+    """Refuse recursive aliases and alias blow-ups; report duplicate mapping keys.
+
+    Sizes are memoised per node, so the cost is the number of distinct nodes (bounded by
+    the byte cap), however large the expansion would be.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    duplicates: list[Problem] = []
+
+    def size(node: Node, path: Path) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _fatal("definition contains a recursive alias", "recursive_alias", node.start_mark.line + 1)
+        active.add(key)
+        total = 1
+        if isinstance(node, SequenceNode):
+            for index, child in enumerate(node.value):
+                total += size(child, (*path, index))
+        elif isinstance(node, MappingNode):
+            seen: set[tuple[str, str]] = set()
+            for key_node, value_node in node.value:
+                name = key_node.value if isinstance(key_node, ScalarNode) else "?"
+                if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    if (key_node.tag, name) in seen:
+                        duplicates.append(
+                            Problem(
+                                format_path((*path, name)),
+                                key_node.start_mark.line + 1,
+                                f"duplicate key '{name}'",
+                                "duplicate_key",
+                            )
+                        )
+                    seen.add((key_node.tag, name))
+                total += size(key_node, path) + size(value_node, (*path, name))
+        if total > limits.max_nodes:
+            raise _fatal(
+                f"definition expands to more than {limits.max_nodes} values (alias expansion)",
+                "expansion_too_large",
+                node.start_mark.line + 1,
+            )
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root, ())
+    return duplicates
+
+
+def _line_map(loader: Any, root: Node) -> SourceMap:
+    """Walk the constructed node tree (merge keys already flattened) recording lines."""
+    lines: dict[Path, int] = {(): root.start_mark.line + 1}
+
+    def walk(node: Node, path: Path) -> None:
+        if isinstance(node, SequenceNode):
+            for index, child in enumerate(node.value):
+                lines[(*path, index)] = child.start_mark.line + 1
+                walk(child, (*path, index))
+        elif isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                key = key_text(loader.construct_object(key_node)) if isinstance(key_node, ScalarNode) else "?"
+                lines[(*path, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*path, key))
+
+    walk(root, ())
+    return SourceMap(lines)
+
+
+def load_yaml(source: str | bytes, limits: YamlLimits | None = None) -> LoadedYaml:
+    """Parse one YAML document within `limits` (default: from settings).
+
+    Raises `DefinitionError` (one problem, with its line) for syntax errors, limits,
+    disallowed tags and multi-document streams. An empty document loads as `None`.
+    """
+    limits = limits or YamlLimits.from_settings()
+    text = _decode(source, limits)
+    try:
+        _check_events(text, limits)
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                return LoadedYaml(None, SourceMap({(): 1}))
+            duplicates = _check_graph(root, limits)
+            data = loader.construct_document(root)
+            source_map = _line_map(loader, root)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, text) from exc
+    except RecursionError as exc:  # belt and braces: depth is capped above
+        raise _fatal("definition nests too deeply", "too_deep", None) from exc
+    return LoadedYaml(data, source_map, duplicates)
+
+
+__all__ = ["LoadedYaml", "YamlLimits", "format_path", "load_yaml"]

@@ -1,0 +1,63 @@
+"""Masking of secret values in task inputs, outputs, logs, events and error messages.
+
+Secret values must never reach a response, a log line, an event or a stored task input
+(DIALECTS.md: security). The engine records every secret a render used and builds a
+`Masker` from them before anything is written.
+"""
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+MASK = "******"
+
+#: Values shorter than this are not masked: masking every "a" or "1" would garble
+#: every output while protecting nothing, since such a value is guessable anyway.
+MIN_SECRET_LENGTH = 3
+
+
+class Masker:
+    """Replaces every occurrence of the given secret values with `MASK`.
+
+    All values are compiled into one regular expression (longest first, so a secret
+    that contains another is masked whole), which keeps masking large outputs linear.
+    A value's JSON-escaped form is masked too, because logs and events often carry
+    JSON text in which quotes, backslashes and control characters are escaped.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        variants: set[str] = set()
+        for value in secrets:
+            if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+                variants.add(value)
+                variants.add(json.dumps(value, ensure_ascii=False)[1:-1])
+                variants.add(json.dumps(value)[1:-1])
+        ordered = sorted(variants, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def mask_text(self, text: str) -> str:
+        """Return `text` with every secret value replaced by `MASK`."""
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def mask(self, value: Any) -> Any:
+        """Return a copy of a JSON-like structure with secret values masked in its strings.
+
+        Strings inside lists, tuples and dict values are masked; dict keys are left as
+        they are (keys are names chosen by flow authors, not data), and numbers, booleans
+        and None are returned untouched.
+        """
+        if isinstance(value, str):
+            return self.mask_text(value)
+        if isinstance(value, dict):
+            return {key: self.mask(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.mask(item) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.mask(item) for item in value)
+        return value
