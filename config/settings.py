@@ -156,6 +156,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "admin:login"
+# Messages stay server-side: the console shows a new API token once through them.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- Millrace -------------------------------------------------------------------------------
 
@@ -240,7 +242,7 @@ Q_CLUSTER = {
     "retry": env_int("MILLRACE_TASK_TIMEOUT", 600) + 60,
     "max_attempts": 1,
     "ack_failures": True,
-    "save_limit": 0,
+    "save_limit": -1,
     "catch_up": False,
     "label": "Task queue",
 }

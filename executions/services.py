@@ -64,8 +64,12 @@ def execution_create(
     )
     from executions.engine.events import event_append
 
-    event_append(execution_id=execution.pk, type="execution_status", message="Execution queued",
-                 data={"status": E.QUEUED, "previous": None})
+    event_append(
+        execution_id=execution.pk,
+        type="execution_status",
+        message="Execution queued",
+        data={"status": E.QUEUED, "previous": None},
+    )
     EXECUTIONS_STARTED.labels(origin).inc()
     return execution
 
@@ -83,10 +87,17 @@ def execution_start(
     if actor is not None:
         ensure_role(actor, flow.namespace, Role.EXECUTOR)
     with transaction.atomic():
-        execution = execution_create(flow=flow, inputs=inputs, origin=origin, created_by=actor, trigger=trigger,
-                                     trigger_data=trigger_data)
-        audit_record(actor=actor, action="execution.start", resource_type="execution", resource_id=execution.pk,
-                     namespace=flow.namespace, summary={"flow": flow.name, "origin": origin})
+        execution = execution_create(
+            flow=flow, inputs=inputs, origin=origin, created_by=actor, trigger=trigger, trigger_data=trigger_data
+        )
+        audit_record(
+            actor=actor,
+            action="execution.start",
+            resource_type="execution",
+            resource_id=execution.pk,
+            namespace=flow.namespace,
+            summary={"flow": flow.name, "origin": origin},
+        )
         dispatch.start_execution(str(execution.pk))
     return execution
 
@@ -99,8 +110,14 @@ def end_active_steps(execution: Execution, status: str) -> None:
     """End every step that is not running (running ones finish and record their result)."""
     for run in TaskRun.objects.filter(execution=execution, status__in=ACTIVE_TASKS):
         try:
-            transition(run, status, message=f"Step '{run.name}' {status.lower()}", lease_owner="", lease_until=None,
-                       wake_at=None)
+            transition(
+                run,
+                status,
+                message=f"Step '{run.name}' {status.lower()}",
+                lease_owner="",
+                lease_until=None,
+                wake_at=None,
+            )
         except StaleStatus:
             continue
         Approval.objects.filter(task_run=run, status=Approval.Status.PENDING).update(
@@ -114,16 +131,26 @@ def execution_cancel(*, actor: Account, execution: Execution) -> Execution:
         execution = _locked(execution)
         if execution.is_terminal:
             raise Conflict(f"The execution already ended ({execution.status}).")
-        transition(execution, E.CANCELLED, message=f"Execution cancelled by {actor.username}", updated_by=actor,
-                   error=f"Cancelled by {actor.username}")
+        transition(
+            execution,
+            E.CANCELLED,
+            message=f"Execution cancelled by {actor.username}",
+            updated_by=actor,
+            error=f"Cancelled by {actor.username}",
+        )
         end_active_steps(execution, T.CANCELLED)
         for child in Execution.objects.filter(parent_task__execution=execution).exclude(
             status__in=(E.SUCCESS, E.FAILED, E.CANCELLED, E.TIMED_OUT)
         ):
             transition(child, E.CANCELLED, message="Parent execution cancelled")
             end_active_steps(child, T.CANCELLED)
-        audit_record(actor=actor, action="execution.cancel", resource_type="execution", resource_id=execution.pk,
-                     namespace=execution.namespace)
+        audit_record(
+            actor=actor,
+            action="execution.cancel",
+            resource_type="execution",
+            resource_id=execution.pk,
+            namespace=execution.namespace,
+        )
     return execution
 
 
@@ -135,8 +162,13 @@ def execution_pause(*, actor: Account, execution: Execution) -> Execution:
         if execution.status not in (E.QUEUED, E.RUNNING, E.WAITING):
             raise Conflict(f"An execution that is {execution.status} cannot be paused.")
         transition(execution, E.PAUSED, message=f"Execution paused by {actor.username}", updated_by=actor)
-        audit_record(actor=actor, action="execution.pause", resource_type="execution", resource_id=execution.pk,
-                     namespace=execution.namespace)
+        audit_record(
+            actor=actor,
+            action="execution.pause",
+            resource_type="execution",
+            resource_id=execution.pk,
+            namespace=execution.namespace,
+        )
     return execution
 
 
@@ -151,8 +183,13 @@ def execution_resume(*, actor: Account, execution: Execution) -> Execution:
         queued = TaskRun.objects.filter(execution=execution, status=T.QUEUED).values_list("pk", flat=True)
         dispatch.run_task_runs([str(pk) for pk in queued])
         dispatch.advance_execution(str(execution.pk))
-        audit_record(actor=actor, action="execution.resume", resource_type="execution", resource_id=execution.pk,
-                     namespace=execution.namespace)
+        audit_record(
+            actor=actor,
+            action="execution.resume",
+            resource_type="execution",
+            resource_id=execution.pk,
+            namespace=execution.namespace,
+        )
     return execution
 
 
@@ -162,18 +199,37 @@ def execution_retry(*, actor: Account, execution: Execution) -> Execution:
     with transaction.atomic():
         execution = _locked(execution)
         if execution.status not in (E.FAILED, E.CANCELLED, E.TIMED_OUT):
-            raise Conflict(f"Only a failed, cancelled or timed-out execution can be retried; this one is "
-                           f"{execution.status}.")
+            raise Conflict(
+                f"Only a failed, cancelled or timed-out execution can be retried; this one is {execution.status}."
+            )
         attempt = execution.attempt + 1
-        transition(execution, E.QUEUED, message=f"Execution retried by {actor.username} (attempt {attempt})",
-                   updated_by=actor, attempt=attempt, error="", deadline=None)
+        transition(
+            execution,
+            E.QUEUED,
+            message=f"Execution retried by {actor.username} (attempt {attempt})",
+            updated_by=actor,
+            attempt=attempt,
+            error="",
+            deadline=None,
+        )
         for run in TaskRun.objects.filter(execution=execution, status__in=(T.FAILED, T.CANCELLED, T.TIMED_OUT)):
-            transition(run, T.QUEUED, error="", message=f"Step '{run.name}' queued again",
-                       state={k: v for k, v in (run.state or {}).items() if k not in ("resume", "wait")})
+            transition(
+                run,
+                T.QUEUED,
+                error="",
+                message=f"Step '{run.name}' queued again",
+                state={k: v for k, v in (run.state or {}).items() if k not in ("resume", "wait")},
+            )
         Approval.objects.filter(execution=execution, status=Approval.Status.REJECTED).delete()
         dispatch.start_execution(str(execution.pk))
-        audit_record(actor=actor, action="execution.retry", resource_type="execution", resource_id=execution.pk,
-                     namespace=execution.namespace, summary={"attempt": attempt})
+        audit_record(
+            actor=actor,
+            action="execution.retry",
+            resource_type="execution",
+            resource_id=execution.pk,
+            namespace=execution.namespace,
+            summary={"attempt": attempt},
+        )
     return execution
 
 
@@ -191,23 +247,40 @@ def approval_decide(*, actor: Account, approval: Approval, approve: bool, commen
         approval.decided_by, approval.comment, approval.decided_at = actor, comment, timezone.now()
         approval.save(update_fields=["status", "decided_by", "comment", "decided_at"])
         if approve:
-            transition(run, T.SUCCESS, outputs={"approved": True, "decidedBy": actor.username, "comment": comment},
-                       message=f"Approved by {actor.username}")
+            transition(
+                run,
+                T.SUCCESS,
+                outputs={"approved": True, "decidedBy": actor.username, "comment": comment},
+                message=f"Approved by {actor.username}",
+            )
         else:
             error = f"Rejected by {actor.username}" + (f": {comment}" if comment else "")
-            transition(run, T.FAILED, error=error, level="error", message=error,
-                       outputs={"approved": False, "decidedBy": actor.username, "comment": comment})
+            transition(
+                run,
+                T.FAILED,
+                error=error,
+                level="error",
+                message=error,
+                outputs={"approved": False, "decidedBy": actor.username, "comment": comment},
+            )
         dispatch.advance_execution(str(run.execution_id))
-        audit_record(actor=actor, action="approval.approve" if approve else "approval.reject",
-                     resource_type="approval", resource_id=approval.pk, namespace=approval.execution.namespace,
-                     summary={"comment": comment})
+        audit_record(
+            actor=actor,
+            action="approval.approve" if approve else "approval.reject",
+            resource_type="approval",
+            resource_id=approval.pk,
+            namespace=approval.execution.namespace,
+            summary={"comment": comment},
+        )
     return approval
 
 
 def task_complete_callback(*, token: str, payload: Any) -> TaskRun:
     """Complete the step waiting on this single-use callback token with `payload`."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("command_response"), dict) or (
-        "body" not in payload["command_response"]
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("command_response"), dict)
+        or ("body" not in payload["command_response"])
     ):
         raise BadRequest("The callback needs command_response.body.", code="invalid_callback_body")
     with transaction.atomic():
@@ -220,7 +293,12 @@ def task_complete_callback(*, token: str, payload: Any) -> TaskRun:
         if run.status != T.WAITING:
             raise BadRequest("The task is not waiting for a callback.", code="not_waiting_for_callback")
         state = {k: v for k, v in (run.state or {}).items() if k != "wait"}
-        transition(run, T.QUEUED, state={**state, "resume": {"payload": payload}}, callback_digest=None,
-                   message=f"Step '{run.name}' called back")
+        transition(
+            run,
+            T.QUEUED,
+            state={**state, "resume": {"payload": payload}},
+            callback_digest=None,
+            message=f"Step '{run.name}' called back",
+        )
         dispatch.run_task_runs([str(run.pk)])
     return run

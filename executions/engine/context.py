@@ -51,14 +51,21 @@ class ExecutionView:
         """Outputs of earlier successful steps by name; the same forEach iteration wins."""
         done = sorted((r for r in self.task_runs if r.status == TaskStatus.SUCCESS), key=lambda r: r.sequence)
         outputs = {r.name: r.outputs for r in done}
-        outputs.update({r.name: r.outputs for r in done if r.parent_id == run.parent_id
-                        and r.loop_index == run.loop_index})
+        outputs.update(
+            {r.name: r.outputs for r in done if r.parent_id == run.parent_id and r.loop_index == run.loop_index}
+        )
         return outputs
 
     def final_outputs(self) -> Any:
         """Graphs: the outputs of the last node that ran. Task lists: top-level outputs by name."""
-        main = [r for r in self.task_runs if r.parent_id is None and r.status == TaskStatus.SUCCESS
-                and self.flow.get_step(r.step_id) is not None and self.flow.block_of(r.step_id) is self.flow.main]
+        main = [
+            r
+            for r in self.task_runs
+            if r.parent_id is None
+            and r.status == TaskStatus.SUCCESS
+            and self.flow.get_step(r.step_id) is not None
+            and self.flow.block_of(r.step_id) is self.flow.main
+        ]
         if not main:
             return None
         if self.flow.is_graph:

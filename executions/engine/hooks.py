@@ -12,11 +12,13 @@ def execution_finished(execution: Execution) -> None:
     """Start each enabled `flow` trigger watching this flow for this status (same namespace only)."""
     if execution.flow_id is None:
         return
-    from executions.services import execution_create
     from executions.engine import dispatch
+    from executions.services import execution_create
 
     triggers = Trigger.objects.filter(
-        type=Trigger.Type.FLOW, enabled=True, source_flow_id=execution.flow_id,
+        type=Trigger.Type.FLOW,
+        enabled=True,
+        source_flow_id=execution.flow_id,
         flow__namespace_id=execution.namespace_id,
     ).select_related("flow")
     for trigger in triggers:
@@ -27,7 +29,11 @@ def execution_finished(execution: Execution) -> None:
             inputs=trigger.inputs,
             origin="flow",
             trigger=trigger,
-            trigger_data={"executionId": str(execution.pk), "flowId": str(execution.flow_id),
-                          "status": execution.status, "outputs": execution.outputs},
+            trigger_data={
+                "executionId": str(execution.pk),
+                "flowId": str(execution.flow_id),
+                "status": execution.status,
+                "outputs": execution.outputs,
+            },
         )
         dispatch.start_execution(str(child.pk))

@@ -46,7 +46,9 @@ def coerce_inputs(flow: ir.CompiledFlow, given: Any) -> dict[str, Any]:
     if given is None:
         given = {}
     if not isinstance(given, dict):
-        raise ValidationFailed("Inputs must be a JSON object.", details=[{"field": "inputs", "reason": "not an object"}])
+        raise ValidationFailed(
+            "Inputs must be a JSON object.", details=[{"field": "inputs", "reason": "not an object"}]
+        )
     result = dict(given)
     problems: list[dict[str, str]] = []
     for declared in flow.inputs:

@@ -241,8 +241,13 @@ class Orchestrator:
         task_runs_create([run])
         value = render_control(self.view, run, step, "condition" if step.type == ir.IF else "value")
         outcome = _truth(value) if step.type == ir.IF else value
-        transition(run, T.SUCCESS, outcome=str(outcome).lower() if isinstance(outcome, bool) else str(outcome),
-                   outputs={"value": value}, message=f"Step '{run.name}' chose '{outcome}'")
+        transition(
+            run,
+            T.SUCCESS,
+            outcome=str(outcome).lower() if isinstance(outcome, bool) else str(outcome),
+            outputs={"value": value},
+            message=f"Step '{run.name}' chose '{outcome}'",
+        )
         return run
 
     def _start_control(self, step: ir.Step, parent: TaskRun | None, loop_index: int | None) -> TaskRun:
@@ -271,8 +276,12 @@ class Orchestrator:
 
                 child = subflow_start(self.view, run, step)
                 self.tick.subflows.append(child)
-                transition(run, T.WAITING, message=f"Step '{run.name}' waits for execution {child.id}",
-                           state={**run.state, "child": str(child.id)})
+                transition(
+                    run,
+                    T.WAITING,
+                    message=f"Step '{run.name}' waits for execution {child.id}",
+                    state={**run.state, "child": str(child.id)},
+                )
                 return run
         except Exception as exc:  # a control expression that cannot be evaluated fails its step
             error = f"Step '{step.name}': {exc}"
@@ -312,14 +321,26 @@ class Orchestrator:
     def _finish(self, status: str, *, failed: TaskRun | None = None) -> None:
         execution = self.execution
         if status == E.SUCCESS:
-            transition(execution, E.SUCCESS, outputs=self.view.final_outputs(), message="Execution completed",
-                       steps_taken=execution.steps_taken)
+            transition(
+                execution,
+                E.SUCCESS,
+                outputs=self.view.final_outputs(),
+                message="Execution completed",
+                steps_taken=execution.steps_taken,
+            )
         else:
             error = execution.error or (
                 f"Task '{failed.name}' failed: {failed.error}" if failed and failed.error else "The execution failed."
             )
-            transition(execution, E.FAILED, error=error, level="error", message=error,
-                       outputs=self.view.final_outputs(), steps_taken=execution.steps_taken)
+            transition(
+                execution,
+                E.FAILED,
+                error=error,
+                level="error",
+                message=error,
+                outputs=self.view.final_outputs(),
+                steps_taken=execution.steps_taken,
+            )
         self.tick.finished = True
 
     def _fail_execution(self, error: str) -> None:

@@ -23,7 +23,7 @@ from executions.engine import dispatch, leases
 from executions.engine.compiler import compiled
 from executions.engine.context import ExecutionView, StepContext
 from executions.engine.orchestrator import Orchestrator, Tick
-from executions.engine.templating import TemplateRenderError, TemplateRenderer
+from executions.engine.templating import TemplateRenderer, TemplateRenderError
 from executions.engine.transitions import StaleStatus, transition
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import ir
@@ -106,8 +106,8 @@ def _advance(execution_id: str) -> TaskRun | None:
 
 def _on_execution_finished(execution: Execution) -> None:
     """A finished subflow wakes its parent step; triggers on flow end fire."""
-    from executions.engine.subflows import subflow_finished
     from executions.engine.hooks import execution_finished
+    from executions.engine.subflows import subflow_finished
 
     if execution.parent_task_id:
         subflow_finished(execution)
@@ -193,9 +193,7 @@ def _call_plugin(
     return result, inputs, ctx
 
 
-def _record(
-    run: TaskRun, step: ir.Step, result: Result, inputs: Any, masker: Masker, ctx: StepContext | None
-) -> None:
+def _record(run: TaskRun, step: ir.Step, result: Result, inputs: Any, masker: Masker, ctx: StepContext | None) -> None:
     state = {key: value for key, value in (run.state or {}).items() if key not in ("resume", "wait")}
     if ctx is not None and ctx.state:
         state["plugin"] = ctx.state
@@ -203,8 +201,16 @@ def _record(
     outputs = masker.mask(result.outputs)
     name = run.name
     if result.status == ResultStatus.SUCCESS:
-        transition(run, T.SUCCESS, outputs=outputs, outcome=_outcome(result.outcome), error="",
-                   message=f"Step '{name}' completed", data={"outputs": outputs}, **common)
+        transition(
+            run,
+            T.SUCCESS,
+            outputs=outputs,
+            outcome=_outcome(result.outcome),
+            error="",
+            message=f"Step '{name}' completed",
+            data={"outputs": outputs},
+            **common,
+        )
         return
     if result.status == ResultStatus.FAILED:
         error = masker.mask_text(result.error or "The step failed.")
@@ -212,12 +218,28 @@ def _record(
         retry = step.retry
         if retry is not None and retry.allows(run.attempt + 1):
             delay = retry.delay_before(run.attempt + 1)
-            transition(run, T.RETRYING, error=error, outputs=outputs, wake_at=timezone.now() + timedelta(seconds=delay),
-                       level="warn", message=f"Step '{name}' failed (attempt {run.attempt}): {error}; "
-                       f"retrying in {delay:g}s", data=data, **common)
+            transition(
+                run,
+                T.RETRYING,
+                error=error,
+                outputs=outputs,
+                wake_at=timezone.now() + timedelta(seconds=delay),
+                level="warn",
+                message=f"Step '{name}' failed (attempt {run.attempt}): {error}; retrying in {delay:g}s",
+                data=data,
+                **common,
+            )
             return
-        transition(run, T.FAILED, error=error, outputs=outputs, level="error",
-                   message=f"Step '{name}' failed: {error}", data=data, **common)
+        transition(
+            run,
+            T.FAILED,
+            error=error,
+            outputs=outputs,
+            level="error",
+            message=f"Step '{name}' failed: {error}",
+            data=data,
+            **common,
+        )
         return
     wait = result.wait
     state["wait"] = {"kind": str(wait.kind), **wait.data} if wait else {"kind": "callback"}
@@ -225,8 +247,7 @@ def _record(
     transition(run, T.WAITING, outputs=outputs, wake_at=wake_at, message=f"Step '{name}' waits", **common)
     early = state.pop("early_callback", None)
     if early is not None:  # the callback arrived while the step was still running
-        transition(run, T.QUEUED, state={**state, "resume": {"payload": early}},
-                   message=f"Step '{name}' called back")
+        transition(run, T.QUEUED, state={**state, "resume": {"payload": early}}, message=f"Step '{name}' called back")
         dispatch.run_task_runs([str(run.pk)])
 
 

@@ -29,7 +29,11 @@ def subflow_start(view: ExecutionView, run: TaskRun, step: ir.Step) -> Execution
         raise NotFound(f"Subflow '{flow_id or name}' not found in namespace '{parent.namespace.name}'.")
     inputs: Any = render_control(view, run, step, "inputs") or {}
     child = execution_create(
-        flow=flow, inputs=inputs, origin="subflow", created_by=parent.created_by, parent_task=run,
+        flow=flow,
+        inputs=inputs,
+        origin="subflow",
+        created_by=parent.created_by,
+        parent_task=run,
         trigger_data={"parentExecutionId": str(parent.pk)},
     )
     dispatch.start_execution(str(child.pk))
@@ -44,12 +48,22 @@ def subflow_finished(child: Execution) -> None:
             return
         try:
             if child.status == ExecutionStatus.SUCCESS:
-                transition(run, TaskStatus.SUCCESS, outputs={"executionId": str(child.pk), "outputs": child.outputs},
-                           message=f"Subflow execution {child.pk} succeeded")
+                transition(
+                    run,
+                    TaskStatus.SUCCESS,
+                    outputs={"executionId": str(child.pk), "outputs": child.outputs},
+                    message=f"Subflow execution {child.pk} succeeded",
+                )
             else:
                 error = f"Subflow execution {child.pk} ended {child.status}: {child.error}"
-                transition(run, TaskStatus.FAILED, error=error, level="error", message=error,
-                           outputs={"executionId": str(child.pk)})
+                transition(
+                    run,
+                    TaskStatus.FAILED,
+                    error=error,
+                    level="error",
+                    message=error,
+                    outputs={"executionId": str(child.pk)},
+                )
         except StaleStatus:
             return
         dispatch.advance_execution(str(run.execution_id))

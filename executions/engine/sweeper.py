@@ -45,9 +45,15 @@ def requeue_expired_leases(now: datetime) -> int:
     with transaction.atomic():
         for run in _due(TaskRun.objects.filter(status=T.RUNNING, lease_until__lt=now)):
             try:
-                transition(run, T.QUEUED, lease_owner="", lease_until=None, level="warn",
-                           message=f"Step '{run.name}' lost its worker (lease expired); queued again",
-                           data={"attempt": run.attempt, "worker": run.lease_owner})
+                transition(
+                    run,
+                    T.QUEUED,
+                    lease_owner="",
+                    lease_until=None,
+                    level="warn",
+                    message=f"Step '{run.name}' lost its worker (lease expired); queued again",
+                    data={"attempt": run.attempt, "worker": run.lease_owner},
+                )
             except StaleStatus:
                 continue
             dispatch.run_task_runs([str(run.pk)])
@@ -62,8 +68,15 @@ def time_out_steps(now: datetime) -> int:
         active = (T.QUEUED, T.RUNNING, T.WAITING, T.RETRYING)
         for run in _due(TaskRun.objects.filter(status__in=active, deadline__lte=now)):
             try:
-                transition(run, T.TIMED_OUT, error=f"Step '{run.name}' timed out", level="error",
-                           message=f"Step '{run.name}' timed out", lease_owner="", lease_until=None)
+                transition(
+                    run,
+                    T.TIMED_OUT,
+                    error=f"Step '{run.name}' timed out",
+                    level="error",
+                    message=f"Step '{run.name}' timed out",
+                    lease_owner="",
+                    lease_until=None,
+                )
             except StaleStatus:
                 continue
             dispatch.advance_execution(str(run.execution_id))
@@ -81,8 +94,12 @@ def time_out_executions(now: datetime) -> int:
                 Execution.objects.filter(pk=execution.pk).update(deadline=None)
                 from executions.engine.events import event_append
 
-                event_append(execution_id=execution.pk, type="log", level="warn",
-                             message=f"Execution exceeded its timeout of {execution.timeout_seconds}s (alert only)")
+                event_append(
+                    execution_id=execution.pk,
+                    type="log",
+                    level="warn",
+                    message=f"Execution exceeded its timeout of {execution.timeout_seconds}s (alert only)",
+                )
             else:
                 from executions.services import end_active_steps
 

@@ -108,7 +108,6 @@ def transition(
         event_append(execution_id=obj.pk, type="execution_status", message=message, level=level, data=event_data)
 
 
-
 def task_runs_create(runs: list[TaskRun]) -> None:
     """Insert new task runs in their initial status (PENDING/QUEUED/RUNNING), one event each."""
     now = timezone.now()
@@ -126,8 +125,13 @@ def task_runs_create(runs: list[TaskRun]) -> None:
                 task_run_id=run.pk,
                 type="task_status",
                 message=f"Step '{run.name}' {'started' if run.status == T.RUNNING else 'queued'}",
-                data={"step": run.step_id, "name": run.name, "plugin": run.plugin_type, "status": run.status,
-                      "previous": None},
+                data={
+                    "step": run.step_id,
+                    "name": run.name,
+                    "plugin": run.plugin_type,
+                    "status": run.status,
+                    "previous": None,
+                },
             )
             for run in runs
         ]

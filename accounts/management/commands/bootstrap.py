@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
@@ -10,6 +11,7 @@ from accounts.roles import Role
 from accounts.services import account_create
 
 ADMIN_USERNAME = "admin"
+EXAMPLES = Path(__file__).resolve().parents[3] / "flows" / "examples"
 
 
 class Command(BaseCommand):
@@ -30,8 +32,19 @@ class Command(BaseCommand):
             self._load_demo()
 
     def _load_demo(self) -> None:
-        _, created = Namespace.objects.get_or_create(
+        from flows.models import Flow
+        from flows.services import flow_create
+
+        namespace, created = Namespace.objects.get_or_create(
             name="demo", defaults={"description": "Example flows loaded by `make run`."}
         )
         if created:
             self.stdout.write("Created the 'demo' namespace.")
+        admin = Account.objects.filter(role=Role.ADMIN, is_active=True).order_by("date_joined").first()
+        if admin is None:
+            return
+        for path in sorted(EXAMPLES.glob("*.yaml")):
+            source = path.read_text()
+            if not Flow.objects.filter(namespace=namespace, name=path.stem).exists():
+                flow_create(actor=admin, namespace=namespace, source=source, name=path.stem)
+                self.stdout.write(f"Loaded the example flow '{path.stem}' into 'demo'.")

@@ -37,7 +37,7 @@ class Command(BaseCommand):
         ]
         children = [subprocess.Popen(server)]
         if not no_workers:
-            children.append(subprocess.Popen([sys.executable, "manage.py", "qcluster"]))
+            children.append(subprocess.Popen([sys.executable, "manage.py", "worker"]))
         self.stdout.write(f"Millrace on http://{host}:{port}/  (admin: /admin/, API docs: /api/docs/). Ctrl-C stops.")
         stopping = False
 

@@ -27,8 +27,9 @@ def run_flow(runner_account, namespace) -> Callable[..., Execution]:
     """Save `source` as a flow and run it to wherever the engine stops on its own."""
 
     def run(source: str, inputs: dict | None = None, *, name: str | None = None, flow: Flow | None = None) -> Execution:
-        flow = flow or FlowFactory(namespace=namespace, source=source, created_by=runner_account,
-                                   **({"name": name} if name else {}))
+        flow = flow or FlowFactory(
+            namespace=namespace, source=source, created_by=runner_account, **({"name": name} if name else {})
+        )
         execution = execution_start(actor=runner_account, flow=flow, inputs=inputs)
         execution.refresh_from_db()
         return execution

@@ -118,7 +118,8 @@ tasks:
 
 
 def test_fail_ends_the_flow_and_errors_handlers_run(run_flow):
-    execution = run_flow("""
+    execution = run_flow(
+        """
 name: failing
 tasks:
   - name: boom
@@ -132,7 +133,9 @@ errors:
   - name: cleanup
     type: util.echo
     properties: {value: cleaned}
-""", {"why": "input"})
+""",
+        {"why": "input"},
+    )
     assert execution.status == E.FAILED
     assert "broken input" in execution.error
     names = runs_by_name(execution)
@@ -164,8 +167,9 @@ def test_rejected_gate_fails_naming_who_and_why(run_flow, runner_account):
     from executions.services import approval_decide
 
     execution = run_flow("name: gate2\ntasks:\n  - name: ask\n    type: flow.pause\n")
-    approval_decide(actor=runner_account, approval=Approval.objects.get(execution=execution), approve=False,
-                    comment="not today")
+    approval_decide(
+        actor=runner_account, approval=Approval.objects.get(execution=execution), approve=False, comment="not today"
+    )
     execution.refresh_from_db()
     assert execution.status == E.FAILED
     assert runner_account.username in execution.error and "not today" in execution.error
@@ -174,13 +178,18 @@ def test_rejected_gate_fails_naming_who_and_why(run_flow, runner_account):
 def test_subflow_runs_a_child_and_takes_its_outputs(run_flow, namespace, runner_account):
     from tests.factories import FlowFactory
 
-    FlowFactory(namespace=namespace, name="child", created_by=runner_account, source="""
+    FlowFactory(
+        namespace=namespace,
+        name="child",
+        created_by=runner_account,
+        source="""
 name: child
 tasks:
   - name: answer
     type: util.echo
     properties: {value: "{{ inputs.q }}!"}
-""")
+""",
+    )
     execution = run_flow("""
 name: parent
 tasks:
@@ -245,7 +254,8 @@ nodes:
 
 
 def test_graph_condition_node_routes_on_true_false(run_flow):
-    execution = run_flow("""
+    execution = run_flow(
+        """
 nodes:
   start:
     type: flow.if
@@ -257,6 +267,8 @@ nodes:
   low:
     type: util.echo
     params: {value: N}
-""", {"go": False})
+""",
+        {"go": False},
+    )
     assert execution.status == E.SUCCESS, execution.error
     assert execution.outputs == "N"

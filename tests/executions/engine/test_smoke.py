@@ -22,7 +22,8 @@ tasks:
     properties:
       data: {"a": [1, 2, 3]}
       expression: "a[1]"
-""")
+"""
+    )
     assert execution.status == ExecutionStatus.SUCCESS, execution.error
     runs = list(execution.task_runs.order_by("sequence"))
     assert [r.name for r in runs] == ["hello", "shape"]

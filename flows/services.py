@@ -1,0 +1,205 @@
+"""Writes on flows: create, update (a new revision when the source changes), delete, restore.
+
+Every save compiles the definition first and refuses it with every problem (path, line,
+message); `${NAME}` references are checked against the secrets the flow may use (its
+namespace's credentials and its owner's account secrets). Triggers declared in the YAML
+are synced to Trigger rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Account, Namespace
+from accounts.roles import Role
+from accounts.selectors import ensure_role
+from accounts.services import audit_record
+from core.errors import Conflict, NotFound, ValidationFailed
+from flows.definitions import CompiledFlow, DefinitionError, Problem, compile_definition, validate_definition
+from flows.definitions.ir import TriggerType
+from flows.models import Flow, FlowRevision, Trigger, new_webhook_key
+from vault.selectors import secret_names
+
+
+def known_secrets(namespace: Namespace, owner: Account | None) -> set[str]:
+    return secret_names(namespace_id=namespace.pk, account_id=owner.pk if owner else None)
+
+
+def flow_validate(*, source: Any, namespace: Namespace | None = None, owner: Account | None = None) -> list[Problem]:
+    """Every problem of a definition; secrets are checked only when the namespace is known."""
+    if not isinstance(source, str | bytes):
+        return [Problem("", None, "The definition must be YAML text.", "invalid_type")]
+    secrets = known_secrets(namespace, owner) if namespace is not None else None
+    return validate_definition(source, known_secrets=secrets)
+
+
+def _compile(source: Any, namespace: Namespace, owner: Account | None) -> CompiledFlow:
+    if not isinstance(source, str) or not source.strip():
+        raise ValidationFailed(
+            "The flow definition is empty.", details=[{"path": "", "line": None, "message": "required"}]
+        )
+    try:
+        compiled = compile_definition(source, known_secrets=known_secrets(namespace, owner))
+    except DefinitionError as exc:
+        raise ValidationFailed(f"The flow definition is invalid: {exc.problems[0]}", details=exc.as_dicts()) from exc
+    if compiled.namespace and compiled.namespace != namespace.name:
+        raise ValidationFailed(
+            f"The definition names namespace '{compiled.namespace}' but the flow is saved in '{namespace.name}'.",
+            details=[{"path": "namespace", "line": None, "message": "does not match the flow's namespace"}],
+        )
+    return compiled
+
+
+def _sync_triggers(flow: Flow, compiled: CompiledFlow) -> None:
+    """Make the YAML-declared triggers of a flow match its definition (by name)."""
+    declared = {trigger.name: trigger for trigger in compiled.triggers}
+    flow.triggers.filter(from_definition=True).exclude(name__in=declared).delete()
+    for name, spec in declared.items():
+        source_flow = None
+        if spec.type == TriggerType.FLOW:
+            candidates = Flow.objects.filter(namespace=flow.namespace)
+            if spec.source_flow_id:
+                source_flow = candidates.filter(pk=spec.source_flow_id).first()
+            elif spec.source_flow:
+                source_flow = candidates.filter(name=spec.source_flow).first()
+            if source_flow is None:
+                raise ValidationFailed(
+                    f"Trigger '{name}' watches a flow that is not in namespace '{flow.namespace.name}'.",
+                    details=[{"path": f"triggers.{name}", "line": None, "message": "unknown source flow"}],
+                )
+        existing = flow.triggers.filter(from_definition=True, name=name).first()
+        values = {
+            "type": str(spec.type),
+            "enabled": spec.enabled,
+            "inputs": spec.inputs,
+            "cron": spec.cron or "",
+            "timezone": spec.timezone or "UTC",
+            "source_flow": source_flow,
+            "statuses": spec.statuses,
+        }
+        if spec.type == TriggerType.WEBHOOK:
+            values["key"] = spec.key or (existing.key if existing and existing.key else new_webhook_key())
+        try:
+            with transaction.atomic():
+                Trigger.objects.update_or_create(flow=flow, from_definition=True, name=name, defaults=values)
+        except IntegrityError as exc:
+            raise Conflict(f"The webhook key of trigger '{name}' is already used.") from exc
+
+
+@transaction.atomic
+def flow_create(
+    *,
+    actor: Account,
+    namespace: Namespace,
+    source: str,
+    name: str | None = None,
+    description: str | None = None,
+    tags: list[str] | None = None,
+) -> Flow:
+    ensure_role(actor, namespace, Role.EDITOR)
+    compiled = _compile(source, namespace, actor)
+    name = (name or compiled.name or "").strip()
+    if not name:
+        raise ValidationFailed("A flow needs a name.", details=[{"path": "name", "line": None, "message": "required"}])
+    if Flow.objects.filter(namespace=namespace, name=name).exists():
+        raise Conflict(f"A flow named '{name}' already exists in namespace '{namespace.name}'.")
+    flow = Flow.objects.create(
+        namespace=namespace,
+        name=name,
+        description=compiled.description if description is None else description,
+        version=compiled.version or "",
+        tags=list(compiled.tags if tags is None else tags),
+        source=source,
+        format=str(compiled.format),
+        revision=1,
+        created_by=actor,
+        updated_by=actor,
+    )
+    FlowRevision.objects.create(flow=flow, number=1, source=source, created_by=actor)
+    _sync_triggers(flow, compiled)
+    audit_record(
+        actor=actor,
+        action="flow.create",
+        resource_type="flow",
+        resource_id=flow.pk,
+        namespace=namespace,
+        summary={"name": name, "revision": 1},
+    )
+    return flow
+
+
+@transaction.atomic
+def flow_update(
+    *,
+    actor: Account,
+    flow: Flow,
+    source: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    tags: list[str] | None = None,
+) -> Flow:
+    """Change a flow; a changed source is compiled and saved as a new revision."""
+    ensure_role(actor, flow.namespace, Role.EDITOR)
+    flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    changed: dict[str, Any] = {}
+    if source is not None and source != flow.source:
+        compiled = _compile(source, flow.namespace, flow.created_by or actor)
+        flow.source, flow.format, flow.version = source, str(compiled.format), compiled.version or flow.version
+        flow.revision += 1
+        FlowRevision.objects.create(flow=flow, number=flow.revision, source=source, created_by=actor)
+        _sync_triggers(flow, compiled)
+        changed["revision"] = flow.revision
+    if name is not None and name.strip() and name != flow.name:
+        if Flow.objects.filter(namespace=flow.namespace, name=name).exclude(pk=flow.pk).exists():
+            raise Conflict(f"A flow named '{name}' already exists in namespace '{flow.namespace.name}'.")
+        changed["name"] = [flow.name, name]
+        flow.name = name.strip()
+    if description is not None and description != flow.description:
+        flow.description, changed["description"] = description, True
+    if tags is not None and list(tags) != flow.tags:
+        flow.tags, changed["tags"] = list(tags), list(tags)
+    flow.updated_by = actor
+    flow.save()
+    audit_record(
+        actor=actor,
+        action="flow.update",
+        resource_type="flow",
+        resource_id=flow.pk,
+        namespace=flow.namespace,
+        summary=changed,
+    )
+    return flow
+
+
+@transaction.atomic
+def flow_restore(*, actor: Account, flow: Flow, revision: int) -> Flow:
+    """Write the source of an earlier revision as a new revision."""
+    old = flow.revisions.filter(number=revision).first()
+    if old is None:
+        raise NotFound(f"Revision {revision} of flow '{flow.name}' not found.")
+    return flow_update(actor=actor, flow=flow, source=old.source)
+
+
+@transaction.atomic
+def flow_delete(*, actor: Account, flow: Flow, force: bool = False) -> None:
+    """Delete a flow; with live executions only when `force`, which cancels them first."""
+    from executions.models import TERMINAL_EXECUTION_STATUSES
+    from executions.services import execution_cancel
+
+    ensure_role(actor, flow.namespace, Role.EDITOR)
+    live = list(flow.executions.exclude(status__in=TERMINAL_EXECUTION_STATUSES))
+    if live and not force:
+        raise Conflict(f"Flow '{flow.name}' has {len(live)} running execution(s); delete with force to cancel them.")
+    for execution in live:
+        execution_cancel(actor=actor, execution=execution)
+    audit_record(
+        actor=actor,
+        action="flow.delete",
+        resource_type="flow",
+        resource_id=flow.pk,
+        namespace=flow.namespace,
+        summary={"name": flow.name, "cancelled": len(live)},
+    )
+    flow.delete()
