@@ -6,6 +6,7 @@ and tenancy, then ask the engine.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -22,7 +23,8 @@ from executions.engine.compiler import compiled
 from executions.engine.context import callback_digest
 from executions.engine.inputs import coerce_inputs
 from executions.engine.transitions import StaleStatus, transition
-from executions.models import Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from executions.models import TERMINAL_EXECUTION_STATUSES, Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from flows.definitions import CONTROL_TYPES
 from flows.models import Flow, Trigger
 
 E, T = ExecutionStatus, TaskStatus
@@ -125,6 +127,28 @@ def end_active_steps(execution: Execution, status: str) -> None:
         )
 
 
+def execution_ended(execution: Execution) -> None:
+    """What follows an execution that a service or the sweeper ended (cancel, flow timeout):
+    its live subflow executions are cancelled, the parent step of a subflow ends like it,
+    and `flow` triggers watching its flow fire. Call inside the transaction that ended it."""
+    from executions.engine.hooks import execution_finished
+    from executions.engine.subflows import subflow_finished
+
+    children = Execution.objects.filter(parent_task__execution=execution).exclude(
+        status__in=TERMINAL_EXECUTION_STATUSES
+    )
+    for child in children:
+        try:
+            transition(child, E.CANCELLED, message="Parent execution ended", error="Parent execution ended")
+        except StaleStatus:
+            continue
+        end_active_steps(child, T.CANCELLED)
+        execution_ended(child)
+    if execution.parent_task_id:
+        subflow_finished(execution)
+    execution_finished(execution)
+
+
 def execution_cancel(*, actor: Account, execution: Execution) -> Execution:
     ensure_role(actor, execution.namespace, Role.EXECUTOR)
     with transaction.atomic():
@@ -139,11 +163,7 @@ def execution_cancel(*, actor: Account, execution: Execution) -> Execution:
             error=f"Cancelled by {actor.username}",
         )
         end_active_steps(execution, T.CANCELLED)
-        for child in Execution.objects.filter(parent_task__execution=execution).exclude(
-            status__in=(E.SUCCESS, E.FAILED, E.CANCELLED, E.TIMED_OUT)
-        ):
-            transition(child, E.CANCELLED, message="Parent execution cancelled")
-            end_active_steps(child, T.CANCELLED)
+        execution_ended(execution)
         audit_record(
             actor=actor,
             action="execution.cancel",
@@ -193,6 +213,37 @@ def execution_resume(*, actor: Account, execution: Execution) -> Execution:
     return execution
 
 
+def _requeue_ended_steps(execution: Execution) -> list[str]:
+    """Queue the failed, cancelled and timed-out steps of `execution` again, in place.
+
+    Handlers of the `errors` block stay as they ended (the orchestrator runs them afresh for
+    the new attempt). A step's timeout starts again. Returns the plugin steps for workers:
+    the orchestrator only dispatches steps it creates, so re-queued ones are dispatched here.
+    """
+    flow = compiled(execution.source)
+    now = timezone.now()
+    plugin_runs: list[str] = []
+    for run in TaskRun.objects.filter(execution=execution, status__in=(T.FAILED, T.CANCELLED, T.TIMED_OUT)):
+        step = flow.get_step(run.step_id)
+        if step is None or flow.block_of(step.id) is flow.errors:
+            continue
+        transition(
+            run,
+            T.QUEUED,
+            error="",
+            message=f"Step '{run.name}' queued again",
+            state={k: v for k, v in (run.state or {}).items() if k not in ("resume", "wait", "early_callback")},
+            deadline=now + timedelta(seconds=step.timeout) if step.timeout else None,
+            wake_at=None,
+            lease_owner="",
+            lease_until=None,
+            callback_digest=None,
+        )
+        if run.plugin_type not in CONTROL_TYPES:
+            plugin_runs.append(str(run.pk))
+    return plugin_runs
+
+
 def execution_retry(*, actor: Account, execution: Execution) -> Execution:
     """Re-run the failed, cancelled and timed-out steps in place; successful outputs are kept."""
     ensure_role(actor, execution.namespace, Role.EXECUTOR)
@@ -212,16 +263,10 @@ def execution_retry(*, actor: Account, execution: Execution) -> Execution:
             error="",
             deadline=None,
         )
-        for run in TaskRun.objects.filter(execution=execution, status__in=(T.FAILED, T.CANCELLED, T.TIMED_OUT)):
-            transition(
-                run,
-                T.QUEUED,
-                error="",
-                message=f"Step '{run.name}' queued again",
-                state={k: v for k, v in (run.state or {}).items() if k not in ("resume", "wait")},
-            )
+        requeued = _requeue_ended_steps(execution)
         Approval.objects.filter(execution=execution, status=Approval.Status.REJECTED).delete()
         dispatch.start_execution(str(execution.pk))
+        dispatch.run_task_runs(requeued)
         audit_record(
             actor=actor,
             action="execution.retry",

@@ -19,6 +19,7 @@ from accounts.services import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed
 from flows.definitions import CompiledFlow, DefinitionError, Problem, compile_definition, validate_definition
 from flows.definitions.ir import TriggerType
+from flows.definitions.problems import format_path
 from flows.models import Flow, FlowRevision, Trigger, new_webhook_key
 from vault.selectors import secret_names
 
@@ -59,6 +60,13 @@ def _sync_triggers(flow: Flow, compiled: CompiledFlow) -> None:
     for name, spec in declared.items():
         source_flow = None
         if spec.type == TriggerType.FLOW:
+            path = format_path(spec.source) or f"triggers.{name}"
+            if spec.source_namespace and spec.source_namespace != flow.namespace.name:
+                raise ValidationFailed(
+                    f"Trigger '{name}' watches namespace '{spec.source_namespace}'; "
+                    f"flow triggers watch flows of namespace '{flow.namespace.name}' only.",
+                    details=[{"path": f"{path}.namespace", "line": None, "message": "another namespace"}],
+                )
             candidates = Flow.objects.filter(namespace=flow.namespace)
             if spec.source_flow_id:
                 source_flow = candidates.filter(pk=spec.source_flow_id).first()
@@ -67,7 +75,7 @@ def _sync_triggers(flow: Flow, compiled: CompiledFlow) -> None:
             if source_flow is None:
                 raise ValidationFailed(
                     f"Trigger '{name}' watches a flow that is not in namespace '{flow.namespace.name}'.",
-                    details=[{"path": f"triggers.{name}", "line": None, "message": "unknown source flow"}],
+                    details=[{"path": path, "line": None, "message": "unknown source flow"}],
                 )
         existing = flow.triggers.filter(from_definition=True, name=name).first()
         values = {
@@ -81,6 +89,8 @@ def _sync_triggers(flow: Flow, compiled: CompiledFlow) -> None:
         }
         if spec.type == TriggerType.WEBHOOK:
             values["key"] = spec.key or (existing.key if existing and existing.key else new_webhook_key())
+        else:
+            values["key"] = None  # a trigger that stopped being a webhook stops answering its old key
         try:
             with transaction.atomic():
                 Trigger.objects.update_or_create(flow=flow, from_definition=True, name=name, defaults=values)
@@ -103,20 +113,25 @@ def flow_create(
     name = (name or compiled.name or "").strip()
     if not name:
         raise ValidationFailed("A flow needs a name.", details=[{"path": "name", "line": None, "message": "required"}])
+    conflict = Conflict(f"A flow named '{name}' already exists in namespace '{namespace.name}'.")
     if Flow.objects.filter(namespace=namespace, name=name).exists():
-        raise Conflict(f"A flow named '{name}' already exists in namespace '{namespace.name}'.")
-    flow = Flow.objects.create(
-        namespace=namespace,
-        name=name,
-        description=compiled.description if description is None else description,
-        version=compiled.version or "",
-        tags=list(compiled.tags if tags is None else tags),
-        source=source,
-        format=str(compiled.format),
-        revision=1,
-        created_by=actor,
-        updated_by=actor,
-    )
+        raise conflict
+    try:
+        with transaction.atomic():  # a concurrent create of the same name loses here
+            flow = Flow.objects.create(
+                namespace=namespace,
+                name=name,
+                description=compiled.description if description is None else description,
+                version=compiled.version or "",
+                tags=list(compiled.tags if tags is None else tags),
+                source=source,
+                format=str(compiled.format),
+                revision=1,
+                created_by=actor,
+                updated_by=actor,
+            )
+    except IntegrityError as exc:
+        raise conflict from exc
     FlowRevision.objects.create(flow=flow, number=1, source=source, created_by=actor)
     _sync_triggers(flow, compiled)
     audit_record(
@@ -151,11 +166,12 @@ def flow_update(
         FlowRevision.objects.create(flow=flow, number=flow.revision, source=source, created_by=actor)
         _sync_triggers(flow, compiled)
         changed["revision"] = flow.revision
-    if name is not None and name.strip() and name != flow.name:
+    name = name.strip() if name is not None else None
+    if name and name != flow.name:
         if Flow.objects.filter(namespace=flow.namespace, name=name).exclude(pk=flow.pk).exists():
             raise Conflict(f"A flow named '{name}' already exists in namespace '{flow.namespace.name}'.")
         changed["name"] = [flow.name, name]
-        flow.name = name.strip()
+        flow.name = name
     if description is not None and description != flow.description:
         flow.description, changed["description"] = description, True
     if tags is not None and list(tags) != flow.tags:
@@ -176,6 +192,7 @@ def flow_update(
 @transaction.atomic
 def flow_restore(*, actor: Account, flow: Flow, revision: int) -> Flow:
     """Write the source of an earlier revision as a new revision."""
+    ensure_role(actor, flow.namespace, Role.EDITOR)
     old = flow.revisions.filter(number=revision).first()
     if old is None:
         raise NotFound(f"Revision {revision} of flow '{flow.name}' not found.")
@@ -193,7 +210,10 @@ def flow_delete(*, actor: Account, flow: Flow, force: bool = False) -> None:
     if live and not force:
         raise Conflict(f"Flow '{flow.name}' has {len(live)} running execution(s); delete with force to cancel them.")
     for execution in live:
-        execution_cancel(actor=actor, execution=execution)
+        try:
+            execution_cancel(actor=actor, execution=execution)
+        except Conflict:  # already ended by an earlier cancel (a subflow of a cancelled parent)
+            continue
     audit_record(
         actor=actor,
         action="flow.delete",

@@ -1,7 +1,18 @@
-"""What follows the end of an execution: `flow` triggers of downstream flows."""
+"""What follows the end of an execution: `flow` triggers of downstream flows.
+
+`execution_finished` may be called more than once for one end (every advance of an ended
+execution reports it finished, and a cancel or flow timeout reports it too), so each trigger
+starts at most one downstream execution per source execution and attempt. Callers hold the
+source execution's row lock, which serialises those checks. A downstream flow that cannot
+start (a definition that no longer compiles, inputs it refuses) is reported as a warning on
+the source execution and never undoes the source's own end.
+"""
 
 import logging
 
+from django.db import transaction
+
+from executions.engine.events import event_append
 from executions.models import Execution
 from flows.models import Trigger
 
@@ -10,7 +21,7 @@ logger = logging.getLogger("millrace.engine")
 
 def execution_finished(execution: Execution) -> None:
     """Start each enabled `flow` trigger watching this flow for this status (same namespace only)."""
-    if execution.flow_id is None:
+    if execution.flow_id is None or not execution.is_terminal:
         return
     from executions.engine import dispatch
     from executions.services import execution_create
@@ -24,16 +35,34 @@ def execution_finished(execution: Execution) -> None:
     for trigger in triggers:
         if trigger.statuses and execution.status not in trigger.statuses:
             continue
-        child = execution_create(
-            flow=trigger.flow,
-            inputs=trigger.inputs,
-            origin="flow",
-            trigger=trigger,
-            trigger_data={
-                "executionId": str(execution.pk),
-                "flowId": str(execution.flow_id),
-                "status": execution.status,
-                "outputs": execution.outputs,
-            },
+        fired = Execution.objects.filter(
+            trigger=trigger, trigger_data__executionId=str(execution.pk), trigger_data__attempt=execution.attempt
         )
+        if fired.exists():
+            continue
+        try:
+            with transaction.atomic():
+                child = execution_create(
+                    flow=trigger.flow,
+                    inputs=trigger.inputs,
+                    origin="flow",
+                    trigger=trigger,
+                    trigger_data={
+                        "executionId": str(execution.pk),
+                        "attempt": execution.attempt,
+                        "flowId": str(execution.flow_id),
+                        "status": execution.status,
+                        "outputs": execution.outputs,
+                    },
+                )
+        except Exception as exc:
+            logger.warning("Flow trigger %s could not start flow %s", trigger.pk, trigger.flow_id, exc_info=True)
+            event_append(
+                execution_id=execution.pk,
+                type="log",
+                level="warn",
+                message=f"Flow trigger of '{trigger.flow.name}' could not start it: {exc}",
+                data={"triggerId": str(trigger.pk), "flowId": str(trigger.flow_id)},
+            )
+            continue
         dispatch.start_execution(str(child.pk))

@@ -5,6 +5,7 @@ their type, defaults fill the gaps, and every problem is reported at once.
 """
 
 import json
+import math
 from typing import Any
 
 from core.errors import ValidationFailed
@@ -24,13 +25,19 @@ def _convert(declared: ir.FlowInput, value: Any) -> Any:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, str):
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
             return int(value.strip())
         raise ValueError("expected an integer")
     if kind == ir.InputType.FLOAT:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ValueError("expected a number")
-        return float(value)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("expected a number") from None
+        if not math.isfinite(number):  # JSON (and the JSON columns inputs go to) has no NaN or Infinity
+            raise ValueError("expected a finite number")
+        return number
     if kind == ir.InputType.BOOLEAN:
         if isinstance(value, bool):
             return value
@@ -38,8 +45,12 @@ def _convert(declared: ir.FlowInput, value: Any) -> Any:
             return value.strip().lower() in {"true", "1", "yes"}
         raise ValueError("expected a boolean")
     if isinstance(value, str):
-        return json.loads(value)
+        return json.loads(value, parse_constant=_refuse_constant)
     return value
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def coerce_inputs(flow: ir.CompiledFlow, given: Any) -> dict[str, Any]:

@@ -50,6 +50,7 @@ class Tick:
 
     runnable: list[TaskRun] = field(default_factory=list)
     finished: bool = False
+    task_runs: list[TaskRun] = field(default_factory=list)  # every run, as the walk left them
     subflows: list[Execution] = field(default_factory=list)
 
 
@@ -100,6 +101,7 @@ class Orchestrator:
         self._create_pending(claim_inline)
         if not self.tick.finished:
             self._settle_waiting()
+        self.tick.task_runs = self.view.task_runs
         return self.tick
 
     # --- graphs (nodes format) ---------------------------------------------------------
@@ -144,10 +146,13 @@ class Orchestrator:
             return BlockState(Outcome.DONE)
         if run.status in FAILED_STATUSES:
             return BlockState(Outcome.FAILED, run)
-        if not step.control or step.type not in ir.BLOCK_TYPES or run.status not in (T.RUNNING, T.QUEUED):
+        if step.control and run.status == T.QUEUED:  # a control step re-opened by an execution retry
+            transition(run, T.RUNNING, message=f"Step '{run.name}' started again")
+            if step.type not in ir.BLOCK_TYPES:
+                self._open_control(step, run)
+                return self._step_state(step, run)
+        if not step.control or step.type not in ir.BLOCK_TYPES or run.status != T.RUNNING:
             return BlockState(Outcome.ACTIVE)
-        if run.status == T.QUEUED:  # a control step re-opened by an execution retry
-            transition(run, T.RUNNING, message=f"Step '{run.name}' resumed")
         state = self._walk_children(step, run)
         if state.outcome is Outcome.DONE:
             transition(run, T.SUCCESS, outputs=self._control_outputs(step, run), message=f"Step '{run.name}' done")
@@ -223,10 +228,9 @@ class Orchestrator:
         return run
 
     def _start_step(self, step: ir.Step, parent: TaskRun | None, loop_index: int | None) -> TaskRun | None:
-        if self.execution.steps_taken >= settings.MILLRACE_STEP_LIMIT:
+        if len(self.view.task_runs) >= settings.MILLRACE_STEP_LIMIT:
             self._fail_execution(f"The execution took more than {settings.MILLRACE_STEP_LIMIT} steps.")
             return None
-        self.execution.steps_taken += 1
         if step.control:
             if self.flow.is_graph and step.type in (ir.IF, ir.SWITCH) and not step.child_blocks():
                 return self._start_graph_condition(step, parent, loop_index)
@@ -252,7 +256,6 @@ class Orchestrator:
 
     def _start_control(self, step: ir.Step, parent: TaskRun | None, loop_index: int | None) -> TaskRun:
         run = self._new_run(step, parent, loop_index, T.RUNNING)
-        task_runs_create([run])
         try:
             if step.type == ir.IF:
                 run.state["branch"] = _truth(render_control(self.view, run, step, "condition"))
@@ -263,14 +266,32 @@ class Orchestrator:
                 if not isinstance(items, list):
                     raise ValueError(f"forEach items must be a list, not {type(items).__name__}")
                 run.state["items"] = items
-            elif step.type == ir.FAIL:
-                message = render_control(self.view, run, step, "message") or f"Flow failed at '{step.name}'."
-                transition(run, T.FAILED, error=str(message), level="error", message=str(message))
-                return run
+        except Exception as exc:  # a control expression that cannot be evaluated fails its step
+            task_runs_create([run])
+            self._fail_control(step, run, exc)
+            return run
+        task_runs_create([run])
+        self._open_control(step, run)
+        return run
+
+    def _open_control(self, step: ir.Step, run: TaskRun) -> None:
+        """The actions of control steps that wait or end at once: fail, approval gate, subflow."""
+        try:
+            if step.type == ir.FAIL:
+                message = str(render_control(self.view, run, step, "message") or f"Flow failed at '{step.name}'.")
+                transition(run, T.FAILED, error=message, level="error", message=message)
             elif step.type == ir.PAUSE:
-                Approval.objects.create(task_run=run, execution=self.execution)
-                transition(run, T.WAITING, message=f"Step '{run.name}' waits for approval", state=run.state)
-                return run
+                Approval.objects.update_or_create(
+                    task_run=run,
+                    defaults={
+                        "execution": self.execution,
+                        "status": Approval.Status.PENDING,
+                        "decided_by": None,
+                        "comment": "",
+                        "decided_at": None,
+                    },
+                )
+                transition(run, T.WAITING, message=f"Step '{run.name}' waits for approval")
             elif step.type == ir.SUBFLOW:
                 from executions.engine.subflows import subflow_start
 
@@ -282,13 +303,12 @@ class Orchestrator:
                     message=f"Step '{run.name}' waits for execution {child.id}",
                     state={**run.state, "child": str(child.id)},
                 )
-                return run
-        except Exception as exc:  # a control expression that cannot be evaluated fails its step
-            error = f"Step '{step.name}': {exc}"
-            transition(run, T.FAILED, error=error, level="error", message=error)
-            return run
-        TaskRun.objects.filter(pk=run.pk).update(state=run.state)
-        return run
+        except Exception as exc:
+            self._fail_control(step, run, exc)
+
+    def _fail_control(self, step: ir.Step, run: TaskRun, exc: Exception) -> None:
+        error = f"Step '{step.name}': {getattr(exc, 'message', None) or exc}"
+        transition(run, T.FAILED, error=error, level="error", message=error)
 
     def _create_pending(self, claim_inline: str | None) -> None:
         if not self.pending:
@@ -326,7 +346,7 @@ class Orchestrator:
                 E.SUCCESS,
                 outputs=self.view.final_outputs(),
                 message="Execution completed",
-                steps_taken=execution.steps_taken,
+                **self._progress(),
             )
         else:
             error = execution.error or (
@@ -339,7 +359,7 @@ class Orchestrator:
                 level="error",
                 message=error,
                 outputs=self.view.final_outputs(),
-                steps_taken=execution.steps_taken,
+                **self._progress(),
             )
         self.tick.finished = True
 
@@ -355,11 +375,18 @@ class Orchestrator:
             return
         waiting = bool(active) and all(run.status in (T.WAITING, T.RETRYING) for run in active)
         if waiting and execution.status == E.RUNNING:
-            transition(execution, E.WAITING, message="Execution waits", steps_taken=execution.steps_taken)
+            transition(execution, E.WAITING, message="Execution waits", **self._progress())
         elif not waiting and execution.status == E.WAITING:
-            transition(execution, E.RUNNING, message="Execution resumed", steps_taken=execution.steps_taken)
-        else:
-            Execution.objects.filter(pk=execution.pk).update(steps_taken=execution.steps_taken)
+            transition(execution, E.RUNNING, message="Execution resumed", **self._progress())
+
+    def _progress(self) -> dict[str, int]:
+        """Counters written with each execution transition (not per step: that would cost a write)."""
+        executed = sum(
+            1
+            for run in self.view.task_runs
+            if run.status in TERMINAL_TASK_STATUSES and run.plugin_type not in ir.BLOCK_TYPES
+        )
+        return {"steps_taken": len(self.view.task_runs), "tasks_executed": executed}
 
 
 def _truth(value: Any) -> bool:

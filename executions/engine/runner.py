@@ -22,6 +22,7 @@ from connectors.registry import Plugin, Result, ResultStatus, WaitKind, get_plug
 from executions.engine import dispatch, leases
 from executions.engine.compiler import compiled
 from executions.engine.context import ExecutionView, StepContext
+from executions.engine.events import batched
 from executions.engine.orchestrator import Orchestrator, Tick
 from executions.engine.templating import TemplateRenderer, TemplateRenderError
 from executions.engine.transitions import StaleStatus, transition
@@ -50,27 +51,56 @@ def advance_execution(execution_id: str) -> None:
 
 
 def run_task_run(task_run_id: str) -> None:
-    _run_chain(_claim(task_run_id))
+    run = _claim(task_run_id)
+    _run_chain((run, None) if run is not None else None)
 
 
-def _run_chain(run: TaskRun | None) -> None:
-    while run is not None:
-        run = _execute(run)
+def _run_chain(claimed: tuple[TaskRun, list[TaskRun] | None] | None) -> None:
+    while claimed is not None:
+        claimed = _execute(*claimed)
 
 
 # --- orchestration --------------------------------------------------------------------------
 
+#: What the walk reads of task runs; the rest (inputs, timestamps, leases) stays in the table.
+RUN_FIELDS = (
+    "id",
+    "execution_id",
+    "parent_id",
+    "step_id",
+    "name",
+    "plugin_type",
+    "sequence",
+    "loop_index",
+    "status",
+    "attempt",
+    "outputs",
+    "outcome",
+    "error",
+    "state",
+    "execution_attempt",
+    "started_at",
+)
 
-def _locked_execution(execution_id: str) -> Execution | None:
-    return (
-        Execution.objects.select_for_update(of=("self",))
-        .select_related("namespace", "flow")
-        .filter(pk=execution_id)
-        .first()
-    )
+
+def _task_runs(execution_id: object) -> list[TaskRun]:
+    return list(TaskRun.objects.filter(execution_id=execution_id).only(*RUN_FIELDS))
 
 
-def _orchestrate(execution: Execution) -> TaskRun | None:
+def _locked_execution(execution_id: object, like: Execution | None = None) -> Execution | None:
+    """Lock the execution row; `like` (the same execution, read earlier) saves the joins."""
+    queryset = Execution.objects.select_for_update(of=("self",))
+    if like is None:
+        return queryset.select_related("namespace", "flow").filter(pk=execution_id).first()
+    locked = queryset.filter(pk=execution_id).first()
+    if locked is not None:
+        locked.namespace = like.namespace
+        if like.flow_id == locked.flow_id:
+            locked.flow = like.flow
+    return locked
+
+
+def _orchestrate(execution: Execution) -> tuple[TaskRun, list[TaskRun]] | None:
     """Advance a locked execution; dispatch new work on commit; return a run leased to us."""
     try:
         flow = compiled(execution.source)
@@ -81,8 +111,9 @@ def _orchestrate(execution: Execution) -> TaskRun | None:
             error = f"The flow definition does not compile: {exc}"
             transition(execution, E.FAILED, error=error, level="error", message=error)
         return None
-    runs = list(TaskRun.objects.filter(execution_id=execution.pk))
-    tick: Tick = Orchestrator(execution, flow, runs).advance(claim_inline=worker_id())
+    was_terminal = execution.is_terminal
+    with batched():
+        tick: Tick = Orchestrator(execution, flow, _task_runs(execution.pk)).advance(claim_inline=worker_id())
     inline = None
     queued: list[str] = []
     for run in tick.runnable:
@@ -91,12 +122,15 @@ def _orchestrate(execution: Execution) -> TaskRun | None:
         else:
             queued.append(str(run.pk))
     dispatch.run_task_runs(queued)
-    if tick.finished:
+    if tick.finished and not was_terminal:
         _on_execution_finished(execution)
-    return inline
+    if inline is None:
+        return None
+    inline.execution = execution
+    return inline, tick.task_runs
 
 
-def _advance(execution_id: str) -> TaskRun | None:
+def _advance(execution_id: str) -> tuple[TaskRun, list[TaskRun]] | None:
     with transaction.atomic():
         execution = _locked_execution(execution_id)
         if execution is None:
@@ -143,20 +177,24 @@ def _claim(task_run_id: str) -> TaskRun | None:
     return run
 
 
-def _execute(run: TaskRun) -> TaskRun | None:
-    """Run one leased task run, record its result and advance; returns the next inline run."""
+def _execute(run: TaskRun, runs: list[TaskRun] | None) -> tuple[TaskRun, list[TaskRun]] | None:
+    """Run one leased task run, record its result and advance; returns the next inline run.
+
+    `runs` are the execution's task runs as the previous step's walk left them (inline
+    chaining), so a chained step does not read them again before it runs.
+    """
     execution = run.execution
     flow = compiled(execution.source)
     step = flow.step(run.step_id)
-    view = ExecutionView(execution, flow, list(TaskRun.objects.filter(execution_id=execution.pk)))
+    view = ExecutionView(execution, flow, runs if runs is not None else _task_runs(execution.pk))
     renderer = view.renderer(run)
     leases.hold(run.pk)
     try:
         result, inputs, ctx = _call_plugin(run, step, renderer, execution, flow.format)
     finally:
         leases.release(run.pk)
-    with transaction.atomic():
-        locked = _locked_execution(str(execution.pk))
+    with transaction.atomic(), batched():
+        locked = _locked_execution(execution.pk, like=execution)
         if locked is None:
             return None
         used = renderer.used_secrets | (ctx.used_secrets if ctx else set())

@@ -101,7 +101,7 @@ def time_out_executions(now: datetime) -> int:
                     message=f"Execution exceeded its timeout of {execution.timeout_seconds}s (alert only)",
                 )
             else:
-                from executions.services import end_active_steps
+                from executions.services import end_active_steps, execution_ended
 
                 try:
                     error = f"Execution timed out after {execution.timeout_seconds}s"
@@ -109,6 +109,7 @@ def time_out_executions(now: datetime) -> int:
                 except StaleStatus:
                     continue
                 end_active_steps(execution, T.TIMED_OUT)
+                execution_ended(execution)
             handled += 1
     return handled
 

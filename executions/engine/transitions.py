@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from executions.engine.events import event_append, events_bulk_append
+from executions.engine.events import event_append, events_append_many
 from executions.models import (
     TERMINAL_EXECUTION_STATUSES,
     Execution,
@@ -118,7 +118,7 @@ def task_runs_create(runs: list[TaskRun]) -> None:
         if run.status == T.RUNNING and run.started_at is None:
             run.started_at = now
     TaskRun.objects.bulk_create(runs)
-    events_bulk_append(
+    events_append_many(
         [
             ExecutionEvent(
                 execution_id=run.execution_id,

@@ -54,7 +54,10 @@ class Command(BaseCommand):
             target=sweep_forever, args=(stop, sweep_interval), name="millrace-sweeper", daemon=True
         )
         thread.start()
+        cluster = Cluster()
         try:
-            Cluster().start()
+            cluster.start()  # returns once the sentinel runs; SIGTERM/SIGINT stop it via its handlers
+            while cluster.sentinel.is_alive():
+                cluster.sentinel.join(0.5)
         finally:
             stop.set()

@@ -1,0 +1,119 @@
+"""Run the three scenarios against whatever database and broker the environment selects.
+
+Started by `bench/__main__.py` in a process whose environment picks the backend, while
+real `manage.py worker` processes run the steps. Prints one JSON object on stdout.
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+
+import django
+
+
+def setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+
+
+def calibrate_fibo(target_seconds: float = 0.3) -> int:
+    """The n whose naive recursive fibonacci takes closest to `target_seconds` here."""
+    from connectors.plugins.util import fibonacci_recursive
+
+    timings = {}
+    for n in range(24, 36):
+        started = time.perf_counter()
+        fibonacci_recursive(n)
+        timings[n] = time.perf_counter() - started
+        if timings[n] > target_seconds * 2:
+            break
+    return min(timings, key=lambda n: abs(timings[n] - target_seconds))
+
+
+def wait_all(ids: list, timeout: float) -> float:
+    """Poll until every execution is terminal; returns the monotonic time it happened."""
+    from executions.models import TERMINAL_EXECUTION_STATUSES, Execution
+
+    deadline = time.monotonic() + timeout
+    pending = set(ids)
+    while pending:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(pending)} executions did not finish")
+        done = set(
+            Execution.objects.filter(pk__in=pending, status__in=TERMINAL_EXECUTION_STATUSES).values_list(
+                "pk", flat=True
+            )
+        )
+        pending -= done
+        if pending:
+            time.sleep(0.001 if len(pending) == 1 else 0.01)
+    return time.monotonic()
+
+
+def main() -> None:
+    setup()
+    from accounts.models import Account, Namespace
+    from bench.flows import light_flow, long_flow, pair_flow
+    from executions.models import Execution
+    from executions.services import execution_start
+    from flows.models import Flow
+    from flows.services import flow_create, flow_update
+
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    throughput_count = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+    namespace, _ = Namespace.objects.get_or_create(name="bench")
+    actor = Account.objects.filter(username="bench").first()
+    if actor is None:
+        actor = Account.objects.create(username="bench", role="admin", default_namespace=namespace, is_staff=True)
+
+    def flow_for(source: str) -> Flow:
+        name = source.split("\n", 1)[0].split(": ", 1)[1]
+        existing = Flow.objects.filter(namespace=namespace, name=name).first()
+        if existing:
+            return flow_update(actor=actor, flow=existing, source=source)
+        return flow_create(actor=actor, namespace=namespace, source=source)
+
+    def one(flow: Flow) -> tuple[float, Execution]:
+        started = time.monotonic()
+        execution = execution_start(actor=actor, flow=flow)
+        ended = wait_all([execution.pk], 120)
+        execution.refresh_from_db()
+        if execution.status != "SUCCESS":
+            raise RuntimeError(f"{flow.name} ended {execution.status}: {execution.error}")
+        return ended - started, execution
+
+    results: dict = {}
+    light = flow_for(light_flow())
+    one(light)  # warm the workers
+    light_times = [one(light)[0] for _ in range(runs)]
+    results["light"] = {
+        "median_s": statistics.median(light_times),
+        "runs_s": light_times,
+        "per_step_ms": statistics.median(light_times) / 40 * 1000,
+    }
+
+    n = calibrate_fibo()
+    long = flow_for(long_flow(n))
+    long_times = [one(long)[0] for _ in range(runs)]
+    results["long"] = {"median_s": statistics.median(long_times), "runs_s": long_times, "fibo_n": n}
+
+    pair = flow_for(pair_flow())
+    one(pair)
+    rates = []
+    for _ in range(runs):
+        started = time.monotonic()
+        ids = [execution_start(actor=actor, flow=pair).pk for _ in range(throughput_count)]
+        ended = wait_all(ids, 600)
+        rates.append(throughput_count / (ended - started))
+    results["throughput"] = {
+        "median_per_s": statistics.median(rates),
+        "runs_per_s": rates,
+        "executions": throughput_count,
+    }
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

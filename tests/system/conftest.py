@@ -1,0 +1,74 @@
+"""System tests: real worker processes on PostgreSQL + Redis (the `services` marker)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def worker_env(transactional_db) -> dict[str, str]:
+    """The environment of a worker process that shares this test's database."""
+    env = dict(os.environ)
+    database = connection.settings_dict
+    env["DATABASE_URL"] = (
+        f"postgres://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
+        f"/{database['NAME']}"
+    )
+    env.update({"MILLRACE_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8", "MILLRACE_WORKERS": "2", "LOG_LEVEL": "WARNING"})
+    return env
+
+
+class Workers:
+    """Start and kill `manage.py worker` process groups."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, **extra_env: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "worker", "--sweep-interval", "0.2"],
+            cwd=ROOT,
+            env={**self.env, **extra_env},
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.processes.append(process)
+        return process
+
+    def kill9(self, process: subprocess.Popen) -> None:
+        """SIGKILL the whole process group: the cluster and every forked worker die at once."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        """Tests leave nothing behind worth a graceful stop: kill what is still running."""
+        for process in self.processes:
+            if process.poll() is None:
+                self.kill9(process)
+
+
+@pytest.fixture
+def workers(worker_env) -> Iterator[Workers]:
+    pool = Workers(worker_env)
+    yield pool
+    pool.stop_all()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
