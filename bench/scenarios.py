@@ -48,7 +48,7 @@ def wait_all(ids: list, timeout: float) -> float:
         )
         pending -= done
         if pending:
-            time.sleep(0.001 if len(pending) == 1 else 0.01)
+            time.sleep(0.005 if len(pending) == 1 else 0.02)
     return time.monotonic()
 
 

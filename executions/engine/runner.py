@@ -25,7 +25,7 @@ from executions.engine.context import ExecutionView, StepContext
 from executions.engine.events import batched
 from executions.engine.orchestrator import Orchestrator, Tick
 from executions.engine.templating import TemplateRenderer, TemplateRenderError
-from executions.engine.transitions import StaleStatus, transition
+from executions.engine.transitions import TERMINAL_TASK_STATUSES, StaleStatus, transition
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import ir
 from vault.masking import Masker
@@ -88,20 +88,29 @@ def _task_runs(execution_id: object) -> list[TaskRun]:
 
 
 def _locked_execution(execution_id: object, like: Execution | None = None) -> Execution | None:
-    """Lock the execution row; `like` (the same execution, read earlier) saves the joins."""
-    queryset = Execution.objects.select_for_update(of=("self",))
+    """Lock the execution row; `like` (the same execution, read earlier) saves the joins and
+    the frozen source, which never changes."""
+    queryset = Execution.objects.select_for_update(of=("self",)).filter(pk=execution_id)
     if like is None:
-        return queryset.select_related("namespace", "flow").filter(pk=execution_id).first()
-    locked = queryset.filter(pk=execution_id).first()
-    if locked is not None:
-        locked.namespace = like.namespace
-        if like.flow_id == locked.flow_id:
-            locked.flow = like.flow
+        found = list(queryset.select_related("namespace", "flow")[:1])
+        return found[0] if found else None
+    found = list(queryset.defer("source")[:1])
+    if not found:
+        return None
+    locked = found[0]
+    locked.source = like.source
+    locked.namespace = like.namespace
+    if like.flow_id == locked.flow_id:
+        locked.flow = like.flow
     return locked
 
 
-def _orchestrate(execution: Execution) -> tuple[TaskRun, list[TaskRun]] | None:
-    """Advance a locked execution; dispatch new work on commit; return a run leased to us."""
+def _orchestrate(execution: Execution, known: list[TaskRun] | None = None) -> tuple[TaskRun, list[TaskRun]] | None:
+    """Advance a locked execution; dispatch new work on commit; return a run leased to us.
+
+    `known` are the task runs as this worker last saw them, when it may trust them: see
+    `_sole_active`.
+    """
     try:
         flow = compiled(execution.source)
     except Exception as exc:
@@ -113,7 +122,8 @@ def _orchestrate(execution: Execution) -> tuple[TaskRun, list[TaskRun]] | None:
         return None
     was_terminal = execution.is_terminal
     with batched():
-        tick: Tick = Orchestrator(execution, flow, _task_runs(execution.pk)).advance(claim_inline=worker_id())
+        runs = known if known is not None else _task_runs(execution.pk)
+        tick: Tick = Orchestrator(execution, flow, runs).advance(claim_inline=worker_id())
     inline = None
     queued: list[str] = []
     for run in tick.runnable:
@@ -128,6 +138,17 @@ def _orchestrate(execution: Execution) -> tuple[TaskRun, list[TaskRun]] | None:
         return None
     inline.execution = execution
     return inline, tick.task_runs
+
+
+def _sole_active(run: TaskRun, runs: list[TaskRun]) -> bool:
+    """True when `run` was the execution's only unfinished task run.
+
+    Then nothing but this worker (holding the execution lock now) could have changed the
+    execution's task runs since it last read them: claims, sweeps, approvals and callbacks
+    all act on unfinished runs, and the only one was ours, whose write just succeeded. The
+    next walk can use the list in memory instead of reading it again.
+    """
+    return all(other.pk == run.pk or other.status in TERMINAL_TASK_STATUSES for other in runs)
 
 
 def _advance(execution_id: str) -> tuple[TaskRun, list[TaskRun]] | None:
@@ -186,7 +207,8 @@ def _execute(run: TaskRun, runs: list[TaskRun] | None) -> tuple[TaskRun, list[Ta
     execution = run.execution
     flow = compiled(execution.source)
     step = flow.step(run.step_id)
-    view = ExecutionView(execution, flow, runs if runs is not None else _task_runs(execution.pk))
+    known = runs if runs is not None else _task_runs(execution.pk)
+    view = ExecutionView(execution, flow, [run if other.pk == run.pk else other for other in known])
     renderer = view.renderer(run)
     leases.hold(run.pk)
     try:
@@ -202,7 +224,8 @@ def _execute(run: TaskRun, runs: list[TaskRun] | None) -> tuple[TaskRun, list[Ta
             _record(run, step, result, inputs, Masker(used), ctx)
         except StaleStatus:
             logger.info("Task run %s changed while it ran (timed out or cancelled); result dropped", run.pk)
-        return _orchestrate(locked)
+            return _orchestrate(locked)
+        return _orchestrate(locked, view.task_runs if _sole_active(run, view.task_runs) else None)
 
 
 def _call_plugin(
