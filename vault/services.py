@@ -1,16 +1,24 @@
 """Writes of secrets and KV entries."""
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import PayloadTooLarge, ValidationFailed
-from vault.models import KeyValue
+from accounts.models import Account, Namespace
+from accounts.roles import Role
+from accounts.selectors import can_administer, ensure_role
+from accounts.services import audit_record
+from core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from vault.crypto import encrypt, secret_aad
+from vault.models import KeyValue, Secret
+
+SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 
 
 def kv_put(*, namespace_id: UUID, key: str, value: Any, ttl: int | None = None) -> KeyValue:
@@ -33,3 +41,82 @@ def kv_put(*, namespace_id: UUID, key: str, value: Any, ttl: int | None = None) 
 def kv_delete(*, namespace_id: UUID, key: str) -> bool:
     deleted, _ = KeyValue.objects.filter(namespace_id=namespace_id, key=key).delete()
     return bool(deleted)
+
+
+def _secret_owner_check(actor: Account, *, account: Account | None, namespace: Namespace | None) -> None:
+    if (account is None) == (namespace is None):
+        raise ValueError("A secret has exactly one owner: an account or a namespace.")
+    if namespace is not None:
+        ensure_role(actor, namespace, Role.EDITOR)
+    elif actor.pk != account.pk and not can_administer(actor, account):
+        raise NotFound("Account not found.")
+
+
+def _secret_filter(*, account: Account | None, namespace: Namespace | None) -> dict[str, Any]:
+    return {"account": account} if account is not None else {"namespace": namespace}
+
+
+@transaction.atomic
+def secret_set(
+    *,
+    actor: Account,
+    name: str,
+    value: str,
+    account: Account | None = None,
+    namespace: Namespace | None = None,
+    description: str | None = None,
+    create_only: bool = False,
+    secret: Secret | None = None,
+) -> Secret:
+    """Create or replace a secret of an account (FlowRunner) or a namespace (credential).
+
+    The value is encrypted with AES-256-GCM bound to its owner and name; it is never
+    returned, logged or audited. `create_only` makes an existing name a conflict.
+    """
+    _secret_owner_check(actor, account=account, namespace=namespace)
+    if not isinstance(name, str) or not SECRET_NAME.match(name):
+        raise ValidationFailed(
+            "A secret name is letters, digits and '_' (starting with a letter or '_').",
+            details=[{"field": "name", "reason": "invalid"}],
+        )
+    if not isinstance(value, str) or not value:
+        raise ValidationFailed(
+            "A secret value is a non-empty string.", details=[{"field": "value", "reason": "required"}]
+        )
+    owner = _secret_filter(account=account, namespace=namespace)
+    existing = secret or Secret.objects.select_for_update().filter(name=name, **owner).first()
+    if existing is not None and create_only:
+        raise Conflict(f"A secret named '{name}' already exists.")
+    target = existing or Secret(name=name, created_by=actor, **owner)
+    target.name = name
+    if description is not None:
+        target.description = description
+    target.ciphertext, target.nonce, target.key_id = encrypt(value, aad=secret_aad(target))
+    try:
+        with transaction.atomic():
+            target.save()
+    except IntegrityError as exc:
+        raise Conflict(f"A secret named '{name}' already exists.") from exc
+    audit_record(
+        actor=actor,
+        action="secret.update" if existing else "secret.create",
+        resource_type="secret",
+        resource_id=target.pk,
+        namespace=namespace or (account.default_namespace if account else None),
+        summary={"name": name, "owner": "namespace" if namespace else "account"},
+    )
+    return target
+
+
+@transaction.atomic
+def secret_delete(*, actor: Account, secret: Secret) -> None:
+    _secret_owner_check(actor, account=secret.account, namespace=secret.namespace)
+    audit_record(
+        actor=actor,
+        action="secret.delete",
+        resource_type="secret",
+        resource_id=secret.pk,
+        namespace=secret.namespace or (secret.account.default_namespace if secret.account else None),
+        summary={"name": secret.name},
+    )
+    secret.delete()
