@@ -1,14 +1,20 @@
 """Console pages for flows, their revisions and triggers, and agents, scoped by namespace role."""
 
+import json
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.db.models import Field, QuerySet
 from django.forms import Field as FormField
 from django.http import HttpRequest
 
 from accounts.roles import Role
 from core.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, ParentScopedInline
+from core.errors import MillraceError
+from executions.agents.services import agent_run, message_create
 from flows.models import Agent, AgentLink, Flow, FlowRevision, Trigger, new_webhook_key
 
 
@@ -104,6 +110,12 @@ class AgentSourceInline(ParentScopedInline):
         return super().get_queryset(request).select_related("source")
 
 
+class AgentActionForm(ActionForm):
+    """The changelist's action bar, plus the JSON payload that "send a manual message" sends."""
+
+    payload = forms.CharField(required=False, label="Payload (JSON object)", widget=forms.TextInput(attrs={"size": 40}))
+
+
 @admin.register(Agent)
 class AgentAdmin(NamespaceScopedAdmin):
     list_display = ("name", "namespace", "type", "schedule", "disabled", "last_run_at")
@@ -113,6 +125,41 @@ class AgentAdmin(NamespaceScopedAdmin):
     filter_horizontal = ("flows",)
     readonly_fields = ("last_run_at", "last_error", "created_by", "created_at", "updated_at")
     inlines = (AgentSourceInline,)
+    action_form = AgentActionForm
+    actions = ("run_now", "send_manual_message")
+
+    def has_execute_permission(self, request: HttpRequest) -> bool:
+        return self.role_allows(request, None, Role.EXECUTOR)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, act: Callable[[Agent], Any], done: str) -> None:
+        """Apply a service call to each agent; the service checks the role per namespace."""
+        count = 0
+        for agent in queryset.select_related("namespace"):
+            try:
+                act(agent)
+                count += 1
+            except MillraceError as exc:
+                self.message_user(request, f"{agent.name}: {exc.message}", messages.ERROR)
+        if count:
+            self.message_user(request, f"{done}: {count} agent(s).", messages.SUCCESS)
+
+    @admin.action(description="Run now", permissions=["execute"])
+    def run_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, lambda agent: agent_run(actor=request.user, agent=agent), "Queued a run")
+
+    @admin.action(description="Send a manual message (payload above)", permissions=["execute"])
+    def send_manual_message(self, request: HttpRequest, queryset: QuerySet) -> None:
+        try:
+            payload = json.loads(request.POST.get("payload") or "{}")
+        except ValueError as exc:
+            self.message_user(request, f"The payload is not JSON: {exc}", messages.ERROR)
+            return
+        self._each(
+            request,
+            queryset,
+            lambda agent: message_create(actor=request.user, agent=agent, payload=payload),
+            "Sent a message",
+        )
 
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
         if not change:

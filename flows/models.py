@@ -113,7 +113,12 @@ class Agent(models.Model):
     schedule = models.CharField(max_length=120, blank=True, default="never")
     disabled = models.BooleanField(default=False)
     sources = models.ManyToManyField(
-        "self", symmetrical=False, through="AgentLink", related_name="receivers", blank=True
+        "self",
+        symmetrical=False,
+        through="AgentLink",
+        through_fields=("receiver", "source"),
+        related_name="receivers",
+        blank=True,
     )
     flows = models.ManyToManyField(Flow, related_name="agents", blank=True)
     keep_messages_for = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds; empty keeps forever.")

@@ -87,6 +87,12 @@ def _sync_triggers(flow: Flow, compiled: CompiledFlow) -> None:
             "source_flow": source_flow,
             "statuses": spec.statuses,
         }
+        if existing is None or (existing.cron, existing.timezone, existing.enabled) != (
+            values["cron"],
+            values["timezone"],
+            values["enabled"],
+        ):
+            values["next_fire_at"] = None  # the scheduler arms it again from the new cron
         if spec.type == TriggerType.WEBHOOK:
             values["key"] = spec.key or (existing.key if existing and existing.key else new_webhook_key())
         else:

@@ -8,15 +8,18 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Account, Namespace
 from accounts.roles import Role
-from accounts.selectors import can_administer, ensure_role
+from accounts.selectors import can_administer, ensure_role, scope_to_namespaces
 from accounts.services import audit_record
 from core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from core.ids import parse_uuid
 from vault.crypto import encrypt, secret_aad
 from vault.models import KeyValue, Secret
+from vault.selectors import live_kv
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 
@@ -120,3 +123,101 @@ def secret_delete(*, actor: Account, secret: Secret) -> None:
         summary={"name": secret.name},
     )
     secret.delete()
+
+
+# --- Role-checked API services (workflowdev credentials and KV) ----------------------------
+# Reads sit here beside the writes because they carry the same role check; they would
+# move to `vault.selectors` with the rest of the scoped reads.
+
+
+def credential_list(*, actor: Account, namespaces: list[str] | None = None) -> QuerySet[Secret]:
+    """Namespace secrets (credentials) of the namespaces the actor can read."""
+    queryset = scope_to_namespaces(
+        Secret.objects.filter(namespace__isnull=False).select_related("namespace"), account=actor
+    )
+    if namespaces:
+        queryset = queryset.filter(namespace__name__in=namespaces)
+    return queryset.order_by("namespace__name", "name")
+
+
+def credential_get(*, actor: Account, credential_id: UUID | str) -> Secret:
+    secret = credential_list(actor=actor).filter(pk=parse_uuid(credential_id, what="Credential")).first()
+    if secret is None:
+        raise NotFound("Credential not found.")
+    return secret
+
+
+@transaction.atomic
+def credential_update(
+    *, actor: Account, secret: Secret, name: str | None = None, description: str | None = None, value: str | None = None
+) -> Secret:
+    """Rename, describe or re-encrypt a credential; a rename without a value re-encrypts nothing.
+
+    The ciphertext is bound to the secret's name, so renaming needs the value again.
+    """
+    if value is not None:
+        return secret_set(
+            actor=actor,
+            name=name or secret.name,
+            value=value,
+            namespace=secret.namespace,
+            description=description,
+            secret=secret,
+        )
+    _secret_owner_check(actor, account=None, namespace=secret.namespace)
+    if name is not None and name != secret.name:
+        raise ValidationFailed(
+            "Renaming a credential needs its value again.", details=[{"field": "value", "reason": "required"}]
+        )
+    if description is not None and description != secret.description:
+        secret.description = description
+        secret.save(update_fields=["description", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="secret.update",
+            resource_type="secret",
+            resource_id=secret.pk,
+            namespace=secret.namespace,
+            summary={"name": secret.name, "owner": "namespace", "description": True},
+        )
+    return secret
+
+
+def kv_entry_list(*, actor: Account, namespace: Namespace) -> QuerySet[KeyValue]:
+    """Live (unexpired) entries of a namespace; viewer."""
+    ensure_role(actor, namespace, Role.VIEWER)
+    return live_kv(namespace.pk).order_by("key")
+
+
+def kv_entry_get(*, actor: Account, namespace: Namespace, key: str) -> KeyValue:
+    entry = kv_entry_list(actor=actor, namespace=namespace).filter(key=key).first()
+    if entry is None:
+        raise NotFound(f"Key '{key}' not found in namespace '{namespace.name}'.")
+    return entry
+
+
+def kv_entry_set(*, actor: Account, namespace: Namespace, key: str, value: Any, ttl: int | None = None) -> KeyValue:
+    """Set a key (editor); the value is never copied into the audit log."""
+    ensure_role(actor, namespace, Role.EDITOR)
+    with transaction.atomic():
+        entry = kv_put(namespace_id=namespace.pk, key=key, value=value, ttl=ttl)
+        audit_record(
+            actor=actor,
+            action="kv.set",
+            resource_type="kv",
+            resource_id=key,
+            namespace=namespace,
+            summary={"key": key, "ttl": ttl},
+        )
+    return entry
+
+
+@transaction.atomic
+def kv_entry_delete(*, actor: Account, namespace: Namespace, key: str) -> None:
+    ensure_role(actor, namespace, Role.EDITOR)
+    if not live_kv(namespace.pk).filter(key=key).exists():
+        raise NotFound(f"Key '{key}' not found in namespace '{namespace.name}'.")
+    kv_delete(namespace_id=namespace.pk, key=key)
+    audit_record(
+        actor=actor, action="kv.delete", resource_type="kv", resource_id=key, namespace=namespace, summary={"key": key}
+    )

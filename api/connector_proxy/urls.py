@@ -1,10 +1,13 @@
-"""Connector proxy paths, mounted at /v1/."""
+"""Connector proxy endpoints."""
 
 from django.urls import path
 
-from api.connector_proxy.views import LivenessView
+from api.connector_proxy.views import CallbackView, CommandListView, CommandRunView, LivenessView
 
 app_name = "connector"
 urlpatterns = [
     path("liveness", LivenessView.as_view(), name="liveness"),
+    path("commands", CommandListView.as_view(), name="commands"),
+    path("do/<str:plugin>/<str:command>", CommandRunView.as_view(), name="do"),
+    path("callbacks/<str:token>", CallbackView.as_view(), name="callback"),
 ]

@@ -1,17 +1,29 @@
-"""Connector proxy endpoints."""
+"""Connector proxy endpoints: they translate requests to `connectors.commands` and render envelopes."""
 
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from api.connector_proxy.dialect import DIALECT
+from accounts.models import Account
+from api.connector_proxy.authentication import ConnectorApiKeyAuthentication, IsAccountOrBackend
+from api.connector_proxy.dialect import DIALECT, envelope
 from api.dialect import DialectViewMixin
+from connectors.commands import Caller, commands, run_command
+from core.errors import BadRequest
+from executions.services import task_complete_callback
 
 
 class ConnectorAPIView(DialectViewMixin, APIView):
     dialect = DIALECT
+    authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, ConnectorApiKeyAuthentication]
+    permission_classes = [IsAccountOrBackend]
 
 
 class LivenessView(ConnectorAPIView):
@@ -21,3 +33,47 @@ class LivenessView(ConnectorAPIView):
     @extend_schema(responses={200: dict}, summary="Liveness")
     def get(self, request: Request) -> Response:
         return Response({"ok": True})
+
+
+class CommandListView(ConnectorAPIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="List the commands and their parameters")
+    def get(self, request: Request) -> Response:
+        return Response([command.describe() for command in commands().values()])
+
+
+class CommandRunView(ConnectorAPIView):
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (202, "application/json"): OpenApiTypes.OBJECT},
+        summary="Run a command; the outer status equals command_response.http_status",
+    )
+    def post(self, request: Request, plugin: str, command: str) -> Response:
+        caller = Caller(account=request.user if isinstance(request.user, Account) else None)
+        result = run_command(f"{plugin}/{command}", _body(request), caller)
+        return Response(
+            envelope(result.body, http_status=result.http_status, error=result.error, logs=result.logs),
+            status=result.outer_status,
+        )
+
+
+class CallbackView(ConnectorAPIView):
+    """Completes a task waiting on a long-running command. Open: the single-use token is the credential."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, summary="Callback")
+    def put(self, request: Request, token: str) -> Response:
+        try:
+            payload = request.data
+        except ParseError as exc:
+            raise BadRequest("The callback body is not valid JSON.", code="invalid_callback_body") from exc
+        run = task_complete_callback(token=token, payload=payload)
+        return Response(envelope({"task_id": str(run.pk), "status": "accepted"}, http_status=200))
+
+
+def _body(request: Request) -> Any:
+    """The parameters object; an empty body is no parameters."""
+    if not request.body:
+        return {}
+    return request.data

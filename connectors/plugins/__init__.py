@@ -1,5 +1,5 @@
 """Built-in plugins; importing this package registers them."""
 
-from connectors.plugins import control, data, http, kv, util
+from connectors.plugins import connector, control, data, http, kv, util
 
-__all__ = ["control", "data", "http", "kv", "util"]
+__all__ = ["connector", "control", "data", "http", "kv", "util"]

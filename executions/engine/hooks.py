@@ -12,6 +12,7 @@ import logging
 
 from django.db import transaction
 
+from connectors.commands import flow_callback
 from executions.engine.events import event_append
 from executions.models import Execution
 from flows.models import Trigger
@@ -21,6 +22,7 @@ logger = logging.getLogger("millrace.engine")
 
 def execution_finished(execution: Execution) -> None:
     """Start each enabled `flow` trigger watching this flow for this status (same namespace only)."""
+    flow_callback(execution)  # a connector proxy caller waiting on millrace/RunFlow
     if execution.flow_id is None or not execution.is_terminal:
         return
     from executions.engine import dispatch

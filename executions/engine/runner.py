@@ -220,12 +220,22 @@ def _execute(run: TaskRun, runs: list[TaskRun] | None) -> tuple[TaskRun, list[Ta
         if locked is None:
             return None
         used = renderer.used_secrets | (ctx.used_secrets if ctx else set())
+        if run.callback_digest:
+            _take_early_callback(run)
         try:
             _record(run, step, result, inputs, Masker(used), ctx)
         except StaleStatus:
             logger.info("Task run %s changed while it ran (timed out or cancelled); result dropped", run.pk)
             return _orchestrate(locked)
         return _orchestrate(locked, view.task_runs if _sole_active(run, view.task_runs) else None)
+
+
+def _take_early_callback(run: TaskRun) -> None:
+    """A callback may arrive while the step still runs (a fast proxy); it is parked in the row's
+    state. Lock the row, so a callback arriving now waits for this step's WAITING record."""
+    fresh = TaskRun.objects.select_for_update().filter(pk=run.pk).values_list("state", flat=True).first() or {}
+    if "early_callback" in fresh:
+        run.state = {**(run.state or {}), "early_callback": fresh["early_callback"]}
 
 
 def _call_plugin(

@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='agent',
             name='sources',
-            field=models.ManyToManyField(blank=True, related_name='receivers', through='flows.AgentLink', to='flows.agent'),
+            field=models.ManyToManyField(blank=True, related_name='receivers', through='flows.AgentLink', through_fields=('receiver', 'source'), to='flows.agent'),
         ),
         migrations.CreateModel(
             name='Flow',

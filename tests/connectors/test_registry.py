@@ -9,6 +9,7 @@ from connectors.registry import InputError, all_plugins, categories, get_plugin
 
 BUILT_IN = {
     "REST_CONNECTOR",
+    "connector.call",
     "data.json.parse",
     "data.json.stringify",
     "data.set",
@@ -82,7 +83,7 @@ def test_unknown_ids_are_not_found() -> None:
 
 
 def test_categories() -> None:
-    assert categories() == ["data", "flow", "http", "kv", "util"]
+    assert categories() == ["connector", "data", "flow", "http", "kv", "util"]
     assert {plugin.category for plugin in all_plugins() if plugin.id.startswith("flow.")} == {"flow"}
     assert get_plugin("fibo").category == "util"
     assert get_plugin("REST_CONNECTOR").category == "http"

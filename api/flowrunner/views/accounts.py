@@ -9,6 +9,7 @@ from accounts import selectors, services
 from accounts.models import Account
 from api.flowrunner.serializers import (
     AccountCreateSerializer,
+    AccountListSerializer,
     AccountSerializer,
     AccountUpdateSerializer,
     MessageSerializer,
@@ -25,6 +26,7 @@ from core.errors import Forbidden
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
+        responses={200: AccountListSerializer},
     ),
     retrieve=extend_schema(summary="Get an account"),
     create=extend_schema(request=AccountCreateSerializer, responses={201: AccountSerializer}),

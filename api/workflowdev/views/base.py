@@ -1,10 +1,20 @@
-"""What every workflowdev view shares: the error shape and bare-array lists."""
+"""What every workflowdev view shares: the error shape, bare-array lists, namespaces in bodies."""
 
-from rest_framework import viewsets
+from collections.abc import Iterable
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Account, Namespace
+from accounts.selectors import namespace_get
+from accounts.services import namespace_create
 from api.dialect import DialectViewMixin
 from api.workflowdev.dialect import DIALECT, WorkflowDevPagination
+from core.errors import NotFound, ValidationFailed
 
 
 class WorkflowDevAPIView(DialectViewMixin, APIView):
@@ -14,3 +24,48 @@ class WorkflowDevAPIView(DialectViewMixin, APIView):
 class WorkflowDevViewSet(DialectViewMixin, viewsets.GenericViewSet):
     dialect = DIALECT
     pagination_class = WorkflowDevPagination
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Default 50, at most 1000."),
+    OpenApiParameter("offset", int),
+]
+
+
+def page_response(serializer: type[serializers.Serializer], description: str = "") -> OpenApiResponse:
+    """A bare array of `serializer`, with the total in `X-Total-Count`."""
+    return OpenApiResponse(serializer(many=True), description=description or "The total is in X-Total-Count.")
+
+
+def paginate(
+    view: APIView, request: Request, items: Iterable[Any], serializer: type[serializers.Serializer], **kwargs: Any
+) -> Response:
+    """A bare array page of `items` rendered by `serializer` (limit 50 by default, at most 1000)."""
+    paginator = WorkflowDevPagination()
+    page = paginator.paginate_queryset(items, request, view)
+    return paginator.get_paginated_response(serializer(page, many=True, **kwargs).data)
+
+
+def body_namespace(account: Account, name: str | None) -> Namespace:
+    """The namespace a body names (default: the caller's own).
+
+    Unknown or unreadable: 404, except for a global admin, for whom it is created (DIALECTS.md).
+    """
+    name = (name or "").strip()
+    if not name:
+        if account.default_namespace is None:
+            raise ValidationFailed("Name a namespace.", details=[{"field": "namespace", "reason": "required"}])
+        return account.default_namespace
+    try:
+        return namespace_get(account=account, name=name)
+    except NotFound:
+        if not account.is_global_admin:
+            raise
+        return namespace_create(actor=account, name=name)
+
+
+def query_list(request: Request, name: str) -> list[str] | None:
+    """A comma-separated (or repeated) query parameter as a list; None when absent."""
+    values = [part.strip() for raw in request.query_params.getlist(name) for part in raw.split(",")]
+    values = [value for value in values if value]
+    return values or None

@@ -20,12 +20,22 @@ SWEEP_SCHEDULE = "millrace: engine sweep"
 
 
 def ensure_schedules() -> None:
+    """The engine sweep, the schedule-trigger and agent ticks every minute; the message purge (idempotent)."""
+    for name, func in (
+        (SWEEP_SCHEDULE, "executions.engine.sweeper.sweep"),
+        ("millrace: schedule triggers", "flows.scheduling.fire_due_schedules"),
+        ("millrace: agent schedules", "executions.agents.runtime.tick"),
+    ):
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+        )
     Schedule.objects.update_or_create(
-        name=SWEEP_SCHEDULE,
+        name="millrace: expired agent messages",
         defaults={
-            "func": "executions.engine.sweeper.sweep",
+            "func": "executions.agents.runtime.purge_expired",
             "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
+            "minutes": 5,
             "repeats": -1,
         },
     )

@@ -1,4 +1,4 @@
-"""workflowdev shapes: camelCase."""
+"""workflowdev shapes of accounts, tokens and audit entries: camelCase."""
 
 from rest_framework import serializers
 

@@ -1,0 +1,246 @@
+"""ActiveWorkflow endpoints: thin views over `executions.agents` services and selectors.
+
+Bare arrays, `{"error": "..."}`; a body or parameter that fails validation is a 400 here
+(the reference answers 500; DIALECTS.md settles 400).
+"""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils.dateparse import parse_datetime
+from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Account, Namespace
+from accounts.selectors import namespace_get
+from api.activeworkflow.dialect import DIALECT
+from api.activeworkflow.serializers import (
+    AgentSerializer,
+    AgentWriteSerializer,
+    ManualMessageSerializer,
+    MessageDetailSerializer,
+    MessageSerializer,
+    WorkflowDetailSerializer,
+    WorkflowImportSerializer,
+    WorkflowSerializer,
+)
+from core.errors import BadRequest
+from executions.agents import exchange, selectors, services
+from flows.models import Agent, Flow
+
+MAX_LIMIT = 1000
+ERROR = OpenApiResponse(description='`{"error": "<short description>"}`')
+ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR}
+WRITE_FIELDS = {"sources": "source_ids"}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """The dialect's shape; validation failures (422 elsewhere) are 400s in ActiveWorkflow."""
+    response = DIALECT.exception_handler(exc, context)
+    if response.status_code == 422:
+        response.status_code = 400
+    return response
+
+
+class ActiveWorkflowView(APIView):
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
+        return exception_handler
+
+
+def _agent_shape(agent: Agent) -> dict[str, Any]:
+    return AgentSerializer(selectors.agent_with_counts(agent)).data
+
+
+def _workflow_shape(flow: Flow) -> dict[str, Any]:
+    return WorkflowDetailSerializer(flow, context={"agents": selectors.workflow_agents(flow)}).data
+
+
+def _namespace(account: Account, name: str | None) -> Namespace:
+    if name:
+        return namespace_get(account=account, name=name)
+    if account.default_namespace is None:
+        raise BadRequest("Name a namespace: you have no default namespace.")
+    return account.default_namespace
+
+
+def _valid(serializer_class: type, data: Any, *, partial: bool = False) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    body = serializer_class(data=data, partial=partial)
+    body.is_valid(raise_exception=True)
+    return dict(body.validated_data)
+
+
+def _after(value: str | None) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        parsed = parse_datetime(value.replace(" ", "+"))  # a `+` in a query string arrives as a space
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise BadRequest("'after' must be an ISO 8601 datetime.")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _limit(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise BadRequest("'limit' must be a positive integer.")
+    return min(limit, MAX_LIMIT)
+
+
+class AgentListView(ActiveWorkflowView):
+    @extend_schema(summary="List your agents", responses={200: AgentSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(AgentSerializer(selectors.agent_list(account=request.user), many=True).data)
+
+    @extend_schema(summary="Create an agent", request=AgentWriteSerializer, responses={201: AgentSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = _valid(AgentWriteSerializer, request.data)
+        namespace = _namespace(request.user, data.pop("namespace", None))
+        data = {WRITE_FIELDS.get(key, key): value for key, value in data.items()}
+        agent = services.agent_create(actor=request.user, namespace=namespace, **data)
+        return Response(_agent_shape(agent), status=status.HTTP_201_CREATED)
+
+
+class AgentDetailView(ActiveWorkflowView):
+    @extend_schema(summary="Get an agent", responses={200: AgentSerializer, **ERRORS})
+    def get(self, request: Request, agent_id: str) -> Response:
+        agent = selectors.agent_get(account=request.user, agent_id=agent_id)
+        return Response(_agent_shape(agent))
+
+    @extend_schema(
+        summary="Change an agent (the fields given)",
+        request=AgentWriteSerializer,
+        responses={200: AgentSerializer, **ERRORS},
+    )
+    def put(self, request: Request, agent_id: str) -> Response:
+        agent = selectors.agent_get(account=request.user, agent_id=agent_id)
+        data = _valid(AgentWriteSerializer, request.data, partial=True)
+        namespace = data.pop("namespace", None)
+        if namespace and namespace != agent.namespace.name:
+            raise BadRequest("An agent cannot move to another namespace.")
+        data = {WRITE_FIELDS.get(key, key): value for key, value in data.items()}
+        agent = services.agent_update(actor=request.user, agent=agent, **data)
+        return Response(_agent_shape(agent))
+
+    @extend_schema(summary="Delete an agent", responses={204: None, **ERRORS})
+    def delete(self, request: Request, agent_id: str) -> Response:
+        services.agent_delete(actor=request.user, agent=selectors.agent_get(account=request.user, agent_id=agent_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AgentMessagesView(ActiveWorkflowView):
+    @extend_schema(
+        summary="The agent's latest messages, newest first",
+        parameters=[
+            OpenApiParameter("after", OpenApiTypes.DATETIME, description="Only messages created after this time."),
+            OpenApiParameter("limit", int, description=f"At most this many (up to {MAX_LIMIT}); default all."),
+        ],
+        responses={200: MessageSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request, agent_id: str) -> Response:
+        agent = selectors.agent_get(account=request.user, agent_id=agent_id)
+        params = request.query_params
+        messages = selectors.message_list(
+            agent=agent, after=_after(params.get("after")), limit=_limit(params.get("limit"))
+        )
+        return Response(MessageSerializer(messages, many=True).data)
+
+    @extend_schema(
+        summary="Send a manual message from this agent",
+        request=ManualMessageSerializer,
+        responses={201: MessageDetailSerializer, **ERRORS},
+    )
+    def post(self, request: Request, agent_id: str) -> Response:
+        agent = selectors.agent_get(account=request.user, agent_id=agent_id)
+        data = _valid(ManualMessageSerializer, request.data)
+        message = services.message_create(actor=request.user, agent=agent, payload=data["payload"])
+        return Response(MessageDetailSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class AgentRunView(ActiveWorkflowView):
+    @extend_schema(summary="Run the agent now", request=None, responses={200: AgentSerializer, **ERRORS})
+    def post(self, request: Request, agent_id: str) -> Response:
+        agent = selectors.agent_get(account=request.user, agent_id=agent_id)
+        services.agent_run(actor=request.user, agent=agent)
+        return Response(_agent_shape(agent))
+
+
+class AgentWebhookView(ActiveWorkflowView):
+    """Open: the secret in the URL is the credential of a WebhookAgent."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        summary="Post a message to a WebhookAgent",
+        request=OpenApiTypes.OBJECT,
+        responses={201: MessageSerializer(many=True), 400: ERROR, 404: ERROR},
+        auth=[],
+    )
+    def post(self, request: Request, agent_id: str, secret: str) -> Response:
+        messages = services.webhook_receive(agent_id=agent_id, secret=secret, body=request.data)
+        return Response(MessageSerializer(messages, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class MessageDetailView(ActiveWorkflowView):
+    @extend_schema(summary="Get a message with its payload", responses={200: MessageDetailSerializer, **ERRORS})
+    def get(self, request: Request, message_id: str) -> Response:
+        message = selectors.message_get(account=request.user, message_id=message_id)
+        return Response(MessageDetailSerializer(message).data)
+
+
+class WorkflowListView(ActiveWorkflowView):
+    @extend_schema(summary="List workflows", responses={200: WorkflowSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(WorkflowSerializer(selectors.workflow_list(account=request.user), many=True).data)
+
+
+class WorkflowDetailView(ActiveWorkflowView):
+    @extend_schema(summary="Get a workflow with its agents", responses={200: WorkflowDetailSerializer, **ERRORS})
+    def get(self, request: Request, workflow_id: str) -> Response:
+        return Response(_workflow_shape(selectors.workflow_get(account=request.user, workflow_id=workflow_id)))
+
+
+class WorkflowExportView(ActiveWorkflowView):
+    @extend_schema(
+        summary="Download the workflow and its agents as a JSON file",
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def get(self, request: Request, workflow_id: str) -> HttpResponse:
+        flow = selectors.workflow_get(account=request.user, workflow_id=workflow_id)
+        response = HttpResponse(json.dumps(exchange.export_document(flow), indent=2), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{slugify(flow.name) or "workflow"}.json"'
+        return response
+
+
+class WorkflowImportView(ActiveWorkflowView):
+    @extend_schema(
+        summary="Import an exported workflow",
+        request=WorkflowImportSerializer,
+        responses={201: WorkflowDetailSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        _valid(WorkflowImportSerializer, request.data)
+        document = dict(request.data)
+        namespace = _namespace(request.user, document.pop("namespace", None))
+        flow, _ = exchange.workflow_import(
+            actor=request.user, namespace=namespace, document=document, name=document.pop("name", None) or None
+        )
+        return Response(_workflow_shape(flow), status=status.HTTP_201_CREATED)

@@ -1,0 +1,100 @@
+"""Executions: list, get, cancel (`DELETE`), and logs.
+
+The status filter takes FlowRunner words (`running` is QUEUED, RUNNING and WAITING); a log
+`level` is a minimum. The same logs path opened as a WebSocket is workflowdev's log stream
+(`executions.consumers`).
+"""
+
+from uuid import UUID
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.flowrunner.events import LOG_LEVELS, STATUS_FILTER, log_level, statuses_for
+from api.flowrunner.serializers import (
+    ExecutionListSerializer,
+    ExecutionSerializer,
+    ExecutionSummarySerializer,
+    LogEntrySerializer,
+    LogListSerializer,
+    MessageSerializer,
+)
+from api.flowrunner.views.base import FlowRunnerAPIView
+from api.flowrunner.views.flows import ERRORS
+from core.errors import BadRequest
+from executions import selectors, services
+
+PAGE = [
+    OpenApiParameter("limit", int, description="Default 10, at most 1000"),
+    OpenApiParameter("offset", int),
+]
+
+
+def _flow_filter(value: str | None) -> UUID | None:
+    if not value:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        raise BadRequest("flow_id must be a UUID.", details={"field": "flow_id", "reason": "not a UUID"}) from None
+
+
+class ExecutionListView(FlowRunnerAPIView):
+    @extend_schema(
+        operation_id="list_executions",
+        summary="List executions (newest first)",
+        parameters=[
+            OpenApiParameter("flow_id", str, description="Only executions of this flow"),
+            OpenApiParameter("status", str, enum=list(STATUS_FILTER), description="`running` includes queued"),
+            *PAGE,
+        ],
+        responses={200: ExecutionListSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = request.query_params
+        executions = selectors.execution_list(
+            account=request.user, flow_id=_flow_filter(query.get("flow_id")), statuses=statuses_for(query.get("status"))
+        )
+        return self.paginated(request, executions, "executions", ExecutionSummarySerializer)
+
+
+class ExecutionDetailView(FlowRunnerAPIView):
+    @extend_schema(
+        operation_id="get_execution", summary="Get an execution", responses={200: ExecutionSerializer, **ERRORS}
+    )
+    def get(self, request: Request, execution_id: str) -> Response:
+        execution = selectors.execution_get(account=request.user, execution_id=execution_id)
+        return Response(ExecutionSerializer(execution).data)
+
+    @extend_schema(
+        operation_id="cancel_execution",
+        summary="Cancel an execution",
+        responses={
+            200: MessageSerializer,
+            **ERRORS,
+            409: OpenApiResponse(description="The execution already ended (`conflict`)"),
+        },
+    )
+    def delete(self, request: Request, execution_id: str) -> Response:
+        execution = selectors.execution_get(account=request.user, execution_id=execution_id)
+        services.execution_cancel(actor=request.user, execution=execution)
+        return Response({"message": "Execution cancelled successfully"})
+
+
+class ExecutionLogsView(FlowRunnerAPIView):
+    @extend_schema(
+        operation_id="get_execution_logs",
+        summary="Logs of an execution (every event, oldest first)",
+        parameters=[
+            OpenApiParameter(
+                "level", str, enum=list(LOG_LEVELS), description="Minimum level: warn gives warn and error"
+            ),
+            *PAGE,
+        ],
+        responses={200: LogListSerializer, **ERRORS},
+    )
+    def get(self, request: Request, execution_id: str) -> Response:
+        execution = selectors.execution_get(account=request.user, execution_id=execution_id)
+        events = selectors.execution_events(execution=execution, min_level=log_level(request.query_params.get("level")))
+        return self.paginated(request, events, "logs", LogEntrySerializer)

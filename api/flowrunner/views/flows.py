@@ -1,0 +1,168 @@
+"""Flows: list, get, create, update, delete, and run.
+
+FlowRunner has no namespaces: lists show every flow the caller may read, and new flows go
+into the caller's default namespace.
+"""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.flowrunner.serializers import (
+    FlowCreateSerializer,
+    FlowDetailSerializer,
+    FlowListSerializer,
+    FlowSerializer,
+    FlowUpdateSerializer,
+    MessageSerializer,
+    RunResponseSerializer,
+    RunSerializer,
+)
+from api.flowrunner.views.base import FlowRunnerAPIView
+from core.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from executions.services import execution_start
+from flows import selectors, services
+from flows.definitions import DefinitionError, load_yaml
+
+ERRORS = {
+    400: OpenApiResponse(description="Malformed JSON or YAML (`invalid_request`)"),
+    401: OpenApiResponse(description="Missing or invalid token (`unauthorized`)"),
+    403: OpenApiResponse(description="The role does not allow it (`forbidden`)"),
+    404: OpenApiResponse(description="Unknown flow, or one of another namespace (`not_found`)"),
+}
+WRITE_ERRORS = {
+    **ERRORS,
+    409: OpenApiResponse(description="A flow with that name exists (`conflict`)"),
+    413: OpenApiResponse(description="Body or definition too large (`payload_too_large`)"),
+    422: OpenApiResponse(description="Every problem of the definition (`validation_error`)"),
+}
+#: Problems of the YAML text itself, not of what it says: the seed's `invalid_request`.
+_MALFORMED = {"yaml_syntax", "encoding"}
+
+
+def check_yaml(source: str | None) -> None:
+    """Malformed YAML is a 400 and an oversize definition a 413; what remains is for the
+    service to validate (422 with every problem)."""
+    if source is None:
+        return
+    try:
+        load_yaml(source)
+    except DefinitionError as exc:
+        problem = exc.problems[0]
+        details = {"field": "definition", "reason": problem.message, "line": problem.line}
+        if problem.code in _MALFORMED:
+            raise BadRequest(f"The definition is not valid YAML: {problem.message}", details=details) from exc
+        if problem.code == "too_large":
+            raise PayloadTooLarge(f"The definition is too large: {problem.message}", details=details) from exc
+
+
+class FlowListView(FlowRunnerAPIView):
+    @extend_schema(
+        operation_id="list_flows",
+        summary="List flows",
+        parameters=[
+            OpenApiParameter("tag", str, description="Only flows carrying this tag"),
+            OpenApiParameter("limit", int, description="Default 10, at most 1000"),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: FlowListSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        flows = selectors.flow_list(account=request.user, tag=request.query_params.get("tag") or None)
+        return self.paginated(request, flows, "flows", FlowSerializer)
+
+    @extend_schema(
+        operation_id="create_flow",
+        summary="Create a flow (in the caller's default namespace)",
+        request=FlowCreateSerializer,
+        responses={201: FlowSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = FlowCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        namespace = request.user.default_namespace
+        if namespace is None:
+            raise ValidationFailed(
+                "Your account has no default namespace to create flows in.",
+                details=[{"field": "namespace", "reason": "the account has no default namespace"}],
+            )
+        check_yaml(data["definition"])
+        flow = services.flow_create(
+            actor=request.user,
+            namespace=namespace,
+            source=data["definition"],
+            name=data.get("name"),
+            description=data.get("description"),
+            tags=data.get("tags"),
+        )
+        return Response(FlowSerializer(flow).data, status=status.HTTP_201_CREATED)
+
+
+class FlowDetailView(FlowRunnerAPIView):
+    @extend_schema(
+        operation_id="get_flow",
+        summary="Get a flow with its YAML definition",
+        responses={200: FlowDetailSerializer, **ERRORS},
+    )
+    def get(self, request: Request, flow_id: str) -> Response:
+        flow = selectors.flow_get(account=request.user, flow_id=flow_id)
+        return Response(FlowDetailSerializer(flow).data)
+
+    @extend_schema(
+        operation_id="update_flow",
+        summary="Update a flow (a changed definition is saved as a new revision)",
+        request=FlowUpdateSerializer,
+        responses={200: FlowSerializer, **WRITE_ERRORS},
+    )
+    def put(self, request: Request, flow_id: str) -> Response:
+        flow = selectors.flow_get(account=request.user, flow_id=flow_id)
+        body = FlowUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        check_yaml(data.get("definition"))
+        flow = services.flow_update(
+            actor=request.user,
+            flow=flow,
+            source=data.get("definition"),
+            name=data.get("name"),
+            description=data.get("description"),
+            tags=data.get("tags"),
+        )
+        return Response(FlowSerializer(flow).data)
+
+    @extend_schema(
+        operation_id="delete_flow",
+        summary="Delete a flow",
+        parameters=[OpenApiParameter("force", bool, description="Cancel its running executions and delete")],
+        responses={
+            200: MessageSerializer,
+            **ERRORS,
+            409: OpenApiResponse(description="The flow has running executions (`conflict`)"),
+        },
+    )
+    def delete(self, request: Request, flow_id: str) -> Response:
+        flow = selectors.flow_get(account=request.user, flow_id=flow_id)
+        force = request.query_params.get("force", "").lower() in ("1", "true", "yes")
+        services.flow_delete(actor=request.user, flow=flow, force=force)
+        return Response({"message": "Flow deleted successfully"})
+
+
+class FlowRunView(FlowRunnerAPIView):
+    @extend_schema(
+        operation_id="run_flow",
+        summary="Run a flow",
+        request=RunSerializer,
+        responses={
+            201: RunResponseSerializer,
+            **ERRORS,
+            422: OpenApiResponse(description="The input does not fit the flow (`validation_error`)"),
+        },
+    )
+    def post(self, request: Request, flow_id: str) -> Response:
+        flow = selectors.flow_get(account=request.user, flow_id=flow_id)
+        body = RunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        execution = execution_start(actor=request.user, flow=flow, inputs=body.validated_data.get("input") or {})
+        return Response(RunResponseSerializer(execution).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,81 @@
+"""Account secrets: list (names only), create, delete. Values are write-only.
+
+Only the account itself or an admin over it sees them; to anyone else the account does
+not exist (404), as everywhere else in the platform.
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Account
+from accounts.selectors import account_get, can_administer
+from api.flowrunner.serializers import (
+    MessageSerializer,
+    SecretCreateSerializer,
+    SecretListSerializer,
+    SecretSerializer,
+)
+from api.flowrunner.views.base import FlowRunnerAPIView
+from api.flowrunner.views.flows import ERRORS
+from core.errors import NotFound
+from vault.models import Secret
+from vault.services import secret_delete, secret_set
+
+
+def secret_owner(actor: Account, account_id: str) -> Account:
+    """The account whose secrets `actor` may manage: itself, or one it administers."""
+    account = account_get(account=actor, account_id=account_id)
+    if account.pk != actor.pk and not can_administer(actor, account):
+        raise NotFound("Account not found.")
+    return account
+
+
+class SecretListView(FlowRunnerAPIView):
+    @extend_schema(
+        operation_id="list_secrets",
+        summary="List an account's secrets (names only)",
+        responses={200: SecretListSerializer, **ERRORS},
+    )
+    def get(self, request: Request, account_id: str) -> Response:
+        account = secret_owner(request.user, account_id)
+        secrets = Secret.objects.filter(account=account).order_by("name")
+        return Response({"secrets": SecretSerializer(secrets, many=True).data})
+
+    @extend_schema(
+        operation_id="create_secret",
+        summary="Create a secret",
+        request=SecretCreateSerializer,
+        responses={
+            201: SecretSerializer,
+            **ERRORS,
+            409: OpenApiResponse(description="A secret with this key exists (`conflict`)"),
+            422: OpenApiResponse(description="Bad key or empty value (`validation_error`)"),
+        },
+    )
+    def post(self, request: Request, account_id: str) -> Response:
+        account = secret_owner(request.user, account_id)
+        body = SecretCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        secret = secret_set(
+            actor=request.user,
+            account=account,
+            name=body.validated_data["key"],
+            value=body.validated_data["value"],
+            create_only=True,
+        )
+        return Response(SecretSerializer(secret).data, status=status.HTTP_201_CREATED)
+
+
+class SecretDetailView(FlowRunnerAPIView):
+    @extend_schema(
+        operation_id="delete_secret", summary="Delete a secret", responses={200: MessageSerializer, **ERRORS}
+    )
+    def delete(self, request: Request, account_id: str, key: str) -> Response:
+        account = secret_owner(request.user, account_id)
+        secret = Secret.objects.filter(account=account, name=key).first()
+        if secret is None:
+            raise NotFound(f"Secret '{key}' not found.")
+        secret_delete(actor=request.user, secret=secret)
+        return Response({"message": "Secret deleted successfully"})

@@ -1,0 +1,109 @@
+"""workflowdev shapes of executions, their tasks and approvals."""
+
+import json
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from executions.models import Approval, Execution, TaskRun
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    flowId = serializers.UUIDField(source="flow_id", allow_null=True)
+    namespace = serializers.CharField(source="namespace.name")
+    tasksTotal = serializers.IntegerField(source="tasks_total")
+    tasksExecuted = serializers.IntegerField(source="tasks_executed")
+    inputs = serializers.JSONField()
+    outputs = serializers.JSONField(allow_null=True)
+    error = serializers.SerializerMethodField()
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    durationMs = serializers.IntegerField(source="duration_ms", allow_null=True)
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "flowId",
+            "namespace",
+            "status",
+            "tasksTotal",
+            "tasksExecuted",
+            "inputs",
+            "outputs",
+            "error",
+            "startedAt",
+            "finishedAt",
+            "durationMs",
+        ]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_error(self, execution: Execution) -> str | None:
+        return execution.error or None
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    taskName = serializers.CharField(source="name")
+    taskType = serializers.CharField(source="plugin_type")
+    outputs = serializers.SerializerMethodField(help_text="The task's outputs as a JSON string.")
+    error = serializers.SerializerMethodField()
+    approvalId = serializers.SerializerMethodField(help_text="Approval gates only.")
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+
+    class Meta:
+        model = TaskRun
+        fields = [
+            "id",
+            "taskName",
+            "taskType",
+            "status",
+            "attempt",
+            "outputs",
+            "error",
+            "approvalId",
+            "startedAt",
+            "finishedAt",
+        ]
+
+    def get_outputs(self, run: TaskRun) -> str:
+        return json.dumps({} if run.outputs is None else run.outputs, separators=(",", ":"), default=str)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_error(self, run: TaskRun) -> str | None:
+        return run.error or None
+
+    @extend_schema_field(OpenApiTypes.UUID)
+    def get_approvalId(self, run: TaskRun) -> str | None:
+        try:
+            return str(run.approval.pk)
+        except ObjectDoesNotExist:
+            return None
+
+
+class ExecutionDetailSerializer(serializers.Serializer):
+    execution = ExecutionSerializer()
+    tasks = TaskSerializer(many=True)
+
+
+def execution_detail(execution: Execution, runs: Any) -> dict[str, Any]:
+    return ExecutionDetailSerializer({"execution": execution, "tasks": runs}).data
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    executionId = serializers.UUIDField(source="execution_id")
+    taskName = serializers.CharField(source="task_run.name")
+    decidedBy = serializers.CharField(source="decided_by.username", default=None, allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    decidedAt = serializers.DateTimeField(source="decided_at", allow_null=True)
+
+    class Meta:
+        model = Approval
+        fields = ["id", "executionId", "taskName", "status", "decidedBy", "comment", "createdAt", "decidedAt"]
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)

@@ -1,0 +1,158 @@
+"""Executions (list, get with tasks, cancel, retry) and approvals of gates."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.workflowdev.serializers.executions import (
+    ApprovalSerializer,
+    DecisionSerializer,
+    ExecutionDetailSerializer,
+    ExecutionSerializer,
+    execution_detail,
+)
+from api.workflowdev.views.base import PAGE_PARAMETERS, WorkflowDevAPIView, page_response, paginate, query_list
+from core.errors import BadRequest
+from executions import selectors
+from executions.models import Approval, ExecutionStatus
+from executions.services import approval_decide, execution_cancel, execution_retry
+
+NOT_FOUND = OpenApiResponse(description="Not found (or in a namespace you cannot read)")
+CONFLICT = OpenApiResponse(description="Not allowed in the current status")
+
+
+def _statuses(request: Request) -> list[str] | None:
+    statuses = query_list(request, "status")
+    if statuses is None:
+        return None
+    statuses = [status.upper() for status in statuses]
+    unknown = sorted(set(statuses) - set(ExecutionStatus.values))
+    if unknown:
+        raise BadRequest(
+            f"Unknown status {', '.join(unknown)}; use {', '.join(ExecutionStatus.values)}.",
+            details={"field": "status", "reason": "unknown status"},
+        )
+    return statuses
+
+
+class ExecutionListView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="List executions, newest first",
+        operation_id="executions_list",
+        parameters=[
+            OpenApiParameter("namespace", str),
+            OpenApiParameter("flowId", str),
+            OpenApiParameter("status", str, description="One or more statuses, comma-separated."),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: page_response(ExecutionSerializer)},
+    )
+    def get(self, request: Request) -> Response:
+        executions = selectors.execution_list(
+            account=request.user,
+            namespaces=query_list(request, "namespace"),
+            flow_id=request.query_params.get("flowId") or None,
+            statuses=_statuses(request),
+        )
+        return paginate(self, request, executions, ExecutionSerializer)
+
+
+def _detail(request: Request, execution_id: str) -> Response:
+    execution = selectors.execution_get(account=request.user, execution_id=execution_id)
+    return Response(execution_detail(execution, selectors.task_runs(execution=execution)))
+
+
+class ExecutionDetailView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Get an execution with its tasks", responses={200: ExecutionDetailSerializer, 404: NOT_FOUND}
+    )
+    def get(self, request: Request, id: str) -> Response:
+        return _detail(request, id)
+
+
+class ExecutionCancelView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Cancel a running execution",
+        request=None,
+        responses={200: ExecutionDetailSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        execution = selectors.execution_get(account=request.user, execution_id=id)
+        execution_cancel(actor=request.user, execution=execution)
+        return _detail(request, id)
+
+
+class ExecutionRetryView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Retry a failed, cancelled or timed-out execution",
+        request=None,
+        responses={200: ExecutionDetailSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        execution = selectors.execution_get(account=request.user, execution_id=id)
+        execution_retry(actor=request.user, execution=execution)
+        return _detail(request, id)
+
+
+class ApprovalListView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="List approvals, newest first",
+        operation_id="approvals_list",
+        parameters=[
+            OpenApiParameter("executionId", str),
+            OpenApiParameter("status", str, enum=Approval.Status.values),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: page_response(ApprovalSerializer)},
+    )
+    def get(self, request: Request) -> Response:
+        status = (request.query_params.get("status") or "").lower() or None
+        if status and status not in Approval.Status.values:
+            raise BadRequest(
+                f"Unknown approval status '{status}'; use {', '.join(Approval.Status.values)}.",
+                details={"field": "status", "reason": "unknown status"},
+            )
+        approvals = selectors.approval_list(
+            account=request.user, execution_id=request.query_params.get("executionId") or None, status=status
+        )
+        return paginate(self, request, approvals, ApprovalSerializer)
+
+
+class ApprovalDetailView(WorkflowDevAPIView):
+    @extend_schema(summary="Get a gate approval", responses={200: ApprovalSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, id: str) -> Response:
+        return Response(ApprovalSerializer(selectors.approval_get(account=request.user, approval_id=id)).data)
+
+
+DECISION_RESPONSES = {
+    200: ApprovalSerializer,
+    403: OpenApiResponse(description="Needs executor"),
+    404: NOT_FOUND,
+    409: OpenApiResponse(description="Already decided, or the gate no longer waits"),
+}
+
+
+def _decide(request: Request, approval_id: str, *, approve: bool) -> Response:
+    approval = selectors.approval_get(account=request.user, approval_id=approval_id)
+    body = DecisionSerializer(data=request.data or {})
+    body.is_valid(raise_exception=True)
+    approval = approval_decide(
+        actor=request.user, approval=approval, approve=approve, comment=body.validated_data["comment"]
+    )
+    return Response(ApprovalSerializer(approval).data)
+
+
+class ApprovalApproveView(WorkflowDevAPIView):
+    @extend_schema(summary="Approve a gate", request=DecisionSerializer, responses=DECISION_RESPONSES)
+    def post(self, request: Request, id: str) -> Response:
+        return _decide(request, id, approve=True)
+
+
+class ApprovalRejectView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Reject a gate (the task and the execution fail)",
+        request=DecisionSerializer,
+        responses=DECISION_RESPONSES,
+    )
+    def post(self, request: Request, id: str) -> Response:
+        return _decide(request, id, approve=False)

@@ -1,0 +1,223 @@
+"""Flows: CRUD, validation, import/export, revisions, and starting an execution."""
+
+import json
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
+from rest_framework import status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from accounts.selectors import namespace_get
+from api.workflowdev.parsers import YAML_PARSERS
+from api.workflowdev.serializers.flows import (
+    ExecuteResponseSerializer,
+    FlowExportSerializer,
+    FlowSerializer,
+    FlowWriteSerializer,
+    RevisionSerializer,
+    ValidateRequestSerializer,
+    ValidationResultSerializer,
+)
+from api.workflowdev.transfer import flow_export, flow_import
+from api.workflowdev.views.base import PAGE_PARAMETERS, WorkflowDevAPIView, body_namespace, page_response, paginate
+from core.errors import ValidationFailed
+from executions.services import execution_start
+from flows import selectors
+from flows.services import flow_create, flow_delete, flow_restore, flow_update, flow_validate
+
+FLOW_ERRORS = {
+    400: OpenApiResponse(description="Malformed JSON"),
+    404: OpenApiResponse(description="Flow or namespace not found"),
+    409: OpenApiResponse(description="A flow of that name exists"),
+    422: OpenApiResponse(description="Invalid definition: every problem with path, line and message"),
+}
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in {"1", "true", "yes"}
+
+
+class FlowListView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="List flows",
+        operation_id="flows_list",
+        parameters=[
+            OpenApiParameter("namespace", str),
+            OpenApiParameter("q", str, description="Name contains"),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: page_response(FlowSerializer)},
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        namespace = params.get("namespace")
+        flows = selectors.flow_list(
+            account=request.user, namespaces=[namespace] if namespace else None, q=params.get("q")
+        )
+        return paginate(self, request, flows, FlowSerializer)
+
+    @extend_schema(summary="Create a flow", request=FlowWriteSerializer, responses={201: FlowSerializer, **FLOW_ERRORS})
+    def post(self, request: Request) -> Response:
+        body = FlowWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        namespace = body_namespace(request.user, data.get("namespace") or _yaml_namespace(data["yamlContent"]))
+        flow = flow_create(
+            actor=request.user,
+            namespace=namespace,
+            source=data["yamlContent"],
+            name=data.get("name") or None,
+            description=data.get("description"),
+        )
+        return Response(FlowSerializer(flow).data, status=status.HTTP_201_CREATED)
+
+
+def _yaml_namespace(source: str) -> str | None:
+    """The `namespace:` a tasks-format definition declares, if it parses (validation comes later)."""
+    from flows.definitions import DefinitionError, compile_definition
+
+    try:
+        return compile_definition(source).namespace or None
+    except (DefinitionError, ValueError):
+        return None
+
+
+class FlowDetailView(WorkflowDevAPIView):
+    @extend_schema(summary="Get a flow", responses={200: FlowSerializer, 404: FLOW_ERRORS[404]})
+    def get(self, request: Request, id: str) -> Response:
+        return Response(FlowSerializer(selectors.flow_get(account=request.user, flow_id=id)).data)
+
+    @extend_schema(
+        summary="Update a flow (a changed YAML is a new revision)",
+        request=FlowWriteSerializer(partial=True),
+        responses={200: FlowSerializer, **FLOW_ERRORS},
+    )
+    def put(self, request: Request, id: str) -> Response:
+        flow = selectors.flow_get(account=request.user, flow_id=id)
+        body = FlowWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if data.get("namespace") and data["namespace"] != flow.namespace.name:
+            raise ValidationFailed(
+                "A flow cannot move to another namespace; export it and import it there.",
+                details=[{"field": "namespace", "reason": "cannot change"}],
+            )
+        flow = flow_update(
+            actor=request.user,
+            flow=flow,
+            source=data.get("yamlContent"),
+            name=data.get("name") or None,
+            description=data.get("description"),
+        )
+        return Response(FlowSerializer(flow).data)
+
+    @extend_schema(
+        summary="Delete a flow",
+        parameters=[OpenApiParameter("force", bool, description="Cancel its running executions first.")],
+        responses={204: None, 404: FLOW_ERRORS[404], 409: OpenApiResponse(description="Running executions")},
+    )
+    def delete(self, request: Request, id: str) -> Response:
+        flow = selectors.flow_get(account=request.user, flow_id=id)
+        flow_delete(actor=request.user, flow=flow, force=_truthy(request.query_params.get("force")))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FlowValidateView(WorkflowDevAPIView):
+    """Validate without saving: JSON `{"yamlContent"}` or a raw YAML body."""
+
+    parser_classes = [JSONParser, *YAML_PARSERS]
+
+    @extend_schema(
+        summary="Validate YAML",
+        request={"application/json": ValidateRequestSerializer, "application/x-yaml": OpenApiTypes.STR},
+        parameters=[OpenApiParameter("namespace", str, description="Check ${NAME} credentials against it.")],
+        responses={200: ValidationResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        if isinstance(request.data, str):
+            source, namespace_name = request.data, request.query_params.get("namespace")
+        else:
+            body = ValidateRequestSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            source = body.validated_data["yamlContent"]
+            namespace_name = body.validated_data.get("namespace") or request.query_params.get("namespace")
+        namespace = namespace_get(account=request.user, name=namespace_name) if namespace_name else None
+        problems = flow_validate(source=source, namespace=namespace, owner=request.user)
+        errors = [problem.as_dict() for problem in problems]
+        return Response(ValidationResultSerializer({"valid": not errors, "errors": errors}).data)
+
+
+class FlowImportView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Import a flow from an export file",
+        request=FlowExportSerializer,
+        parameters=[
+            OpenApiParameter("overwrite", bool, description="Replace a flow of the same name."),
+            OpenApiParameter("namespace", str, description="Import into this namespace instead of the file's."),
+        ],
+        responses={201: FlowSerializer, 200: FlowSerializer, **FLOW_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = FlowExportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        name = request.query_params.get("namespace") or data["flow"].get("namespace")
+        namespace = body_namespace(request.user, name)
+        flow, created = flow_import(
+            actor=request.user, namespace=namespace, data=data, overwrite=_truthy(request.query_params.get("overwrite"))
+        )
+        return Response(FlowSerializer(flow).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class FlowExportView(WorkflowDevAPIView):
+    @extend_schema(summary="Export a flow as JSON (a download)", responses={200: FlowExportSerializer})
+    def get(self, request: Request, id: str) -> HttpResponse:
+        flow = selectors.flow_get(account=request.user, flow_id=id)
+        text = json.dumps(FlowExportSerializer(flow_export(flow)).data, cls=JSONEncoder, indent=2)
+        response = HttpResponse(text, content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{flow.namespace.name}.{flow.name}.json"'
+        return response
+
+
+class FlowRevisionsView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="List revisions, newest first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_response(RevisionSerializer)},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        flow = selectors.flow_get(account=request.user, flow_id=id)
+        return paginate(self, request, selectors.flow_revisions(flow=flow), RevisionSerializer)
+
+
+class FlowRestoreView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Restore a revision (saved as a new revision)",
+        request=None,
+        responses={200: FlowSerializer, 404: FLOW_ERRORS[404]},
+    )
+    def post(self, request: Request, id: str, rev: int) -> Response:
+        flow = selectors.flow_get(account=request.user, flow_id=id)
+        return Response(FlowSerializer(flow_restore(actor=request.user, flow=flow, revision=rev)).data)
+
+
+class FlowExecuteView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Execute a flow",
+        request={"application/json": OpenApiTypes.OBJECT},
+        description="The optional JSON body is the inputs, checked against the flow's declared inputs.",
+        responses={201: ExecuteResponseSerializer, 404: FLOW_ERRORS[404], 422: FLOW_ERRORS[422]},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        flow = selectors.flow_get(account=request.user, flow_id=id)
+        inputs = request.data if request.data not in (None, "") else {}
+        if not isinstance(inputs, dict):
+            raise ValidationFailed(
+                "The inputs must be a JSON object.", details=[{"field": "", "reason": "not an object"}]
+            )
+        execution = execution_start(actor=request.user, flow=flow, inputs=dict(inputs), origin="api")
+        answer = {"executionId": execution.pk, "status": execution.status, "tasksTotal": execution.tasks_total}
+        return Response(ExecuteResponseSerializer(answer).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,142 @@
+"""Namespaces and their members (Kestra-style; DIALECTS.md "Authentication and roles")."""
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import selectors
+from accounts.models import Account, Membership, Namespace
+from accounts.roles import Role, rank
+from accounts.services import membership_remove, membership_set, namespace_create, namespace_delete, namespace_update
+from api.workflowdev.serializers.resources import (
+    MemberSerializer,
+    MemberWriteSerializer,
+    NamespacePatchSerializer,
+    NamespaceSerializer,
+    NamespaceWriteSerializer,
+)
+from api.workflowdev.views.base import PAGE_PARAMETERS, WorkflowDevAPIView, page_response, paginate
+from core.errors import NotFound
+from core.ids import parse_uuid
+
+NOT_FOUND = OpenApiResponse(description="Not found (or a namespace you cannot read)")
+FORBIDDEN = OpenApiResponse(description="Needs a global admin (namespaces) or the namespace's admin (members)")
+
+
+def members_of(namespace: Namespace) -> list[dict[str, Any]]:
+    """Accounts with a role in the namespace: by default namespace, or by membership (the higher wins)."""
+    members: dict[Any, dict[str, Any]] = {}
+    for account in Account.objects.filter(default_namespace=namespace).order_by("username"):
+        members[account.pk] = {
+            "accountId": account.pk,
+            "username": account.username,
+            "role": account.role,
+            "source": "default",
+        }
+    for membership in Membership.objects.filter(namespace=namespace).select_related("account"):
+        current = members.get(membership.account_id)
+        if current is None or rank(membership.role) > rank(current["role"]):
+            members[membership.account_id] = {
+                "accountId": membership.account_id,
+                "username": membership.account.username,
+                "role": membership.role,
+                "source": "membership",
+            }
+    return sorted(members.values(), key=lambda member: member["username"])
+
+
+class NamespaceListView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="List the namespaces you can read",
+        operation_id="namespaces_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_response(NamespaceSerializer)},
+    )
+    def get(self, request: Request) -> Response:
+        return paginate(self, request, selectors.namespace_list(account=request.user), NamespaceSerializer)
+
+    @extend_schema(
+        summary="Create a namespace (global admin)",
+        request=NamespaceWriteSerializer,
+        responses={201: NamespaceSerializer, 403: FORBIDDEN, 409: OpenApiResponse(description="Exists")},
+    )
+    def post(self, request: Request) -> Response:
+        body = NamespaceWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        namespace = namespace_create(actor=request.user, **body.validated_data)
+        return Response(NamespaceSerializer(namespace).data, status=status.HTTP_201_CREATED)
+
+
+class NamespaceDetailView(WorkflowDevAPIView):
+    @extend_schema(summary="Get a namespace", responses={200: NamespaceSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, name: str) -> Response:
+        return Response(NamespaceSerializer(selectors.namespace_get(account=request.user, name=name)).data)
+
+    @extend_schema(
+        summary="Change a namespace's description (its admin)",
+        request=NamespacePatchSerializer,
+        responses={200: NamespaceSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def patch(self, request: Request, name: str) -> Response:
+        namespace = selectors.namespace_get(account=request.user, name=name)
+        body = NamespacePatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        namespace = namespace_update(actor=request.user, namespace=namespace, **body.validated_data)
+        return Response(NamespaceSerializer(namespace).data)
+
+    @extend_schema(
+        summary="Delete a namespace and everything in it (global admin)",
+        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, name: str) -> Response:
+        namespace_delete(actor=request.user, namespace=selectors.namespace_get(account=request.user, name=name))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberListView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="List a namespace's members",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_response(MemberSerializer), 404: NOT_FOUND},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        namespace = selectors.namespace_get(account=request.user, name=name)
+        return paginate(self, request, members_of(namespace), MemberSerializer)
+
+
+class MemberDetailView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Give an account a role in the namespace (its admin)",
+        request=MemberWriteSerializer,
+        responses={200: MemberSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def put(self, request: Request, name: str, account_id: str) -> Response:
+        namespace = selectors.namespace_get(account=request.user, name=name)
+        body = MemberWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        selectors.ensure_role(request.user, namespace, Role.ADMIN)  # before telling which accounts exist
+        account = _account(account_id)
+        membership = membership_set(
+            actor=request.user, namespace=namespace, account=account, role=body.validated_data["role"]
+        )
+        member = {"accountId": account.pk, "username": account.username, "role": membership.role}
+        return Response(MemberSerializer({**member, "source": "membership"}).data)
+
+    @extend_schema(
+        summary="Remove an account's membership (its admin)", responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND}
+    )
+    def delete(self, request: Request, name: str, account_id: str) -> Response:
+        namespace = selectors.namespace_get(account=request.user, name=name)
+        selectors.ensure_role(request.user, namespace, Role.ADMIN)
+        membership_remove(actor=request.user, namespace=namespace, account=_account(account_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _account(account_id: str) -> Account:
+    account = Account.objects.filter(pk=parse_uuid(account_id, what="Account")).first()
+    if account is None:
+        raise NotFound("Account not found.")
+    return account

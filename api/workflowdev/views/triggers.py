@@ -1,0 +1,146 @@
+"""Triggers (CRUD) and the open webhook endpoint that fires them."""
+
+import time
+
+from django.conf import settings
+from django.http import QueryDict
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
+from rest_framework import status
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.roles import Role, at_least
+from accounts.selectors import role_in
+from api.workflowdev.parsers import RawBodyParser
+from api.workflowdev.serializers.resources import TriggerSerializer, TriggerWriteSerializer, WebhookResponseSerializer
+from api.workflowdev.views.base import PAGE_PARAMETERS, WorkflowDevAPIView, page_response, paginate
+from core.errors import ValidationFailed
+from executions.models import Execution
+from flows import selectors
+from flows.models import Trigger
+from flows.triggers import trigger_create, trigger_delete, trigger_update, webhook_fire
+
+NOT_FOUND = OpenApiResponse(description="Not found (or in a namespace you cannot read)")
+INVALID = OpenApiResponse(description="Invalid trigger (cron, timezone, key, statuses)")
+
+
+def _context(request: Request) -> dict:
+    """Webhook keys are credentials: shown to those who may fire them (executor and up)."""
+
+    def can_fire(trigger: Trigger) -> bool:
+        return at_least(role_in(request.user, trigger.flow.namespace_id), Role.EXECUTOR)
+
+    return {"can_fire": can_fire}
+
+
+class TriggerListView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="List triggers",
+        operation_id="triggers_list",
+        parameters=[
+            OpenApiParameter("flowId", str),
+            OpenApiParameter("type", str, enum=Trigger.Type.values),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: page_response(TriggerSerializer)},
+    )
+    def get(self, request: Request) -> Response:
+        triggers = selectors.trigger_list(account=request.user, flow_id=request.query_params.get("flowId") or None)
+        if request.query_params.get("type"):
+            triggers = triggers.filter(type=request.query_params["type"])
+        return paginate(self, request, triggers, TriggerSerializer, context=_context(request))
+
+    @extend_schema(
+        summary="Create a trigger",
+        request=TriggerWriteSerializer,
+        responses={
+            201: TriggerSerializer,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="Key in use"),
+            422: INVALID,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = TriggerWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        flow = selectors.flow_get(account=request.user, flow_id=body.validated_data["flowId"])
+        fields = body.service_fields()
+        trigger = trigger_create(actor=request.user, flow=flow, type=fields.pop("type"), **fields)
+        return Response(TriggerSerializer(trigger, context=_context(request)).data, status=status.HTTP_201_CREATED)
+
+
+class TriggerDetailView(WorkflowDevAPIView):
+    @extend_schema(summary="Get a trigger", responses={200: TriggerSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, id: str) -> Response:
+        trigger = selectors.trigger_get(account=request.user, trigger_id=id)
+        return Response(TriggerSerializer(trigger, context=_context(request)).data)
+
+    @extend_schema(
+        summary="Update a trigger (any subset of fields)",
+        request=TriggerWriteSerializer(partial=True),
+        responses={
+            200: TriggerSerializer,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="YAML-declared"),
+            422: INVALID,
+        },
+    )
+    def put(self, request: Request, id: str) -> Response:
+        trigger = selectors.trigger_get(account=request.user, trigger_id=id)
+        body = TriggerWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        if "flowId" in body.validated_data and body.validated_data["flowId"] != trigger.flow_id:
+            raise ValidationFailed(
+                "A trigger cannot move to another flow.", details=[{"field": "flowId", "reason": "cannot change"}]
+            )
+        trigger = trigger_update(actor=request.user, trigger=trigger, **body.service_fields())
+        return Response(TriggerSerializer(trigger, context=_context(request)).data)
+
+    @extend_schema(summary="Delete a trigger", responses={204: None, 404: NOT_FOUND})
+    def delete(self, request: Request, id: str) -> Response:
+        trigger_delete(actor=request.user, trigger=selectors.trigger_get(account=request.user, trigger_id=id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _wait_for_end(execution: Execution) -> Execution:
+    """Poll until the execution ends or MILLRACE_WEBHOOK_WAIT_SECONDS pass (the record is in the database)."""
+    deadline = time.monotonic() + settings.MILLRACE_WEBHOOK_WAIT_SECONDS
+    delay = 0.05
+    execution.refresh_from_db(fields=["status", "outputs"])
+    while not execution.is_terminal and time.monotonic() < deadline:
+        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+        delay = min(delay * 2, 0.5)
+        execution.refresh_from_db(fields=["status", "outputs"])
+    return execution
+
+
+class WebhookView(WorkflowDevAPIView):
+    """Open: the key is the credential. JSON body → `trigger.body`; headers → `trigger.headers`."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    parser_classes = [JSONParser, RawBodyParser]
+
+    @extend_schema(
+        summary="Fire a webhook trigger",
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[OpenApiParameter("wait", bool, description="Wait (bounded) for the end; answer the outputs.")],
+        responses={
+            201: WebhookResponseSerializer,
+            404: OpenApiResponse(description="Unknown or disabled key"),
+            413: OpenApiResponse(description="Body too large"),
+        },
+    )
+    def post(self, request: Request, key: str) -> Response:
+        body = request.data
+        if isinstance(body, QueryDict):  # no body at all
+            body = body.dict()
+        execution = webhook_fire(key=key, body=body, headers=dict(request.headers))
+        if (request.query_params.get("wait") or "").lower() in {"1", "true", "yes"}:
+            execution = _wait_for_end(execution)
+            answer = {"executionId": execution.pk, "status": execution.status, "outputs": execution.outputs}
+        else:
+            answer = {"executionId": execution.pk, "status": execution.status, "tasksTotal": execution.tasks_total}
+        return Response(WebhookResponseSerializer(answer).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,1 @@
+"""The ActiveWorkflow (Huginn-style) agent runtime: types, schedules, propagation and services."""

@@ -1,0 +1,87 @@
+"""Reads of agents, messages and workflows (flows), scoped to the caller's namespaces (404 outside)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Account
+from accounts.selectors import scope_to_namespaces
+from core.errors import NotFound
+from core.ids import parse_uuid
+from executions.models import Message
+from flows.models import Agent, AgentLink, Flow
+
+
+def live_messages() -> Q:
+    """Messages not yet expired (the purge job removes expired ones a little later)."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+
+
+def with_counts(queryset: QuerySet[Agent]) -> QuerySet[Agent]:
+    """`messages_count` and the incoming links (for `sources`), without a query per agent."""
+    live = Q(messages__expires_at__isnull=True) | Q(messages__expires_at__gt=timezone.now())
+    return queryset.annotate(messages_count=Count("messages", filter=live)).prefetch_related(
+        Prefetch("incoming_links", queryset=AgentLink.objects.order_by("id").only("id", "source_id", "receiver_id"))
+    )
+
+
+def agent_list(*, account: Account) -> QuerySet[Agent]:
+    return with_counts(scope_to_namespaces(Agent.objects.all(), account=account)).order_by("created_at", "id")
+
+
+def agent_get(*, account: Account, agent_id: Any) -> Agent:
+    agent = (
+        scope_to_namespaces(Agent.objects.select_related("namespace"), account=account)
+        .filter(pk=parse_uuid(agent_id, what="Agent"))
+        .first()
+    )
+    if agent is None:
+        raise NotFound("Agent not found.")
+    return agent
+
+
+def agent_with_counts(agent: Agent) -> Agent:
+    return with_counts(Agent.objects.select_related("namespace")).get(pk=agent.pk)
+
+
+def message_list(*, agent: Agent, after: datetime | None = None, limit: int | None = None) -> QuerySet[Message]:
+    """The agent's messages, newest first."""
+    queryset = Message.objects.filter(agent=agent).filter(live_messages()).order_by("-id")
+    if after is not None:
+        queryset = queryset.filter(created_at__gt=after)
+    return queryset[:limit] if limit is not None else queryset
+
+
+def message_get(*, account: Account, message_id: Any) -> Message:
+    message = (
+        scope_to_namespaces(Message.objects.select_related("agent"), account=account, field="agent__namespace")
+        .filter(uuid=parse_uuid(message_id, what="Message"))
+        .filter(live_messages())
+        .first()
+    )
+    if message is None:
+        raise NotFound("Message not found.")
+    return message
+
+
+def workflow_list(*, account: Account) -> QuerySet[Flow]:
+    return scope_to_namespaces(Flow.objects.all(), account=account).order_by("created_at", "id")
+
+
+def workflow_get(*, account: Account, workflow_id: Any) -> Flow:
+    flow = (
+        scope_to_namespaces(Flow.objects.select_related("namespace"), account=account)
+        .filter(pk=parse_uuid(workflow_id, what="Workflow"))
+        .first()
+    )
+    if flow is None:
+        raise NotFound("Workflow not found.")
+    return flow
+
+
+def workflow_agents(flow: Flow) -> QuerySet[Agent]:
+    return with_counts(flow.agents.filter(namespace_id=flow.namespace_id)).order_by("created_at", "id")

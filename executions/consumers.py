@@ -1,0 +1,199 @@
+"""Execution WebSockets: FlowRunner's `/ws/executions/{id}` and workflowdev's log stream.
+
+Both replay what already happened, then stream, then close once the execution has ended
+and every event is sent. The ExecutionEvent table is the record: the consumer keeps a
+cursor (the last event id sent) and always reads after it. A group message on the
+channel layer only rings the doorbell; the consumer also polls, because channels-redis
+drops messages on overflow and, in the embedded mode, workers in other processes cannot
+reach the in-memory layer.
+
+Refusals accept the handshake and close at once with 4401 (no or bad token), 4403
+(forbidden), 4404 (unknown execution or one of another namespace), so browsers can read
+the code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from rest_framework import exceptions
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import TokenError
+
+from accounts.authentication import account_for_api_token, bearer_token
+from accounts.models import Account
+from accounts.roles import Role
+from accounts.services import API_TOKEN_PREFIX
+from api.flowrunner.events import stream_message
+from core.errors import Forbidden, NotFound
+from core.timefmt import isoformat
+from executions.engine.events import group_name
+from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionEvent
+from executions.selectors import execution_events, execution_get
+
+logger = logging.getLogger("millrace.ws")
+
+CLOSE_BAD_REQUEST, CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4400, 4401, 4403, 4404
+BATCH = 500
+
+
+def authenticate(raw: str | None) -> Account | None:
+    """The account of a login JWT (blacklist checked) or a personal API token; None if refused."""
+    if not raw:
+        if settings.MILLRACE_AUTH_REQUIRED:
+            return None
+        return Account.objects.filter(role=Role.ADMIN, is_active=True).order_by("date_joined").first()
+    try:
+        if raw.startswith(API_TOKEN_PREFIX):
+            return account_for_api_token(raw)
+        backend = JWTAuthentication()
+        account = backend.get_user(backend.get_validated_token(raw.encode()))
+    except (exceptions.AuthenticationFailed, TokenError):
+        return None
+    return account if isinstance(account, Account) and account.is_active else None
+
+
+class ExecutionStream(AsyncWebsocketConsumer):
+    """Replay, then live events of one execution; subclasses say how an event is shown."""
+
+    poll_interval = 0.5
+
+    async def connect(self) -> None:
+        await self.accept()
+        self.pump: asyncio.Task | None = None
+        self.group: str | None = None
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        code = await database_sync_to_async(self._authorize)(query)
+        if code is not None:
+            await self.close(code)
+            return
+        if self.channel_layer is not None:
+            self.group = group_name(self.execution_id)
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        self.wake = asyncio.Event()
+        self.pump = asyncio.create_task(self._stream())
+
+    def _authorize(self, query: dict[str, list[str]]) -> int | None:
+        headers = dict(self.scope.get("headers") or [])
+        raw = bearer_token(headers.get(b"authorization")) or (query.get("token") or [None])[0]
+        account = authenticate(raw)
+        if account is None:
+            return CLOSE_UNAUTHORIZED
+        try:
+            execution = execution_get(account=account, execution_id=self.scope["url_route"]["kwargs"]["execution_id"])
+        except NotFound:
+            return CLOSE_NOT_FOUND
+        except Forbidden:
+            return CLOSE_FORBIDDEN
+        try:
+            self.cursor = int((query.get("since") or ["0"])[0])
+        except ValueError:
+            return CLOSE_BAD_REQUEST
+        self.execution_id = execution.pk
+        self.options = query
+        return None
+
+    async def execution_event(self, message: dict[str, Any]) -> None:
+        """The doorbell: something was written; the pump reads it from the table."""
+        self.wake.set()
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "pump", None) is not None and self.pump is not asyncio.current_task():
+            self.pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.pump
+        if getattr(self, "group", None) and self.channel_layer is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _stream(self) -> None:
+        try:
+            while True:
+                self.wake.clear()
+                messages, done, more = await database_sync_to_async(self._read)()
+                for message in messages:
+                    await self.send(text_data=json.dumps(message))
+                if done:
+                    await self.close(1000)
+                    return
+                if more:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=self.poll_interval)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("Execution stream %s failed", self.execution_id)
+            await self.close(1011)
+
+    def _read(self) -> tuple[list[dict[str, Any]], bool, bool]:
+        """Messages after the cursor; whether the stream is done; whether more are waiting.
+
+        The status is read before the events: when it says the execution ended, every event
+        of the transaction that ended it is already visible.
+        """
+        execution = Execution.objects.filter(pk=self.execution_id).select_related("namespace").first()
+        if execution is None:
+            return [], True, False
+        ended = execution.status in TERMINAL_EXECUTION_STATUSES
+        events = list(execution_events(execution=execution, after_id=self.cursor)[:BATCH])
+        if events:
+            self.cursor = events[-1].id
+        more = len(events) == BATCH
+        messages = self.translate(events, execution)
+        return messages, ended and not more, more
+
+    def is_final(self, event: ExecutionEvent, execution: Execution) -> bool:
+        """The status change that ended the execution for good (not one a retry undid)."""
+        if event.type != "execution_status" or (event.data or {}).get("status") not in TERMINAL_EXECUTION_STATUSES:
+            return False
+        if execution.status not in TERMINAL_EXECUTION_STATUSES:
+            return False
+        return not execution.events.filter(type="execution_status", id__gt=event.id).exists()
+
+    def translate(self, events: list[ExecutionEvent], execution: Execution) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class FlowRunnerExecutionConsumer(ExecutionStream):
+    """`execution_update`, `node_completed`, `log`, then `execution_completed`/`execution_failed`.
+
+    The terminal message is sent last even when a hook logged after it in the same
+    transaction, so a client may stop reading at it. `?event_ids=true` adds each message's
+    `event_id`, the cursor for `?since=` on a reconnect.
+    """
+
+    def translate(self, events: list[ExecutionEvent], execution: Execution) -> list[dict[str, Any]]:
+        with_ids = (self.options.get("event_ids") or [""])[0].lower() in ("1", "true", "yes")
+        messages, terminal = [], []
+        for event in events:
+            final = self.is_final(event, execution)
+            message = stream_message(event, execution, final=final)
+            if with_ids:
+                message["event_id"] = event.id
+            (terminal if final else messages).append(message)
+        return messages + terminal
+
+
+class WorkflowdevLogConsumer(ExecutionStream):
+    """workflowdev `/api/v1/executions/{id}/logs` as a WebSocket: one JSON line per event."""
+
+    def translate(self, events: list[ExecutionEvent], execution: Execution) -> list[dict[str, Any]]:
+        return [
+            {
+                "timestamp": isoformat(event.created_at),
+                "level": event.level.upper(),
+                "message": event.message,
+                "taskName": event.task_run.name if event.task_run else None,
+                "taskType": event.task_run.plugin_type if event.task_run else None,
+                "executionId": str(execution.pk),
+            }
+            for event in events
+        ]

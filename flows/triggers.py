@@ -1,0 +1,204 @@
+"""Writes on triggers created through the API, and firing webhooks.
+
+Triggers declared in a flow's YAML are owned by the definition (`flows.services` syncs them
+on every save), so the API refuses to change or delete those: the next save would undo it.
+Schedule triggers keep `next_fire_at`, the claim the scheduler updates conditionally
+(see `flows.scheduling`); it is recomputed from *now* whenever the schedule changes or the
+trigger is enabled again, so a trigger never fires for time it spent disabled.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import UTC, datetime
+from typing import Any
+
+from croniter import croniter
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from accounts.roles import Role
+from accounts.selectors import ensure_role
+from accounts.services import audit_record
+from core.errors import Conflict, NotFound, ValidationFailed
+from executions.models import TERMINAL_EXECUTION_STATUSES, Execution
+from flows.models import Flow, Trigger, new_webhook_key
+from flows.selectors import flow_get
+
+WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9_\-.~]{8,200}$")
+TRIGGER_FIELDS = ("enabled", "inputs", "key", "cron", "timezone", "source_flow_id", "statuses", "name")
+HIDDEN_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "reason": message}])
+
+
+def next_fire_time(cron: str, zone: str, after: datetime) -> datetime:
+    """The first time strictly after `after` that `cron` names, read in timezone `zone` (UTC result)."""
+    local = after.astimezone(zoneinfo.ZoneInfo(zone or "UTC"))
+    return croniter(cron, local).get_next(datetime).astimezone(UTC)
+
+
+def _check_schedule(cron: Any, zone: Any) -> None:
+    if not isinstance(cron, str) or not croniter.is_valid(cron):
+        raise _invalid("cron", f"invalid cron expression {cron!r}")
+    try:
+        if not isinstance(zone, str) or not zone:
+            raise ValueError
+        zoneinfo.ZoneInfo(zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+        raise _invalid("timezone", f"unknown timezone {zone!r}") from exc
+
+
+def _check_values(actor: Account, flow: Flow, values: dict[str, Any]) -> dict[str, Any]:
+    """Check the fields of a trigger of `values["type"]`; fields of other types are cleared."""
+    kind = values["type"]
+    if kind not in Trigger.Type.values:
+        raise _invalid("type", f"one of {', '.join(Trigger.Type.values)}")
+    if not isinstance(values.get("inputs") or {}, dict):
+        raise _invalid("inputs", "must be an object")
+    values["inputs"] = values.get("inputs") or {}
+    if kind == Trigger.Type.WEBHOOK:
+        key = values.get("key") or new_webhook_key()
+        if not isinstance(key, str) or not WEBHOOK_KEY.match(key):
+            raise _invalid("key", "8 to 200 letters, digits, '-', '_', '.' or '~'")
+        values["key"] = key
+    else:
+        values["key"] = None
+    if kind == Trigger.Type.SCHEDULE:
+        values["timezone"] = values.get("timezone") or "UTC"
+        _check_schedule(values.get("cron"), values["timezone"])
+    else:
+        values["cron"], values["timezone"] = "", "UTC"
+    if kind == Trigger.Type.FLOW:
+        source_id = values.get("source_flow_id")
+        if not source_id:
+            raise _invalid("sourceFlowId", "required for a flow trigger")
+        source = flow_get(account=actor, flow_id=source_id)  # 404 outside the caller's namespaces
+        if source.namespace_id != flow.namespace_id:
+            raise _invalid("sourceFlowId", f"flow triggers watch flows of namespace '{flow.namespace.name}' only")
+        statuses = values.get("statuses") or []
+        if not isinstance(statuses, list) or any(s not in TERMINAL_EXECUTION_STATUSES for s in statuses):
+            raise _invalid("statuses", f"a list of {', '.join(sorted(TERMINAL_EXECUTION_STATUSES))}")
+        values["source_flow_id"], values["statuses"] = source.pk, statuses
+    else:
+        values["source_flow_id"], values["statuses"] = None, []
+    return values
+
+
+def _schedule_next(trigger: Trigger, now: datetime) -> None:
+    scheduled = trigger.type == Trigger.Type.SCHEDULE and trigger.enabled
+    trigger.next_fire_at = next_fire_time(trigger.cron, trigger.timezone, now) if scheduled else None
+
+
+def _save(trigger: Trigger) -> None:
+    try:
+        with transaction.atomic():
+            trigger.save()
+    except IntegrityError as exc:
+        raise Conflict("That webhook key is already used.") from exc
+
+
+def _summary(trigger: Trigger) -> dict[str, Any]:
+    return {"flow": trigger.flow.name, "type": trigger.type, "enabled": trigger.enabled}
+
+
+@transaction.atomic
+def trigger_create(*, actor: Account, flow: Flow, type: str, **fields: Any) -> Trigger:
+    """Create a trigger of `flow` (editor); a webhook without a key gets an unguessable one."""
+    ensure_role(actor, flow.namespace, Role.EDITOR)
+    values = _check_values(actor, flow, {"type": type, **{k: v for k, v in fields.items() if k in TRIGGER_FIELDS}})
+    trigger = Trigger(flow=flow, **values)
+    _schedule_next(trigger, timezone.now())
+    _save(trigger)
+    audit_record(
+        actor=actor,
+        action="trigger.create",
+        resource_type="trigger",
+        resource_id=trigger.pk,
+        namespace=flow.namespace,
+        summary=_summary(trigger),
+    )
+    return trigger
+
+
+def _owned_by_api(trigger: Trigger) -> None:
+    if trigger.from_definition:
+        raise Conflict(f"Trigger '{trigger.name}' is declared in the flow's YAML; change the flow instead.")
+
+
+@transaction.atomic
+def trigger_update(*, actor: Account, trigger: Trigger, **changes: Any) -> Trigger:
+    """Change a trigger (editor). Omitted fields keep their values; `type` may change."""
+    ensure_role(actor, trigger.flow.namespace, Role.EDITOR)
+    _owned_by_api(trigger)
+    trigger = Trigger.objects.select_for_update().select_related("flow__namespace").get(pk=trigger.pk)
+    current = {name: getattr(trigger, name) for name in TRIGGER_FIELDS}
+    current["type"] = trigger.type
+    wanted = {**current, **{k: v for k, v in changes.items() if k in (*TRIGGER_FIELDS, "type")}}
+    if wanted["type"] != trigger.type and "key" not in changes:
+        wanted["key"] = None  # a new webhook gets a fresh key
+    values = _check_values(actor, trigger.flow, wanted)
+    reschedule = any(values[k] != current[k] for k in ("type", "cron", "timezone", "enabled"))
+    for name, value in values.items():
+        setattr(trigger, name, value)
+    if reschedule or trigger.next_fire_at is None:
+        _schedule_next(trigger, timezone.now())
+    _save(trigger)
+    audit_record(
+        actor=actor,
+        action="trigger.update",
+        resource_type="trigger",
+        resource_id=trigger.pk,
+        namespace=trigger.flow.namespace,
+        summary={**_summary(trigger), "changed": sorted(k for k in values if values[k] != current.get(k))},
+    )
+    return trigger
+
+
+@transaction.atomic
+def trigger_delete(*, actor: Account, trigger: Trigger) -> None:
+    ensure_role(actor, trigger.flow.namespace, Role.EDITOR)
+    _owned_by_api(trigger)
+    audit_record(
+        actor=actor,
+        action="trigger.delete",
+        resource_type="trigger",
+        resource_id=trigger.pk,
+        namespace=trigger.flow.namespace,
+        summary=_summary(trigger),
+    )
+    trigger.delete()
+
+
+def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
+    """Start the flow of the enabled webhook trigger with this key; the key is the credential.
+
+    The request body is `trigger.body` and its headers (minus credentials and cookies)
+    `trigger.headers`; the trigger's own `inputs` are the execution's inputs.
+    """
+    from executions.services import execution_start
+
+    trigger = (
+        Trigger.objects.select_related("flow__namespace")
+        .filter(key=key, type=Trigger.Type.WEBHOOK, enabled=True)
+        .first()
+        if key
+        else None
+    )
+    if trigger is None:
+        raise NotFound("Unknown webhook.")
+    shown = {name: value for name, value in headers.items() if name.lower() not in HIDDEN_HEADERS}
+    with transaction.atomic():
+        Trigger.objects.filter(pk=trigger.pk).update(last_fired_at=timezone.now())
+        return execution_start(
+            actor=None,
+            flow=trigger.flow,
+            inputs=trigger.inputs,
+            origin="webhook",
+            trigger=trigger,
+            trigger_data={"type": "webhook", "triggerId": str(trigger.pk), "body": body, "headers": shown},
+        )

@@ -1,0 +1,102 @@
+"""Trigger services: roles, audit, per-type fields, rescheduling, and firing webhooks."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from accounts.models import AuditEntry
+from accounts.roles import Role
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from executions.models import Execution
+from flows.models import Trigger
+from flows.triggers import trigger_create, trigger_delete, trigger_update, webhook_fire
+from tests.factories import AccountFactory, FlowFactory
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 3, 25, 9, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def editor(namespace):
+    return AccountFactory(role=Role.EDITOR, default_namespace=namespace)
+
+
+@pytest.fixture
+def flow(namespace):
+    return FlowFactory(namespace=namespace)
+
+
+def test_create_checks_roles_and_audits(editor, flow, namespace, other_namespace):
+    with pytest.raises(Forbidden):
+        trigger_create(actor=AccountFactory(role=Role.EXECUTOR, default_namespace=namespace), flow=flow, type="webhook")
+    with pytest.raises(NotFound):
+        trigger_create(
+            actor=AccountFactory(role=Role.EDITOR, default_namespace=other_namespace), flow=flow, type="webhook"
+        )
+    trigger = trigger_create(actor=editor, flow=flow, type="webhook", inputs={"x": 1})
+    assert trigger.key and len(trigger.key) >= 24 and trigger.next_fire_at is None
+    entry = AuditEntry.objects.get(action="trigger.create")
+    assert entry.resource_id == str(trigger.pk) and entry.namespace == namespace.name and entry.actor == editor
+
+
+def test_update_changes_type_and_reschedules(editor, flow, monkeypatch):
+    monkeypatch.setattr("flows.triggers.timezone.now", lambda: T0)
+    trigger = trigger_create(actor=editor, flow=flow, type="webhook", key="a-fixed-key")
+    scheduled = trigger_update(actor=editor, trigger=trigger, type="schedule", cron="30 9 * * *")
+    assert scheduled.key is None and scheduled.cron == "30 9 * * *" and scheduled.timezone == "UTC"
+    assert scheduled.next_fire_at == datetime(2026, 3, 25, 9, 30, tzinfo=UTC)
+    paused = trigger_update(actor=editor, trigger=scheduled, enabled=False)
+    assert paused.next_fire_at is None
+    monkeypatch.setattr("flows.triggers.timezone.now", lambda: datetime(2026, 3, 27, 12, 0, tzinfo=UTC))
+    resumed = trigger_update(actor=editor, trigger=paused, enabled=True)
+    assert resumed.next_fire_at == datetime(2026, 3, 28, 9, 30, tzinfo=UTC)  # no catch-up for the days it was off
+    webhook = trigger_update(actor=editor, trigger=resumed, type="webhook")
+    assert webhook.key and webhook.key != "a-fixed-key" and webhook.cron == "" and webhook.next_fire_at is None
+
+
+def test_flow_triggers_watch_their_own_namespace(editor, flow, namespace, other_namespace):
+    source = FlowFactory(namespace=namespace)
+    trigger = trigger_create(actor=editor, flow=flow, type="flow", source_flow_id=source.pk, statuses=["FAILED"])
+    assert trigger.source_flow_id == source.pk and trigger.statuses == ["FAILED"]
+    with pytest.raises(ValidationFailed):
+        trigger_create(actor=editor, flow=flow, type="flow", source_flow_id=source.pk, statuses=["DONE"])
+    root = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
+    with pytest.raises(ValidationFailed):
+        trigger_create(actor=root, flow=flow, type="flow", source_flow_id=FlowFactory(namespace=other_namespace).pk)
+    with pytest.raises(NotFound):
+        trigger_create(actor=editor, flow=flow, type="flow", source_flow_id=FlowFactory(namespace=other_namespace).pk)
+
+
+def test_keys_are_unique_and_yaml_triggers_are_refused(editor, flow):
+    trigger_create(actor=editor, flow=flow, type="webhook", key="same-key-1")
+    with pytest.raises(Conflict):
+        trigger_create(actor=editor, flow=flow, type="webhook", key="same-key-1")
+    with pytest.raises(ValidationFailed):
+        trigger_create(actor=editor, flow=flow, type="webhook", key="short")
+    declared = Trigger.objects.create(flow=flow, type="webhook", key="declared-1", from_definition=True)
+    with pytest.raises(Conflict):
+        trigger_update(actor=editor, trigger=declared, enabled=False)
+    with pytest.raises(Conflict):
+        trigger_delete(actor=editor, trigger=declared)
+
+
+def test_delete_audits(editor, flow):
+    trigger = trigger_create(actor=editor, flow=flow, type="webhook")
+    trigger_id = trigger.pk
+    trigger_delete(actor=editor, trigger=trigger)
+    assert not Trigger.objects.filter(pk=trigger_id).exists()
+    assert AuditEntry.objects.filter(action="trigger.delete", resource_id=str(trigger_id)).exists()
+
+
+def test_webhook_fire_passes_body_and_safe_headers(editor, flow):
+    trigger = trigger_create(actor=editor, flow=flow, type="webhook", key="fire-key-1", inputs={"x": 1})
+    headers = {"X-Agent": "a", "Authorization": "Bearer t", "Cookie": "c"}
+    execution = webhook_fire(key="fire-key-1", body={"b": 2}, headers=headers)
+    assert execution.status == "QUEUED" and execution.inputs == {"x": 1} and execution.trigger_id == trigger.pk
+    assert execution.trigger_data["body"] == {"b": 2} and execution.trigger_data["headers"] == {"X-Agent": "a"}
+    trigger_update(actor=editor, trigger=trigger, enabled=False)
+    with pytest.raises(NotFound):
+        webhook_fire(key="fire-key-1", body={}, headers={})
+    with pytest.raises(NotFound):
+        webhook_fire(key="", body={}, headers={})
+    assert Execution.objects.count() == 1
