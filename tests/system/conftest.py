@@ -63,6 +63,17 @@ def workers(worker_env) -> Iterator[Workers]:
     pool = Workers(worker_env)
     yield pool
     pool.stop_all()
+    drop_other_sessions()
+
+
+def drop_other_sessions() -> None:
+    """Killed processes leave server sessions behind for a moment; end them so the test
+    database can be flushed and dropped."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
