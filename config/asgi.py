@@ -9,11 +9,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from executions.routing import websocket_urlpatterns  # noqa: E402
+from api.flowrunner.routing import websocket_urlpatterns as flowrunner_ws  # noqa: E402
+from api.workflowdev.routing import websocket_urlpatterns as workflowdev_ws  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter(websocket_urlpatterns),
+        "websocket": URLRouter(flowrunner_ws + workflowdev_ws),
     }
 )

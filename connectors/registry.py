@@ -69,6 +69,7 @@ class PluginContext(Protocol):
     task_name: str
     callback_url: str | None
     state: dict[str, Any]  # kept across a WAITING step's wake-ups
+    execution_inputs: dict[str, Any]  # the run's inputs (workflowsvc `_inputParams`), read-only
 
     def log(self, level: str, message: str, data: dict[str, Any] | None = None) -> None: ...
 

@@ -1,7 +1,8 @@
-"""Execution WebSockets: FlowRunner's `/ws/executions/{id}` and workflowdev's log stream.
+"""The execution event stream behind the dialects' WebSockets (FlowRunner, workflowdev logs).
 
-Both replay what already happened, then stream, then close once the execution has ended
-and every event is sent. The ExecutionEvent table is the record: the consumer keeps a
+Each dialect subclasses `ExecutionStream` with its message shapes and routes it (see
+`api/<dialect>/routing.py`). Streams replay what already happened, then stream, then close
+once the execution has ended and every event is sent. The ExecutionEvent table is the record: the consumer keeps a
 cursor (the last event id sent) and always reads after it. A group message on the
 channel layer only rings the doorbell; the consumer also polls, because channels-redis
 drops messages on overflow and, in the embedded mode, workers in other processes cannot
@@ -32,9 +33,7 @@ from accounts.authentication import account_for_api_token, bearer_token
 from accounts.models import Account
 from accounts.roles import Role
 from accounts.services import API_TOKEN_PREFIX
-from api.flowrunner.events import stream_message
 from core.errors import Forbidden, NotFound
-from core.timefmt import isoformat
 from executions.engine.events import group_name
 from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionEvent
 from executions.selectors import execution_events, execution_get
@@ -160,40 +159,3 @@ class ExecutionStream(AsyncWebsocketConsumer):
 
     def translate(self, events: list[ExecutionEvent], execution: Execution) -> list[dict[str, Any]]:
         raise NotImplementedError
-
-
-class FlowRunnerExecutionConsumer(ExecutionStream):
-    """`execution_update`, `node_completed`, `log`, then `execution_completed`/`execution_failed`.
-
-    The terminal message is sent last even when a hook logged after it in the same
-    transaction, so a client may stop reading at it. `?event_ids=true` adds each message's
-    `event_id`, the cursor for `?since=` on a reconnect.
-    """
-
-    def translate(self, events: list[ExecutionEvent], execution: Execution) -> list[dict[str, Any]]:
-        with_ids = (self.options.get("event_ids") or [""])[0].lower() in ("1", "true", "yes")
-        messages, terminal = [], []
-        for event in events:
-            final = self.is_final(event, execution)
-            message = stream_message(event, execution, final=final)
-            if with_ids:
-                message["event_id"] = event.id
-            (terminal if final else messages).append(message)
-        return messages + terminal
-
-
-class WorkflowdevLogConsumer(ExecutionStream):
-    """workflowdev `/api/v1/executions/{id}/logs` as a WebSocket: one JSON line per event."""
-
-    def translate(self, events: list[ExecutionEvent], execution: Execution) -> list[dict[str, Any]]:
-        return [
-            {
-                "timestamp": isoformat(event.created_at),
-                "level": event.level.upper(),
-                "message": event.message,
-                "taskName": event.task_run.name if event.task_run else None,
-                "taskType": event.task_run.plugin_type if event.task_run else None,
-                "executionId": str(execution.pk),
-            }
-            for event in events
-        ]

@@ -230,12 +230,18 @@ class Webhook(Plugin):
         return Result.success(outputs)
 
 
+REST_FIELDS = ("_url", "_method", "_headers", "_body")
+
+
 @register
 class RestConnector(Plugin):
     id = "REST_CONNECTOR"
     name = "REST connector"
     category = "http"
-    description = "workflowsvc's REST call: _url, _method, _headers and a JSON _body; fails on status 400 or above."
+    description = (
+        "workflowsvc's REST call: _url, _method, _headers and a JSON _body, from the task's input or else the "
+        "run's _inputParams; fails on status 400 or above."
+    )
     input_schema = {
         "type": "object",
         "properties": {
@@ -244,7 +250,6 @@ class RestConnector(Plugin):
             "_headers": _HEADERS,
             "_body": {"description": "Request body, sent as JSON."},
         },
-        "required": ["_url"],
     }
     output_schema = {
         "type": "object",
@@ -257,6 +262,11 @@ class RestConnector(Plugin):
     }
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        run_params = {key: value for key, value in ctx.execution_inputs.items() if key in REST_FIELDS}
+        inputs = {**run_params, **inputs}
+        if not isinstance(inputs.get("_url"), str) or not inputs["_url"]:
+            return Result.failed("REST_CONNECTOR needs `_url` in its input or in the run's _inputParams.",
+                                 code="INVALID_INPUT")
         try:
             response = send(
                 ctx,

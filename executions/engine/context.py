@@ -118,6 +118,7 @@ class StepContext:
         self.execution_id = str(execution.id)
         self.task_name = run.name
         self.state: dict[str, Any] = dict(run.state.get("plugin", {})) if run.state else {}
+        self.execution_inputs: dict[str, Any] = dict(execution.inputs or {})
         self._callback_url: str | None = None
 
     def log(self, level: str, message: str, data: dict[str, Any] | None = None) -> None:

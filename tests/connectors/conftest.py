@@ -23,6 +23,7 @@ class FakeContext:
     task_name: str = "step"
     callback_url: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    execution_inputs: dict[str, Any] = field(default_factory=dict)
     logs: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     kv: dict[str, Any] = field(default_factory=dict)
     ttls: dict[str, int | None] = field(default_factory=dict)

@@ -209,3 +209,18 @@ def test_rest_connector_fails_on_4xx(httpserver: HTTPServer, run_plugin: RunPlug
     result = run_plugin("REST_CONNECTOR", {"_url": httpserver.url_for("/gone")})
     assert (result.status, result.error_code) == (ResultStatus.FAILED, "HTTP_ERROR")
     assert result.outputs["_statusCode"] == 404
+
+
+def test_rest_connector_takes_missing_fields_from_the_runs_input_params(httpserver, allow_loopback, run_plugin):
+    httpserver.expect_request("/from-params", method="POST", json={"a": 1}).respond_with_json({"ok": True})
+    context = FakeContext(
+        execution_inputs={"_url": httpserver.url_for("/from-params"), "_body": {"a": 1}, "unrelated": "x"}
+    )
+    result = run_plugin("REST_CONNECTOR", {"_method": "POST"}, context)
+    assert result.status == ResultStatus.SUCCESS
+    assert result.outputs["_statusCode"] == 200 and result.outputs["_body"] == {"ok": True}
+
+
+def test_rest_connector_without_any_url_fails_clearly(run_plugin):
+    result = run_plugin("REST_CONNECTOR", {})
+    assert result.status == ResultStatus.FAILED and "_url" in result.error

@@ -4,12 +4,11 @@ replayed), `?since=`, refusals, and workflowdev's log stream."""
 import json
 from typing import Any
 from unittest import mock
-from urllib.parse import urlparse
 
 import pytest
 from asgiref.sync import async_to_sync
-from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import SlidingToken
 
 from accounts.auth import auth_logout
@@ -71,34 +70,6 @@ def flow_of(namespace, account):
     return make
 
 
-class WebsocketCommunicator(ApplicationCommunicator):
-    """channels.testing's communicator, minus its package import of daphne (not installed)."""
-
-    def __init__(self, app, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        parsed = urlparse(path)
-        scope = {
-            "type": "websocket",
-            "path": parsed.path,
-            "query_string": parsed.query.encode(),
-            "headers": headers or [],
-        }
-        super().__init__(app, scope)
-
-    async def connect(self, timeout: float = 5) -> tuple[bool, int | None]:
-        await self.send_input({"type": "websocket.connect"})
-        response = await self.receive_output(timeout)
-        return response["type"] == "websocket.accept", response.get("code")
-
-    async def receive_json_from(self, timeout: float = 5) -> dict[str, Any]:
-        response = await self.receive_output(timeout)
-        assert response["type"] == "websocket.send", response
-        return json.loads(response["text"])
-
-    async def disconnect(self, code: int = 1000, timeout: float = 5) -> None:
-        await self.send_input({"type": "websocket.disconnect", "code": code})
-        await self.wait(timeout)
-
-
 def in_loop(coroutine_function) -> Any:
     """Run a test's async part; the test database connection must survive consumer DB calls."""
     with mock.patch("channels.db.close_old_connections", lambda: None):
@@ -119,7 +90,7 @@ async def read_all(comm: WebsocketCommunicator, timeout: float = 5) -> tuple[lis
 def stream(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> tuple[list[dict[str, Any]], int | None]:
     async def run():
         comm = WebsocketCommunicator(application, path, headers=headers or [])
-        connected, _ = await comm.connect()
+        connected, _ = await comm.connect(timeout=5)
         assert connected
         return await read_all(comm)
 
@@ -131,7 +102,7 @@ def live(path: str, act, before: int = 1) -> tuple[list[dict[str, Any]], list[di
 
     async def run():
         comm = WebsocketCommunicator(application, path)
-        assert (await comm.connect())[0]
+        assert (await comm.connect(timeout=5))[0]
         first = [await comm.receive_json_from(5) for _ in range(before)]
         await database_sync_to_async(act)()
         rest, code = await read_all(comm)
