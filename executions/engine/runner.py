@@ -122,6 +122,8 @@ def _orchestrate(execution: Execution, known: list[TaskRun] | None = None) -> tu
         return None
     was_terminal = execution.is_terminal
     with batched():
+        if known is None and execution.status == E.QUEUED and execution.attempt == 1 and not execution.started_at:
+            known = []  # a first start: no task run can exist yet
         runs = known if known is not None else _task_runs(execution.pk)
         tick: Tick = Orchestrator(execution, flow, runs).advance(claim_inline=worker_id())
     inline = None
