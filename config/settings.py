@@ -237,7 +237,7 @@ else:
 Q_CLUSTER = {
     "name": os.environ.get("MILLRACE_QUEUE_NAME", "millrace"),
     "workers": env_int("MILLRACE_WORKERS", 2),
-    "recycle": 1000,
+    "recycle": 5000,  # a recycled worker loses its warm caches (compiled flows, plugin imports)
     "timeout": env_int("MILLRACE_TASK_TIMEOUT", 600),
     "retry": env_int("MILLRACE_TASK_TIMEOUT", 600) + 60,
     "max_attempts": 1,
