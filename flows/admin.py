@@ -12,10 +12,11 @@ from django.forms import Field as FormField
 from django.http import HttpRequest
 
 from accounts.roles import Role
-from core.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, ParentScopedInline
+from core.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, ParentScopedInline, adopt
 from core.errors import MillraceError
 from executions.agents.services import agent_run, message_create
 from flows.models import Agent, AgentLink, Flow, FlowRevision, Trigger, new_webhook_key
+from flows.services import flow_create, flow_update, flow_validate
 
 
 class FlowRevisionInline(ParentScopedInline):
@@ -30,16 +31,48 @@ class FlowRevisionInline(ParentScopedInline):
         return super().get_queryset(request).select_related("created_by")
 
 
+class FlowAdminForm(forms.ModelForm):
+    """Validates the YAML on save like the API does, listing every problem with its line."""
+
+    actor: Any = None  # set by FlowAdmin.get_form: `${NAME}` may name the editor's own secrets
+
+    class Meta:
+        model = Flow
+        fields = ("namespace", "name", "description", "tags", "source")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        source = data.get("source")
+        existing = not self.instance._state.adding
+        namespace = data.get("namespace") or (self.instance.namespace if existing else None)
+        if source is not None and namespace is not None:
+            owner = self.instance.created_by if existing else self.actor
+            for problem in flow_validate(source=source, namespace=namespace, owner=owner):
+                where = f"line {problem.line}: " if problem.line else ""
+                self.add_error("source", f"{where}{problem.path or '(flow)'}: {problem.message}")
+        return data
+
+
 @admin.register(Flow)
 class FlowAdmin(NamespaceScopedAdmin):
+    form = FlowAdminForm
     list_display = ("name", "namespace", "format", "version", "revision", "updated_at")
     list_filter = (NamespaceListFilter, "format")
     search_fields = ("name", "description")
     list_select_related = ("namespace",)
     date_hierarchy = "updated_at"
-    readonly_fields = ("revision", "created_by", "updated_by", "created_at", "updated_at")
-    fields = ("namespace", "name", "description", "version", "tags", "format", "source", *readonly_fields)
+    readonly_fields = ("format", "version", "revision", "created_by", "updated_by", "created_at", "updated_at")
+    fields = ("namespace", "name", "description", "tags", "source", *readonly_fields)
     inlines = (FlowRevisionInline,)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> tuple[str, ...]:
+        """A flow stays in its namespace; its format and version come from the YAML."""
+        return ("namespace", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def get_form(self, request: HttpRequest, obj: Flow | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        return form
 
     def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> FormField | None:
         """`source` is kept exactly as submitted; a stripped copy would also count as a change."""
@@ -48,16 +81,27 @@ class FlowAdmin(NamespaceScopedAdmin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Flow, form: Any, change: bool) -> None:
-        """Every change of `source` is a new revision, as through the API."""
-        obj.updated_by = request.user
-        if not change:
-            obj.created_by = request.user
-        new_source = not change or "source" in form.changed_data
-        if change and new_source:
-            obj.revision += 1
-        super().save_model(request, obj, form, change)
-        if new_source:
-            FlowRevision.objects.create(flow=obj, number=obj.revision, source=obj.source, created_by=request.user)
+        """Through the flow services, as the API: a changed source is a new revision, triggers sync."""
+        data = form.cleaned_data
+        if change:
+            saved = flow_update(
+                actor=request.user,
+                flow=Flow.objects.get(pk=obj.pk),
+                source=data["source"],
+                name=data["name"],
+                description=data["description"],
+                tags=data["tags"],
+            )
+        else:
+            saved = flow_create(
+                actor=request.user,
+                namespace=data["namespace"],
+                source=data["source"],
+                name=data["name"],
+                description=data["description"],
+                tags=data["tags"],
+            )
+        adopt(obj, saved)
 
 
 @admin.register(FlowRevision)

@@ -61,9 +61,9 @@ def test_editor_changes_a_flow_and_a_new_source_is_a_new_revision(client, editor
     assert tenant_a.flow.revision == 2
     assert tenant_a.flow.updated_by == editor_a
     assert FlowRevision.objects.get(flow=tenant_a.flow, number=2).source == source
-    entry = AuditEntry.objects.get(action="flow.update")
-    assert entry.summary == {"via": "admin", "fields": ["source"]}
-    assert entry.namespace == "space-a"
+    entry = AuditEntry.objects.get(action="flow.update")  # written by flow_update, as for the API
+    assert entry.summary == {"revision": 2}
+    assert entry.actor == editor_a and entry.namespace == "space-a"
 
 
 def test_saving_an_unchanged_source_keeps_the_revision(client, editor_a, tenant_a):
@@ -217,3 +217,17 @@ def test_account_secret_is_visible_to_its_owner_only(client, viewer_a, editor_a,
     assert "my-own-secret" in own
     assert "my-own-secret" not in other
     assert "secret-in-a" in other
+
+
+def test_a_flow_with_yaml_problems_is_refused_with_every_line(client, editor_a, tenant_a):
+    client.force_login(editor_a)
+    source = "name: broken\ntasks:\n  - name: a\n    type: no.such.plugin\n  - name: a\n    type: util.log\n"
+
+    response = client.post(change_url(tenant_a.flow), flow_form(tenant_a.flow, source=source))
+
+    assert response.status_code == 200  # the form comes back with its errors
+    errors = response.context["adminform"].form.errors["source"]
+    assert any("line 4" in error and "no.such.plugin" in error for error in errors)
+    assert any("line 5" in error for error in errors)
+    tenant_a.flow.refresh_from_db()
+    assert tenant_a.flow.revision == 1 and "no.such.plugin" not in tenant_a.flow.source
