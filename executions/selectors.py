@@ -4,15 +4,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from accounts.models import Account
-from accounts.selectors import scope_to_namespaces
+from accounts.selectors import annotate_creator_role, scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
 from executions.models import Approval, Execution, ExecutionEvent, TaskRun
 
 LEVELS = ("debug", "info", "warn", "error")
+PAGE_TASKS_ATTR = "page_task_runs"
+"""Where `execution_page` (and a caller rendering one run the same way) puts a run's task runs."""
+PAGE_TASK_FIELDS = ("id", "execution_id", "name", "sequence", "plugin_type", "status", "loop_index")
 
 
 def execution_list(
@@ -49,9 +52,37 @@ def execution_get(*, account: Account, execution_id: UUID | str) -> Execution:
     return execution
 
 
-def task_runs(*, execution: Execution, include_children: bool = True) -> QuerySet[TaskRun]:
+def execution_page(
+    queryset: QuerySet[Execution], *, order: Iterable[str], include_loop_tasks: bool = False
+) -> QuerySet[Execution]:
+    """Everything a list page renders, in a fixed number of queries whatever its size.
+
+    The namespace and creator by join, the creator's role by one subquery (read it with
+    `accounts.selectors.creator_role`), task runs by one prefetch into `PAGE_TASKS_ATTR`
+    (only the fields a list shows; forEach iterations only with `include_loop_tasks`).
+    `queryset` is already scoped, e.g. by `execution_list`.
+    """
+    tasks = TaskRun.objects.all()
+    if not include_loop_tasks:
+        tasks = tasks.filter(loop_index__isnull=True)
+    tasks = tasks.only(*PAGE_TASK_FIELDS).order_by("sequence")
+    return (
+        annotate_creator_role(queryset.select_related("namespace", "created_by"))
+        .prefetch_related(Prefetch("task_runs", queryset=tasks, to_attr=PAGE_TASKS_ATTR))
+        .order_by(*order)
+    )
+
+
+def task_runs(
+    *, execution: Execution, include_children: bool = True, include_loop_tasks: bool = True
+) -> QuerySet[TaskRun]:
+    """A run's task runs in order; without children (`parent`) or forEach iterations (`loop_index`) on request."""
     queryset = execution.task_runs.select_related("approval").order_by("sequence")
-    return queryset if include_children else queryset.filter(parent__isnull=True)
+    if not include_children:
+        queryset = queryset.filter(parent__isnull=True)
+    if not include_loop_tasks:
+        queryset = queryset.filter(loop_index__isnull=True)
+    return queryset
 
 
 def execution_events(

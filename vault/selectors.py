@@ -1,4 +1,8 @@
-"""Reads of secrets and KV entries, for the engine and the dialects."""
+"""Reads of secrets and KV entries: unscoped ones for the engine, role-checked ones for the dialects.
+
+The dialects' reads check the caller's namespaces here, as every scoped read does
+(ARCHITECTURE.md "Where logic lives"); a resource outside them is a 404 like a missing one.
+"""
 
 from typing import Any
 from uuid import UUID
@@ -6,6 +10,11 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import Account, Namespace
+from accounts.roles import Role
+from accounts.selectors import ensure_role, scope_to_namespaces
+from core.errors import NotFound
+from core.ids import parse_uuid
 from vault.crypto import decrypt, secret_aad
 from vault.models import KeyValue, Secret
 
@@ -50,3 +59,38 @@ def kv_value(*, namespace_id: UUID, key: str) -> Any:
     if entry is None:
         raise LookupError(key)
     return entry.value
+
+
+def credential_list(*, actor: Account, namespaces: list[str] | None = None) -> QuerySet[Secret]:
+    """Namespace secrets (credentials) of the namespaces the actor can read, optionally only `namespaces`.
+
+    Account secrets are never listed here: they belong to one account, not a namespace.
+    """
+    queryset = scope_to_namespaces(
+        Secret.objects.filter(namespace__isnull=False).select_related("namespace"), account=actor
+    )
+    if namespaces:
+        queryset = queryset.filter(namespace__name__in=namespaces)
+    return queryset.order_by("namespace__name", "name")
+
+
+def credential_get(*, actor: Account, credential_id: UUID | str) -> Secret:
+    """One credential; 404 when missing or outside the actor's namespaces (its existence is not told)."""
+    secret = credential_list(actor=actor).filter(pk=parse_uuid(credential_id, what="Credential")).first()
+    if secret is None:
+        raise NotFound("Credential not found.")
+    return secret
+
+
+def kv_entry_list(*, actor: Account, namespace: Namespace) -> QuerySet[KeyValue]:
+    """Live (unexpired) entries of a namespace by key; needs viewer (404 outside, as `ensure_role`)."""
+    ensure_role(actor, namespace, Role.VIEWER)
+    return live_kv(namespace.pk).order_by("key")
+
+
+def kv_entry_get(*, actor: Account, namespace: Namespace, key: str) -> KeyValue:
+    """One live entry; an expired key is a 404 like a missing one."""
+    entry = kv_entry_list(actor=actor, namespace=namespace).filter(key=key).first()
+    if entry is None:
+        raise NotFound(f"Key '{key}' not found in namespace '{namespace.name}'.")
+    return entry

@@ -1,4 +1,4 @@
-"""Writes of secrets and KV entries."""
+"""Writes of secrets and KV entries (reads, role-checked ones included, are in `vault.selectors`)."""
 
 import json
 import re
@@ -8,15 +8,13 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Account, Namespace
 from accounts.roles import Role
-from accounts.selectors import can_administer, ensure_role, scope_to_namespaces
+from accounts.selectors import can_administer, ensure_role
 from accounts.services import audit_record
 from core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
-from core.ids import parse_uuid
 from vault.crypto import encrypt, secret_aad
 from vault.models import KeyValue, Secret
 from vault.selectors import live_kv
@@ -125,26 +123,7 @@ def secret_delete(*, actor: Account, secret: Secret) -> None:
     secret.delete()
 
 
-# --- Role-checked API services (workflowdev credentials and KV) ----------------------------
-# Reads sit here beside the writes because they carry the same role check; they would
-# move to `vault.selectors` with the rest of the scoped reads.
-
-
-def credential_list(*, actor: Account, namespaces: list[str] | None = None) -> QuerySet[Secret]:
-    """Namespace secrets (credentials) of the namespaces the actor can read."""
-    queryset = scope_to_namespaces(
-        Secret.objects.filter(namespace__isnull=False).select_related("namespace"), account=actor
-    )
-    if namespaces:
-        queryset = queryset.filter(namespace__name__in=namespaces)
-    return queryset.order_by("namespace__name", "name")
-
-
-def credential_get(*, actor: Account, credential_id: UUID | str) -> Secret:
-    secret = credential_list(actor=actor).filter(pk=parse_uuid(credential_id, what="Credential")).first()
-    if secret is None:
-        raise NotFound("Credential not found.")
-    return secret
+# --- Role-checked API services (workflowdev credentials and KV); their reads are in vault.selectors
 
 
 @transaction.atomic
@@ -181,19 +160,6 @@ def credential_update(
             summary={"name": secret.name, "owner": "namespace", "description": True},
         )
     return secret
-
-
-def kv_entry_list(*, actor: Account, namespace: Namespace) -> QuerySet[KeyValue]:
-    """Live (unexpired) entries of a namespace; viewer."""
-    ensure_role(actor, namespace, Role.VIEWER)
-    return live_kv(namespace.pk).order_by("key")
-
-
-def kv_entry_get(*, actor: Account, namespace: Namespace, key: str) -> KeyValue:
-    entry = kv_entry_list(actor=actor, namespace=namespace).filter(key=key).first()
-    if entry is None:
-        raise NotFound(f"Key '{key}' not found in namespace '{namespace.name}'.")
-    return entry
 
 
 def kv_entry_set(*, actor: Account, namespace: Namespace, key: str, value: Any, ttl: int | None = None) -> KeyValue:

@@ -13,9 +13,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.roles import Role, rank
-from accounts.selectors import role_in
+from accounts.selectors import creator_role
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
+from executions.selectors import PAGE_TASKS_ATTR
 
 E, T = ExecutionStatus, TaskStatus
 
@@ -40,35 +40,12 @@ _HELD_WHEN_PAUSED = frozenset({T.PENDING, T.QUEUED, T.WAITING, T.RETRYING, T.PAU
 
 STATUS_ACTIONS = ("PAUSED", "RESUMED", "RETRIED", "TERMINATED")
 
-TASKS_ATTR = "workflowsvc_tasks"
-CREATOR_MEMBERSHIP_ATTR = "workflowsvc_creator_membership_role"
-
 
 def utc(value: Any) -> str | None:
     """ISO 8601 in UTC with `Z`, whatever the active time zone."""
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def creator_role(execution: Execution) -> str | None:
-    """The creating account's role in the run's namespace (`_userType`).
-
-    A list annotates the membership role on every row (no query per row); a single run
-    asks the accounts selector.
-    """
-    account = execution.created_by
-    if account is None:
-        return None
-    if not hasattr(execution, CREATOR_MEMBERSHIP_ATTR):
-        return role_in(account, execution.namespace_id)
-    if account.is_global_admin:
-        return Role.ADMIN
-    candidates = [getattr(execution, CREATOR_MEMBERSHIP_ATTR)]
-    if account.default_namespace_id == execution.namespace_id:
-        candidates.append(account.role)
-    best = max(candidates, key=rank)
-    return best or None
 
 
 class TaskSerializer(serializers.Serializer):
@@ -88,7 +65,8 @@ class TaskSerializer(serializers.Serializer):
 
 
 class WorkflowRunSerializer(serializers.Serializer):
-    """One run. `_tasks` reads the task runs the view attached (prefetched for lists)."""
+    """One run. `_tasks` reads the task runs the view attached (`execution_page` prefetches them for lists);
+    `_userType` is `accounts.selectors.creator_role` (annotated for lists)."""
 
     _id = serializers.UUIDField(source="id")
     _workflowDefId = serializers.UUIDField(source="flow_id", allow_null=True)
@@ -116,7 +94,7 @@ class WorkflowRunSerializer(serializers.Serializer):
 
     @extend_schema_field(TaskSerializer(many=True))
     def get__tasks(self, execution: Execution) -> list[dict[str, Any]]:
-        runs = getattr(execution, TASKS_ATTR, [])
+        runs = getattr(execution, PAGE_TASKS_ATTR, [])
         return TaskSerializer(runs, many=True, context={"run_status": execution.status}).data
 
     @extend_schema_field(serializers.ChoiceField(choices=["TIME_OUT_WF", "ALERT_ONLY"], allow_null=True))

@@ -9,19 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Account, Membership, Namespace
+from accounts.models import Account, Namespace
 from api.dialect import DialectViewMixin
 from api.workflowsvc import filters
 from api.workflowsvc.dialect import DIALECT, WorkflowSvcPagination
 from api.workflowsvc.serializers import (
-    CREATOR_MEMBERSHIP_ATTR,
-    TASKS_ATTR,
     ErrorSerializer,
     WorkflowCreateSerializer,
     WorkflowListSerializer,
@@ -31,14 +28,13 @@ from api.workflowsvc.serializers import (
 from core.errors import BadRequest, Forbidden, NotFound
 from executions import selectors as execution_selectors
 from executions import services as execution_services
-from executions.models import Execution, TaskRun
+from executions.models import Execution
 from flows.selectors import flow_get
 
 NSFILTER = OpenApiParameter(
     "nsfilter", str, required=True, description="Comma-separated namespace names the call is limited to."
 )
 ERRORS = {code: OpenApiResponse(ErrorSerializer) for code in (400, 401, 403, 404)}
-TASK_FIELDS = ("id", "execution_id", "name", "sequence", "plugin_type", "status", "loop_index")
 
 STATUS_SERVICES: dict[str, Callable[..., Execution]] = {
     "PAUSED": execution_services.execution_pause,
@@ -85,10 +81,8 @@ class WorkflowSvcView(DialectViewMixin, APIView):
     def render(self, execution: Execution, *, loop_tasks: bool = False, status: int = 200) -> Response:
         """The run as it is now (re-read: an eager engine may have moved it on)."""
         execution = execution_selectors.execution_get(account=self.account, execution_id=execution.pk)
-        runs = execution_selectors.task_runs(execution=execution)
-        if not loop_tasks:
-            runs = runs.filter(loop_index__isnull=True)
-        setattr(execution, TASKS_ATTR, list(runs))
+        runs = execution_selectors.task_runs(execution=execution, include_loop_tasks=loop_tasks)
+        setattr(execution, execution_selectors.PAGE_TASKS_ATTR, list(runs))
         return Response(WorkflowRunSerializer(execution).data, status=status)
 
 
@@ -100,21 +94,6 @@ def _body(serializer_class: type, data: Any) -> dict[str, Any]:
         reason = str(problems[0]) if isinstance(problems, list) and problems else str(problems)
         raise BadRequest(f"{field}: {reason}", details={"field": field, "reason": reason})
     return body.validated_data
-
-
-def listing(queryset: QuerySet[Execution], order: list[str]) -> QuerySet[Execution]:
-    """Everything a page renders, in a fixed number of queries: the creator and namespace by
-    join, the creator's membership role by subquery, top-level tasks by one prefetch."""
-    membership_role = Membership.objects.filter(
-        account_id=OuterRef("created_by_id"), namespace_id=OuterRef("namespace_id")
-    ).values("role")[:1]
-    tasks = TaskRun.objects.filter(loop_index__isnull=True).only(*TASK_FIELDS).order_by("sequence")
-    return (
-        queryset.select_related("namespace", "created_by")
-        .annotate(**{CREATOR_MEMBERSHIP_ATTR: Subquery(membership_role)})
-        .prefetch_related(Prefetch("task_runs", queryset=tasks, to_attr=TASKS_ATTR))
-        .order_by(*order)
-    )
 
 
 class WorkflowListView(WorkflowSvcView):
@@ -155,7 +134,9 @@ class WorkflowListView(WorkflowSvcView):
         if def_id := query.get("_defId", "").strip():
             queryset = queryset.filter(flow__id__icontains=def_id)
         paginator = WorkflowSvcPagination()
-        page = paginator.paginate_queryset(listing(queryset, order), request, view=self)
+        page = paginator.paginate_queryset(
+            execution_selectors.execution_page(queryset, order=order), request, view=self
+        )
         return paginator.get_paginated_response(WorkflowRunSerializer(page, many=True).data)
 
     @extend_schema(

@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import pytest
 
 from accounts import selectors
@@ -86,3 +88,83 @@ def test_namespace_admin_cannot_administer_global_admins():
     global_admin = AccountFactory(role=Role.ADMIN, default_namespace=ns)
     assert selectors.can_administer(ns_admin, plain)
     assert not selectors.can_administer(ns_admin, global_admin)
+
+
+def _created(account, namespace):
+    """A row shaped like an execution for `creator_role`, without the executions app."""
+    return SimpleNamespace(created_by=account, namespace_id=namespace.pk)
+
+
+def test_role_from_annotation_applies_default_namespace_and_global_admin_rule():
+    home, other = NamespaceFactory(), NamespaceFactory()
+    editor = AccountFactory(role=Role.EDITOR, default_namespace=home)
+    assert selectors.role_from_annotation(editor, home.pk, None) == Role.EDITOR
+    assert selectors.role_from_annotation(editor, home.pk, Role.ADMIN) == Role.ADMIN
+    assert selectors.role_from_annotation(editor, home.pk, Role.VIEWER) == Role.EDITOR
+    assert selectors.role_from_annotation(editor, other.pk, Role.VIEWER) == Role.VIEWER
+    assert selectors.role_from_annotation(editor, other.pk, None) is None
+    global_admin = AccountFactory(role=Role.ADMIN, default_namespace=home)
+    assert selectors.role_from_annotation(global_admin, other.pk, None) == Role.ADMIN
+    assert selectors.role_from_annotation(None, home.pk, Role.ADMIN) is None
+
+
+def test_annotate_creator_role_reads_the_membership_in_the_rows_namespace():
+    home, other = NamespaceFactory(), NamespaceFactory()
+    creator = AccountFactory(role=Role.VIEWER, default_namespace=home)
+    MembershipFactory(account=creator, namespace=other, role=Role.EDITOR)
+    in_other, in_home = (
+        FlowFactory(namespace=other, created_by=creator),
+        FlowFactory(namespace=home, created_by=creator),
+    )
+    from flows.models import Flow
+
+    rows = {flow.pk: flow for flow in selectors.annotate_creator_role(Flow.objects.select_related("created_by"))}
+    assert getattr(rows[in_other.pk], selectors.CREATOR_ROLE_ATTR) == Role.EDITOR
+    assert getattr(rows[in_home.pk], selectors.CREATOR_ROLE_ATTR) is None
+    assert selectors.creator_role(rows[in_other.pk]) == Role.EDITOR
+    assert selectors.creator_role(rows[in_home.pk]) == Role.VIEWER  # own role in its default namespace
+
+
+def test_creator_role_without_annotation_asks_role_in():
+    home, other = NamespaceFactory(), NamespaceFactory()
+    creator = AccountFactory(role=Role.EXECUTOR, default_namespace=home)
+    assert selectors.creator_role(_created(creator, home)) == Role.EXECUTOR
+    assert selectors.creator_role(_created(creator, other)) is None
+    assert selectors.creator_role(_created(AccountFactory(role=Role.ADMIN), other)) == Role.ADMIN
+    assert selectors.creator_role(_created(None, home)) is None
+
+
+def test_namespace_members_by_default_namespace_and_membership_higher_wins():
+    team, elsewhere = NamespaceFactory(), NamespaceFactory()
+    lead = AccountFactory(username="a-lead", role=Role.VIEWER, default_namespace=team)
+    MembershipFactory(account=lead, namespace=team, role=Role.ADMIN)
+    stays = AccountFactory(username="b-stays", role=Role.EDITOR, default_namespace=team)
+    MembershipFactory(account=stays, namespace=team, role=Role.VIEWER)
+    guest = AccountFactory(username="c-guest", default_namespace=elsewhere)
+    MembershipFactory(account=guest, namespace=team, role=Role.EXECUTOR)
+    AccountFactory(username="d-outsider", default_namespace=elsewhere)
+
+    members = selectors.namespace_members(account=lead, namespace=team)
+    assert [(m.username, m.role, m.source) for m in members] == [
+        ("a-lead", Role.ADMIN, "membership"),
+        ("b-stays", Role.EDITOR, "default"),
+        ("c-guest", Role.EXECUTOR, "membership"),
+    ]
+    assert members[0].account_id == lead.pk
+
+
+def test_namespace_members_is_404_for_a_namespace_the_caller_cannot_read():
+    team = NamespaceFactory()
+    outsider = AccountFactory(default_namespace=NamespaceFactory())
+    with pytest.raises(NotFound):
+        selectors.namespace_members(account=outsider, namespace=team)
+
+
+def test_role_from_annotation_agrees_with_role_in_on_a_rank_tie():
+    home = NamespaceFactory()
+    account = AccountFactory(role=Role.EDITOR, default_namespace=home)
+    MembershipFactory(account=account, namespace=home, role=Role.USER)
+    assert selectors.role_in(account, home) == Role.EDITOR
+    assert selectors.role_from_annotation(account, home.id, Role.USER) == Role.EDITOR
+    assert selectors.role_from_annotation(account, home.id, Role.ADMIN) == Role.ADMIN
+    assert selectors.role_from_annotation(account, NamespaceFactory().id, None) is None

@@ -164,7 +164,9 @@ class NamespacePatchSerializer(serializers.Serializer):
 
 
 class MemberSerializer(serializers.Serializer):
-    accountId = serializers.UUIDField()
+    """An `accounts.selectors.NamespaceMember`."""
+
+    accountId = serializers.UUIDField(source="account_id")
     username = serializers.CharField()
     role = serializers.CharField()
     source = serializers.ChoiceField(choices=["default", "membership"], help_text="Where the role comes from.")

@@ -28,7 +28,8 @@ from api.workflowdev.views.base import (
 )
 from connectors.registry import all_plugins, categories, get_plugin
 from core.errors import NotFound, ValidationFailed
-from vault import services as vault
+from vault import selectors as vault_selectors
+from vault import services as vault_services
 
 NOT_FOUND = OpenApiResponse(description="Not found (or in a namespace you cannot read)")
 
@@ -85,7 +86,7 @@ class CredentialListView(WorkflowDevAPIView):
         responses={200: page_response(CredentialSerializer)},
     )
     def get(self, request: Request) -> Response:
-        credentials = vault.credential_list(actor=request.user, namespaces=query_list(request, "namespace"))
+        credentials = vault_selectors.credential_list(actor=request.user, namespaces=query_list(request, "namespace"))
         return paginate(self, request, credentials, CredentialSerializer)
 
     @extend_schema(
@@ -97,7 +98,7 @@ class CredentialListView(WorkflowDevAPIView):
         body = CredentialWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        secret = vault.secret_set(
+        secret = vault_services.secret_set(
             actor=request.user,
             name=data["name"],
             value=data["value"],
@@ -111,7 +112,7 @@ class CredentialListView(WorkflowDevAPIView):
 class CredentialDetailView(WorkflowDevAPIView):
     @extend_schema(summary="Get a credential (never its value)", responses={200: CredentialSerializer, 404: NOT_FOUND})
     def get(self, request: Request, id: str) -> Response:
-        return Response(CredentialSerializer(vault.credential_get(actor=request.user, credential_id=id)).data)
+        return Response(CredentialSerializer(vault_selectors.credential_get(actor=request.user, credential_id=id)).data)
 
     @extend_schema(
         summary="Update a credential (description, or a new value; a rename needs the value)",
@@ -119,7 +120,7 @@ class CredentialDetailView(WorkflowDevAPIView):
         responses={200: CredentialSerializer, 404: NOT_FOUND, 409: OpenApiResponse(description="Name in use")},
     )
     def put(self, request: Request, id: str) -> Response:
-        secret = vault.credential_get(actor=request.user, credential_id=id)
+        secret = vault_selectors.credential_get(actor=request.user, credential_id=id)
         body = CredentialWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -128,7 +129,7 @@ class CredentialDetailView(WorkflowDevAPIView):
                 "A credential cannot move to another namespace.",
                 details=[{"field": "namespace", "reason": "cannot change"}],
             )
-        secret = vault.credential_update(
+        secret = vault_services.credential_update(
             actor=request.user,
             secret=secret,
             name=data.get("name"),
@@ -139,8 +140,8 @@ class CredentialDetailView(WorkflowDevAPIView):
 
     @extend_schema(summary="Delete a credential", responses={204: None, 404: NOT_FOUND})
     def delete(self, request: Request, id: str) -> Response:
-        secret = vault.credential_get(actor=request.user, credential_id=id)
-        vault.secret_delete(actor=request.user, secret=secret)
+        secret = vault_selectors.credential_get(actor=request.user, credential_id=id)
+        vault_services.secret_delete(actor=request.user, secret=secret)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -153,14 +154,18 @@ class KeyListView(WorkflowDevAPIView):
     )
     def get(self, request: Request, namespace: str) -> Response:
         ns = namespace_get(account=request.user, name=namespace)
-        return paginate(self, request, vault.kv_entry_list(actor=request.user, namespace=ns), KeyListItemSerializer)
+        return paginate(
+            self, request, vault_selectors.kv_entry_list(actor=request.user, namespace=ns), KeyListItemSerializer
+        )
 
 
 class KeyValueView(WorkflowDevAPIView):
     @extend_schema(summary="Get a value", responses={200: KeyValueSerializer, 404: NOT_FOUND})
     def get(self, request: Request, namespace: str, key: str) -> Response:
         ns = namespace_get(account=request.user, name=namespace)
-        return Response(KeyValueSerializer(vault.kv_entry_get(actor=request.user, namespace=ns, key=key)).data)
+        return Response(
+            KeyValueSerializer(vault_selectors.kv_entry_get(actor=request.user, namespace=ns, key=key)).data
+        )
 
     @extend_schema(
         summary="Set a value (optionally expiring after ttl seconds)",
@@ -173,7 +178,7 @@ class KeyValueView(WorkflowDevAPIView):
             raise ValidationFailed("The body needs a 'value'.", details=[{"field": "value", "reason": "required"}])
         body = KeyValueWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        entry = vault.kv_entry_set(
+        entry = vault_services.kv_entry_set(
             actor=request.user,
             namespace=ns,
             key=key,
@@ -185,5 +190,5 @@ class KeyValueView(WorkflowDevAPIView):
     @extend_schema(summary="Delete a key", responses={204: None, 404: NOT_FOUND})
     def delete(self, request: Request, namespace: str, key: str) -> Response:
         ns = namespace_get(account=request.user, name=namespace)
-        vault.kv_entry_delete(actor=request.user, namespace=ns, key=key)
+        vault_services.kv_entry_delete(actor=request.user, namespace=ns, key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)

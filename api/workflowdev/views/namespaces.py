@@ -1,15 +1,13 @@
 """Namespaces and their members (Kestra-style; DIALECTS.md "Authentication and roles")."""
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors
-from accounts.models import Account, Membership, Namespace
-from accounts.roles import Role, rank
+from accounts.models import Account
+from accounts.roles import Role
 from accounts.services import membership_remove, membership_set, namespace_create, namespace_delete, namespace_update
 from api.workflowdev.serializers.resources import (
     MemberSerializer,
@@ -24,28 +22,6 @@ from core.ids import parse_uuid
 
 NOT_FOUND = OpenApiResponse(description="Not found (or a namespace you cannot read)")
 FORBIDDEN = OpenApiResponse(description="Needs a global admin (namespaces) or the namespace's admin (members)")
-
-
-def members_of(namespace: Namespace) -> list[dict[str, Any]]:
-    """Accounts with a role in the namespace: by default namespace, or by membership (the higher wins)."""
-    members: dict[Any, dict[str, Any]] = {}
-    for account in Account.objects.filter(default_namespace=namespace).order_by("username"):
-        members[account.pk] = {
-            "accountId": account.pk,
-            "username": account.username,
-            "role": account.role,
-            "source": "default",
-        }
-    for membership in Membership.objects.filter(namespace=namespace).select_related("account"):
-        current = members.get(membership.account_id)
-        if current is None or rank(membership.role) > rank(current["role"]):
-            members[membership.account_id] = {
-                "accountId": membership.account_id,
-                "username": membership.account.username,
-                "role": membership.role,
-                "source": "membership",
-            }
-    return sorted(members.values(), key=lambda member: member["username"])
 
 
 class NamespaceListView(WorkflowDevAPIView):
@@ -104,7 +80,8 @@ class MemberListView(WorkflowDevAPIView):
     )
     def get(self, request: Request, name: str) -> Response:
         namespace = selectors.namespace_get(account=request.user, name=name)
-        return paginate(self, request, members_of(namespace), MemberSerializer)
+        members = selectors.namespace_members(account=request.user, namespace=namespace)
+        return paginate(self, request, members, MemberSerializer)
 
 
 class MemberDetailView(WorkflowDevAPIView):
@@ -122,8 +99,8 @@ class MemberDetailView(WorkflowDevAPIView):
         membership = membership_set(
             actor=request.user, namespace=namespace, account=account, role=body.validated_data["role"]
         )
-        member = {"accountId": account.pk, "username": account.username, "role": membership.role}
-        return Response(MemberSerializer({**member, "source": "membership"}).data)
+        member = selectors.NamespaceMember(account.pk, account.username, membership.role, "membership")
+        return Response(MemberSerializer(member).data)
 
     @extend_schema(
         summary="Remove an account's membership (its admin)", responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND}
