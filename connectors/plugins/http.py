@@ -265,8 +265,9 @@ class RestConnector(Plugin):
         run_params = {key: value for key, value in ctx.execution_inputs.items() if key in REST_FIELDS}
         inputs = {**run_params, **inputs}
         if not isinstance(inputs.get("_url"), str) or not inputs["_url"]:
-            return Result.failed("REST_CONNECTOR needs `_url` in its input or in the run's _inputParams.",
-                                 code="INVALID_INPUT")
+            return Result.failed(
+                "REST_CONNECTOR needs `_url` in its input or in the run's _inputParams.", code="INVALID_INPUT"
+            )
         try:
             response = send(
                 ctx,
