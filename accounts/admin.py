@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.forms import Field
 from django.http import HttpRequest
 
@@ -38,9 +38,16 @@ def visible_accounts(account: Account) -> QuerySet[Account]:
 
 
 def administered_accounts(account: Account) -> Q:
-    """`can_administer` as a filter: non-global accounts whose default namespace the caller administers."""
+    """`can_administer` as a filter: non-global accounts holding roles only where the caller is admin.
+
+    The default namespace, when set, and every membership must be in a namespace the caller
+    administers, and the account must hold a role somewhere.
+    """
     ids = administered_namespace_ids(account) or []
-    return Q(default_namespace_id__in=ids, is_superuser=False) & ~Q(role=Role.ADMIN)
+    elsewhere = Membership.objects.filter(account_id=OuterRef("pk")).exclude(namespace_id__in=ids)
+    inside = Membership.objects.filter(account_id=OuterRef("pk"), namespace_id__in=ids)
+    home = Q(default_namespace_id__in=ids) | Q(default_namespace__isnull=True) & Exists(inside)
+    return Q(is_superuser=False) & ~Q(role=Role.ADMIN) & home & ~Exists(elsewhere)
 
 
 class MembershipInlineForm(forms.ModelForm):

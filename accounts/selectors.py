@@ -189,12 +189,28 @@ def account_get(*, account: Account, account_id: UUID | str) -> Account:
 
 
 def can_administer(actor: Account, target: Account) -> bool:
-    """Global admins administer everyone; namespace admins the non-global accounts of their namespaces."""
+    """Whether `actor` may change, delete or issue tokens for `target` (someone else).
+
+    Global admins administer everyone. Anyone else administers a target only when the
+    target is not a global admin, holds a role somewhere, and the actor is admin in *every*
+    namespace where the target holds one (its default namespace and each membership):
+    otherwise a namespace admin could take over an account that is admin elsewhere (reset
+    its password, mint it a token) and act with that account's roles.
+    """
     if actor.is_global_admin:
         return True
-    if target.is_global_admin or target.default_namespace_id is None:
+    if target.is_global_admin:
         return False
-    return role_in(actor, target.default_namespace_id) == Role.ADMIN
+    held = held_namespace_ids(target)
+    return bool(held) and all(role_in(actor, namespace_id) == Role.ADMIN for namespace_id in held)
+
+
+def held_namespace_ids(account: Account) -> set[UUID]:
+    """Every namespace where the account holds a role, read fresh (never from the roles cache)."""
+    held = set(Membership.objects.filter(account=account).values_list("namespace_id", flat=True))
+    if account.default_namespace_id:
+        held.add(account.default_namespace_id)
+    return held
 
 
 def api_token_list(*, account: Account) -> QuerySet[ApiToken]:

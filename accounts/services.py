@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account, ApiToken, AuditEntry, Membership, Namespace, namespace_name_validator
@@ -16,6 +16,7 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 API_TOKEN_PREFIX = "mr_"
 BOOTSTRAP_NAMESPACE = "default"
+BOOTSTRAP_LOCK_ID = 0x4D494C4C  # "MILL": the advisory lock key that serialises the bootstrap registration
 
 
 def audit_record(
@@ -38,6 +39,26 @@ def audit_record(
         namespace=namespace_name,
         summary=summary or {},
     )
+
+
+def _bootstrap_lock() -> None:
+    """Serialise first registrations until the transaction ends.
+
+    Without it two concurrent bootstraps on PostgreSQL both see no account and both create a
+    superuser. SQLite needs nothing: its IMMEDIATE transactions already serialise writers.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BOOTSTRAP_LOCK_ID])
+
+
+def _bootstrap_open() -> None:
+    """Refuse the bootstrap once an account exists; re-checked under the lock, as a rival may just have committed."""
+    if Account.objects.exists():
+        raise Forbidden("Registration is closed; an administrator creates accounts.")
+    _bootstrap_lock()
+    if Account.objects.exists():
+        raise Forbidden("Registration is closed; an administrator creates accounts.")
 
 
 def _check_password(password: str, account: Account | None = None) -> None:
@@ -89,8 +110,8 @@ def account_create(
     namespace: str | None = None,
 ) -> Account:
     """Create an account. With no actor this is the bootstrap: allowed only while none exists."""
-    if actor is None and Account.objects.exists():
-        raise Forbidden("Registration is closed; an administrator creates accounts.")
+    if actor is None:
+        _bootstrap_open()
     username = (username or email).strip()
     if not username:
         raise ValidationFailed(

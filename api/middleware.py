@@ -1,6 +1,7 @@
 """Errors raised outside the views in the owning dialect's shape, and the request body cap."""
 
 from collections.abc import Callable
+from io import BytesIO
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -50,6 +51,12 @@ class BodySizeLimitMiddleware:
 
     @staticmethod
     def _too_big(request: HttpRequest) -> bool:
+        """Declared length first; otherwise read at most limit + 1 bytes, never the whole stream.
+
+        Under ASGI, `api.asgi_limits.BodySizeLimit` already stopped chunked bodies; this covers
+        WSGI and the test client. A body within the cap is kept the way `HttpRequest.body`
+        keeps it (`_body` and a fresh `_stream`), so views read it as usual.
+        """
         limit = settings.MILLRACE_MAX_BODY_BYTES
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -57,7 +64,13 @@ class BodySizeLimitMiddleware:
             declared = 0
         if declared > limit:
             return True
+        if hasattr(request, "_body"):
+            return len(request._body) > limit
         try:
-            return len(request.body) > limit
+            data = request.read(limit + 1)
         except RequestDataTooBig:
             return True
+        if len(data) > limit:
+            return True
+        request._body, request._stream = data, BytesIO(data)
+        return False

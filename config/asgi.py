@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django (behind the body cap), WebSockets through Channels."""
 
 import os
 
@@ -9,12 +9,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from api.asgi_limits import BodySizeLimit  # noqa: E402
 from api.flowrunner.routing import websocket_urlpatterns as flowrunner_ws  # noqa: E402
 from api.workflowdev.routing import websocket_urlpatterns as workflowdev_ws  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimit(django_asgi_app),  # chunked bodies are capped before Django spools them
         "websocket": URLRouter(flowrunner_ws + workflowdev_ws),
     }
 )

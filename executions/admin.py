@@ -60,7 +60,7 @@ class TaskRunAdmin(NamespaceScopedAdmin):
     search_fields = ("name", "step_id", "plugin_type", "execution__flow_name")
     list_select_related = ("execution__namespace",)
     date_hierarchy = "created_at"
-    exclude = ("callback_digest",)
+    exclude = ("callback_digest", "state")  # engine bookkeeping: forEach items and plugin state may hold secrets
 
 
 @admin.register(ExecutionEvent)

@@ -9,14 +9,15 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import Field, QuerySet
 from django.forms import Field as FormField
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 
 from accounts.roles import Role
 from core.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, ParentScopedInline, adopt
-from core.errors import MillraceError
+from core.errors import MillraceError, ValidationFailed
 from executions.agents.services import agent_run, message_create
-from flows.models import Agent, AgentLink, Flow, FlowRevision, Trigger, new_webhook_key
+from flows.models import Agent, AgentLink, Flow, FlowRevision, Trigger
 from flows.services import flow_create, flow_update, flow_validate
+from flows.triggers import trigger_create, trigger_update, trigger_validate
 
 
 class FlowRevisionInline(ParentScopedInline):
@@ -46,7 +47,7 @@ class FlowAdminForm(forms.ModelForm):
         existing = not self.instance._state.adding
         namespace = data.get("namespace") or (self.instance.namespace if existing else None)
         if source is not None and namespace is not None:
-            owner = self.instance.created_by if existing else self.actor
+            owner = self.actor  # `${NAME}` may use the saver's own secrets, as through the API
             for problem in flow_validate(source=source, namespace=namespace, owner=owner):
                 where = f"line {problem.line}: " if problem.line else ""
                 self.add_error("source", f"{where}{problem.path or '(flow)'}: {problem.message}")
@@ -118,8 +119,54 @@ class FlowRevisionAdmin(NamespaceScopedAdmin):
     date_hierarchy = "created_at"
 
 
+SERVICE_FIELDS = ("name", "cron", "timezone", "statuses", "enabled", "inputs")
+FORM_FIELD_OF = {"sourceFlowId": "source_flow"}  # service error fields named like the API's
+
+
+def _service_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The form's values as the trigger services take them."""
+    values = {name: data[name] for name in SERVICE_FIELDS if name in data}
+    source = data.get("source_flow")
+    return {**values, "source_flow_id": source.pk if source is not None else None}
+
+
+class TriggerAdminForm(forms.ModelForm):
+    """Checked by the trigger services (cron, timezone, source flow...), so refusals are form errors."""
+
+    actor: Any = None  # set by TriggerAdmin.get_form
+
+    class Meta:
+        model = Trigger
+        fields = ("flow", "name", "type", "cron", "timezone", "source_flow", "statuses", "enabled", "inputs")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        existing = not self.instance._state.adding
+        flow = self.instance.flow if existing else data.get("flow")
+        if self.errors or flow is None or not data.get("type"):
+            return data
+        try:
+            trigger_validate(
+                actor=self.actor,
+                flow=flow,
+                type=data["type"],
+                trigger=self.instance if existing else None,
+                **_service_values(data),
+            )
+        except ValidationFailed as exc:
+            for detail in exc.details or [{"reason": exc.message}]:
+                field = FORM_FIELD_OF.get(detail.get("field"), detail.get("field"))
+                self.add_error(field if field in self.fields else None, detail.get("reason") or exc.message)
+        except MillraceError as exc:
+            self.add_error(None, exc.message)
+        return data
+
+
 @admin.register(Trigger)
 class TriggerAdmin(NamespaceScopedAdmin):
+    """Writes go through `flows.triggers` like the API's; YAML-declared triggers are read-only."""
+
+    form = TriggerAdminForm
     namespace_field = "flow__namespace"
     list_display = ("__str__", "name", "type", "enabled", "cron", "last_fired_at", "next_fire_at")
     list_filter = (NamespaceListFilter, "type", "enabled")
@@ -134,10 +181,62 @@ class TriggerAdmin(NamespaceScopedAdmin):
             fields = [name for name in fields if name != "key"]
         return fields
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Trigger | None = None) -> tuple[str, ...]:
+        """A trigger stays on its flow (the services cannot move it)."""
+        return ("flow", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Trigger | None = None) -> bool:
+        """The flow's YAML owns declared triggers; the next save of the flow would undo an edit."""
+        return not (obj is not None and obj.from_definition) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Trigger | None = None) -> bool:
+        return not (obj is not None and obj.from_definition) and super().has_delete_permission(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Trigger | None = None, change: bool = False, **kwargs: Any) -> Any:
+        """A flow trigger watches a flow of its own namespace, so only those are offered."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        if obj is not None and "source_flow" in form.base_fields:
+            same = Flow.objects.filter(namespace_id=obj.flow.namespace_id).select_related("namespace")
+            form.base_fields["source_flow"].queryset = same
+        return form
+
     def save_model(self, request: HttpRequest, obj: Trigger, form: Any, change: bool) -> None:
-        if obj.type == Trigger.Type.WEBHOOK and not obj.key:
-            obj.key = new_webhook_key()
-        super().save_model(request, obj, form, change)
+        """Through `trigger_create`/`trigger_update`: validated, `next_fire_at` armed, audited."""
+        data = form.cleaned_data
+        try:
+            if change:
+                saved = trigger_update(
+                    actor=request.user,
+                    trigger=Trigger.objects.select_related("flow__namespace").get(pk=obj.pk),
+                    type=data["type"],
+                    **_service_values(data),
+                )
+            else:
+                saved = trigger_create(
+                    actor=request.user, flow=data["flow"], type=data["type"], **_service_values(data)
+                )
+        except MillraceError as exc:  # a race after the form's check (a key taken, a role lost)
+            request._trigger_not_saved = True  # type: ignore[attr-defined]
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        adopt(obj, saved)
+
+    def log_addition(self, request: HttpRequest, obj: Trigger, message: Any) -> Any:
+        return None if getattr(request, "_trigger_not_saved", False) else super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Trigger, message: Any) -> Any:
+        return None if getattr(request, "_trigger_not_saved", False) else super().log_change(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: Trigger, post_url_continue: str | None = None) -> Any:
+        if getattr(request, "_trigger_not_saved", False):
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Trigger) -> Any:
+        if getattr(request, "_trigger_not_saved", False):
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_change(request, obj)
 
 
 class AgentSourceInline(ParentScopedInline):
@@ -152,6 +251,14 @@ class AgentSourceInline(ParentScopedInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("source")
+
+    def get_formset(self, request: HttpRequest, obj: Agent | None = None, **kwargs: Any) -> Any:
+        """An agent receives from agents of its own namespace only."""
+        formset = super().get_formset(request, obj, **kwargs)
+        if obj is not None and "source" in formset.form.base_fields:
+            same = Agent.objects.filter(namespace_id=obj.namespace_id).select_related("namespace")
+            formset.form.base_fields["source"].queryset = same
+        return formset
 
 
 class AgentActionForm(ActionForm):
@@ -204,6 +311,14 @@ class AgentAdmin(NamespaceScopedAdmin):
             lambda agent: message_create(actor=request.user, agent=agent, payload=payload),
             "Sent a message",
         )
+
+    def get_form(self, request: HttpRequest, obj: Agent | None = None, change: bool = False, **kwargs: Any) -> Any:
+        """An agent starts flows of its own namespace only."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and "flows" in form.base_fields:
+            same = Flow.objects.filter(namespace_id=obj.namespace_id).select_related("namespace")
+            form.base_fields["flows"].queryset = same
+        return form
 
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
         if not change:

@@ -77,6 +77,11 @@ def _sync_triggers(flow: Flow, compiled: CompiledFlow) -> None:
                     f"Trigger '{name}' watches a flow that is not in namespace '{flow.namespace.name}'.",
                     details=[{"path": path, "line": None, "message": "unknown source flow"}],
                 )
+            if source_flow.pk == flow.pk:  # it would start itself each time it ends
+                raise ValidationFailed(
+                    f"Trigger '{name}' watches its own flow; a flow trigger must watch another flow.",
+                    details=[{"path": path, "line": None, "message": "watches its own flow"}],
+                )
         existing = flow.triggers.filter(from_definition=True, name=name).first()
         values = {
             "type": str(spec.type),
@@ -166,7 +171,7 @@ def flow_update(
     flow = Flow.objects.select_for_update().get(pk=flow.pk)
     changed: dict[str, Any] = {}
     if source is not None and source != flow.source:
-        compiled = _compile(source, flow.namespace, flow.created_by or actor)
+        compiled = _compile(source, flow.namespace, actor)  # `${NAME}` may use the saver's own secrets
         flow.source, flow.format, flow.version = source, str(compiled.format), compiled.version or flow.version
         flow.revision += 1
         FlowRevision.objects.create(flow=flow, number=flow.revision, source=source, created_by=actor)

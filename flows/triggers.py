@@ -29,7 +29,8 @@ from flows.selectors import flow_get
 
 WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9_\-.~]{8,200}$")
 TRIGGER_FIELDS = ("enabled", "inputs", "key", "cron", "timezone", "source_flow_id", "statuses", "name")
-HIDDEN_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+CREDENTIAL_HEADER_WORDS = ("auth", "token", "key", "secret", "signature", "cookie", "password", "session")
+"""A header whose lower-cased name contains one of these is dropped from `trigger.headers`."""
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -80,6 +81,8 @@ def _check_values(actor: Account, flow: Flow, values: dict[str, Any]) -> dict[st
         source = flow_get(account=actor, flow_id=source_id)  # 404 outside the caller's namespaces
         if source.namespace_id != flow.namespace_id:
             raise _invalid("sourceFlowId", f"flow triggers watch flows of namespace '{flow.namespace.name}' only")
+        if source.pk == flow.pk:  # it would start itself each time it ends
+            raise _invalid("sourceFlowId", "a flow trigger cannot watch its own flow")
         statuses = values.get("statuses") or []
         if not isinstance(statuses, list) or any(s not in TERMINAL_EXECUTION_STATUSES for s in statuses):
             raise _invalid("statuses", f"a list of {', '.join(sorted(TERMINAL_EXECUTION_STATUSES))}")
@@ -123,6 +126,18 @@ def trigger_create(*, actor: Account, flow: Flow, type: str, **fields: Any) -> T
         summary=_summary(trigger),
     )
     return trigger
+
+
+def trigger_validate(*, actor: Account, flow: Flow, type: str, trigger: Trigger | None = None, **fields: Any) -> None:
+    """Raise what `trigger_create` (or `trigger_update` of `trigger`) would, writing nothing.
+
+    The console checks a form with it, so a refused value is a form error rather than a
+    failure after the form was accepted.
+    """
+    ensure_role(actor, flow.namespace, Role.EDITOR)
+    if trigger is not None:
+        _owned_by_api(trigger)
+    _check_values(actor, flow, {"type": type, **{k: v for k, v in fields.items() if k in TRIGGER_FIELDS}})
 
 
 def _owned_by_api(trigger: Trigger) -> None:
@@ -174,11 +189,26 @@ def trigger_delete(*, actor: Account, trigger: Trigger) -> None:
     trigger.delete()
 
 
+def shown_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The request headers a flow may see: credential-looking ones dropped.
+
+    `trigger_data` is readable by every viewer of the namespace, so API keys, signatures,
+    tokens, cookies and sessions (`X-Api-Key`, `X-Hub-Signature-256`, `X-Gitlab-Token`...)
+    must not land there. A name match is deliberately broad: a harmless header lost costs
+    less than a leaked credential.
+    """
+    return {
+        name: value
+        for name, value in headers.items()
+        if not any(word in name.lower() for word in CREDENTIAL_HEADER_WORDS)
+    }
+
+
 def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
     """Start the flow of the enabled webhook trigger with this key; the key is the credential.
 
-    The request body is `trigger.body` and its headers (minus credentials and cookies)
-    `trigger.headers`; the trigger's own `inputs` are the execution's inputs.
+    The request body is `trigger.body` and its headers (minus credentials, see
+    `shown_headers`) `trigger.headers`; the trigger's own `inputs` are the execution's inputs.
     """
     from executions.services import execution_start
 
@@ -191,7 +221,7 @@ def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
     )
     if trigger is None:
         raise NotFound("Unknown webhook.")
-    shown = {name: value for name, value in headers.items() if name.lower() not in HIDDEN_HEADERS}
+    shown = shown_headers(headers)
     with transaction.atomic():
         Trigger.objects.filter(pk=trigger.pk).update(last_fired_at=timezone.now())
         return execution_start(

@@ -88,3 +88,10 @@ def client_for() -> Callable[[Account | None], APIClient]:
 def fast_password_hasher(settings) -> None:
     """PBKDF2's deliberate slowness protects passwords, not tests."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def credentials_key(settings) -> None:
+    """Tests run with DEBUG off, where the vault refuses to derive a key: give it one."""
+    if not settings.MILLRACE_CREDENTIALS_KEY:
+        settings.MILLRACE_CREDENTIALS_KEY = "K7gNU3sdo-OL0wNhqoVWhr3g6s1xYv72ol_pe_Unols="

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Namespace
 from accounts.roles import Role
-from accounts.selectors import ensure_role, scope_to_namespaces
+from accounts.selectors import can_administer, ensure_role, scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
 from vault.crypto import decrypt, secret_aad
@@ -79,6 +79,25 @@ def credential_get(*, actor: Account, credential_id: UUID | str) -> Secret:
     secret = credential_list(actor=actor).filter(pk=parse_uuid(credential_id, what="Credential")).first()
     if secret is None:
         raise NotFound("Credential not found.")
+    return secret
+
+
+def account_secret_list(*, actor: Account, account: Account) -> QuerySet[Secret]:
+    """An account's own secrets by name, for the account itself or someone who administers it.
+
+    Anyone else gets a 404 for the account, as `vault.services` does on writes: to them the
+    account does not exist.
+    """
+    if actor.pk != account.pk and not can_administer(actor, account):
+        raise NotFound("Account not found.")
+    return Secret.objects.filter(account=account).order_by("name")
+
+
+def account_secret_get(*, actor: Account, account: Account, name: str) -> Secret:
+    """One secret of an account (`account_secret_list` rules); a missing name is a 404."""
+    secret = account_secret_list(actor=actor, account=account).filter(name=name).first()
+    if secret is None:
+        raise NotFound(f"Secret '{name}' not found.")
     return secret
 
 

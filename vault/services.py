@@ -16,6 +16,7 @@ from accounts.selectors import can_administer, ensure_role
 from accounts.services import audit_record
 from core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from vault.crypto import encrypt, secret_aad
+from vault.masking import MIN_SECRET_LENGTH
 from vault.models import KeyValue, Secret
 from vault.selectors import live_kv
 
@@ -80,9 +81,10 @@ def secret_set(
             "A secret name is letters, digits and '_' (starting with a letter or '_').",
             details=[{"field": "name", "reason": "invalid"}],
         )
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
         raise ValidationFailed(
-            "A secret value is a non-empty string.", details=[{"field": "value", "reason": "required"}]
+            f"A secret value is a string of at least {MIN_SECRET_LENGTH} characters (shorter ones cannot be masked).",
+            details=[{"field": "value", "reason": "too short"}],
         )
     owner = _secret_filter(account=account, namespace=namespace)
     existing = secret or Secret.objects.select_for_update().filter(name=name, **owner).first()

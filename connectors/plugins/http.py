@@ -240,7 +240,8 @@ class RestConnector(Plugin):
     category = "http"
     description = (
         "workflowsvc's REST call: _url, _method, _headers and a JSON _body, from the task's input or else the "
-        "run's _inputParams; fails on status 400 or above."
+        "run's _inputParams (_url and _method only when the task sets neither _headers nor _body); "
+        "fails on status 400 or above."
     )
     input_schema = {
         "type": "object",
@@ -262,8 +263,16 @@ class RestConnector(Plugin):
     }
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
-        run_params = {key: value for key, value in ctx.execution_inputs.items() if key in REST_FIELDS}
-        inputs = {**run_params, **inputs}
+        """Call the endpoint; fields the task leaves unset come from the run's `_inputParams`.
+
+        `_url` and `_method` come from the run only while the task sets neither `_headers`
+        nor `_body`: those may carry the definition's credentials, and an executor (who may
+        start runs but not edit flows) must not be able to send them to a server of their own.
+        """
+        pinned = any(inputs.get(key) is not None for key in ("_headers", "_body"))
+        taken = ("_headers", "_body") if pinned else REST_FIELDS
+        run_params = {key: value for key, value in ctx.execution_inputs.items() if key in taken}
+        inputs = {**run_params, **{key: value for key, value in inputs.items() if value is not None}}
         if not isinstance(inputs.get("_url"), str) or not inputs["_url"]:
             return Result.failed(
                 "REST_CONNECTOR needs `_url` in its input or in the run's _inputParams.", code="INVALID_INPUT"

@@ -31,8 +31,26 @@ class VaultResolver:
         self.execution = execution
 
     def secret(self, name: str) -> str:
-        owner = self.execution.flow.created_by_id if self.execution.flow_id else self.execution.created_by_id
-        return secret_value(name=name, namespace_id=self.execution.namespace_id, account_id=owner)
+        return secret_value(name=name, namespace_id=self.execution.namespace_id, account_id=self._owner())
+
+    def _owner(self) -> object:
+        """Whose account secrets `${NAME}` may use: the author of the revision that runs.
+
+        Not the flow's creator: an editor who changes someone else's flow must not reach
+        that person's secrets (saving checks `${NAME}` against the saver's own secrets).
+        """
+        if not hasattr(self, "_owner_id"):
+            from flows.models import FlowRevision
+
+            revision = (
+                FlowRevision.objects.filter(flow_id=self.execution.flow_id, number=self.execution.flow_revision)
+                .values_list("created_by_id", flat=True)
+                .first()
+                if self.execution.flow_id
+                else None
+            )
+            self._owner_id = revision or self.execution.created_by_id
+        return self._owner_id
 
     def kv(self, key: str) -> Any:
         return kv_value(namespace_id=self.execution.namespace_id, key=key)
@@ -100,6 +118,13 @@ class ExecutionView:
 def render_control(view: ExecutionView, run: TaskRun, step: ir.Step, key: str) -> Any:
     """Render one input of a control step (`condition`, `value`, `items`, `message`)."""
     return view.renderer(run).render(step.inputs.get(key), key)
+
+
+def render_control_redacted(view: ExecutionView, run: TaskRun, step: ir.Step, key: str) -> tuple[Any, Any]:
+    """The rendered value, and the form of it that may be stored or shown (secrets masked)."""
+    renderer = view.renderer(run)
+    value = renderer.render(step.inputs.get(key), key)
+    return value, renderer.redact(value, key)
 
 
 def callback_digest(token: str) -> str:

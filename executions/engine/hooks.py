@@ -5,7 +5,9 @@ execution reports it finished, and a cancel or flow timeout reports it too), so 
 starts at most one downstream execution per source execution and attempt. Callers hold the
 source execution's row lock, which serialises those checks. A downstream flow that cannot
 start (a definition that no longer compiles, inputs it refuses) is reported as a warning on
-the source execution and never undoes the source's own end.
+the source execution and never undoes the source's own end. Each downstream execution
+carries the source's depth + 1 (shared with subflows), so flows that trigger each other stop
+at `MILLRACE_SUBFLOW_MAX_DEPTH` with a warning instead of chaining forever.
 """
 
 import logging
@@ -13,8 +15,10 @@ import logging
 from django.db import transaction
 
 from connectors.commands import flow_callback
+from core.errors import ValidationFailed
 from executions.engine.events import event_append
-from executions.models import Execution
+from executions.engine.subflows import child_depth
+from executions.models import Execution, ExecutionEvent
 from flows.models import Trigger
 
 logger = logging.getLogger("millrace.engine")
@@ -34,6 +38,11 @@ def execution_finished(execution: Execution) -> None:
         source_flow_id=execution.flow_id,
         flow__namespace_id=execution.namespace_id,
     ).select_related("flow")
+    too_deep: ValidationFailed | None = None
+    try:
+        depth = child_depth(execution)
+    except ValidationFailed as exc:
+        depth, too_deep = 0, exc
     for trigger in triggers:
         if trigger.statuses and execution.status not in trigger.statuses:
             continue
@@ -41,6 +50,18 @@ def execution_finished(execution: Execution) -> None:
             trigger=trigger, trigger_data__executionId=str(execution.pk), trigger_data__attempt=execution.attempt
         )
         if fired.exists():
+            continue
+        if too_deep is not None:
+            if not ExecutionEvent.objects.filter(
+                execution_id=execution.pk, data__triggerId=str(trigger.pk), data__attempt=execution.attempt
+            ).exists():  # warn once per end although this end may be reported several times
+                event_append(
+                    execution_id=execution.pk,
+                    type="log",
+                    level="warn",
+                    message=f"Flow trigger of '{trigger.flow.name}' not started: {too_deep.message}",
+                    data={"triggerId": str(trigger.pk), "flowId": str(trigger.flow_id), "attempt": execution.attempt},
+                )
             continue
         try:
             with transaction.atomic():
@@ -55,6 +76,7 @@ def execution_finished(execution: Execution) -> None:
                         "flowId": str(execution.flow_id),
                         "status": execution.status,
                         "outputs": execution.outputs,
+                        "depth": depth,
                     },
                 )
         except Exception as exc:

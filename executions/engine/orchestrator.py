@@ -22,10 +22,11 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from executions.engine.context import ExecutionView, render_control
+from executions.engine.context import ExecutionView, render_control, render_control_redacted
 from executions.engine.transitions import TERMINAL_TASK_STATUSES, task_runs_create, transition
 from executions.models import Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import ir
+from vault.masking import MASK
 
 T, E = TaskStatus, ExecutionStatus
 ACTIVE = frozenset({T.PENDING, T.QUEUED, T.RUNNING, T.WAITING, T.RETRYING})
@@ -243,14 +244,15 @@ class Orchestrator:
         """A flow.if/flow.switch node in a graph only picks the outcome its `next` routes on."""
         run = self._new_run(step, parent, loop_index, T.RUNNING)
         task_runs_create([run])
-        value = render_control(self.view, run, step, "condition" if step.type == ir.IF else "value")
+        value, shown = render_control_redacted(self.view, run, step, "condition" if step.type == ir.IF else "value")
         outcome = _truth(value) if step.type == ir.IF else value
+        outcome_text = str(outcome).lower() if isinstance(outcome, bool) else str(outcome)
         transition(
             run,
             T.SUCCESS,
-            outcome=str(outcome).lower() if isinstance(outcome, bool) else str(outcome),
-            outputs={"value": value},
-            message=f"Step '{run.name}' chose '{outcome}'",
+            outcome=outcome_text,
+            outputs={"value": shown},
+            message=f"Step '{run.name}' chose '{outcome_text if shown == value else MASK}'",
         )
         return run
 
@@ -278,7 +280,8 @@ class Orchestrator:
         """The actions of control steps that wait or end at once: fail, approval gate, subflow."""
         try:
             if step.type == ir.FAIL:
-                message = str(render_control(self.view, run, step, "message") or f"Flow failed at '{step.name}'.")
+                _, shown = render_control_redacted(self.view, run, step, "message")
+                message = str(shown or f"Flow failed at '{step.name}'.")
                 transition(run, T.FAILED, error=message, level="error", message=message)
             elif step.type == ir.PAUSE:
                 Approval.objects.update_or_create(

@@ -179,7 +179,12 @@ def _claim(task_run_id: str) -> TaskRun | None:
         run = TaskRun.objects.select_related("execution__namespace", "execution__flow").filter(pk=task_run_id).first()
         if run is None or run.status != T.QUEUED:
             return None
-        execution = run.execution
+        # Lock the execution as the orchestrator does, so a pause or cancel committing now
+        # cannot slip between reading its status and starting the step.
+        execution = _locked_execution(run.execution_id, like=run.execution)
+        if execution is None:
+            return None
+        run.execution = execution
         if execution.status == E.CANCELLED:
             transition(run, T.CANCELLED, message=f"Step '{run.name}' cancelled")
             return None
@@ -251,10 +256,11 @@ def _call_plugin(
         inputs = renderer.render(step.inputs, field)
     except TemplateRenderError as exc:
         return Result.failed(f"Task '{run.name}': {exc}", code="TEMPLATE_ERROR"), step.inputs, None
+    stored = renderer.redact(inputs, field)
     problems = plugin.input_problems(inputs)
     if problems:
         detail = "; ".join(f"{p['path'] or field}: {p['message']}" for p in problems)
-        return Result.failed(f"Task '{run.name}' has invalid inputs: {detail}", code="INVALID_INPUTS"), inputs, None
+        return Result.failed(f"Task '{run.name}' has invalid inputs: {detail}", code="INVALID_INPUTS"), stored, None
     ctx = StepContext(execution, run, set(renderer.used_secrets))
     try:
         resume = run.state.get("resume")
@@ -263,14 +269,22 @@ def _call_plugin(
     except Exception as exc:  # a plugin bug fails its step, never the worker
         logger.exception("Plugin %s failed", run.plugin_type)
         result = Result.failed(f"{type(exc).__name__}: {exc}", code="PLUGIN_ERROR")
-    return result, inputs, ctx
+    return result, stored, ctx
 
 
 def _record(run: TaskRun, step: ir.Step, result: Result, inputs: Any, masker: Masker, ctx: StepContext | None) -> None:
     state = {key: value for key, value in (run.state or {}).items() if key not in ("resume", "wait")}
     if ctx is not None and ctx.state:
         state["plugin"] = ctx.state
-    common: dict[str, Any] = {"inputs": masker.mask(inputs), "lease_owner": "", "lease_until": None, "state": state}
+    common: dict[str, Any] = {
+        "inputs": masker.mask(inputs),
+        "lease_owner": "",
+        "lease_until": None,
+        "state": state,
+        # only the worker holding the lease, on this attempt, records it: a worker whose lease
+        # lapsed (and whose step was queued again) must not overwrite the newer attempt
+        "expect": {"lease_owner": run.lease_owner, "attempt": run.attempt},
+    }
     outputs = masker.mask(result.outputs)
     name = run.name
     if result.status == ResultStatus.SUCCESS:
@@ -315,12 +329,18 @@ def _record(run: TaskRun, step: ir.Step, result: Result, inputs: Any, masker: Ma
         )
         return
     wait = result.wait
-    state["wait"] = {"kind": str(wait.kind), **wait.data} if wait else {"kind": "callback"}
+    state["wait"] = masker.mask({"kind": str(wait.kind), **wait.data} if wait else {"kind": "callback"})
     wake_at = wait.until if wait is not None and wait.kind == WaitKind.TIMER else None
     transition(run, T.WAITING, outputs=outputs, wake_at=wake_at, message=f"Step '{name}' waits", **common)
     early = state.pop("early_callback", None)
     if early is not None:  # the callback arrived while the step was still running
-        transition(run, T.QUEUED, state={**state, "resume": {"payload": early}}, message=f"Step '{name}' called back")
+        transition(
+            run,
+            T.QUEUED,
+            state={**state, "resume": {"payload": early}},
+            callback_digest=None,  # single use
+            message=f"Step '{name}' called back",
+        )
         dispatch.run_task_runs([str(run.pk)])
 
 

@@ -2,9 +2,10 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
-from core.errors import NotFound
+from core.errors import NotFound, ValidationFailed
 from executions.engine import dispatch
 from executions.engine.context import ExecutionView, render_control
 from executions.engine.transitions import StaleStatus, transition
@@ -13,11 +14,31 @@ from flows.definitions import ir
 from flows.models import Flow
 
 
+def execution_depth(execution: Execution) -> int:
+    """How deep `execution` nests under subflow steps and `flow` triggers (0 when started directly)."""
+    depth = (execution.trigger_data or {}).get("depth", 0)
+    return depth if isinstance(depth, int) and depth >= 0 else 0
+
+
+def child_depth(parent: Execution) -> int:
+    """The depth of an execution `parent` starts; refused past `MILLRACE_SUBFLOW_MAX_DEPTH`.
+
+    A flow calling itself (or two flows triggering each other) would otherwise start
+    executions without end, so every hop carries its depth and the chain stops at the limit.
+    """
+    depth = execution_depth(parent) + 1
+    limit = settings.MILLRACE_SUBFLOW_MAX_DEPTH
+    if depth > limit:
+        raise ValidationFailed(f"Nesting depth {depth} exceeds MILLRACE_SUBFLOW_MAX_DEPTH ({limit}).")
+    return depth
+
+
 def subflow_start(view: ExecutionView, run: TaskRun, step: ir.Step) -> Execution:
     """Create the child execution (in the parent's namespace only) and enqueue it on commit."""
     from executions.services import execution_create
 
     parent = view.execution
+    depth = child_depth(parent)  # before any lookup: a runaway recursion stops here
     flow_id = render_control(view, run, step, "flowId")
     name = render_control(view, run, step, "flowName") or render_control(view, run, step, "flow")
     namespace = render_control(view, run, step, "namespace") or parent.namespace.name
@@ -34,7 +55,7 @@ def subflow_start(view: ExecutionView, run: TaskRun, step: ir.Step) -> Execution
         origin="subflow",
         created_by=parent.created_by,
         parent_task=run,
-        trigger_data={"parentExecutionId": str(parent.pk)},
+        trigger_data={"parentExecutionId": str(parent.pk), "depth": depth},
     )
     dispatch.start_execution(str(child.pk))
     return child

@@ -37,7 +37,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 from jinja2.visitor import NodeTransformer
 
-from vault.masking import Masker
+from vault.masking import MASK, Masker
 
 MAX_VALUE_SIZE = 1024 * 1024  # characters (plus items of lists and dicts) of a rendered or computed value
 MAX_INT_BITS = 4096
@@ -398,6 +398,8 @@ class TemplateRenderer:
         self._variables = context.variables() if isinstance(context, RenderContext) else dict(context)
         self._resolver = resolver
         self.used_secrets: set[str] = set()
+        self.secret_fields: set[str] = set()  # fields whose value a secret went into
+        self._field = ""
         self._iterations = 0
         self._deadline = 0.0
 
@@ -421,6 +423,7 @@ class TemplateRenderer:
         if "{" not in source and "$" not in source:
             return source
         token = _ACTIVE.set(self)
+        self._field = field_path
         self._iterations, self._deadline = 0, time.monotonic() + MAX_RENDER_SECONDS
         try:
             native, run = _compile(source)
@@ -452,7 +455,22 @@ class TemplateRenderer:
             raise UndefinedError(f"{'secret' if kind == 'secret' else 'kv key'} {name!r} is not defined") from None
         if kind == "secret":
             self.used_secrets.add(value)
+            self.secret_fields.add(self._field)
         return value
+
+    def redact(self, value: Any, field_path: str = "") -> Any:
+        """`value` as it may be stored: secret values masked, and every field a secret went
+        into replaced whole — a secret transformed in a template (`b64encode`, slicing,
+        concatenation) no longer matches its plain value, so masking alone would miss it."""
+        if field_path in self.secret_fields:
+            return MASK
+        if isinstance(value, dict):
+            return {
+                key: self.redact(item, f"{field_path}.{key}" if field_path else str(key)) for key, item in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.redact(item, f"{field_path}[{index}]") for index, item in enumerate(value)]
+        return self.masker().mask(value)
 
 
 def render_value(value: Any, context: RenderContext | Mapping[str, Any], resolver: Resolver | None = None) -> Any:

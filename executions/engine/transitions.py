@@ -68,11 +68,13 @@ def transition(
     message: str = "",
     level: str = "info",
     data: dict[str, Any] | None = None,
+    expect: dict[str, Any] | None = None,
     **fields: Any,
 ) -> None:
     """Move `obj` to status `to`, writing `fields` with it, and record the event.
 
-    Must run inside a transaction (the event and the status commit together).
+    `expect` adds conditions besides the status the caller saw (a worker's lease). Must run
+    inside a transaction (the event and the status commit together).
     """
     task = isinstance(obj, TaskRun)
     current = obj.status
@@ -88,7 +90,7 @@ def transition(
         fields.setdefault("finished_at", now)
     elif current in (TERMINAL_TASK_STATUSES if task else TERMINAL_EXECUTION_STATUSES):
         fields.setdefault("finished_at", None)
-    updated = type(obj).objects.filter(pk=obj.pk, status=current).update(status=to, **fields)
+    updated = type(obj).objects.filter(pk=obj.pk, status=current, **(expect or {})).update(status=to, **fields)
     if not updated:
         raise StaleStatus(f"{type(obj).__name__} {obj.pk} is no longer {current}.")
     obj.status = to

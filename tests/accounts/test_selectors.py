@@ -168,3 +168,45 @@ def test_role_from_annotation_agrees_with_role_in_on_a_rank_tie():
     assert selectors.role_from_annotation(account, home.id, Role.USER) == Role.EDITOR
     assert selectors.role_from_annotation(account, home.id, Role.ADMIN) == Role.ADMIN
     assert selectors.role_from_annotation(account, NamespaceFactory().id, None) is None
+
+
+def test_can_administer_needs_admin_wherever_the_target_holds_a_role():
+    team_a, team_b = NamespaceFactory(), NamespaceFactory()
+    a_admin = AccountFactory(role=Role.VIEWER, default_namespace=team_a)
+    MembershipFactory(account=a_admin, namespace=team_a, role=Role.ADMIN)
+    member_elsewhere = AccountFactory(default_namespace=team_a)
+    MembershipFactory(account=member_elsewhere, namespace=team_b, role=Role.ADMIN)
+    only_by_membership = AccountFactory(default_namespace=None)
+    MembershipFactory(account=only_by_membership, namespace=team_a, role=Role.EDITOR)
+    nowhere = AccountFactory(default_namespace=None)
+    assert not selectors.can_administer(a_admin, member_elsewhere)
+    assert selectors.can_administer(a_admin, only_by_membership)
+    assert not selectors.can_administer(a_admin, nowhere)
+    root = AccountFactory(role=Role.ADMIN)
+    assert selectors.can_administer(root, member_elsewhere) and selectors.can_administer(root, nowhere)
+
+
+def test_the_consoles_administered_accounts_filter_matches_can_administer():
+    """The admin's token pickers and lists filter with `administered_accounts`; it must agree with the rule."""
+    from accounts.admin import administered_accounts
+    from accounts.models import Account
+
+    team_a, team_b = NamespaceFactory(), NamespaceFactory()
+    a_admin = AccountFactory(role=Role.VIEWER, default_namespace=team_a)
+    MembershipFactory(account=a_admin, namespace=team_a, role=Role.ADMIN)
+    admin_of_b = AccountFactory(default_namespace=team_a)
+    MembershipFactory(account=admin_of_b, namespace=team_b, role=Role.ADMIN)
+    viewer_of_b = AccountFactory(default_namespace=team_a)
+    MembershipFactory(account=viewer_of_b, namespace=team_b, role=Role.VIEWER)
+    by_membership = AccountFactory(default_namespace=None)
+    MembershipFactory(account=by_membership, namespace=team_a, role=Role.EDITOR)
+    twice_in_a = AccountFactory(default_namespace=team_a)
+    MembershipFactory(account=twice_in_a, namespace=team_a, role=Role.EXECUTOR)
+    AccountFactory(default_namespace=team_a, role=Role.ADMIN)
+    AccountFactory(default_namespace=team_a, is_superuser=True)
+    AccountFactory(default_namespace=None)
+    AccountFactory(default_namespace=team_b)
+    plain = AccountFactory(default_namespace=team_a)
+    filtered = set(Account.objects.filter(administered_accounts(a_admin)).exclude(pk=a_admin.pk))
+    expected = {t for t in Account.objects.exclude(pk=a_admin.pk) if selectors.can_administer(a_admin, t)}
+    assert filtered == expected == {by_membership, twice_in_a, plain}

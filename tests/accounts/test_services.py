@@ -3,6 +3,7 @@ import pytest
 from accounts import services
 from accounts.models import Account, AuditEntry, Namespace
 from accounts.roles import Role
+from accounts.selectors import forget_roles
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tests.factories import PASSWORD, AccountFactory, MembershipFactory, NamespaceFactory
 
@@ -125,3 +126,84 @@ def test_api_tokens_are_hashed_and_revocable():
     assert token.revoked_at is not None
     with pytest.raises(Forbidden):
         services.api_token_create(actor=AccountFactory(), account=account, name="stolen")
+
+
+@pytest.fixture
+def two_teams():
+    """`team-a`'s admin (by membership), and an account of `team-a` that is admin of `team-b`."""
+    team_a, team_b = NamespaceFactory(name="team-a"), NamespaceFactory(name="team-b")
+    a_admin = AccountFactory(role=Role.VIEWER, default_namespace=team_a)
+    MembershipFactory(account=a_admin, namespace=team_a, role=Role.ADMIN)
+    b_admin = AccountFactory(role=Role.VIEWER, default_namespace=team_a)
+    MembershipFactory(account=b_admin, namespace=team_b, role=Role.ADMIN)
+    return team_a, team_b, a_admin, b_admin
+
+
+def test_namespace_admin_cannot_take_over_an_admin_of_another_namespace(two_teams):
+    _, _, a_admin, b_admin = two_teams
+    with pytest.raises(Forbidden):
+        services.account_update(actor=a_admin, account=b_admin, password="taken-over-password")
+    with pytest.raises(Forbidden):
+        services.account_update(actor=a_admin, account=b_admin, name="Renamed")
+    with pytest.raises(Forbidden):
+        services.api_token_create(actor=a_admin, account=b_admin, name="stolen")
+    token, _ = services.api_token_create(actor=b_admin, account=b_admin, name="own")
+    with pytest.raises(Forbidden):
+        services.api_token_revoke(actor=a_admin, token=token)
+    with pytest.raises(Forbidden):
+        services.account_delete(actor=a_admin, account=b_admin)
+    b_admin.refresh_from_db()
+    assert b_admin.check_password(PASSWORD) and b_admin.api_tokens.count() == 1
+
+
+def test_any_role_outside_the_callers_namespaces_protects_the_account(two_teams):
+    """A viewer membership elsewhere is enough: the caller must be admin wherever the target has a role."""
+    team_a, team_b, a_admin, _ = two_teams
+    target = AccountFactory(default_namespace=team_a)
+    MembershipFactory(account=target, namespace=team_b, role=Role.VIEWER)
+    with pytest.raises(Forbidden):
+        services.account_update(actor=a_admin, account=target, password="another-password-1")
+    MembershipFactory(account=a_admin, namespace=team_b, role=Role.ADMIN)
+    forget_roles(a_admin)
+    services.account_update(actor=a_admin, account=target, password="another-password-1")
+    target.refresh_from_db()
+    assert target.check_password("another-password-1")
+
+
+def test_bootstrap_rechecks_after_taking_the_lock(monkeypatch):
+    """A first registration that commits while we wait for the lock closes the bootstrap."""
+
+    def rival_registers_first() -> None:
+        AccountFactory(username="rival")
+
+    monkeypatch.setattr(services, "_bootstrap_lock", rival_registers_first)
+    with pytest.raises(Forbidden):
+        services.account_create(actor=None, username="second", password=PASSWORD, role=Role.ADMIN)
+    assert not Account.objects.filter(username="second", is_superuser=True).exists()
+
+
+def test_bootstrap_lock_is_a_postgresql_advisory_transaction_lock(monkeypatch):
+    executed: list[str] = []
+
+    class Cursor:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, sql, params=None):
+            executed.append(sql % tuple(params or ()))
+
+    class FakeConnection:
+        vendor = "postgresql"
+
+        def cursor(self):
+            return Cursor()
+
+    monkeypatch.setattr(services, "connection", FakeConnection())
+    services._bootstrap_lock()
+    assert executed == [f"SELECT pg_advisory_xact_lock({services.BOOTSTRAP_LOCK_ID})"]
+    monkeypatch.setattr(FakeConnection, "vendor", "sqlite")
+    services._bootstrap_lock()
+    assert len(executed) == 1  # SQLite's IMMEDIATE transactions already serialise writers

@@ -224,3 +224,29 @@ def test_rest_connector_takes_missing_fields_from_the_runs_input_params(httpserv
 def test_rest_connector_without_any_url_fails_clearly(run_plugin):
     result = run_plugin("REST_CONNECTOR", {})
     assert result.status == ResultStatus.FAILED and "_url" in result.error
+
+
+@pytest.mark.parametrize("pinned", [{"_headers": {"Authorization": "Bearer team-secret"}}, {"_body": {"token": "t"}}])
+def test_rest_connector_keeps_a_definitions_credentials_on_its_own_url(httpserver, run_plugin, pinned):
+    """A run's _inputParams cannot send the definition's headers or body to a URL of the executor's choice."""
+    httpserver.expect_request("/attacker").respond_with_json({"stolen": True})
+    context = FakeContext(execution_inputs={"_url": httpserver.url_for("/attacker"), "_method": "POST"})
+    result = run_plugin("REST_CONNECTOR", dict(pinned), context)
+    assert result.status == ResultStatus.FAILED and "_url" in result.error
+    assert httpserver.log == []
+
+
+def test_rest_connector_with_pinned_headers_ignores_the_runs_method(httpserver, run_plugin):
+    httpserver.expect_request("/api", method="GET").respond_with_json({"ok": True})
+    context = FakeContext(execution_inputs={"_method": "DELETE", "_body": {"q": 1}})
+    inputs = {"_url": httpserver.url_for("/api"), "_headers": {"X-Key": "k"}}
+    result = run_plugin("REST_CONNECTOR", inputs, context)
+    assert result.status == ResultStatus.SUCCESS
+    assert _sent(httpserver).method == "GET" and _sent(httpserver).get_json() == {"q": 1}
+
+
+def test_rest_connector_without_pinned_headers_or_body_still_takes_url_and_method(httpserver, run_plugin):
+    httpserver.expect_request("/open", method="PUT").respond_with_json({"ok": True})
+    context = FakeContext(execution_inputs={"_url": httpserver.url_for("/open"), "_method": "PUT"})
+    result = run_plugin("REST_CONNECTOR", {}, context)
+    assert result.status == ResultStatus.SUCCESS

@@ -325,3 +325,34 @@ def test_delete_without_live_executions_needs_no_force(editor, namespace):
     ExecutionFactory(flow=flow, status=E.FAILED)
     flow_delete(actor=editor, flow=flow)
     assert not Flow.objects.exists() and not Trigger.objects.exists()
+
+
+def test_an_editor_cannot_reach_the_flow_creators_personal_secrets(db):
+    """`${NAME}` is checked against the saver's secrets, and runs use the revision author's."""
+    from accounts.roles import Role
+    from core.errors import ValidationFailed
+    from executions.engine.context import VaultResolver
+    from executions.models import Execution
+    from flows.services import flow_create, flow_update
+    from tests.factories import AccountFactory, MembershipFactory
+    from vault.services import secret_set
+
+    owner = AccountFactory(role=Role.ADMIN)
+    secret_set(actor=owner, name="PERSONAL", value="owner-only-secret", account=owner)
+    flow = flow_create(
+        actor=owner,
+        namespace=owner.default_namespace,
+        source="name: mine\ntasks:\n  - name: a\n    type: util.log\n    properties:\n      message: ok\n",
+    )
+    editor = AccountFactory(role=Role.VIEWER)
+    MembershipFactory(account=editor, namespace=owner.default_namespace, role=Role.EDITOR)
+    stealing = "name: mine\ntasks:\n  - name: a\n    type: util.log\n    properties:\n      message: ${PERSONAL}\n"
+    with pytest.raises(ValidationFailed) as refused:
+        flow_update(actor=editor, flow=flow, source=stealing)
+    assert "PERSONAL" in str(refused.value.details)
+
+    Flow.objects.filter(pk=flow.pk).update(source=stealing, revision=2)  # even written behind the services' back
+    FlowRevision.objects.create(flow=flow, number=2, source=stealing, created_by=editor)
+    execution = Execution(flow=flow, flow_revision=2, namespace=flow.namespace, created_by=editor)
+    with pytest.raises(LookupError):
+        VaultResolver(execution).secret("PERSONAL")

@@ -100,3 +100,29 @@ def test_webhook_fire_passes_body_and_safe_headers(editor, flow):
     with pytest.raises(NotFound):
         webhook_fire(key="", body={}, headers={})
     assert Execution.objects.count() == 1
+
+
+def test_a_flow_trigger_cannot_watch_its_own_flow(editor, flow):
+    with pytest.raises(ValidationFailed) as refused:
+        trigger_create(actor=editor, flow=flow, type="flow", source_flow_id=flow.pk)
+    assert refused.value.details[0]["field"] == "sourceFlowId"
+    other = FlowFactory(namespace=flow.namespace)
+    trigger = trigger_create(actor=editor, flow=flow, type="flow", source_flow_id=other.pk)
+    with pytest.raises(ValidationFailed):
+        trigger_update(actor=editor, trigger=trigger, source_flow_id=flow.pk)
+    assert Trigger.objects.get(pk=trigger.pk).source_flow_id == other.pk
+
+
+def test_a_yaml_flow_trigger_cannot_watch_its_own_flow(editor, namespace):
+    from flows.services import flow_create, flow_update
+
+    body = "tasks:\n  - name: hello\n    type: util.echo\n    properties: {value: 1}\n"
+    selfish = "name: selfish\n" + body + "triggers:\n  - name: again\n    type: flow\n    flow: selfish\n"
+    with pytest.raises(ValidationFailed) as refused:
+        flow_create(actor=editor, namespace=namespace, source=selfish)
+    assert refused.value.details[0]["path"] == "triggers[0]"
+    flow = flow_create(actor=editor, namespace=namespace, source="name: selfish\n" + body)
+    with pytest.raises(ValidationFailed) as by_id:
+        flow_update(actor=editor, flow=flow, source=selfish.replace("flow: selfish", f"sourceFlowId: '{flow.pk}'"))
+    assert "own flow" in by_id.value.message
+    assert not Trigger.objects.filter(flow=flow).exists()

@@ -28,9 +28,9 @@ def world():
     team, foreign = NamespaceFactory(name="team"), NamespaceFactory(name="foreign")
     root = AccountFactory(role=Role.ADMIN)
     viewer = AccountFactory(role=Role.VIEWER, default_namespace=team)
-    mine = secret_set(actor=root, name="TEAM_TOKEN", value="t", namespace=team)
-    theirs = secret_set(actor=root, name="FOREIGN_TOKEN", value="f", namespace=foreign)
-    secret_set(actor=root, name="PERSONAL", value="p", account=viewer)
+    mine = secret_set(actor=root, name="TEAM_TOKEN", value="t-value", namespace=team)
+    theirs = secret_set(actor=root, name="FOREIGN_TOKEN", value="f-value", namespace=foreign)
+    secret_set(actor=root, name="PERSONAL", value="p-value", account=viewer)
     return team, foreign, viewer, mine, theirs
 
 
@@ -68,3 +68,47 @@ def test_kv_reads_are_live_entries_of_a_readable_namespace(world):
         selectors.kv_entry_list(actor=viewer, namespace=foreign)
     with pytest.raises(NotFound):
         selectors.kv_entry_get(actor=viewer, namespace=foreign, key="a")
+
+
+def test_account_secrets_are_read_by_the_account_and_those_who_administer_it(world):
+    team, foreign, viewer, _, _ = world
+    root = AccountFactory(role=Role.ADMIN)
+    secret_set(actor=root, name="ANOTHER", value="a-value", account=viewer)
+    assert [s.name for s in selectors.account_secret_list(actor=viewer, account=viewer)] == ["ANOTHER", "PERSONAL"]
+    assert selectors.account_secret_get(actor=root, account=viewer, name="PERSONAL").name == "PERSONAL"
+    team_admin = AccountFactory(role=Role.VIEWER, default_namespace=foreign)
+    MembershipFactory(account=team_admin, namespace=team, role=Role.ADMIN)
+    assert selectors.account_secret_list(actor=team_admin, account=viewer).count() == 2
+    with pytest.raises(NotFound):
+        selectors.account_secret_get(actor=viewer, account=viewer, name="MISSING")
+    with pytest.raises(NotFound):
+        selectors.account_secret_get(actor=viewer, account=viewer, name="TEAM_TOKEN")  # a namespace credential
+
+
+def test_account_secrets_are_404_to_everyone_else(world):
+    team, foreign, viewer, _, _ = world
+    editor_of_team = AccountFactory(role=Role.EDITOR, default_namespace=team)
+    admin_elsewhere = AccountFactory(role=Role.VIEWER, default_namespace=foreign)
+    MembershipFactory(account=admin_elsewhere, namespace=foreign, role=Role.ADMIN)
+    for stranger in (editor_of_team, admin_elsewhere):
+        with pytest.raises(NotFound):
+            selectors.account_secret_list(actor=stranger, account=viewer)
+        with pytest.raises(NotFound):
+            selectors.account_secret_get(actor=stranger, account=viewer, name="PERSONAL")
+    MembershipFactory(account=viewer, namespace=foreign, role=Role.VIEWER)
+    team_admin = AccountFactory(role=Role.VIEWER, default_namespace=team)
+    MembershipFactory(account=team_admin, namespace=team, role=Role.ADMIN)
+    with pytest.raises(NotFound):  # the owner also has a role in `foreign`, which team's admin does not administer
+        selectors.account_secret_list(actor=team_admin, account=viewer)
+
+
+def test_secret_values_too_short_to_mask_are_refused(db):
+    from accounts.roles import Role
+    from core.errors import ValidationFailed
+    from tests.factories import AccountFactory
+    from vault.services import secret_set
+
+    root = AccountFactory(role=Role.ADMIN)
+    with pytest.raises(ValidationFailed):
+        secret_set(actor=root, name="PIN", value="42", namespace=root.default_namespace)
+    assert secret_set(actor=root, name="PIN", value="4242", namespace=root.default_namespace).name == "PIN"

@@ -4,19 +4,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework_simplejwt.tokens import SlidingToken
 
 from accounts.auth import auth_login, auth_logout, auth_refresh
+from api.auth import session_token
 from api.flowrunner.serializers import LoginSerializer, MessageSerializer, TokenSerializer
 from api.flowrunner.views.base import FlowRunnerAPIView
-from core.errors import BadRequest
-
-
-def session_token(request: Request) -> SlidingToken:
-    """The sliding JWT the request was authenticated with (API tokens cannot be refreshed)."""
-    if not isinstance(request.auth, SlidingToken):
-        raise BadRequest("Only a login token can be refreshed or logged out; API tokens are revoked instead.")
-    return request.auth
 
 
 class LoginView(FlowRunnerAPIView):

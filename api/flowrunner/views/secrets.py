@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Account
-from accounts.selectors import account_get, can_administer
+from accounts.selectors import account_get
 from api.flowrunner.serializers import (
     MessageSerializer,
     SecretCreateSerializer,
@@ -19,16 +19,18 @@ from api.flowrunner.serializers import (
 )
 from api.flowrunner.views.base import FlowRunnerAPIView
 from api.flowrunner.views.flows import ERRORS
-from core.errors import NotFound
-from vault.models import Secret
+from vault.selectors import account_secret_get, account_secret_list
 from vault.services import secret_delete, secret_set
 
 
 def secret_owner(actor: Account, account_id: str) -> Account:
-    """The account whose secrets `actor` may manage: itself, or one it administers."""
+    """The account whose secrets `actor` may manage; 404 before the body is read otherwise.
+
+    `account_secret_list` applies the rule (itself, or an account it administers); its
+    queryset is lazy, so asking costs no query for the secrets themselves.
+    """
     account = account_get(account=actor, account_id=account_id)
-    if account.pk != actor.pk and not can_administer(actor, account):
-        raise NotFound("Account not found.")
+    account_secret_list(actor=actor, account=account)
     return account
 
 
@@ -40,7 +42,7 @@ class SecretListView(FlowRunnerAPIView):
     )
     def get(self, request: Request, account_id: str) -> Response:
         account = secret_owner(request.user, account_id)
-        secrets = Secret.objects.filter(account=account).order_by("name")
+        secrets = account_secret_list(actor=request.user, account=account)
         return Response({"secrets": SecretSerializer(secrets, many=True).data})
 
     @extend_schema(
@@ -74,8 +76,6 @@ class SecretDetailView(FlowRunnerAPIView):
     )
     def delete(self, request: Request, account_id: str, key: str) -> Response:
         account = secret_owner(request.user, account_id)
-        secret = Secret.objects.filter(account=account, name=key).first()
-        if secret is None:
-            raise NotFound(f"Secret '{key}' not found.")
+        secret = account_secret_get(actor=request.user, account=account, name=key)
         secret_delete(actor=request.user, secret=secret)
         return Response({"message": "Secret deleted successfully"})

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from accounts.auth import auth_login, auth_logout, auth_refresh
 from accounts.models import Account
 from accounts.services import account_create
-from api.flowrunner.views.auth import session_token
+from api.auth import session_token
 from api.workflowdev.serializers import (
     AccountSerializer,
     CredentialsSerializer,

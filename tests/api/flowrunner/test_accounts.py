@@ -144,3 +144,18 @@ def test_method_not_allowed_is_405_in_shape(admin_account, client_for):
     assert_flowrunner_error(
         client_for(admin_account).patch("/api/v1/auth/login", {}, format="json"), 405, "method_not_allowed"
     )
+
+
+def test_namespace_admin_cannot_reset_the_password_of_another_namespaces_admin(client_for):
+    team_a, team_b = NamespaceFactory(name="team-a"), NamespaceFactory(name="team-b")
+    a_admin = AccountFactory(role=Role.VIEWER, default_namespace=team_a)
+    MembershipFactory(account=a_admin, namespace=team_a, role=Role.ADMIN)
+    b_admin = AccountFactory(role=Role.VIEWER, default_namespace=team_a)
+    MembershipFactory(account=b_admin, namespace=team_b, role=Role.ADMIN)
+    response = client_for(a_admin).put(
+        f"/api/v1/accounts/{b_admin.id}", {"password": "taken-over-password"}, format="json"
+    )
+    assert_flowrunner_error(response, 403, "forbidden")
+    b_admin.refresh_from_db()
+    assert b_admin.check_password(PASSWORD)
+    assert not AuditEntry.objects.filter(action="account.update", resource_id=str(b_admin.id)).exists()

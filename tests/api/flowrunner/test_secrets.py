@@ -48,7 +48,7 @@ def test_errors(make_account, client_for):
         client.post(path(account), {"key": "API_KEY", "value": "two"}, format="json"), 409, "conflict"
     )
     assert secret_value(name="API_KEY", namespace_id=None, account_id=account.id) == "one"
-    bad_key = client.post(path(account), {"key": "9 lives", "value": "x"}, format="json")
+    bad_key = client.post(path(account), {"key": "9 lives", "value": "x-value"}, format="json")
     assert_flowrunner_error(bad_key, 422, "validation_error")
     assert bad_key.json()["error"]["details"]["field"] == "key"
     assert_flowrunner_error(
@@ -72,7 +72,9 @@ def test_other_accounts_see_nothing(make_account, client_for, other_namespace):
             stranger.save()
         client = client_for(stranger)
         assert_flowrunner_error(client.get(path(owner)), 404, "not_found")
-        assert_flowrunner_error(client.post(path(owner), {"key": "K", "value": "v"}, format="json"), 404, "not_found")
+        assert_flowrunner_error(
+            client.post(path(owner), {"key": "K", "value": "v-value"}, format="json"), 404, "not_found"
+        )
         assert_flowrunner_error(client.delete(path(owner, "MINE")), 404, "not_found")
     assert_flowrunner_error(client_for(owner).get("/api/v1/accounts/not-a-uuid/secrets"), 404, "not_found")
     assert Secret.objects.filter(account=owner).count() == 1
@@ -87,7 +89,7 @@ def test_admins_manage_the_secrets_of_accounts_they_administer(make_account, cli
     for admin in (admin_account, namespace_admin):
         client = client_for(admin)
         key = f"FROM_{admin.username.upper()}"
-        assert client.post(path(owner), {"key": key, "value": "v"}, format="json").status_code == 201
+        assert client.post(path(owner), {"key": key, "value": "v-value"}, format="json").status_code == 201
         assert key in [s["key"] for s in client.get(path(owner)).json()["secrets"]]
         assert client.delete(path(owner, key)).status_code == 200
 

@@ -89,3 +89,35 @@ def test_login_refresh_logout(make_account):
     assert_error(
         APIClient().post("/auth/login", {"username": "dev", "password": "nope"}, format="json"), 401, "unauthorized"
     )
+
+
+def test_no_dialect_imports_another_dialect():
+    """Dialects are thin and independent (ARCHITECTURE.md); shared request helpers live in `api/`."""
+    import ast
+    from pathlib import Path
+
+    import api
+
+    root = Path(api.__file__).parent
+    dialects = {path.name for path in root.iterdir() if (path / "__init__.py").exists()}
+    crossings = []
+    for dialect in sorted(dialects):
+        for source in (root / dialect).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text())):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                parts = [name.split(".") for name in names]
+                crossings += [
+                    f"{source.relative_to(root)} imports {'.'.join(part)}"
+                    for part in parts
+                    if part[0] == "api" and len(part) > 1 and part[1] in dialects - {dialect}
+                ]
+    assert crossings == []
+
+
+def test_refresh_and_logout_share_the_neutral_session_token_helper():
+    from api.auth import session_token
+    from api.flowrunner.views import auth as flowrunner_auth
+    from api.workflowdev.views import auth as workflowdev_auth
+
+    assert flowrunner_auth.session_token is session_token is workflowdev_auth.session_token

@@ -44,7 +44,9 @@ def test_credentials_crud_never_show_values(api, as_role):
     assert listed["X-Total-Count"] == "1" and "s3cr3t" not in listed.content.decode()
     got = api.get(f"{API}/credentials/{body['id']}").json()
     assert got == body
-    assert_error(api.post(f"{API}/credentials", {"name": "API_TOKEN", "value": "x"}, format="json"), 409, "conflict")
+    assert_error(
+        api.post(f"{API}/credentials", {"name": "API_TOKEN", "value": "x-value"}, format="json"), 409, "conflict"
+    )
     updated = api.put(f"{API}/credentials/{body['id']}", {"value": "n3w", "description": "e"}, format="json")
     assert updated.status_code == 200 and updated.json()["description"] == "e"
     secret = Secret.objects.get(pk=body["id"])
@@ -54,7 +56,7 @@ def test_credentials_crud_never_show_values(api, as_role):
     viewer = as_role(Role.VIEWER)
     assert viewer.get(f"{API}/credentials/{body['id']}").status_code == 200
     assert_error(viewer.delete(f"{API}/credentials/{body['id']}"), 403, "forbidden")
-    assert_error(viewer.post(f"{API}/credentials", {"name": "X", "value": "y"}, format="json"), 403, "forbidden")
+    assert_error(viewer.post(f"{API}/credentials", {"name": "X", "value": "y-value"}, format="json"), 403, "forbidden")
     assert api.delete(f"{API}/credentials/{body['id']}").status_code == 204
     assert_error(api.get(f"{API}/credentials/{body['id']}"), 404, "not_found")
     assert_error(api.post(f"{API}/credentials", {"name": "X"}, format="json"), 422, "validation_error")
@@ -62,14 +64,14 @@ def test_credentials_crud_never_show_values(api, as_role):
 
 def test_a_credential_of_another_namespace_is_never_resolvable(api, client_for, make_account, other_namespace):
     outsider = make_account(Role.EDITOR, namespace=other_namespace)
-    theirs = client_for(outsider).post(f"{API}/credentials", {"name": "THEIR_KEY", "value": "v"}, format="json")
+    theirs = client_for(outsider).post(f"{API}/credentials", {"name": "THEIR_KEY", "value": "v-value"}, format="json")
     assert theirs.json()["namespace"] == other_namespace.name
     assert_error(api.get(f"{API}/credentials/{theirs.json()['id']}"), 404, "not_found")
     assert api.get(f"{API}/credentials").json() == []
     yaml = "name: thief\ntasks:\n  - name: a\n    type: util.log\n    properties: {message: '${THEIR_KEY}'}\n"
     error = assert_error(api.post(f"{WD}/flows", {"yamlContent": yaml}, format="json"), 422, "validation_error")
     assert "THEIR_KEY" in error["message"]
-    body = {"name": "X", "value": "v", "namespace": other_namespace.name}
+    body = {"name": "X", "value": "v-value", "namespace": other_namespace.name}
     assert_error(api.post(f"{API}/credentials", body, format="json"), 404, "not_found")
 
 

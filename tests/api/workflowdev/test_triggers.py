@@ -169,3 +169,31 @@ def test_flow_trigger_chain(eager, api, create_flow):
     assert downstream.status == "SUCCESS" and downstream.origin == "flow"
     assert downstream.trigger_data["executionId"] == run
     assert Trigger.objects.get(flow_id=target["id"]).source_flow_id is not None
+
+
+def test_webhook_drops_every_credential_looking_header(eager, api, create_flow):
+    flow = create_flow(ECHO)
+    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": "cred-key-123"}, format="json")
+    fired = APIClient().post(
+        f"{API}/webhook/cred-key-123",
+        {"customerId": 3},
+        format="json",
+        HTTP_X_AGENT="github",
+        HTTP_X_API_KEY="k-123",
+        HTTP_X_HUB_SIGNATURE_256="sha256=abc",
+        HTTP_X_GITLAB_TOKEN="glt-123",
+        HTTP_X_AUTH_USER="bob",
+        HTTP_X_CLIENT_SECRET="s-123",
+        HTTP_X_SESSION_ID="sess-123",
+        HTTP_X_PASSWORD="pw-123",
+        HTTP_COOKIE="sid=1",
+        HTTP_PROXY_AUTHORIZATION="Basic eA==",
+    )
+    assert fired.status_code == 201
+    trigger_data = Execution.objects.get(pk=fired.json()["executionId"]).trigger_data
+    headers = {name.lower(): value for name, value in trigger_data["headers"].items()}
+    assert headers["x-agent"] == "github"
+    for word in ("auth", "token", "key", "secret", "signature", "cookie", "password", "session"):
+        assert not [name for name in headers if word in name], word
+    for value in ("k-123", "sha256=abc", "glt-123", "s-123", "sess-123", "pw-123", "sid=1", "Basic eA=="):
+        assert value not in str(trigger_data)

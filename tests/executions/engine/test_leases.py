@@ -126,3 +126,19 @@ def test_a_running_plugin_holds_its_lease(run_flow, monkeypatch):
     assert execution.status == E.SUCCESS, execution.error
     assert renewed == [1]
     assert leases.renew() == 0  # released when the step ended
+
+
+def test_a_worker_whose_lease_lapsed_cannot_record_over_the_newer_attempt(leased_run):
+    """The late worker still holds its old copy (RUNNING, attempt 1); the row moved on to attempt 2."""
+    from executions.engine.runner import _record
+    from executions.engine.transitions import StaleStatus
+    from flows.definitions import compile_definition
+    from vault.masking import Masker
+
+    late = leased_run(timezone.now() - timedelta(seconds=5))
+    TaskRun.objects.filter(pk=late.pk).update(lease_owner="live-host:1", attempt=2)  # re-claimed elsewhere
+    step = compile_definition(TWO_STEPS).step("first")
+    with pytest.raises(StaleStatus), transaction.atomic():
+        _record(late, step, Result.success("late result"), {}, Masker([]), None)
+    late.refresh_from_db()
+    assert (late.status, late.attempt, late.outputs) == (T.RUNNING, 2, None)

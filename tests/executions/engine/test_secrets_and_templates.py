@@ -86,10 +86,11 @@ tasks:
     assert request.args["key"] == TOKEN
 
     call = run_named(execution, "call")
-    assert call.inputs["headers"] == {"X-Token": MASK, "Authorization": f"Bearer {MASK}"}
-    assert call.inputs["url"].endswith(f"?key={MASK}")
+    # every field a secret went into is stored whole as MASK (a transformed secret would not match)
+    assert call.inputs["headers"] == {"X-Token": MASK, "Authorization": MASK}
+    assert call.inputs["url"] == MASK
     assert call.outputs["body"] == {"token": MASK, "auth": f"Bearer {MASK}"}
-    assert run_named(execution, "log").inputs == {"message": f"token is {MASK}"}
+    assert run_named(execution, "log").inputs == {"message": MASK}
     stored = everything_stored(execution)
     assert TOKEN not in stored
     assert MASK in stored
@@ -250,3 +251,38 @@ def test_inputs_must_be_an_object(runner_account, namespace):
     flow = FlowFactory(namespace=namespace, source=TYPED, created_by=runner_account)
     with pytest.raises(ValidationFailed):
         execution_start(actor=runner_account, flow=flow, inputs=["count", 1])
+
+
+def test_secrets_transformed_in_templates_and_control_steps_are_never_stored(run_flow, namespace):
+    """b64encode(...) hides a secret from plain masking; flow.fail and graph conditions render too."""
+    from vault.crypto import encrypt, secret_aad
+    from vault.models import Secret
+
+    value = "pw-7a1c9e3b5d"
+    secret = Secret(namespace=namespace, name="PW")
+    secret.ciphertext, secret.nonce, secret.key_id = encrypt(value, aad=secret_aad(secret))
+    secret.save()
+    execution = run_flow("""
+name: derived
+tasks:
+  - name: basic
+    type: util.echo
+    properties:
+      value: "Basic {{ ('user:' ~ secret('PW')) | b64encode }}"
+  - name: boom
+    type: flow.fail
+    properties:
+      message: "failed with {{ secret('PW') }}"
+""")
+    execution.refresh_from_db()
+    boom = execution.task_runs.get(name="boom")
+    texts = [
+        repr(execution.task_runs.get(name="basic").inputs),
+        boom.error,
+        execution.error,
+        repr(list(execution.events.filter(task_run=boom).values("message", "data"))),
+    ]
+    for text in texts:
+        assert value not in text
+    assert execution.task_runs.get(name="basic").inputs == {"value": MASK}
+    assert boom.error == MASK and execution.error.endswith(MASK)

@@ -226,3 +226,54 @@ def test_a_subflow_that_times_out_fails_the_parent_step(run_flow, flows):
     assert run_named(execution, "call").status == T.FAILED
     assert "TIMED_OUT" in run_named(execution, "call").error
     assert execution.status == E.FAILED
+
+
+# --- depth limits ---------------------------------------------------------------------------------
+
+RECURSIVE = "name: {name}\ntasks:\n  - name: call\n    type: flow.subflow\n    properties: {flowName: {name}}\n"
+
+
+def test_a_subflow_calling_itself_stops_at_the_depth_limit(run_flow, flows, settings):
+    settings.MILLRACE_SUBFLOW_MAX_DEPTH = 3
+    loop = flows("loop", RECURSIVE)
+    top = run_flow("", flow=loop)
+    executions = list(Execution.objects.filter(flow=loop))
+    assert sorted(e.trigger_data.get("depth", 0) for e in executions) == [0, 1, 2, 3]
+    deepest = next(e for e in executions if e.trigger_data.get("depth") == 3)
+    call = run_named(deepest, "call")
+    assert call.status == T.FAILED and "depth" in call.error
+    assert all(e.status == E.FAILED for e in executions)
+    assert top.status == E.FAILED
+
+
+def test_a_subflow_carries_the_parent_depth_plus_one(run_flow, flows):
+    flows("child", SUCCEEDS)
+    execution = run_flow(PARENT.format(child="child"))
+    child = Execution.objects.get(parent_task__execution=execution)
+    assert child.trigger_data["depth"] == 1
+    assert child.status == E.SUCCESS
+
+
+def test_a_chain_of_flow_triggers_stops_at_the_depth_limit(run_flow, flows, settings):
+    settings.MILLRACE_SUBFLOW_MAX_DEPTH = 2
+    ping, pong = flows("ping", SUCCEEDS), flows("pong", SUCCEEDS)
+    to_pong = watch(pong, ping, ["SUCCESS"])
+    to_ping = watch(ping, pong, ["SUCCESS"])
+    first = run_flow("", flow=ping)
+    assert first.status == E.SUCCESS
+    [pong_1] = started_by(to_pong)
+    [ping_2] = started_by(to_ping)
+    assert (pong_1.trigger_data["depth"], ping_2.trigger_data["depth"]) == (1, 2)
+    assert ping_2.status == E.SUCCESS
+    assert Execution.objects.count() == 3  # ping_2 would start a third hop
+    [warning] = ExecutionEvent.objects.filter(execution=ping_2, level="warn")
+    assert "depth" in warning.message
+
+
+def test_a_trigger_watching_its_own_flow_stops_at_the_depth_limit(run_flow, flows, settings):
+    settings.MILLRACE_SUBFLOW_MAX_DEPTH = 2
+    selfish = flows("selfish", SUCCEEDS)
+    trigger = watch(selfish, selfish, ["SUCCESS"])  # stored directly; the services refuse it
+    run_flow("", flow=selfish)
+    assert sorted(e.trigger_data.get("depth", 0) for e in Execution.objects.filter(flow=selfish)) == [0, 1, 2]
+    assert len(started_by(trigger)) == 2
