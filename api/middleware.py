@@ -1,5 +1,7 @@
-"""Errors raised outside the views in the owning dialect's shape, and the request body cap."""
+"""Errors raised outside the views in the owning dialect's shape, the request body cap, and
+request metrics labelled by the dialect that owns the path."""
 
+import time
 from collections.abc import Callable
 from io import BytesIO
 
@@ -10,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from api.errors import api_error_from_exception, error_for_status
 from api.registry import DIALECTS
 from api.routing import dialect_for_path
+from core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -74,3 +77,16 @@ class BodySizeLimitMiddleware:
             return True
         request._body, request._stream = data, BytesIO(data)
         return False
+
+
+class RequestMetricsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        dialect = dialect_for_path(request.path_info) or "other"
+        HTTP_REQUESTS.labels(dialect, request.method, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(dialect).observe(time.perf_counter() - started)
+        return response

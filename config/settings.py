@@ -85,7 +85,7 @@ MIDDLEWARE = [
     "api.middleware.DialectErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "core.middleware.RequestMetricsMiddleware",
+    "api.middleware.RequestMetricsMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
