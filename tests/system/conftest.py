@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,3 +85,57 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(worker_env) -> Iterator[str]:
+    """`uvicorn config.asgi:application` on a free port, sharing the test database.
+
+    Its URL becomes MILLRACE_PUBLIC_URL in `worker_env`, so workers started after it hand
+    out callback URLs that point at it (request `server` before `workers` for that).
+    """
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    worker_env.update({"MILLRACE_PUBLIC_URL": base, "ALLOWED_HOSTS": "127.0.0.1,localhost"})
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=worker_env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def live() -> bool:
+        assert process.poll() is None, "uvicorn exited"
+        try:
+            return requests.get(f"{base}/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_until(live, 30, "the uvicorn server")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

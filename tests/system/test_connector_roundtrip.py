@@ -1,21 +1,16 @@
 """A flow's `connector.call` runs `millrace/RunFlow` on a real Millrace server and completes through
 the real callback: uvicorn serves the proxy, django-q2 workers run both flows and PUT the callback."""
 
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 
 import pytest
-import requests
 
 from accounts.roles import Role
 from executions.models import Execution, ExecutionStatus, TaskRun
 from executions.services import execution_start
 from tests.conftest import token_for
 from tests.factories import AccountFactory, FlowFactory
-from tests.system.conftest import ROOT, wait_until
+from tests.system.conftest import wait_until
 
 pytestmark = pytest.mark.services
 
@@ -47,44 +42,6 @@ tasks:
     properties:
       value: "{{{{ outputs.remote.answer.value }}}}"
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def server(worker_env) -> Iterator[str]:
-    """A real uvicorn process serving Millrace on this test's database."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    worker_env.update({"MILLRACE_PUBLIC_URL": base, "ALLOWED_HOSTS": "127.0.0.1"})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=worker_env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def live() -> bool:
-        try:
-            return requests.get(f"{base}/v1/liveness", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_until(live, 30, "the uvicorn server")
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_a_flow_runs_a_flow_on_millrace_through_the_real_callback(server, workers, namespace) -> None:

@@ -5,11 +5,7 @@ the whole WebSocket sequence, read the logs, log out, and see the token refused.
 """
 
 import json
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,7 +17,6 @@ from websockets.sync.client import connect
 
 from accounts.roles import Role
 from tests.factories import PASSWORD, AccountFactory
-from tests.system.conftest import ROOT
 
 pytestmark = pytest.mark.services
 
@@ -56,44 +51,6 @@ def upstream() -> Iterator[Upstream]:
     server = Upstream()
     yield server
     server.server.shutdown()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def server(worker_env) -> Iterator[str]:
-    """`uvicorn config.asgi:application` on a free port, sharing the test database."""
-    port = free_port()
-    env = {**worker_env, "ALLOWED_HOSTS": "127.0.0.1,localhost", "MILLRACE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{base}/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            assert process.poll() is None, "uvicorn exited"
-            time.sleep(0.2)
-    else:
-        raise AssertionError("uvicorn did not start")
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def ws_messages(url: str) -> tuple[list[dict], int | None]:
