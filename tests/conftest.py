@@ -95,3 +95,19 @@ def credentials_key(settings) -> None:
     """Tests run with DEBUG off, where the vault refuses to derive a key: give it one."""
     if not settings.MILLRACE_CREDENTIALS_KEY:
         settings.MILLRACE_CREDENTIALS_KEY = "K7gNU3sdo-OL0wNhqoVWhr3g6s1xYv72ol_pe_Unols="
+
+
+@pytest.fixture(scope="session", autouse=True)
+def end_stray_database_sessions(django_db_setup, django_db_blocker):
+    """Threads of async tests (database_sync_to_async) and killed system-test processes can
+    leave sessions on the test database; end them so PostgreSQL lets the database be dropped."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
