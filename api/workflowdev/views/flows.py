@@ -21,12 +21,12 @@ from api.workflowdev.serializers.flows import (
     ValidateRequestSerializer,
     ValidationResultSerializer,
 )
-from api.workflowdev.transfer import flow_export, flow_import
 from api.workflowdev.views.base import PAGE_PARAMETERS, WorkflowDevAPIView, body_namespace, page_response, paginate
 from core.errors import ValidationFailed
 from executions.services import execution_start
 from flows import selectors
 from flows.services import flow_create, flow_delete, flow_restore, flow_update, flow_validate
+from flows.transfer import flow_export, flow_import
 
 FLOW_ERRORS = {
     400: OpenApiResponse(description="Malformed JSON"),

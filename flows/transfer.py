@@ -1,4 +1,4 @@
-"""The workflowdev export file of a flow, and importing one.
+"""A flow's export file (served by workflowdev's import/export), and importing one.
 
 The file holds the flow (name, namespace, description, YAML) and its triggers. Credential
 values never appear in it (the YAML only names them as `${NAME}`), and neither do webhook
