@@ -156,7 +156,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "admin:login"
-# Messages stay server-side: the console shows a new API token once through them.
+# Messages stay server-side, out of cookies (a new API token is shown on its own page, never in one).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- Millrace -------------------------------------------------------------------------------
@@ -169,6 +169,7 @@ MILLRACE_HTTP_ALLOWED_NETWORKS = env_list("MILLRACE_HTTP_ALLOWED_NETWORKS")
 MILLRACE_PUBLIC_URL = os.environ.get("MILLRACE_PUBLIC_URL", f"http://localhost:{PORT}").rstrip("/")
 MILLRACE_MAX_BODY_BYTES = env_int("MILLRACE_MAX_BODY_BYTES", 10 * 1024 * 1024)
 MILLRACE_CONNECTOR_API_KEY = os.environ.get("MILLRACE_CONNECTOR_API_KEY", "")
+MILLRACE_CONNECTOR_ACCOUNT = os.environ.get("MILLRACE_CONNECTOR_ACCOUNT", "")
 MILLRACE_CREDENTIALS_KEY = os.environ.get("MILLRACE_CREDENTIALS_KEY", "")
 MILLRACE_TOKEN_LIFETIME = timedelta(seconds=env_int("MILLRACE_TOKEN_LIFETIME_SECONDS", 3600))
 MILLRACE_TOKEN_REFRESH_LIFETIME = timedelta(seconds=env_int("MILLRACE_TOKEN_REFRESH_LIFETIME_SECONDS", 86400))
@@ -180,6 +181,8 @@ MILLRACE_SUBFLOW_MAX_DEPTH = env_int("MILLRACE_SUBFLOW_MAX_DEPTH", 10)
 MILLRACE_KV_MAX_VALUE_BYTES = env_int("MILLRACE_KV_MAX_VALUE_BYTES", 1024 * 1024)
 MILLRACE_WEBHOOK_WAIT_SECONDS = env_int("MILLRACE_WEBHOOK_WAIT_SECONDS", 30)
 MILLRACE_LEASE_SECONDS = env_int("MILLRACE_LEASE_SECONDS", 60)
+#: QUEUED work older than this is queued again: its queue message may be lost (broker restart).
+MILLRACE_REDISPATCH_SECONDS = env_int("MILLRACE_REDISPATCH_SECONDS", 60)
 
 # Request bodies above the cap get a 413 in the dialect's shape (api.middleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = MILLRACE_MAX_BODY_BYTES
@@ -231,7 +234,13 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # No socket timeout: a consumer waiting for the next message blocks on Redis for its
             # own 5 s; redis-py's default 5 s socket timeout would otherwise kill idle WebSockets.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "capacity": 1000, "expiry": 30},
+            # redis-py caps a pool at 100 connections in use and refuses the next: hundreds of
+            # sockets joining or leaving their groups at once need more.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 2000}],
+                "capacity": 1000,
+                "expiry": 30,
+            },
         }
     }
 else:
@@ -252,7 +261,17 @@ Q_CLUSTER = {
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
-    Q_CLUSTER.update({"orm": "default", "poll": 0.05, "bulk": 10})
+    # The ORM broker keeps its clusters' heartbeats (`Stat`) in a Django cache: a file cache
+    # lets the console, another process than the worker, see them.
+    Q_CLUSTER.update({"orm": "default", "poll": 0.05, "bulk": 10, "cache": "django_q"})
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "django_q": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "queue-stats"),
+    },
+}
 
 LOGGING = {
     "version": 1,
@@ -260,7 +279,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # django-q2 logs every enqueue and every task at INFO: thousands of lines a second under load
+        "django-q": {"level": os.environ.get("MILLRACE_QUEUE_LOG_LEVEL", "WARNING")},
+    },
 }
 
 if not DEBUG:

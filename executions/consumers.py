@@ -8,6 +8,11 @@ channel layer only rings the doorbell; the consumer also polls, because channels
 drops messages on overflow and, in the embedded mode, workers in other processes cannot
 reach the in-memory layer.
 
+A page of the operator console authenticates with its Django session instead of a token: the
+session cookie counts only without a token (a token, good or bad, decides alone) and only
+when the handshake's `Origin` is the console's own (or a CSRF-trusted origin), since a browser
+sends the cookie with a socket opened by any site.
+
 Refusals accept the handshake and close at once with 4401 (no or bad token), 4403
 (forbidden), 4404 (unknown execution or one of another namespace), so browsers can read
 the code.
@@ -19,12 +24,17 @@ import asyncio
 import contextlib
 import json
 import logging
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib import auth
+from django.http import parse_cookie
+from django.http.request import split_domain_port, validate_host
 from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
@@ -60,6 +70,34 @@ def authenticate(raw: str | None) -> Account | None:
     return account if isinstance(account, Account) and account.is_active else None
 
 
+def same_origin(headers: dict[bytes, bytes]) -> bool:
+    """Whether the handshake comes from a page of this site (the CSRF rule for cookies on sockets).
+
+    The `Origin` must name the `Host` the socket was opened on, that host must be allowed,
+    or the origin must be one of `CSRF_TRUSTED_ORIGINS`.
+    """
+    origin = headers.get(b"origin", b"").decode("latin-1")
+    host = headers.get(b"host", b"").decode("latin-1")
+    if not origin or origin == "null":
+        return False
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    parts = urlsplit(origin)
+    domain, _ = split_domain_port(host)
+    return bool(host) and parts.netloc == host and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+def session_account(headers: dict[bytes, bytes]) -> Account | None:
+    """The active account of the console session in the handshake's cookies, if same-origin."""
+    cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
+    key = cookies.get(settings.SESSION_COOKIE_NAME)
+    if not key or not same_origin(headers):
+        return None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    account = auth.get_user(SimpleNamespace(session=session))  # checks the session's auth hash
+    return account if isinstance(account, Account) and account.is_active else None
+
+
 class ExecutionStream(AsyncWebsocketConsumer):
     """Replay, then live events of one execution; subclasses say how an event is shown."""
 
@@ -83,7 +121,7 @@ class ExecutionStream(AsyncWebsocketConsumer):
     def _authorize(self, query: dict[str, list[str]]) -> int | None:
         headers = dict(self.scope.get("headers") or [])
         raw = bearer_token(headers.get(b"authorization")) or (query.get("token") or [None])[0]
-        account = authenticate(raw)
+        account = (not raw and session_account(headers)) or authenticate(raw)
         if account is None:
             return CLOSE_UNAUTHORIZED
         try:

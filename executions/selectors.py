@@ -4,13 +4,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from accounts.models import Account
 from accounts.selectors import annotate_creator_role, scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
-from executions.models import Approval, Execution, ExecutionEvent, TaskRun
+from executions.models import Approval, Execution, ExecutionEvent, ExecutionStatus, TaskRun
 
 LEVELS = ("debug", "info", "warn", "error")
 PAGE_TASKS_ATTR = "page_task_runs"
@@ -117,3 +117,45 @@ def approval_get(*, account: Account, approval_id: UUID | str) -> Approval:
     if approval is None:
         raise NotFound("Approval not found.")
     return approval
+
+
+ACTIVE_STATUSES = (ExecutionStatus.RUNNING, ExecutionStatus.WAITING, ExecutionStatus.PAUSED)
+FAILED_STATUSES = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
+DASHBOARD_FIELDS = (
+    "id",
+    "flow_name",
+    "namespace__name",
+    "status",
+    "error",
+    "tasks_total",
+    "tasks_executed",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
+
+
+def execution_status_counts(*, account: Account, since: datetime) -> dict[str, int]:
+    """Executions created since `since`, counted by status in one query."""
+    rows = (
+        scope_to_namespaces(Execution.objects.all(), account=account)
+        .filter(created_at__gte=since)
+        .values("status")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return {row["status"]: row["count"] for row in rows}
+
+
+def executions_in_progress(*, account: Account, limit: int = 20) -> QuerySet[Execution]:
+    """Running, waiting and paused executions, oldest first: the ones that may need a look."""
+    return (
+        execution_list(account=account, statuses=ACTIVE_STATUSES)
+        .only(*DASHBOARD_FIELDS)
+        .order_by("created_at", "id")[:limit]
+    )
+
+
+def executions_failed_recently(*, account: Account, limit: int = 10) -> QuerySet[Execution]:
+    """The latest failed or timed-out executions, with their error."""
+    return execution_list(account=account, statuses=FAILED_STATUSES).only(*DASHBOARD_FIELDS)[:limit]

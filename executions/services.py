@@ -21,8 +21,11 @@ from core.metrics import EXECUTIONS_STARTED
 from executions.engine import dispatch
 from executions.engine.compiler import compiled
 from executions.engine.context import callback_digest
+from executions.engine.events import batched
 from executions.engine.inputs import coerce_inputs
 from executions.engine.transitions import StaleStatus, transition
+from executions.engine.writes import deferred_writes
+from executions.engine.writes import pending as pending_writes
 from executions.models import TERMINAL_EXECUTION_STATUSES, Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import CONTROL_TYPES
 from flows.models import Flow, Trigger
@@ -46,7 +49,7 @@ def execution_create(
         definition = compiled(flow.source)
     except Exception as exc:
         raise ValidationFailed(f"The flow definition does not compile: {exc}") from exc
-    execution = Execution.objects.create(
+    execution = Execution(
         flow=flow,
         flow_name=flow.name,
         flow_revision=flow.revision,
@@ -64,6 +67,11 @@ def execution_create(
         timeout_seconds=int(definition.timeout) if definition.timeout else None,
         timeout_policy=str(definition.timeout_policy) if definition.timeout else "",
     )
+    writes = pending_writes()
+    if writes is not None:
+        writes.insert([execution])
+    else:
+        execution.save(force_insert=True)
     from executions.engine.events import event_append
 
     event_append(
@@ -88,7 +96,7 @@ def execution_start(
     """Start a run of `flow`: executor role in its namespace (none for system triggers)."""
     if actor is not None:
         ensure_role(actor, flow.namespace, Role.EXECUTOR)
-    with transaction.atomic():
+    with transaction.atomic(), batched(), deferred_writes():  # the execution and its event: one statement
         execution = execution_create(
             flow=flow, inputs=inputs, origin=origin, created_by=actor, trigger=trigger, trigger_data=trigger_data
         )

@@ -109,6 +109,7 @@ class ExecutionView:
             item=scope.get("item"),
             index=scope.get("index"),
             message=scope.get("message"),
+            task={"name": run.name, "attempt": run.attempt},
         )
 
     def renderer(self, run: TaskRun) -> TemplateRenderer:

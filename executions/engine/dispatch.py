@@ -39,7 +39,13 @@ def _enqueue(func: str, *args: Any) -> None:
         return
     from django_q.tasks import async_task
 
-    async_task(func, *args, broker=_broker(), q_options={"save": False}, hook=None)
+    try:
+        async_task(func, *args, broker=_broker(), q_options={"save": False}, hook=None)
+    except Exception:
+        # The transaction has committed: raising would only fail the caller (a 500 for a
+        # started execution) and skip the transaction's other dispatches. The sweeper queues
+        # work that stayed QUEUED again (`requeue_lost_dispatches`).
+        logger.warning("Could not enqueue %s%r; the sweeper will queue it again", func, args, exc_info=True)
 
 
 def _drain(queue: deque) -> None:

@@ -44,7 +44,7 @@ def event_append(
         batch.append(event)
         return event
     event.save(force_insert=True)
-    _announce_on_commit(execution_id, event.id)
+    announce_on_commit(execution_id, event.id)
     return event
 
 
@@ -68,6 +68,20 @@ def batched() -> Iterator[None]:
         _pending.batch = None
 
 
+def pending_batch() -> list[ExecutionEvent]:
+    """The events appended so far in the open `batched()` block (empty outside one)."""
+    return getattr(_pending, "batch", None) or []
+
+
+def take_batch() -> list[ExecutionEvent]:
+    """Hand the open batch's events to a caller that inserts them itself; the block stays open."""
+    batch: list[ExecutionEvent] | None = getattr(_pending, "batch", None)
+    if not batch:
+        return []
+    _pending.batch = []
+    return batch
+
+
 def events_append_many(events: list[ExecutionEvent]) -> None:
     """Append several events: into the open batch if there is one, else in one statement."""
     batch: list[ExecutionEvent] | None = getattr(_pending, "batch", None)
@@ -82,10 +96,10 @@ def events_bulk_append(events: list[ExecutionEvent]) -> None:
     created = ExecutionEvent.objects.bulk_create(events)
     for event in created:
         # backends without RETURNING leave ids unset: 0 still rings, and listeners read from their cursor
-        _announce_on_commit(event.execution_id, event.id or 0)
+        announce_on_commit(event.execution_id, event.id or 0)
 
 
-def _announce_on_commit(execution_id: UUID, event_id: int) -> None:
+def announce_on_commit(execution_id: UUID, event_id: int) -> None:
     """Ring once per transaction and execution, with the last event id written in it.
 
     A pending entry whose callback is no longer queued on the connection belongs to a
@@ -122,11 +136,15 @@ class _Doorbell:
 
     A step must not wait for the channel layer, and a fresh event loop per message would
     open a fresh Redis connection each time; one loop keeps channels-redis's pool warm.
+    Rings that come while a send is in flight are merged (the latest event id per
+    execution wins): listeners read from their own cursor, so one ring covers many events.
     """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        self._due: dict[str, int] = {}
+        self._sending: concurrent.futures.Future | None = None
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -147,23 +165,41 @@ class _Doorbell:
             except Exception:
                 logger.warning("Could not announce event %s", event_id, exc_info=True)
             return
-        future = asyncio.run_coroutine_threadsafe(
-            layer.group_send(group, {"type": "execution.event", "event_id": event_id}), self._ensure_loop()
-        )
-        future.add_done_callback(_log_failure)
-        self._last = future
+        loop = self._ensure_loop()
+        with self._lock:
+            self._due[group] = max(event_id, self._due.get(group, 0))
+            if self._sending is not None:
+                return  # the sender in flight picks it up
+            self._sending = asyncio.run_coroutine_threadsafe(self._send_due(layer), loop)
+
+    async def _send_due(self, layer: Any) -> None:
+        try:
+            while True:
+                with self._lock:
+                    due, self._due = self._due, {}
+                    if not due:
+                        self._sending = None
+                        return
+                message = "execution.event"
+                sent = await asyncio.gather(
+                    *(layer.group_send(group, {"type": message, "event_id": last}) for group, last in due.items()),
+                    return_exceptions=True,
+                )
+                for outcome in sent:
+                    if isinstance(outcome, BaseException):
+                        # a lost doorbell is caught up from the table; never fail a step for it
+                        logger.warning("Could not announce an execution event: %s", outcome)
+        except BaseException:
+            with self._lock:
+                self._sending = None
+            raise
 
     def drain(self, timeout: float = 5) -> None:
         """Wait until the messages rung so far are sent (tests, shutdown)."""
-        last = getattr(self, "_last", None)
-        if last is not None:
-            concurrent.futures.wait([last], timeout=timeout)
-
-
-def _log_failure(future: "asyncio.Future[None]") -> None:
-    # a lost doorbell is caught up from the table; never fail a step for it
-    if not future.cancelled() and future.exception() is not None:
-        logger.warning("Could not announce an execution event: %s", future.exception())
+        with self._lock:
+            sending = self._sending
+        if sending is not None:
+            concurrent.futures.wait([sending], timeout=timeout)
 
 
 _doorbell = _Doorbell()

@@ -8,6 +8,7 @@ never pay a queue hop per step.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -26,6 +27,7 @@ from executions.engine.events import batched
 from executions.engine.orchestrator import Orchestrator, Tick
 from executions.engine.templating import TemplateRenderer, TemplateRenderError
 from executions.engine.transitions import TERMINAL_TASK_STATUSES, StaleStatus, transition
+from executions.engine.writes import deferred_writes
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import ir
 from vault.masking import Masker
@@ -34,9 +36,13 @@ logger = logging.getLogger("millrace.engine")
 T, E = TaskStatus, ExecutionStatus
 
 
+@functools.cache
 def worker_id() -> str:
-    """This process, as lease owner (computed per call: django-q2 forks its workers)."""
+    """This process, as lease owner (forgotten on fork: django-q2 forks its workers)."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+os.register_at_fork(after_in_child=worker_id.cache_clear)
 
 
 # --- entry points (django-q2 tasks) ---------------------------------------------------------
@@ -158,7 +164,8 @@ def _advance(execution_id: str) -> tuple[TaskRun, list[TaskRun]] | None:
         execution = _locked_execution(execution_id)
         if execution is None:
             return None
-        return _orchestrate(execution)
+        with batched(), deferred_writes():
+            return _orchestrate(execution)
 
 
 def _on_execution_finished(execution: Execution) -> None:
@@ -175,23 +182,25 @@ def _on_execution_finished(execution: Execution) -> None:
 
 
 def _claim(task_run_id: str) -> TaskRun | None:
-    with transaction.atomic():
-        run = TaskRun.objects.select_related("execution__namespace", "execution__flow").filter(pk=task_run_id).first()
-        if run is None or run.status != T.QUEUED:
-            return None
-        # Lock the execution as the orchestrator does, so a pause or cancel committing now
-        # cannot slip between reading its status and starting the step.
-        execution = _locked_execution(run.execution_id, like=run.execution)
-        if execution is None:
-            return None
-        run.execution = execution
-        if execution.status == E.CANCELLED:
-            transition(run, T.CANCELLED, message=f"Step '{run.name}' cancelled")
-            return None
-        if execution.status == E.PAUSED or execution.is_terminal:
-            return None  # resume or retry dispatches it again
-        resuming = bool(run.state.get("resume"))
-        try:
+    try:
+        with transaction.atomic(), batched(), deferred_writes():
+            run = (
+                TaskRun.objects.select_related("execution__namespace", "execution__flow").filter(pk=task_run_id).first()
+            )
+            if run is None or run.status != T.QUEUED:
+                return None
+            # Lock the execution as the orchestrator does, so a pause or cancel committing now
+            # cannot slip between reading its status and starting the step.
+            execution = _locked_execution(run.execution_id, like=run.execution)
+            if execution is None:
+                return None
+            run.execution = execution
+            if execution.status == E.CANCELLED:
+                transition(run, T.CANCELLED, message=f"Step '{run.name}' cancelled")
+                return None
+            if execution.status == E.PAUSED or execution.is_terminal:
+                return None  # resume or retry dispatches it again
+            resuming = bool(run.state.get("resume"))
             transition(
                 run,
                 T.RUNNING,
@@ -200,8 +209,8 @@ def _claim(task_run_id: str) -> TaskRun | None:
                 lease_until=timezone.now() + timedelta(seconds=settings.MILLRACE_LEASE_SECONDS),
                 message=f"Step '{run.name}' {'resumed' if resuming else 'started'}",
             )
-        except StaleStatus:
-            return None
+    except StaleStatus:
+        return None  # another worker claimed it, or it was cancelled meanwhile
     return run
 
 
@@ -222,19 +231,30 @@ def _execute(run: TaskRun, runs: list[TaskRun] | None) -> tuple[TaskRun, list[Ta
         result, inputs, ctx = _call_plugin(run, step, renderer, execution, flow.format)
     finally:
         leases.release(run.pk)
+    masker = Masker(renderer.used_secrets | (ctx.used_secrets if ctx else set()))
+    if not run.callback_digest and _sole_active(run, view.task_runs):
+        # Nothing else can have moved this execution unless its status did: record and
+        # advance from memory, and let one statement check that guess as it writes.
+        seen = dict(run.__dict__)
+        try:
+            with transaction.atomic(), batched(), deferred_writes(guard=execution):
+                _record(run, step, result, inputs, masker, ctx)
+                return _orchestrate(execution, view.task_runs)
+        except StaleStatus:
+            for key in set(run.__dict__) - set(seen):
+                del run.__dict__[key]
+            run.__dict__.update(seen)  # as it was; the careful path below reads the rest anew
     with transaction.atomic(), batched():
         locked = _locked_execution(execution.pk, like=execution)
         if locked is None:
             return None
-        used = renderer.used_secrets | (ctx.used_secrets if ctx else set())
         if run.callback_digest:
             _take_early_callback(run)
         try:
-            _record(run, step, result, inputs, Masker(used), ctx)
+            _record(run, step, result, inputs, masker, ctx)
         except StaleStatus:
             logger.info("Task run %s changed while it ran (timed out or cancelled); result dropped", run.pk)
-            return _orchestrate(locked)
-        return _orchestrate(locked, view.task_runs if _sole_active(run, view.task_runs) else None)
+        return _orchestrate(locked)
 
 
 def _take_early_callback(run: TaskRun) -> None:

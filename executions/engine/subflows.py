@@ -1,13 +1,11 @@
 """`flow.subflow`: start a child execution and wake the parent step when it ends."""
 
-from typing import Any
-
 from django.conf import settings
 from django.db import transaction
 
 from core.errors import NotFound, ValidationFailed
 from executions.engine import dispatch
-from executions.engine.context import ExecutionView, render_control
+from executions.engine.context import ExecutionView, render_control, render_control_redacted
 from executions.engine.transitions import StaleStatus, transition
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import ir
@@ -48,10 +46,12 @@ def subflow_start(view: ExecutionView, run: TaskRun, step: ir.Step) -> Execution
     flow = flows.filter(pk=flow_id).first() if flow_id else flows.filter(name=name).first()
     if flow is None:
         raise NotFound(f"Subflow '{flow_id or name}' not found in namespace '{parent.namespace.name}'.")
-    inputs: Any = render_control(view, run, step, "inputs") or {}
+    # The child's inputs are stored and shown like any execution's: a field a secret went
+    # into arrives as MASK (a child flow reads the secret itself, from the same namespace).
+    _, inputs = render_control_redacted(view, run, step, "inputs")
     child = execution_create(
         flow=flow,
-        inputs=inputs,
+        inputs=inputs or {},
         origin="subflow",
         created_by=parent.created_by,
         parent_task=run,

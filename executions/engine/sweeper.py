@@ -1,12 +1,15 @@
 """Time-driven engine work: timers and retry back-offs that are due, expired leases of dead
-workers, step and execution timeouts. Each row is claimed with SKIP LOCKED, so any number of
-sweepers can run; each move is a conditional transition, so none is applied twice.
+workers, queue messages that were lost, step and execution timeouts. Each row is claimed with
+SKIP LOCKED, so any number of sweepers can run; each move is a conditional transition, so none
+is applied twice.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from executions.engine import dispatch
@@ -15,6 +18,8 @@ from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionS
 
 logger = logging.getLogger("millrace.engine")
 T, E = TaskStatus, ExecutionStatus
+#: Task statuses that still have work ahead (PENDING is created, not yet queued).
+ACTIVE_TASK_STATUSES = (T.QUEUED, T.RUNNING, T.WAITING, T.RETRYING)
 BATCH = 200
 
 
@@ -59,6 +64,34 @@ def requeue_expired_leases(now: datetime) -> int:
             dispatch.run_task_runs([str(run.pk)])
             requeued += 1
     return requeued
+
+
+def requeue_lost_dispatches(now: datetime) -> int:
+    """Work still QUEUED long after it was queued lost its queue message (Redis restarted empty,
+    a killed worker had prefetched it, or the enqueue failed): queue it again. So do executions
+    that wait for an `advance_execution` with nothing active. A duplicate message is harmless:
+    claims and walks are conditional on the status they saw."""
+    cutoff = now - timedelta(seconds=settings.MILLRACE_REDISPATCH_SECONDS)
+    idle = (E.PAUSED, *TERMINAL_EXECUTION_STATUSES)
+    active = TaskRun.objects.filter(execution=OuterRef("pk"), status__in=(T.PENDING, *ACTIVE_TASK_STATUSES))
+    lost_runs = TaskRun.objects.filter(status=T.QUEUED, updated_at__lt=cutoff).exclude(execution__status__in=idle)
+    lost_starts = Execution.objects.filter(status=E.QUEUED, updated_at__lt=cutoff)
+    stalled_executions = Execution.objects.filter(status__in=(E.RUNNING, E.WAITING), updated_at__lt=cutoff)
+    with transaction.atomic():
+        runs = [str(pk) for pk in _due(lost_runs.values_list("pk", flat=True))]
+        starts = [str(pk) for pk in _due(lost_starts.values_list("pk", flat=True))]
+        stalled = [str(pk) for pk in _due(stalled_executions.filter(~Exists(active)).values_list("pk", flat=True))]
+        if not (runs or starts or stalled):
+            return 0
+        TaskRun.objects.filter(pk__in=runs).update(updated_at=now)  # not again before the next cutoff
+        Execution.objects.filter(pk__in=starts + stalled).update(updated_at=now)
+        logger.warning("Queued again after a lost dispatch: %d steps, %d executions", len(runs), len(starts + stalled))
+        dispatch.run_task_runs(runs)
+        for execution_id in starts:
+            dispatch.start_execution(execution_id)
+        for execution_id in stalled:
+            dispatch.advance_execution(execution_id)
+    return len(runs) + len(starts) + len(stalled)
 
 
 def time_out_steps(now: datetime) -> int:
@@ -120,6 +153,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     return {
         "woken": wake_due_steps(now),
         "requeued": requeue_expired_leases(now),
+        "redispatched": requeue_lost_dispatches(now),
         "stepsTimedOut": time_out_steps(now),
         "executionsTimedOut": time_out_executions(now),
     }

@@ -2,7 +2,8 @@
 
 Every write is conditional on the status the caller saw (`WHERE status = <seen>`), so two
 workers racing on one row cannot both win; the loser gets `StaleStatus`. Each transition
-appends an ExecutionEvent in the same transaction.
+appends an ExecutionEvent in the same transaction. Inside `writes.deferred_writes()` the
+write is queued and checked when the block flushes (the runner's chained steps).
 """
 
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from executions.engine.events import event_append, events_append_many
+from executions.engine.writes import pending as pending_writes
 from executions.models import (
     TERMINAL_EXECUTION_STATUSES,
     Execution,
@@ -90,8 +92,10 @@ def transition(
         fields.setdefault("finished_at", now)
     elif current in (TERMINAL_TASK_STATUSES if task else TERMINAL_EXECUTION_STATUSES):
         fields.setdefault("finished_at", None)
-    updated = type(obj).objects.filter(pk=obj.pk, status=current, **(expect or {})).update(status=to, **fields)
-    if not updated:
+    writes = pending_writes()
+    if writes is not None:  # sent with the transaction's other writes; checked when flushed
+        writes.update(obj, {"status": current, **(expect or {})}, {"status": to, **fields})
+    elif not type(obj).objects.filter(pk=obj.pk, status=current, **(expect or {})).update(status=to, **fields):
         raise StaleStatus(f"{type(obj).__name__} {obj.pk} is no longer {current}.")
     obj.status = to
     for name, value in fields.items():
@@ -119,7 +123,11 @@ def task_runs_create(runs: list[TaskRun]) -> None:
         run.created_at = run.updated_at = now
         if run.status == T.RUNNING and run.started_at is None:
             run.started_at = now
-    TaskRun.objects.bulk_create(runs)
+    writes = pending_writes()
+    if writes is not None:
+        writes.insert(runs)
+    else:
+        TaskRun.objects.bulk_create(runs)
     events_append_many(
         [
             ExecutionEvent(

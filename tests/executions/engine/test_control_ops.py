@@ -140,7 +140,13 @@ tasks:
     assert execution.status == E.PAUSED
     assert names_and_statuses(execution) == [("busy", T.SUCCESS)]  # recorded; `after` not started
     assert run_named(execution, "busy").outputs == "finished anyway"
-    assert sweep(now=later(60)) == {"woken": 0, "requeued": 0, "stepsTimedOut": 0, "executionsTimedOut": 0}
+    assert sweep(now=later(60)) == {
+        "woken": 0,
+        "requeued": 0,
+        "redispatched": 0,
+        "stepsTimedOut": 0,
+        "executionsTimedOut": 0,
+    }
     assert names_and_statuses(execution) == [("busy", T.SUCCESS)]
 
     execution_resume(actor=runner_account, execution=execution)

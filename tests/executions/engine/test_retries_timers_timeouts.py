@@ -145,7 +145,13 @@ tasks:
     assert nap.status == T.TIMED_OUT and "timed out" in nap.error
     assert execution.status == E.FAILED
     assert "nap" in execution.error and "timed out" in execution.error
-    assert sweep(now=later(120)) == {"woken": 0, "requeued": 0, "stepsTimedOut": 0, "executionsTimedOut": 0}
+    assert sweep(now=later(120)) == {
+        "woken": 0,
+        "requeued": 0,
+        "redispatched": 0,
+        "stepsTimedOut": 0,
+        "executionsTimedOut": 0,
+    }
     assert names_and_statuses(execution) == [("nap", T.TIMED_OUT)]
 
 

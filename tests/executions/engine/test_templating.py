@@ -313,3 +313,12 @@ def test_context_lists_cannot_be_mutated(renderer, context):
     with pytest.raises(TemplateRenderError):
         renderer.render("{{ inputs.tags.append('x') }}")
     assert context.inputs["tags"] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "template", ["x {{ range }}", "{% for i in [1] %}{{ loop }}{% endfor %}", "{{ self }} x", "x {{ lipsum }}"]
+)
+def test_python_objects_are_not_printed_with_their_repr(renderer, template):
+    with pytest.raises(TemplateRenderError) as refused:
+        renderer.render(template, "field")
+    assert "0x" not in str(refused.value)

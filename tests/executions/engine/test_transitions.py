@@ -1,5 +1,7 @@
 """The one status writer: its allowed-transition tables, conditional writes and events."""
 
+import asyncio
+import threading
 from itertools import product
 from typing import Any
 from unittest import mock
@@ -277,6 +279,38 @@ def test_events_after_a_rolled_back_transaction_are_still_announced(transactiona
             kept = events.event_append(execution_id=execution.pk, type="log", message="committed")
     events.drain_doorbell()
     assert layer.sent == [(events.group_name(execution.pk), {"type": "execution.event", "event_id": kept.id})]
+
+
+class HeldLayer(RecordingLayer):
+    """Holds its first send until released, like a slow Redis."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    async def group_send(self, group: str, message: dict) -> None:
+        self.entered.set()
+        while not self.release.is_set():
+            await asyncio.sleep(0.001)
+        await super().group_send(group, message)
+
+
+def test_rings_during_a_send_in_flight_merge_into_one_with_the_latest_event():
+    layer = HeldLayer()
+    with mock.patch.object(events, "get_channel_layer", return_value=layer):
+        events._doorbell.ring("execution-a", 1)
+        assert layer.entered.wait(5)  # the first send is in flight
+        events._doorbell.ring("execution-a", 3)
+        events._doorbell.ring("execution-a", 2)
+        events._doorbell.ring("execution-b", 7)
+        layer.release.set()
+        events.drain_doorbell()
+    assert layer.sent == [
+        ("execution-a", {"type": "execution.event", "event_id": 1}),
+        ("execution-a", {"type": "execution.event", "event_id": 3}),
+        ("execution-b", {"type": "execution.event", "event_id": 7}),
+    ]
 
 
 @pytest.mark.django_db

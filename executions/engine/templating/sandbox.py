@@ -1,4 +1,4 @@
-"""Rendering of task inputs at run time: Jinja2 in a sandbox, `${NAME}` lookups, native values.
+"""The Jinja2 sandbox task inputs render in: limits, refused constructs, guarded filters.
 
 A template is untrusted code (any flow editor writes one) running inside a worker. It runs
 in Jinja2's `ImmutableSandboxedEnvironment` (no private attributes, no mutation of lists or
@@ -7,29 +7,21 @@ limits: computed values and output text are capped at `MAX_VALUE_SIZE` (checked 
 `*`, `**`, `+`, `~`, `%`, join/replace/padding build them), loops at `MAX_LOOP_ITERATIONS`,
 time at `MAX_RENDER_SECONDS` (checked per loop iteration). Constructs that can multiply
 work unseen (macros, call/filter/set/block blocks, recursive loops, include) are refused.
-
-- A string that is exactly one `{{ expr }}` (surrounding whitespace allowed) renders to
-  the expression's native value (number, bool, None, list, dict); other strings render
-  as text, in which None, booleans, lists and dicts print as JSON.
-- `${NAME}` in the text of a template is the secret NAME, looked up and inserted as is:
-  never evaluated, never rendered again. `$${NAME}` is a literal `${NAME}`. Inside
-  `{{ }}` and `{% %}` write `secret('NAME')`; a `${NAME}` in a string there is refused.
-- Every secret value a render uses is recorded in `TemplateRenderer.used_secrets`, so the
-  caller can mask stored inputs, logs, events and errors (`TemplateRenderer.masker()`).
 """
 
 import base64
+import datetime
+import decimal
 import hashlib
 import json
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field, fields
 from functools import lru_cache, partial, wraps
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, UndefinedError, nodes, pass_eval_context
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, nodes, pass_eval_context
 from jinja2.environment import TemplateExpression
 from jinja2.filters import do_join, do_replace
 from jinja2.nodes import EvalContext
@@ -37,7 +29,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 from jinja2.visitor import NodeTransformer
 
-from vault.masking import MASK, Masker
+if TYPE_CHECKING:
+    from executions.engine.templating import TemplateRenderer
 
 MAX_VALUE_SIZE = 1024 * 1024  # characters (plus items of lists and dicts) of a rendered or computed value
 MAX_INT_BITS = 4096
@@ -53,40 +46,6 @@ _FORBIDDEN += (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 _MISSING: Any = object()
 
 
-class TemplateRenderError(Exception):
-    """A task input could not be rendered; `field_path` names it (e.g. `properties.url`)."""
-
-    def __init__(self, field_path: str, message: str) -> None:
-        self.field_path = field_path
-        self.message = message
-        super().__init__(f"{field_path}: {message}" if field_path else message)
-
-
-class Resolver(Protocol):
-    """Where `secret()`, `${NAME}` and `kv()` look values up; both raise LookupError when missing."""
-
-    def secret(self, name: str) -> str: ...
-
-    def kv(self, key: str) -> Any: ...
-
-
-@dataclass(frozen=True)
-class RenderContext:
-    """The variables a template sees. Values must be JSON-like (ISO strings for times)."""
-
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-    outputs: Mapping[str, Any] = field(default_factory=dict)  # outputs of earlier steps by step name
-    vars: Mapping[str, Any] = field(default_factory=dict)
-    execution: Mapping[str, Any] = field(default_factory=dict)  # id, namespace, flow, startedAt, ...
-    trigger: Mapping[str, Any] = field(default_factory=dict)
-    item: Any = None  # forEach
-    index: int | None = None  # forEach
-    message: Any = None  # agents
-
-    def variables(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
 _ACTIVE: ContextVar["TemplateRenderer | None"] = ContextVar("millrace_template_renderer", default=None)
 
 
@@ -95,6 +54,13 @@ def _active() -> "TemplateRenderer":
     if renderer is None:
         raise RuntimeError("templates render only through TemplateRenderer")
     return renderer
+
+
+def _derive(source: Any, result: Any) -> None:
+    """A filter or str method applied to a secret (`secret('x')|upper`) gives a secret too."""
+    renderer = _ACTIVE.get()
+    if renderer is not None and renderer.used_secrets and isinstance(source, str) and source in renderer.used_secrets:
+        renderer._taint(result)
 
 
 def _refuse(message: str) -> NoReturn:
@@ -189,7 +155,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         owner = getattr(obj, "__self__", None)
         if isinstance(owner, str):
             args = _check_str_method(owner, obj.__name__, args, kwargs)
-        return _bounded(super().call(context, obj, *args, **kwargs))
+        result = _bounded(super().call(context, obj, *args, **kwargs))
+        _derive(owner, result)
+        return result
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         return None if super().wrap_str_format(value) is None else _refuse_str_format
@@ -258,10 +226,16 @@ class _Hardener(NodeTransformer):
         return _call("bounded_concat", nodes.List(node.nodes, lineno=node.lineno), node.lineno)
 
 
+_PRINTABLE = (datetime.date, decimal.Decimal, uuid.UUID)
+
+
 def _finalize(value: Any) -> Any:
     """Print None, booleans, lists and dicts as JSON in text, as flow authors expect."""
     if value is None or isinstance(value, bool | list | tuple | dict):
         return json.dumps(value, ensure_ascii=False, default=str)
+    if not isinstance(value, (str, int, float, Undefined, *_PRINTABLE)):
+        # a function, loop or generator would print its repr, memory address included
+        _refuse(f"a {type(value).__name__} cannot be printed; print data")
     return value
 
 
@@ -296,7 +270,9 @@ def _guarded(name: str, filter_function: Callable[..., Any]) -> Callable[..., An
             isinstance(arg, int) and arg > MAX_VALUE_SIZE for arg in (*args[skip:], *kwargs.values())
         ):
             _refuse(f"a size argument of {MAX_VALUE_SIZE} or more is not allowed")
-        return _bounded(filter_function(*args, **kwargs))
+        result = _bounded(filter_function(*args, **kwargs))
+        _derive(args[skip - 1] if len(args) >= skip else None, result)
+        return result
 
     return guarded
 
@@ -364,115 +340,3 @@ def _compile(source: str) -> tuple[bool, Callable[[dict[str, Any]], Any]]:
     if expression is not None:
         return True, TemplateExpression(template, undefined_to_none=False)
     return False, partial(_render_text, template)
-
-
-def _to_json_value(value: Any) -> Any:
-    """A native result as plain JSON data; undefined or unsafe values raise their error here."""
-    if isinstance(value, Undefined):
-        value._fail_with_undefined_error()
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, list | tuple | range):
-        return [_to_json_value(item) for item in value]
-    if isinstance(value, dict):
-        return {_to_json_value(key): _to_json_value(item) for key, item in value.items()}
-    raise TypeError(f"the expression gives a {type(value).__name__}, which is not a JSON value")
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, TemplateSyntaxError):
-        return f"template syntax error on line {exc.lineno}: {exc.message}"
-    if isinstance(exc, SecurityError):
-        return f"refused by the template sandbox: {exc}"
-    if isinstance(exc, UndefinedError):
-        return f"undefined value: {exc.message}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-class TemplateRenderer:
-    """Renders the inputs of one task run and records the secret values it used."""
-
-    def __init__(self, context: RenderContext | Mapping[str, Any], resolver: Resolver | None = None) -> None:
-        self._variables = context.variables() if isinstance(context, RenderContext) else dict(context)
-        self._resolver = resolver
-        self.used_secrets: set[str] = set()
-        self.secret_fields: set[str] = set()  # fields whose value a secret went into
-        self._field = ""
-        self._iterations = 0
-        self._deadline = 0.0
-
-    def masker(self) -> Masker:
-        """A Masker for every secret value used so far."""
-        return Masker(self.used_secrets)
-
-    def render(self, value: Any, field_path: str = "") -> Any:
-        """Render every string in a JSON-like value; dict keys are left as they are."""
-        if isinstance(value, str):
-            return self._render_string(value, field_path)
-        if isinstance(value, dict):
-            return {
-                key: self.render(item, f"{field_path}.{key}" if field_path else str(key)) for key, item in value.items()
-            }
-        if isinstance(value, list | tuple):
-            return [self.render(item, f"{field_path}[{index}]") for index, item in enumerate(value)]
-        return value
-
-    def _render_string(self, source: str, field_path: str) -> Any:
-        if "{" not in source and "$" not in source:
-            return source
-        token = _ACTIVE.set(self)
-        self._field = field_path
-        self._iterations, self._deadline = 0, time.monotonic() + MAX_RENDER_SECONDS
-        try:
-            native, run = _compile(source)
-            result = run(self._variables)
-            return _to_json_value(result) if native else result
-        except Exception as exc:
-            # `from None`: the original exception may quote a secret value.
-            raise TemplateRenderError(field_path, self.masker().mask_text(_describe(exc))) from None
-        finally:
-            _ACTIVE.reset(token)
-
-    def _count_iteration(self) -> None:
-        self._iterations += 1
-        if self._iterations > MAX_LOOP_ITERATIONS:
-            _refuse(f"loops ran more than {MAX_LOOP_ITERATIONS} iterations")
-        if time.monotonic() > self._deadline:
-            _refuse(f"rendering took longer than {MAX_RENDER_SECONDS:g} seconds")
-
-    def _lookup(self, kind: str, name: Any, default: Any = _MISSING) -> Any:
-        """`secret(name)` (recorded for masking) or `kv(name, default)` through the resolver."""
-        name = str(name)
-        try:
-            if self._resolver is None:
-                raise LookupError(name)
-            value = self._resolver.secret(name) if kind == "secret" else self._resolver.kv(name)
-        except LookupError:
-            if default is not _MISSING:
-                return default
-            raise UndefinedError(f"{'secret' if kind == 'secret' else 'kv key'} {name!r} is not defined") from None
-        if kind == "secret":
-            self.used_secrets.add(value)
-            self.secret_fields.add(self._field)
-        return value
-
-    def redact(self, value: Any, field_path: str = "") -> Any:
-        """`value` as it may be stored: secret values masked, and every field a secret went
-        into replaced whole — a secret transformed in a template (`b64encode`, slicing,
-        concatenation) no longer matches its plain value, so masking alone would miss it."""
-        if field_path in self.secret_fields:
-            return MASK
-        if isinstance(value, dict):
-            return {
-                key: self.redact(item, f"{field_path}.{key}" if field_path else str(key)) for key, item in value.items()
-            }
-        if isinstance(value, list | tuple):
-            return [self.redact(item, f"{field_path}[{index}]") for index, item in enumerate(value)]
-        return self.masker().mask(value)
-
-
-def render_value(value: Any, context: RenderContext | Mapping[str, Any], resolver: Resolver | None = None) -> Any:
-    """Render `value` once. Use a TemplateRenderer to keep the secret values it used, for masking."""
-    return TemplateRenderer(context, resolver).render(value)

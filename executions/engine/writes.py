@@ -1,0 +1,253 @@
+"""Collect the engine's writes of one transaction and send them as one statement.
+
+A chained step records its result, creates the next step and appends their events: on
+PostgreSQL those writes travel as one statement of data-modifying CTEs instead of a round
+trip each, which is most of a step's cost. Each conditional update (`WHERE status = <seen>`)
+reports its row count; a write that matched nothing raises `StaleStatus` and the caller's
+transaction rolls back, exactly as when the writes ran one by one.
+
+Inside `deferred_writes()`, `transition()` and `task_runs_create()` queue their writes here.
+Any other statement on the connection first flushes the queue, so reads and other writes
+always see the engine's writes in order. Other backends flush through the ORM, one
+statement per write.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import Field, Model
+
+from executions.engine import events
+from executions.models import Execution, ExecutionEvent
+
+_local = threading.local()
+
+
+@dataclass
+class _Update:
+    model: type[Model]
+    pk: Any
+    where: dict[str, Any]
+    values: dict[str, Any]
+
+
+@dataclass
+class PendingWrites:
+    """The queued writes; `guard` is (execution id, status, attempt) as this worker last saw
+    them: checked, and the row locked, before anything is written."""
+
+    guard: tuple[Any, str, int] | None = None
+    updates: dict[tuple[type[Model], Any], _Update] = field(default_factory=dict)
+    inserts: list[Model] = field(default_factory=list)
+    flushing: bool = False
+
+    def update(self, obj: Model, where: dict[str, Any], values: dict[str, Any]) -> None:
+        if any(queued is obj for queued in self.inserts):
+            return  # the pending insert writes the object's final values
+        key = (type(obj), obj.pk)
+        queued = self.updates.get(key)
+        if queued is None:
+            self.updates[key] = _Update(type(obj), obj.pk, dict(where), dict(values))
+        else:  # a second move of the same row: the first one's conditions, the latest values
+            queued.values.update(values)
+
+    def insert(self, objects: list[Model]) -> None:
+        """New rows (task runs, executions), written with their values at flush time."""
+        self.inserts.extend(objects)
+
+    def inserts_by_model(self) -> list[tuple[type[Model], list[Model]]]:
+        grouped: dict[type[Model], list[Model]] = {}
+        for obj in self.inserts:
+            grouped.setdefault(type(obj), []).append(obj)
+        return list(grouped.items())
+
+    @property
+    def empty(self) -> bool:
+        return self.guard is None and not self.updates and not self.inserts and not events.pending_batch()
+
+    def flush(self) -> None:
+        if self.flushing or self.empty:
+            return
+        self.flushing = True
+        try:
+            if connection.vendor == "postgresql":
+                _flush_postgresql(self)
+            else:
+                _flush_orm(self)
+        finally:
+            self.guard = None
+            self.updates = {}
+            self.inserts = []
+            self.flushing = False
+
+
+def pending() -> PendingWrites | None:
+    return getattr(_local, "writes", None)
+
+
+@contextmanager
+def deferred_writes(*, guard: Execution | None = None) -> Iterator[PendingWrites]:
+    """Queue the engine's writes inside the block; flush them at its end (and before any
+    other statement). Use inside `transaction.atomic()` and `events.batched()`."""
+    if pending() is not None:
+        raise RuntimeError("deferred_writes() does not nest")
+    writes = PendingWrites(guard=(guard.pk, guard.status, guard.attempt) if guard is not None else None)
+
+    def flush_first(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        writes.flush()
+        return execute(sql, params, many, context)
+
+    _local.writes = writes
+    try:
+        with connection.execute_wrapper(flush_first):
+            yield writes
+            writes.flush()
+    finally:
+        _local.writes = None
+
+
+# --- ORM (SQLite and others): one statement per write --------------------------------------
+
+
+def _flush_orm(writes: PendingWrites) -> None:
+    guard = writes.guard
+    if guard is not None:
+        pk, status, attempt = guard
+        if not Execution.objects.select_for_update().filter(pk=pk, status=status, attempt=attempt).exists():
+            raise _stale(f"Execution {pk} changed")
+    for update in writes.updates.values():
+        if not update.model.objects.filter(pk=update.pk, **update.where).update(**update.values):
+            raise _stale(f"{update.model.__name__} {update.pk} is no longer {update.where.get('status')}")
+    for model, objects in writes.inserts_by_model():
+        model.objects.bulk_create(objects)
+    batch = events.take_batch()
+    if batch:
+        events.events_bulk_append(batch)
+
+
+# --- PostgreSQL: one statement -------------------------------------------------------------
+
+
+def _flush_postgresql(writes: PendingWrites) -> None:
+    quote = connection.ops.quote_name
+    ctes: list[str] = []
+    params: list[Any] = []
+    checks: list[tuple[str, int, str]] = []  # (cte, expected rows, what)
+    previous: str | None = None
+
+    def gate() -> str:
+        return f" AND EXISTS (SELECT 1 FROM {previous})" if previous else ""
+
+    guard = writes.guard
+    if guard is not None:
+        ctes.append(
+            f"g AS (SELECT 1 FROM {quote(Execution._meta.db_table)} WHERE {quote('id')} = %s"
+            f" AND {quote('status')} = %s AND {quote('attempt')} = %s FOR UPDATE)"
+        )
+        params += list(guard)
+        checks.append(("g", 1, f"Execution {guard[0]} changed"))
+        previous = "g"
+    for number, update in enumerate(writes.updates.values()):
+        name = f"u{number}"
+        meta = update.model._meta
+        assignments, values = _columns(update.model, update.values)
+        conditions, condition_values = _columns(update.model, {"pk": update.pk, **update.where})
+        ctes.append(
+            f"{name} AS (UPDATE {quote(meta.db_table)} SET "
+            + ", ".join(f"{column} = {value}" for column, value in assignments)
+            + " WHERE "
+            + " AND ".join(f"{column} = {value}" for column, value in conditions)
+            + gate()
+            + " RETURNING 1)"
+        )
+        params += values + condition_values
+        checks.append((name, 1, f"{update.model.__name__} {update.pk} is no longer {update.where.get('status')}"))
+        previous = name
+    for number, (model, objects) in enumerate(writes.inserts_by_model()):
+        name = f"i{number}"
+        sql, values = _insert(model, objects, gate())
+        ctes.append(f"{name} AS ({sql} RETURNING 1)")
+        params += values
+        checks.append((name, len(objects), f"{model.__name__} rows not created"))
+        previous = name
+    batch = events.take_batch()
+    if batch:
+        sql, values = _insert(ExecutionEvent, batch, gate())
+        ctes.append(f"e AS ({sql} RETURNING {quote('id')}, {quote('execution_id')})")
+        params += values
+    counts = ", ".join(f"(SELECT count(*) FROM {name})" for name, _, _ in checks) or "0"
+    last_events = (
+        f", (SELECT json_agg(json_build_array({quote('execution_id')}, m)) FROM "
+        f"(SELECT {quote('execution_id')}, max({quote('id')}) AS m FROM e GROUP BY {quote('execution_id')}) AS l)"
+        if batch
+        else ""
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} SELECT {counts}{last_events}", params)
+        row = cursor.fetchone()
+    for (_, expected, what), count in zip(checks, row, strict=False):
+        if count != expected:
+            raise _stale(what)
+    if batch:
+        announced = row[max(len(checks), 1)]
+        if isinstance(announced, str):
+            announced = json.loads(announced)
+        for execution_id, event_id in announced or []:
+            events.announce_on_commit(execution_id, event_id)
+
+
+def _columns(model: type[Model], values: dict[str, Any]) -> tuple[list[tuple[str, str]], list[Any]]:
+    """Quoted columns with typed placeholders, and their values prepared for the database."""
+    pairs: list[tuple[str, str]] = []
+    prepared: list[Any] = []
+    for name, value in values.items():
+        model_field, column, placeholder = _column(model, name)
+        pairs.append((column, placeholder))
+        prepared.append(model_field.get_db_prep_save(value, connection))
+    return pairs, prepared
+
+
+def _insert(model: type[Model], objects: list[Model], gate: str) -> tuple[str, list[Any]]:
+    """`INSERT ... SELECT` of every object's concrete fields (auto ids left to the database)."""
+    fields, head, placeholders = _insert_shape(model)
+    values: list[Any] = []
+    for obj in objects:
+        values += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    rows = ", ".join([placeholders] * len(objects))
+    where = f" WHERE TRUE{gate}" if gate else ""
+    return f"{head} SELECT * FROM (VALUES {rows}) AS v{where}", values
+
+
+@functools.cache
+def _column(model: type[Model], name: str) -> tuple[Field, str, str]:
+    """A field by name (or "pk"), its quoted column and its typed placeholder."""
+    model_field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    return model_field, connection.ops.quote_name(model_field.column), f"%s::{_cast(model_field)}"
+
+
+@functools.cache
+def _insert_shape(model: type[Model]) -> tuple[list[Field], str, str]:
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and f.db_returning)]
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+    return fields, head, "(" + ", ".join(f"%s::{_cast(f)}" for f in fields) + ")"
+
+
+def _cast(model_field: Field) -> str:
+    """The placeholder's type: the column's, without a length (an explicit cast to
+    varchar(n) would truncate silently; assignment to the column still checks it)."""
+    return model_field.cast_db_type(connection).split("(", 1)[0]
+
+
+def _stale(what: str) -> Exception:
+    from executions.engine.transitions import StaleStatus  # transitions imports this module
+
+    return StaleStatus(what)

@@ -1,0 +1,157 @@
+"""The engine's deferred writes: one statement per chained step on PostgreSQL, the same
+all-or-nothing checks as immediate writes everywhere."""
+
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from executions.engine.events import batched, group_name
+from executions.engine.transitions import StaleStatus, task_runs_create, transition
+from executions.engine.writes import deferred_writes
+from executions.models import Execution, ExecutionEvent, ExecutionStatus, TaskRun, TaskStatus
+from tests.executions.engine.support import names_and_statuses, status_events
+from tests.factories import ExecutionFactory
+
+E, T = ExecutionStatus, TaskStatus
+
+THREE = """
+name: three
+tasks:
+  - {name: a, type: util.echo, properties: {value: 1}}
+  - {name: b, type: util.echo, properties: {value: "{{ outputs.a + 1 }}"}}
+  - {name: c, type: util.echo, properties: {value: "{{ outputs.b + 1 }}"}}
+"""
+
+
+def new_run(execution: Execution, name: str, status: str = T.RUNNING, sequence: int = 1) -> TaskRun:
+    return TaskRun(
+        id=uuid.uuid4(),
+        execution=execution,
+        step_id=name,
+        name=name,
+        plugin_type="util.echo",
+        sequence=sequence,
+        status=status,
+    )
+
+
+def writes_of(queries: list[dict]) -> list[str]:
+    return [q["sql"] for q in queries if (q["sql"] or "").split(None, 1)[:1] in (["WITH"], ["INSERT"], ["UPDATE"])]
+
+
+@pytest.mark.usefixtures("eager")
+def test_a_flow_runs_to_the_same_result_with_deferred_writes(run_flow):
+    with CaptureQueriesContext(connection) as captured:
+        execution = run_flow(THREE)
+    assert execution.status == E.SUCCESS, execution.error
+    assert names_and_statuses(execution) == [("a", T.SUCCESS), ("b", T.SUCCESS), ("c", T.SUCCESS)]
+    assert TaskRun.objects.get(execution=execution, name="c").outputs == 3
+    assert [e.data["status"] for e in status_events(execution)] == [E.QUEUED, E.RUNNING, E.SUCCESS]
+    engine_writes = [sql for sql in writes_of(captured.captured_queries) if "executions_taskrun" in sql]
+    if connection.vendor == "postgresql":
+        # the start, then each of the three steps: one statement each
+        assert len(engine_writes) == 4, engine_writes
+        assert all(sql.startswith("WITH") for sql in engine_writes)
+    else:
+        assert not any(sql.startswith("WITH") for sql in engine_writes)
+        assert len(engine_writes) > 4
+
+
+def test_a_stale_write_rolls_back_everything_queued_with_it(transactional_db):
+    execution = ExecutionFactory(status=E.RUNNING)
+    run = new_run(execution, "a")
+    TaskRun.objects.bulk_create([run])
+    TaskRun.objects.filter(pk=run.pk).update(status=T.CANCELLED)  # someone else moved it
+    before = ExecutionEvent.objects.count()
+
+    with pytest.raises(StaleStatus), transaction.atomic(), batched(), deferred_writes():
+        task_runs_create([new_run(execution, "b", sequence=2)])
+        transition(run, T.SUCCESS, message="done")
+
+    assert list(TaskRun.objects.filter(execution=execution).values_list("name", "status")) == [("a", T.CANCELLED)]
+    assert ExecutionEvent.objects.count() == before
+
+
+def test_the_execution_guard_refuses_an_execution_that_moved(transactional_db):
+    execution = ExecutionFactory(status=E.RUNNING)
+    Execution.objects.filter(pk=execution.pk).update(status=E.PAUSED)
+
+    with pytest.raises(StaleStatus), transaction.atomic(), batched(), deferred_writes(guard=execution):
+        task_runs_create([new_run(execution, "a")])
+
+    assert not TaskRun.objects.filter(execution=execution).exists()
+
+
+def test_a_read_inside_the_block_sees_the_queued_writes(transactional_db):
+    execution = ExecutionFactory(status=E.RUNNING)
+    run = new_run(execution, "a")
+    with transaction.atomic(), batched(), deferred_writes() as writes:
+        task_runs_create([run])
+        assert writes.inserts
+        assert TaskRun.objects.filter(pk=run.pk, status=T.RUNNING).exists()
+        assert not writes.inserts  # the read flushed them first
+
+
+def test_two_moves_of_one_row_write_once_from_the_first_status(transactional_db):
+    execution = ExecutionFactory(status=E.QUEUED)
+    run = new_run(execution, "a", status=T.RUNNING)
+    with CaptureQueriesContext(connection) as captured, transaction.atomic(), batched(), deferred_writes():
+        transition(execution, E.RUNNING, message="started")
+        task_runs_create([run])
+        transition(run, T.SUCCESS, outputs={"x": 1}, message="done")  # inserted with its final values
+        transition(execution, E.SUCCESS, outputs={"x": 1}, message="finished")
+
+    execution.refresh_from_db()
+    assert (execution.status, execution.outputs) == (E.SUCCESS, {"x": 1})
+    assert execution.started_at is not None and execution.finished_at is not None
+    stored = TaskRun.objects.get(pk=run.pk)
+    assert (stored.status, stored.outputs) == (T.SUCCESS, {"x": 1})
+    assert [e.data["status"] for e in status_events(execution)] == [E.RUNNING, E.SUCCESS]
+    assert [e.data["status"] for e in status_events(stored)] == [T.RUNNING, T.SUCCESS]
+    execution_updates = [sql for sql in writes_of(captured.captured_queries) if '"executions_execution"' in sql]
+    assert len(execution_updates) == 1
+
+
+def test_the_last_event_of_the_flush_is_announced(transactional_db):
+    execution = ExecutionFactory(status=E.QUEUED)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group_name(execution.pk), channel)
+
+    with transaction.atomic(), batched(), deferred_writes():
+        transition(execution, E.RUNNING, message="started")
+        task_runs_create([new_run(execution, "a")])
+
+    message = async_to_sync(layer.receive)(channel)
+    last = ExecutionEvent.objects.filter(execution=execution).order_by("-id").first()
+    assert message == {"type": "execution.event", "event_id": last.id}
+
+
+def test_blocks_do_not_nest(transactional_db):
+    with pytest.raises(RuntimeError), transaction.atomic(), deferred_writes(), deferred_writes():
+        pass
+
+
+def test_a_start_writes_the_execution_and_its_event_together(settings, transactional_db, namespace):
+    from accounts.roles import Role
+    from executions.services import execution_start
+    from tests.factories import AccountFactory, FlowFactory
+
+    settings.MILLRACE_ENGINE_EAGER = False
+    actor = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
+    flow = FlowFactory(namespace=namespace, source=THREE, created_by=actor)
+    with CaptureQueriesContext(connection) as captured:
+        execution = execution_start(actor=actor, flow=flow)
+
+    stored = Execution.objects.get(pk=execution.pk)
+    assert (stored.status, stored.flow_id, stored.tasks_total) == (E.QUEUED, flow.pk, 3)
+    assert [e.data["status"] for e in status_events(stored)] == [E.QUEUED]
+    inserts = [sql for sql in writes_of(captured.captured_queries) if '"executions_execution' in sql]
+    if connection.vendor == "postgresql":
+        assert len(inserts) == 1 and inserts[0].startswith("WITH")
+    else:
+        assert len(inserts) == 2  # the execution, then its event
