@@ -8,7 +8,9 @@ are synced to Trigger rows.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 
@@ -19,7 +21,8 @@ from accounts.services import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed
 from flows.definitions import CompiledFlow, DefinitionError, Problem, compile_definition, validate_definition
 from flows.definitions.ir import TriggerType
-from flows.definitions.problems import format_path
+from flows.definitions.problems import Problems, format_path
+from flows.definitions.references import check_subflows
 from flows.models import Flow, FlowRevision, Trigger, new_webhook_key
 from vault.selectors import secret_names
 
@@ -50,7 +53,22 @@ def _compile(source: Any, namespace: Namespace, owner: Account | None) -> Compil
             f"The definition names namespace '{compiled.namespace}' but the flow is saved in '{namespace.name}'.",
             details=[{"path": "namespace", "line": None, "message": "does not match the flow's namespace"}],
         )
+    problems = Problems()
+    check_subflows(compiled, namespace.name, partial(_flow_exists, namespace, compiled.name), problems)
+    if problems:
+        found = problems.sorted()
+        raise ValidationFailed(f"The flow definition is invalid: {found[0]}", details=[p.as_dict() for p in found])
     return compiled
+
+
+def _flow_exists(namespace: Namespace, own_name: str, key: str, value: str) -> bool:
+    """Whether a subflow reference finds a flow of `namespace` (a flow may call itself by name)."""
+    if key == "flowId":
+        try:
+            return Flow.objects.filter(namespace=namespace, pk=UUID(value)).exists()
+        except ValueError:
+            return False
+    return value == own_name or Flow.objects.filter(namespace=namespace, name=value).exists()
 
 
 def _sync_triggers(flow: Flow, compiled: CompiledFlow) -> None:

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account, Namespace
+from accounts.permissions import IsAccount
 from accounts.selectors import namespace_get
 from api.activeworkflow.dialect import DIALECT
 from api.activeworkflow.serializers import (
@@ -39,7 +40,11 @@ from flows.models import Agent, Flow
 
 MAX_LIMIT = 1000
 ERROR = OpenApiResponse(description='`{"error": "<short description>"}`')
-ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR}
+#: Reads add nothing to the errors every operation documents (api.docs.COMMON_ERRORS: 401,
+#: 404 on a path naming an object, 400 and 413 on a body); writes check the role too.
+ERRORS: dict[int, OpenApiResponse] = {}
+WRITE_ERRORS = {403: ERROR}
+NAMESPACED_WRITE_ERRORS = {403: ERROR, 404: ERROR}  # the body names a namespace
 WRITE_FIELDS = {"sources": "source_ids"}
 
 
@@ -52,6 +57,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 class ActiveWorkflowView(APIView):
+    permission_classes = [IsAccount]  # explicit: an open view says so itself
+
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
         return exception_handler
 
@@ -109,7 +116,11 @@ class AgentListView(ActiveWorkflowView):
     def get(self, request: Request) -> Response:
         return Response(AgentSerializer(selectors.agent_list(account=request.user), many=True).data)
 
-    @extend_schema(summary="Create an agent", request=AgentWriteSerializer, responses={201: AgentSerializer, **ERRORS})
+    @extend_schema(
+        summary="Create an agent",
+        request=AgentWriteSerializer,
+        responses={201: AgentSerializer, **NAMESPACED_WRITE_ERRORS},
+    )
     def post(self, request: Request) -> Response:
         data = _valid(AgentWriteSerializer, request.data)
         namespace = _namespace(request.user, data.pop("namespace", None))
@@ -127,7 +138,7 @@ class AgentDetailView(ActiveWorkflowView):
     @extend_schema(
         summary="Change an agent (the fields given)",
         request=AgentWriteSerializer,
-        responses={200: AgentSerializer, **ERRORS},
+        responses={200: AgentSerializer, **WRITE_ERRORS},
     )
     def put(self, request: Request, agent_id: str) -> Response:
         agent = selectors.agent_get(account=request.user, agent_id=agent_id)
@@ -139,7 +150,7 @@ class AgentDetailView(ActiveWorkflowView):
         agent = services.agent_update(actor=request.user, agent=agent, **data)
         return Response(_agent_shape(agent))
 
-    @extend_schema(summary="Delete an agent", responses={204: None, **ERRORS})
+    @extend_schema(summary="Delete an agent", responses={204: None, **WRITE_ERRORS})
     def delete(self, request: Request, agent_id: str) -> Response:
         services.agent_delete(actor=request.user, agent=selectors.agent_get(account=request.user, agent_id=agent_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -165,7 +176,7 @@ class AgentMessagesView(ActiveWorkflowView):
     @extend_schema(
         summary="Send a manual message from this agent",
         request=ManualMessageSerializer,
-        responses={201: MessageDetailSerializer, **ERRORS},
+        responses={201: MessageDetailSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, agent_id: str) -> Response:
         agent = selectors.agent_get(account=request.user, agent_id=agent_id)
@@ -175,7 +186,7 @@ class AgentMessagesView(ActiveWorkflowView):
 
 
 class AgentRunView(ActiveWorkflowView):
-    @extend_schema(summary="Run the agent now", request=None, responses={200: AgentSerializer, **ERRORS})
+    @extend_schema(summary="Run the agent now", request=None, responses={200: AgentSerializer, **WRITE_ERRORS})
     def post(self, request: Request, agent_id: str) -> Response:
         agent = selectors.agent_get(account=request.user, agent_id=agent_id)
         services.agent_run(actor=request.user, agent=agent)
@@ -191,7 +202,7 @@ class AgentWebhookView(ActiveWorkflowView):
     @extend_schema(
         summary="Post a message to a WebhookAgent",
         request=OpenApiTypes.OBJECT,
-        responses={201: MessageSerializer(many=True), 400: ERROR, 404: ERROR},
+        responses={201: MessageSerializer(many=True), 400: ERROR},
         auth=[],
     )
     def post(self, request: Request, agent_id: str, secret: str) -> Response:
@@ -234,7 +245,7 @@ class WorkflowImportView(ActiveWorkflowView):
     @extend_schema(
         summary="Import an exported workflow",
         request=WorkflowImportSerializer,
-        responses={201: WorkflowDetailSerializer, **ERRORS},
+        responses={201: WorkflowDetailSerializer, **NAMESPACED_WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
         _valid(WorkflowImportSerializer, request.data)

@@ -14,13 +14,19 @@ MAX_LOG_LINES = 50
 
 
 class AgentResolver:
-    """`secret()`/`${NAME}` and `kv()` in options: the namespace's credentials, then the creator's secrets."""
+    """`secret()`/`${NAME}` and `kv()` in options: the namespace's credentials, then the account
+    secrets of whoever last saved the options.
+
+    Not the agent's creator: an editor who changes someone else's agent must not reach that
+    person's secrets (saving checks `${NAME}` against the saver's own), as flows use the author
+    of their running revision. A saver whose account is gone leaves the namespace's credentials.
+    """
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
 
     def secret(self, name: str) -> str:
-        return secret_value(name=name, namespace_id=self.agent.namespace_id, account_id=self.agent.created_by_id)
+        return secret_value(name=name, namespace_id=self.agent.namespace_id, account_id=self.agent.options_saved_by_id)
 
     def kv(self, key: str) -> Any:
         return kv_value(namespace_id=self.agent.namespace_id, key=key)

@@ -141,7 +141,8 @@ def _execute(agent: Agent, message: Message | None, now: datetime) -> list[Messa
     """Run the agent once (inside the caller's transaction) and record the outcome on it.
 
     The handler runs in a savepoint: a failure keeps nothing it emitted, stores `last_error`
-    and lets delivery move on.
+    and lets delivery move on. Secret values the run used are masked in what it emits, as in
+    a flow step's outputs: messages are readable by every viewer of the namespace.
     """
     ctx = AgentContext(agent)
     run = AgentRun(agent=agent, ctx=ctx, memory=dict(agent.memory or {}))
@@ -154,7 +155,7 @@ def _execute(agent: Agent, message: Message | None, now: datetime) -> list[Messa
                 handler.check(run, options)
             else:
                 handler.receive(run, options, message.payload or {})
-            emitted = emit(agent, run.emitted, now=now, locked=True)
+            emitted = emit(agent, Masker(ctx.used_secrets).mask(run.emitted), now=now, locked=True)
             _control(agent, run.control, now)
         agent.memory, agent.last_error = run.memory, ""
     except Exception as exc:

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, AuditEntry
 from accounts.selectors import scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
@@ -85,3 +85,35 @@ def workflow_get(*, account: Account, workflow_id: Any) -> Flow:
 
 def workflow_agents(flow: Flow) -> QuerySet[Agent]:
     return with_counts(flow.agents.filter(namespace_id=flow.namespace_id)).order_by("created_at", "id")
+
+
+def workflows_with_agents(*, account: Account) -> QuerySet[Flow]:
+    """The caller's flows that group agents (ActiveWorkflow workflows), with `agents_count`."""
+    return (
+        workflow_list(account=account)
+        .select_related("namespace")
+        .annotate(agents_count=Count("agents", distinct=True))
+        .filter(agents_count__gt=0)
+        .order_by("namespace__name", "name")
+    )
+
+
+def workflow_links(flow: Flow) -> list[tuple[Any, Any]]:
+    """(source id, receiver id) of the links between agents of the workflow, in a fixed order."""
+    members = flow.agents.filter(namespace_id=flow.namespace_id).values("pk")
+    links = AgentLink.objects.filter(source_id__in=members, receiver_id__in=members).order_by("id")
+    return list(links.values_list("source_id", "receiver_id"))
+
+
+def agent_links(agent: Agent) -> tuple[list[AgentLink], list[AgentLink]]:
+    """Where the agent's messages come from (with each link's cursor) and where they go."""
+    incoming = list(agent.incoming_links.select_related("source").order_by("source__name"))
+    outgoing = list(agent.outgoing_links.select_related("receiver").order_by("receiver__name"))
+    return incoming, outgoing
+
+
+def agent_activity(*, agent: Agent, limit: int = 20) -> list[AuditEntry]:
+    """The newest audit entries about the agent: edits, runs asked for, manual messages."""
+    agent_id = str(agent.pk)
+    about = Q(resource_type="agent", resource_id=agent_id) | Q(action="agent.message", summary__agent=agent_id)
+    return list(AuditEntry.objects.filter(about).order_by("-created_at")[:limit])

@@ -3,6 +3,9 @@
 Editors write agents; executors run them and send messages; a WebhookAgent's secret URL is
 its own credential. Every write is audited. Links made later (a new source, an agent enabled
 again) start at the source's newest message: an agent receives what is emitted from then on.
+Whoever saves an agent's options (or type) becomes `options_saved_by`, the account whose
+secrets `${NAME}` may use, and the names are checked against that account's secrets then —
+as a flow's secrets follow the author of its running revision.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from executions.agents.runtime import emit
 from executions.agents.types import AgentError, agent_type
 from executions.engine import dispatch
 from executions.models import Message
+from flows.definitions.references import names_in
 from flows.models import Agent, AgentLink, Flow
+from vault.selectors import secret_names
 
 UNSET: Any = object()
 MAX_NAME = 200
@@ -48,10 +53,33 @@ def _ids(values: Any, field: str, problems: list[dict[str, str]]) -> list[UUID]:
     return ids
 
 
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def unknown_secrets(namespace: Namespace, saver: Account, options: Any) -> list[str]:
+    """Secret names in the options that neither the namespace nor the saver holds."""
+    named = dict.fromkeys(name for text in _strings(options) for name in names_in(text))
+    if not named:
+        return []
+    known = secret_names(namespace_id=namespace.pk, account_id=saver.pk)
+    return [name for name in named if name not in known]
+
+
 def _validate(
-    namespace: Namespace, values: dict[str, Any], agent: Agent | None
+    namespace: Namespace, values: dict[str, Any], agent: Agent | None, saver: Account | None = None
 ) -> tuple[list[Agent] | None, list[Flow] | None]:
-    """Check every field; raise ValidationFailed listing each problem. Returns (sources, flows)."""
+    """Check every field; raise ValidationFailed listing each problem. Returns (sources, flows).
+
+    `saver` is given when the options are being saved: their secret names must be its own
+    or the namespace's.
+    """
     problems: list[dict[str, str]] = []
     name = values["name"]
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
@@ -64,6 +92,10 @@ def _validate(
         problems.append(_problem("options", "must be an object"))
     elif handler is not None:
         problems += [_problem("options", reason) for reason in handler.option_problems(options)]
+    if saver is not None and isinstance(options, dict):
+        problems += [
+            _problem("options", f"unknown secret '{name}'") for name in unknown_secrets(namespace, saver, options)
+        ]
     schedule = values["schedule"]
     if not isinstance(schedule, str) or not schedules.is_valid(schedule):
         problems.append(_problem("schedule", "every_1m..every_7d, midnight, 1am..11pm, never, or a cron string"))
@@ -136,7 +168,7 @@ def agent_create(
         "schedule": schedules.normalize(schedule), "disabled": disabled, "source_ids": source_ids or [],
         "workflow_ids": workflow_ids or [], "keep_messages_for": keep_messages_for,
     }  # fmt: skip
-    sources, flows = _validate(namespace, values, None)
+    sources, flows = _validate(namespace, values, None, saver=actor)
     agent = Agent.objects.create(
         namespace=namespace,
         name=name.strip(),
@@ -146,6 +178,7 @@ def agent_create(
         disabled=disabled,
         keep_messages_for=keep_messages_for or None,
         created_by=actor,
+        options_saved_by=actor,
     )
     _set_sources(agent, sources or [])
     agent.flows.set(flows or [])
@@ -170,7 +203,10 @@ def agent_update(
     workflow_ids: Any = UNSET,
     keep_messages_for: Any = UNSET,
 ) -> Agent:
-    """Change the given fields; the others stay. Re-enabling skips what was emitted meanwhile."""
+    """Change the given fields; the others stay. Re-enabling skips what was emitted meanwhile.
+
+    Changed options or type make the actor the account whose secrets the agent uses.
+    """
     ensure_role(actor, agent.namespace, Role.EDITOR)
     agent = Agent.objects.select_for_update(of=("self",)).select_related("namespace").get(pk=agent.pk)
     given = {
@@ -184,10 +220,13 @@ def agent_update(
     values["workflow_ids"] = None if workflow_ids is UNSET else workflow_ids
     if source_ids is UNSET and not agent_type_receives(values["type"]) and agent.incoming_links.exists():
         values["source_ids"] = []  # a type that receives nothing keeps no sources
-    sources, flows = _validate(agent.namespace, values, agent)
+    options_saved = values["type"] != agent.type or (options is not UNSET and options != agent.options)
+    sources, flows = _validate(agent.namespace, values, agent, saver=actor if options_saved else None)
     was_disabled = agent.disabled
     agent.name, agent.type, agent.schedule = values["name"].strip(), values["type"], values["schedule"]
     agent.options = agent_type(agent.type).prepare_options(values["options"])
+    if options_saved:
+        agent.options_saved_by = actor
     agent.disabled, agent.keep_messages_for = values["disabled"], values["keep_messages_for"] or None
     agent.save()
     if sources is not None:
@@ -203,6 +242,27 @@ def agent_update(
         summary={**_summary(agent), "fields": changed},
     )  # fmt: skip
     return agent
+
+
+def agent_validate(*, actor: Account, namespace: Namespace, agent: Agent | None = None, **fields: Any) -> None:
+    """Raise what `agent_create` (or `agent_update` of `agent`) would for `fields`, writing nothing.
+
+    The console checks its form with it, as `flows.triggers.trigger_validate` does for
+    triggers, so a refused value is a form error rather than a failure after the form was accepted.
+    """
+    namespace = agent.namespace if agent is not None else namespace
+    ensure_role(actor, namespace, Role.EDITOR)
+    keys = ("name", "type", "options", "schedule", "disabled", "keep_messages_for")
+    if agent is not None:
+        values = {key: getattr(agent, key) for key in keys}
+    else:
+        values = {"name": "", "type": "", "options": {}, "schedule": None, "disabled": False, "keep_messages_for": None}
+    values |= {"source_ids": None, "workflow_ids": None}
+    values |= {key: value for key, value in fields.items() if key in values}
+    if values["schedule"] is None or isinstance(values["schedule"], str):
+        values["schedule"] = schedules.normalize(values["schedule"])
+    saved = agent is None or values["type"] != agent.type or values["options"] != agent.options
+    _validate(namespace, values, agent, saver=actor if saved else None)
 
 
 def agent_type_receives(type_name: Any) -> bool:

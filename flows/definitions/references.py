@@ -9,7 +9,7 @@ trigger inputs and input defaults — not descriptions.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flows.definitions.ir import CompiledFlow
@@ -64,3 +64,32 @@ def check_secrets(flow: CompiledFlow, known: set[str], problems: Problems) -> No
         for name in dict.fromkeys(names_in(text)):
             if name not in known:
                 problems.add(path, f"unknown secret '{name}'", "unknown_secret")
+
+
+#: The inputs of a `flow.subflow` step that name the flow it starts.
+SUBFLOW_TARGETS = ("flowId", "flowName", "flow")
+
+
+def subflow_targets(flow: CompiledFlow) -> Iterator[tuple[Path, str, str]]:
+    """Literal subflow references: (path, input, value) for `namespace`, `flowId`, `flowName`, `flow`.
+
+    Templated values are known only at run time, where the engine checks them again.
+    """
+    for step in flow.steps():
+        if step.type != "flow.subflow":
+            continue
+        for key in ("namespace", *SUBFLOW_TARGETS):
+            value = step.inputs.get(key)
+            if isinstance(value, str) and value and not ("{{" in value or "{%" in value or "${" in value):
+                yield step.input_sources.get(key, (*step.inputs_source, key)), key, value
+
+
+def check_subflows(flow: CompiledFlow, namespace: str, exists: Callable[[str, str], bool], problems: Problems) -> None:
+    """One problem per subflow reference outside `namespace`: another namespace named, or a flow
+    id or name that `exists(input, value)` does not find in it (subflows run in their parent's
+    namespace, so a reference elsewhere could only probe another tenant)."""
+    for path, key, value in subflow_targets(flow):
+        if key == "namespace" and value != namespace:
+            problems.add(path, f"subflows run in the flow's own namespace '{namespace}', not '{value}'", "namespace")
+        elif key != "namespace" and not exists(key, value):
+            problems.add(path, f"no flow {value!r} in namespace '{namespace}'", "unknown_flow")

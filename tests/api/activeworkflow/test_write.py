@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEntry
+from accounts.roles import Role
 from executions.models import Message
 from flows.models import Agent, AgentLink, Flow
 from tests.api.activeworkflow.conftest import assert_error
@@ -170,3 +171,23 @@ def test_import_validation_and_roles(client_for, viewer, editor):
     bad_agent = {"name": "y", "agents": [{"name": "a", "type": "Agents::Nope"}]}
     assert_error(client.post("/api/v1/workflows/import", bad_agent, format="json"), 400)
     assert not Flow.objects.filter(name__in=["x", "y"]).exists()
+
+
+def test_options_naming_a_secret_the_saver_lacks_are_refused(client_for, editor, make_account):
+    from vault.services import secret_set
+
+    owner = make_account(Role.EDITOR)
+    secret_set(actor=owner, name="OWNER_TOKEN", value="owner-only-value", account=owner)
+    options = {"instructions": {"auth": "${OWNER_TOKEN}"}}
+    created = create(client_for(owner), type="Agents::EventFormattingAgent", options=options)
+    assert created.status_code == 201, created.content
+    agent_id = created.json()["id"]
+
+    response = client_for(editor).put(
+        f"/api/v1/agents/{agent_id}", {"options": {"instructions": {"auth": "${OWNER_TOKEN}", "n": 1}}}, format="json"
+    )
+    assert_error(response, 400)
+    assert "OWNER_TOKEN" in response.json()["error"]
+    # renaming is no save of the options: allowed, and the owner's secrets stay the agent's
+    assert client_for(editor).put(f"/api/v1/agents/{agent_id}", {"name": "renamed"}, format="json").status_code == 200
+    assert Agent.objects.get(pk=agent_id).options_saved_by == owner
