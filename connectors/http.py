@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import json as jsonlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,6 +67,11 @@ MAX_TIMEOUT_SECONDS = 300.0  # a call holds a worker; no call may take longer (u
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK_BYTES = 64 * 1024
 
+
+# urllib3 logs every request line, query string included, at DEBUG: a URL written in a flow
+# can carry an API key, and a DEBUG log level must not put it in the log. This module logs
+# what it needs itself (host only); urllib3 keeps its warnings.
+logging.getLogger("urllib3").setLevel(logging.INFO)
 
 _pinned_address: contextvars.ContextVar[IPAddress | None] = contextvars.ContextVar("pinned_address", default=None)
 

@@ -28,17 +28,26 @@ class ConnectorBackend:
 class ConnectorApiKeyAuthentication(BaseAuthentication):
     """`Spiff-Connector-Proxy-Api-Key` equal to MILLRACE_CONNECTOR_API_KEY (when that is set).
 
-    Placed after the platform token classes, so a caller sending both acts as its account.
+    A SpiffWorkflow backend sends this header and nothing else, so when
+    MILLRACE_CONNECTOR_ACCOUNT names an account the key acts as that account (its roles decide
+    what `millrace/RunFlow` may start); otherwise it may run only the http commands. Placed
+    after the platform token classes, so a caller sending both acts as the token's account.
     """
 
-    def authenticate(self, request: Request) -> tuple[ConnectorBackend, None] | None:
+    def authenticate(self, request: Request) -> tuple[ConnectorBackend | Account, None] | None:
         expected = settings.MILLRACE_CONNECTOR_API_KEY
         given = request.headers.get(API_KEY_HEADER)
         if not expected or given is None:
             return None
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise exceptions.AuthenticationFailed("Invalid connector proxy API key.")
-        return ConnectorBackend(), None
+        username = settings.MILLRACE_CONNECTOR_ACCOUNT
+        if not username:
+            return ConnectorBackend(), None
+        account = Account.objects.filter(username=username, is_active=True).first()
+        if account is None:
+            raise exceptions.AuthenticationFailed("The account of the connector proxy API key is not available.")
+        return account, None
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="millrace"'

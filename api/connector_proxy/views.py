@@ -2,8 +2,9 @@
 
 from typing import Any
 
+from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -36,7 +37,10 @@ class LivenessView(ConnectorAPIView):
 
 
 class CommandListView(ConnectorAPIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="List the commands and their parameters")
+    @extend_schema(
+        responses={200: build_array_type(build_basic_type(OpenApiTypes.OBJECT))},
+        summary="List the commands and their parameters",
+    )
     def get(self, request: Request) -> Response:
         return Response([command.describe() for command in commands().values()])
 
@@ -44,7 +48,11 @@ class CommandListView(ConnectorAPIView):
 class CommandRunView(ConnectorAPIView):
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (202, "application/json"): OpenApiTypes.OBJECT},
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (202, "application/json"): OpenApiTypes.OBJECT,
+            (403, "application/json"): OpenApiResponse(description="millrace/RunFlow needs an executor's token"),
+        },
         summary="Run a command; the outer status equals command_response.http_status",
     )
     def post(self, request: Request, plugin: str, command: str) -> Response:

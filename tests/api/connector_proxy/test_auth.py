@@ -4,8 +4,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
+from accounts.roles import Role
+
 API_KEY = "k3y-for-spiff"
 HEADER = "HTTP_SPIFF_CONNECTOR_PROXY_API_KEY"
+ECHO = "name: echo\ntasks:\n  - name: say\n    type: util.echo\n    properties:\n      value: hi\n"
 
 
 @pytest.fixture
@@ -61,3 +64,45 @@ def test_api_key_alone_cannot_run_flows(db, keyed) -> None:
     response = client.post("/v1/do/millrace/RunFlow", {"flow_id": "x"}, format="json")
     assert response.status_code == 403
     assert response.json()["error"]["error_code"] == "forbidden"
+
+
+def test_the_key_acts_as_the_connector_account_when_one_is_named(
+    transactional_db, keyed, settings, make_account
+) -> None:
+    from executions.models import Execution
+    from tests.factories import FlowFactory
+
+    account = make_account(Role.EXECUTOR, username="spiff-backend")
+    settings.MILLRACE_CONNECTOR_ACCOUNT = "spiff-backend"
+    settings.MILLRACE_ENGINE_EAGER = True
+    flow = FlowFactory(namespace=account.default_namespace, source=ECHO)
+    client = APIClient()
+    client.credentials(**{HEADER: API_KEY})
+    response = client.post("/v1/do/millrace/RunFlow", {"flow_id": str(flow.pk)}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["command_response"]["body"] == {"say": "hi"}
+    assert Execution.objects.get(flow=flow).created_by == account
+
+
+def test_the_connector_accounts_roles_apply(db, keyed, settings, make_account) -> None:
+    from tests.factories import FlowFactory
+
+    viewer = make_account(Role.VIEWER, username="spiff-viewer")
+    settings.MILLRACE_CONNECTOR_ACCOUNT = viewer.username
+    flow = FlowFactory(namespace=viewer.default_namespace, source=ECHO)
+    client = APIClient()
+    client.credentials(**{HEADER: API_KEY})
+    response = client.post("/v1/do/millrace/RunFlow", {"flow_id": str(flow.pk)}, format="json")
+    assert (response.status_code, response.json()["error"]["error_code"]) == (403, "forbidden")
+
+
+@pytest.mark.parametrize("active", [False, None])
+def test_a_missing_or_inactive_connector_account_refuses_the_key(db, keyed, settings, make_account, active) -> None:
+    settings.MILLRACE_CONNECTOR_ACCOUNT = "spiff-backend"
+    if active is False:
+        make_account(Role.EXECUTOR, username="spiff-backend", is_active=False)
+    client = APIClient()
+    client.credentials(**{HEADER: API_KEY})
+    response = client.get("/v1/commands")
+    assert response.status_code == 401
+    assert response.json()["error"]["error_code"] == "unauthorized"
