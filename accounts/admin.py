@@ -12,7 +12,10 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.forms import Field
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.models import Account, ApiToken, AuditEntry, Membership, Namespace
@@ -27,6 +30,7 @@ from core.admin_scoping import (
 )
 from core.errors import MillraceError
 
+NEW_TOKEN_ATTR = "_millrace_new_api_token"
 FIELDS_WITHOUT_SERVICE = ("username", "default_namespace", "is_active", "is_staff", "is_superuser")
 
 
@@ -349,7 +353,35 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         token, raw = services.api_token_create(actor=request.user, account=obj.account, name=obj.name)
         adopt(obj, token)
-        messages.warning(request, f"Copy the token “{token.name}” now; it will not be shown again: {raw}")
+        setattr(request, NEW_TOKEN_ATTR, raw)
+
+    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> Any:
+        """The raw token on this one page, never stored anywhere: not in the session, not in a message."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Token “{obj.name}” created",
+            "token": obj,
+            "raw": getattr(request, NEW_TOKEN_ATTR),
+        }
+        return TemplateResponse(request, "admin/accounts/apitoken/created.html", context)  # never cached (admin)
+
+    def get_urls(self) -> list:
+        revoke = self.admin_site.admin_view(require_POST(self.revoke_view))
+        return [path("<path:object_id>/revoke/", revoke, name="accounts_apitoken_revoke"), *super().get_urls()]
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The token page's "Revoke" button, through the same service as the list action."""
+        token = self.get_object(request, object_id)
+        if token is None or not self.has_view_permission(request, token):
+            raise Http404("Token not found.")
+        try:
+            services.api_token_revoke(actor=request.user, token=token)
+        except MillraceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, f"Revoked {token}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:accounts_apitoken_change", args=[token.pk]))
 
     @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -369,7 +401,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     """The audit log, read-only for everyone; namespace admins see their namespaces' entries."""
 
     list_display = ("created_at", "actor_name", "action", "resource_type", "resource_id", "namespace")
-    list_filter = ("action", "resource_type", "namespace")
+    list_filter = ("action", "resource_type", "namespace", "created_at")
     search_fields = ("actor_name", "action", "resource_type", "resource_id")
     date_hierarchy = "created_at"
 

@@ -7,6 +7,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from accounts.selectors import namespace_roles
 
@@ -47,6 +48,7 @@ class MillraceAdminSite(admin.AdminSite):
     site_header = "Millrace"
     site_title = "Millrace console"
     index_title = "Operations"
+    index_template = "admin/millrace/dashboard.html"
     login_form = RoleAuthenticationForm
 
     def has_permission(self, request: HttpRequest) -> bool:
@@ -58,3 +60,10 @@ class MillraceAdminSite(admin.AdminSite):
         if not self.has_permission(request):
             return []
         return super().get_app_list(request, app_label)
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        """The dashboard: executions, failures, agents and the task queue, in the caller's namespaces."""
+        from core.dashboard import dashboard_for  # reads models: not at import time of the admin site
+
+        context = {"dashboard": dashboard_for(request.user), **(extra_context or {})}
+        return super().index(request, extra_context=context)

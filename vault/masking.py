@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "******"
 
@@ -22,17 +23,17 @@ class Masker:
 
     All values are compiled into one regular expression (longest first, so a secret
     that contains another is masked whole), which keeps masking large outputs linear.
-    A value's JSON-escaped form is masked too, because logs and events often carry
-    JSON text in which quotes, backslashes and control characters are escaped.
+    The forms a value takes in the text that reaches storage are masked too: JSON-escaped
+    (logs and events carry JSON text), Python-repr-escaped (exception messages quote
+    values with `repr`) and URL-encoded (an upstream may echo the URL it was called with).
     """
 
     def __init__(self, secrets: Iterable[str]) -> None:
         variants: set[str] = set()
         for value in secrets:
             if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-                variants.add(value)
-                variants.add(json.dumps(value, ensure_ascii=False)[1:-1])
-                variants.add(json.dumps(value)[1:-1])
+                variants |= {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
+                variants |= {repr(value)[1:-1], ascii(value)[1:-1], quote(value, safe=""), quote_plus(value)}
         ordered = sorted(variants, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 

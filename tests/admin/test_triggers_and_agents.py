@@ -106,7 +106,7 @@ def test_agent_flow_and_source_choices_stay_in_the_agents_namespace(client, glob
     FlowFactory(namespace=tenant_a.namespace, name="second-flow-in-a")
     client.force_login(global_admin)
     page = client.get(change_url(tenant_a.agent)).content.decode()
-    flows = select_of(page, "flows")
+    flows = select_of(page, "workflows")
     assert "second-flow-in-a" in flows and "flow-in-b" not in flows
-    sources = select_of(page, "incoming_links-0-source")
+    sources = select_of(page, "source_agents")
     assert "other-agent-in-a" in sources and "agent-in-b" not in sources

@@ -1,0 +1,219 @@
+"""The execution page: task runs as a timeline, their inputs and outputs, logs, live updates,
+and run control (cancel, pause, resume, retry, approve/reject).
+
+Every action asks `executions.services`, which check the role again and ask the engine; the
+page only offers an action to an executor (or more) of the execution's namespace and only in
+a status the service accepts. Live updates: the page opens the FlowRunner execution socket
+(authenticated by the console session, see `executions.consumers`) and, whenever it rings,
+fetches the live fragment again from `live_view`; the socket is a doorbell, the server renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from accounts.roles import Role
+from core.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin
+from core.errors import MillraceError, NotFound
+from executions.admin.timeline import pretty, seconds_text, timeline
+from executions.models import Approval, Execution, ExecutionStatus, TaskRun
+from executions.selectors import approval_get, execution_events, task_runs
+from executions.services import (
+    approval_decide,
+    execution_cancel,
+    execution_pause,
+    execution_resume,
+    execution_retry,
+)
+
+E = ExecutionStatus
+EVENT_LIMIT = 200  # the newest events on the page; the event list holds them all
+TIMELINE_LIMIT = 500  # task runs drawn (a large forEach has more); the task-run list holds them all
+SOCKET_PATH = "/ws/executions/{id}?event_ids=true"  # FlowRunner's stream (api/flowrunner/routing.py)
+
+
+@dataclass(frozen=True)
+class Control:
+    """A run-control action: the service it calls and the statuses it is offered in."""
+
+    name: str
+    label: str
+    service: Callable[..., Execution]
+    statuses: frozenset[str]
+    done: str
+
+
+CONTROLS = (
+    Control("pause", "Pause", execution_pause, frozenset({E.QUEUED, E.RUNNING, E.WAITING}), "Paused"),
+    Control("resume", "Resume", execution_resume, frozenset({E.PAUSED}), "Resumed"),
+    Control("retry", "Retry", execution_retry, frozenset({E.FAILED, E.CANCELLED, E.TIMED_OUT}), "Retrying"),
+    Control("cancel", "Cancel", execution_cancel, frozenset({E.QUEUED, E.RUNNING, E.WAITING, E.PAUSED}), "Cancelled"),
+)
+CONTROL_BY_NAME = {control.name: control for control in CONTROLS}
+DECISIONS = {"approve": True, "reject": False}
+
+
+@admin.register(Execution)
+class ExecutionAdmin(NamespaceScopedAdmin):
+    edit_actions = frozenset({"delete"})
+    list_display = ("flow_name", "namespace", "status_badge", "created_at", "duration", "origin", "short_error")
+    list_filter = (NamespaceListFilter, "status", ("created_at", admin.DateFieldListFilter), "origin")
+    search_fields = ("flow_name", "error", "=id")
+    list_select_related = ("namespace",)
+    date_hierarchy = "created_at"
+    fieldsets = (  # what does not change while it runs; the live region above shows the rest
+        (None, {"fields": ("flow", "flow_revision", "namespace", "origin", "trigger", "parent_task")}),
+        ("Data", {"fields": ("inputs_text", "trigger_data")}),
+        ("Limits", {"fields": ("timeout_seconds", "timeout_policy")}),
+        ("Who and when", {"fields": ("created_by", "created_at")}),
+        ("Definition", {"classes": ("collapse",), "fields": ("source",)}),
+    )
+    readonly_fields = ("inputs_text",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).defer("source")
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Execution) -> str:
+        return obj.status
+
+    @admin.display(description="duration")
+    def duration(self, obj: Execution) -> str | None:
+        milliseconds = obj.duration_ms
+        return None if milliseconds is None else seconds_text(milliseconds / 1000)
+
+    @admin.display(description="error")
+    def short_error(self, obj: Execution) -> str:
+        return obj.error[:80]
+
+    @admin.display(description="inputs")
+    def inputs_text(self, obj: Execution) -> str:
+        return format_html('<pre class="execution-inputs">{}</pre>', pretty(obj.inputs))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
+        """An execution that has not ended is still the engine's; cancel it first."""
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_terminal)
+
+    def may_control(self, request: HttpRequest, obj: Execution) -> bool:
+        """Run control needs the executor role in the execution's namespace, as the services check."""
+        return self.role_allows(request, obj, Role.EXECUTOR)
+
+    # --- pages ----------------------------------------------------------------------------
+
+    def get_urls(self) -> list:
+        wrap, prefix = self.admin_site.admin_view, f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<path:object_id>/live/", wrap(self.live_view), name=f"{prefix}_live"),
+            path("<path:object_id>/control/<str:control>/", wrap(self.control_view), name=f"{prefix}_control"),
+            path(
+                "<path:object_id>/approvals/<str:approval_id>/<str:decision>/",
+                wrap(self.decide_view),
+                name=f"{prefix}_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def live_context(self, request: HttpRequest, execution: Execution) -> dict[str, Any]:
+        """What the live fragment shows; the same for the first render and every refresh."""
+        runs: list[TaskRun] = list(task_runs(execution=execution)[:TIMELINE_LIMIT])
+        newest = list(execution_events(execution=execution).order_by("-id")[:EVENT_LIMIT])
+        approvals = list(execution.approvals.select_related("task_run", "decided_by").order_by("created_at"))
+        allowed = self.may_control(request, execution)
+        return {
+            "execution": execution,
+            "outputs": pretty(execution.outputs),
+            "duration": self.duration(execution),
+            "rows": timeline(execution, runs),
+            "runs_total": execution.task_runs.count() if len(runs) == TIMELINE_LIMIT else len(runs),
+            "runs_url": reverse("admin:executions_taskrun_changelist") + f"?execution={execution.pk}",
+            "events": newest[::-1],
+            "cursor": newest[0].id if newest else 0,
+            "events_total": execution.events.count(),
+            "events_url": reverse("admin:executions_executionevent_changelist") + f"?execution={execution.pk}",
+            "approvals": approvals,
+            "decidable": {
+                approval.pk
+                for approval in approvals
+                if allowed
+                and approval.status == Approval.Status.PENDING
+                and approval.task_run.status == TaskRun.Status.WAITING
+            },
+            "controls": [c for c in CONTROLS if allowed and execution.status in c.statuses],
+            "children": list(
+                self.get_queryset(request).filter(parent_task__execution=execution).order_by("created_at")
+            ),
+            "parent": self.get_queryset(request).filter(task_runs__id=execution.parent_task_id).first()
+            if execution.parent_task_id
+            else None,
+            "socket_path": SOCKET_PATH.format(id=execution.pk),
+            "live_url": reverse("admin:executions_execution_live", args=[execution.pk]),
+        }
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False, **kwargs: Any
+    ) -> HttpResponse:
+        obj = kwargs.get("obj")
+        if obj is not None:
+            context.update(self.live_context(request, obj))
+        return super().render_change_form(request, context, add=add, change=change, **kwargs)
+
+    def _visible(self, request: HttpRequest, object_id: str) -> Execution:
+        """The execution if the caller may see it; otherwise a 404, as for a missing one."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404("Execution not found.")
+        return obj
+
+    def live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        execution = self._visible(request, object_id)
+        return TemplateResponse(request, "admin/executions/execution/_live.html", self.live_context(request, execution))
+
+    def _back(self, execution: Execution) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:executions_execution_change", args=[execution.pk]))
+
+    def control_view(self, request: HttpRequest, object_id: str, control: str) -> HttpResponse:
+        return require_POST(self._control)(request, object_id, control)
+
+    def _control(self, request: HttpRequest, object_id: str, control: str) -> HttpResponse:
+        execution = self._visible(request, object_id)
+        action = CONTROL_BY_NAME.get(control)
+        if action is None:
+            raise Http404("Unknown action.")
+        try:
+            action.service(actor=request.user, execution=execution)
+        except MillraceError as exc:
+            self.message_user(request, f"{action.label}: {exc.message}", messages.ERROR)
+        else:
+            self.message_user(request, f"{action.done}: {execution.flow_name}.", messages.SUCCESS)
+        return self._back(execution)
+
+    def decide_view(self, request: HttpRequest, object_id: str, approval_id: str, decision: str) -> HttpResponse:
+        return require_POST(self._decide)(request, object_id, approval_id, decision)
+
+    def _decide(self, request: HttpRequest, object_id: str, approval_id: str, decision: str) -> HttpResponse:
+        execution = self._visible(request, object_id)
+        approve = DECISIONS.get(decision)
+        try:
+            approval = approval_get(account=request.user, approval_id=approval_id)
+        except NotFound:
+            approval = None
+        if approve is None or approval is None or approval.execution_id != execution.pk:
+            raise Http404("Approval not found.")
+        comment = request.POST.get("comment", "").strip()
+        try:
+            approval_decide(actor=request.user, approval=approval, approve=approve, comment=comment)
+        except MillraceError as exc:
+            self.message_user(request, f"{decision.title()}: {exc.message}", messages.ERROR)
+        else:
+            self.message_user(request, f"{'Approved' if approve else 'Rejected'}.", messages.SUCCESS)
+        return self._back(execution)

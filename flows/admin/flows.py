@@ -1,0 +1,181 @@
+"""Console pages for flows and their revisions, scoped by namespace role.
+
+The flow page is a YAML editor (`millrace/editor.js` numbers the lines and marks the bad
+ones) with the flow's graph; saving goes through the flow services, tried first inside a
+savepoint so that every refusal (YAML problems with their lines, a name taken, a namespace
+mismatch) comes back on the form instead of as an error page. Revisions, their diff and
+restore, and the run form live in `flows.admin.flow_pages`.
+"""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+from django.db.models import Field, QuerySet
+from django.forms import Field as FormField
+from django.http import HttpRequest, HttpResponse
+from django.utils.safestring import mark_safe
+
+from core.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, ParentScopedInline, adopt
+from core.errors import Conflict, MillraceError, ValidationFailed
+from flows.admin.flow_pages import FlowPagesMixin, can_run
+from flows.definitions import DefinitionError, compile_definition
+from flows.graph import flow_svg
+from flows.models import Flow, FlowRevision
+from flows.services import flow_create, flow_update
+
+EDITOR_MEDIA = forms.Media(js=["millrace/editor.js"], css={"all": ["millrace/console.css"]})
+
+
+class _DryRun(Exception):
+    """Rolls the trial save back."""
+
+
+class FlowRevisionInline(ParentScopedInline):
+    model = FlowRevision
+    editable = False
+    fields = ("number", "created_at", "created_by")
+    readonly_fields = fields
+    ordering = ("-number",)
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("created_by")
+
+
+class FlowAdminForm(forms.ModelForm):
+    """Saves through the flow services; every refusal becomes a form error, YAML problems with their line."""
+
+    actor: Any = None  # set by FlowAdmin.get_form: `${NAME}` may name the editor's own secrets
+
+    class Meta:
+        model = Flow
+        fields = ("namespace", "name", "description", "tags", "source")
+
+    @property
+    def media(self) -> forms.Media:
+        return super().media + EDITOR_MEDIA
+
+    def clean_source(self) -> str:
+        """Browsers send a textarea's lines ending in CRLF: keep the YAML's own line ends (LF)."""
+        return self.cleaned_data["source"].replace("\r\n", "\n")
+
+    def save_through_services(self) -> Flow:
+        data = self.cleaned_data
+        if not self.instance._state.adding:
+            return flow_update(
+                actor=self.actor,
+                flow=Flow.objects.select_related("namespace").get(pk=self.instance.pk),
+                source=data["source"],
+                name=data["name"],
+                description=data["description"],
+                tags=data["tags"],
+            )
+        return flow_create(
+            actor=self.actor,
+            namespace=data["namespace"],
+            source=data["source"],
+            name=data["name"],
+            description=data["description"],
+            tags=data["tags"],
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            with transaction.atomic():  # a savepoint: the trial writes nothing
+                self.save_through_services()
+                raise _DryRun
+        except _DryRun:
+            pass
+        except ValidationFailed as exc:
+            self._report(exc)
+        except Conflict as exc:
+            self.add_error("name", str(exc))
+        except MillraceError as exc:
+            self.add_error(None, str(exc))
+        return data
+
+    def _report(self, exc: ValidationFailed) -> None:
+        """YAML problems one by one with their lines; a refusal that points at no line, in the service's words."""
+        details = exc.details if isinstance(exc.details, list) else []
+        located = [detail for detail in details if detail.get("line")]
+        if not located:
+            field = "name" if details and all(detail.get("path") == "name" for detail in details) else "source"
+            self.add_error(field, str(exc))
+            return
+        for detail in details:
+            where = f"line {detail['line']}: " if detail.get("line") else ""
+            self.add_error("source", f"{where}{detail.get('path') or '(flow)'}: {detail.get('message')}")
+        lines = sorted({int(detail["line"]) for detail in located})
+        self.fields["source"].widget.attrs["data-problem-lines"] = ",".join(map(str, lines))
+
+
+@admin.register(Flow)
+class FlowAdmin(FlowPagesMixin, NamespaceScopedAdmin):
+    form = FlowAdminForm
+    list_display = ("name", "namespace", "format", "version", "revision", "updated_at")
+    list_filter = (NamespaceListFilter, "format", "updated_at")
+    search_fields = ("name", "description")
+    list_select_related = ("namespace",)
+    date_hierarchy = "updated_at"
+    readonly_fields = ("format", "version", "revision", "created_by", "updated_by", "created_at", "updated_at")
+    fields = ("namespace", "name", "description", "tags", "source", *readonly_fields)
+    inlines = (FlowRevisionInline,)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> tuple[str, ...]:
+        """A flow stays in its namespace; its format and version come from the YAML."""
+        return ("namespace", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def get_form(self, request: HttpRequest, obj: Flow | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        return form
+
+    def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> FormField | None:
+        """`source` is kept exactly as submitted (a stripped copy would also count as a change), in the editor."""
+        if db_field.name == "source":
+            kwargs["strip"] = False
+            kwargs["widget"] = forms.Textarea(
+                attrs={"class": "mr-code", "rows": 26, "spellcheck": "false", "autocapitalize": "off", "wrap": "off"}
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Flow, form: Any, change: bool) -> None:
+        """Through the flow services, as the API: a changed source is a new revision, triggers sync."""
+        adopt(obj, form.save_through_services())
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The editor with the saved definition's graph, and the flow's own actions."""
+        flow = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if flow is not None:
+            context.update(graph_svg=graph_of(flow.source), can_run=can_run(request, flow))
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+
+def graph_of(source: str) -> str:
+    """The SVG of a saved definition (every text in it escaped), or "" if it no longer compiles."""
+    try:
+        return mark_safe(flow_svg(compile_definition(source)))  # flow_svg escapes every text
+    except DefinitionError:
+        return ""
+
+
+@admin.register(FlowRevision)
+class FlowRevisionAdmin(NamespaceScopedAdmin):
+    """Revisions are history: written when a flow's source changes, deleted with the flow."""
+
+    namespace_field = "flow__namespace"
+    edit_actions = VIEW_ONLY
+    deleted_with_parent = True
+    list_display = ("flow", "number", "in_namespace", "created_at", "created_by")
+    list_filter = (NamespaceListFilter, "created_at")
+    search_fields = ("flow__name",)
+    list_select_related = ("flow__namespace", "created_by")
+    date_hierarchy = "created_at"

@@ -1,0 +1,104 @@
+"""The "Run" form: one field per declared input, typed, with its default and whether it is required.
+
+Converting and checking inputs stays the engine's job (`execution_start` coerces them); the
+form only turns text into the declared type so that a typo is reported next to its field.
+Inputs left empty are not sent, so the declared default applies. Undeclared inputs, which
+flows accept and pass through, can be given as a JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from core.errors import ValidationFailed
+from flows.definitions import FlowInput, InputType
+
+EXTRA = "_extra"
+PREFIX = "input_"
+
+
+class JsonField(forms.CharField):
+    """Any JSON value, parsed."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "class": "mr-json"})
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from exc
+
+
+class RequiredBooleanField(forms.TypedChoiceField):
+    """A boolean with no default must be chosen: a checkbox cannot say "not given"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            choices=[("", "—"), ("true", "true"), ("false", "false")], coerce=lambda v: v == "true", **kwargs
+        )
+
+
+def _field(declared: FlowInput) -> forms.Field:
+    required = declared.required and not declared.has_default
+    initial = declared.default if declared.has_default else None
+    help_text = str(declared.type) + (f" · default {json.dumps(declared.default)}" if declared.has_default else "")
+    help_text += f" — {declared.description}" if declared.description else ""
+    options: dict[str, Any] = {"label": declared.id, "required": required, "help_text": help_text}
+    kind = declared.type
+    if kind == InputType.INT:
+        return forms.IntegerField(initial=initial, **options)
+    if kind == InputType.FLOAT:
+        return forms.FloatField(initial=initial, **options)
+    if kind == InputType.BOOLEAN:
+        if required:
+            return RequiredBooleanField(**options)
+        return forms.BooleanField(initial=bool(initial), **{**options, "required": False})
+    if kind == InputType.JSON:
+        return JsonField(initial=json.dumps(initial) if declared.has_default else None, **options)
+    return forms.CharField(initial=initial, strip=False, **options)
+
+
+class RunForm(forms.Form):
+    def __init__(self, declared: list[FlowInput], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.declared = declared
+        for item in declared:
+            self.fields[PREFIX + item.id] = _field(item)
+        self.fields[EXTRA] = JsonField(
+            label="Other inputs",
+            required=False,
+            help_text="Undeclared inputs, as a JSON object; they are passed to the flow as given.",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        extra = data.get(EXTRA)
+        if extra is not None and not isinstance(extra, dict):
+            self.add_error(EXTRA, 'Give a JSON object, such as {"region": "eu"}.')
+        return data
+
+    def inputs(self) -> dict[str, Any]:
+        """What the execution is started with: the extra object, then every declared input given."""
+        values: dict[str, Any] = dict(self.cleaned_data.get(EXTRA) or {})
+        for item in self.declared:
+            value = self.cleaned_data.get(PREFIX + item.id)
+            if value is None or (value == "" and item.type == InputType.STRING and not item.required):
+                continue
+            values[item.id] = value
+        return values
+
+    def add_service_errors(self, exc: ValidationFailed) -> None:
+        """Put the engine's input problems (`inputs.<id>`) on their fields."""
+        details = exc.details if isinstance(exc.details, list) else []
+        for detail in details:
+            field = str(detail.get("field", "")).removeprefix("inputs.")
+            name = PREFIX + field if PREFIX + field in self.fields else None
+            self.add_error(name, detail.get("reason") or str(exc))
+        if not details:
+            self.add_error(None, str(exc))

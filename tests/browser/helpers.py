@@ -1,0 +1,72 @@
+"""Helpers of the browser tests: screenshots for the README, engine calls and reads beside Playwright."""
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from django.db import connections
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+T = TypeVar("T")
+
+current_server: Any = None
+"""The running `ConsoleServer` (set by its fixture): work given to `outside_playwright` goes to its database thread."""
+
+
+def outside_playwright(work: Callable[[], T]) -> T:
+    """Run `work` away from Playwright's event loop and return its result.
+
+    Engine code rings the in-memory channel layer, which refuses to run beside a running
+    loop. While a console server runs, `work` runs on the server's database thread, so it
+    never uses the shared in-memory connection at the same time as the server; otherwise
+    in a thread of its own.
+    """
+    if current_server is not None:
+        return current_server.call(work)
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = work()
+        except BaseException as exc:
+            result["error"] = exc
+        finally:
+            connections.close_all()  # this thread's own connection (a shared in-memory one stays open)
+
+    thread = threading.Thread(target=run, name="outside-playwright")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def wait_for_status(execution: Any, wanted: str, timeout: float = 30) -> list[str]:
+    """The statuses an execution went through while polled, until `wanted` or the deadline."""
+    model = type(execution)
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = outside_playwright(lambda: model.objects.values_list("status", flat=True).get(pk=execution.pk))
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status == wanted:
+            break
+        time.sleep(0.1)
+    return seen
+
+
+def click_through(page: Any, selector: str) -> None:
+    """Click a link or submit button and wait for the page it leads to (a form sent back with errors too)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
+def save_screenshot(page: Any, name: str) -> Path:
+    """Save the whole page as `docs/screenshots/<name>.png` (shown in the README)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,139 @@
+"""Flows in a real browser: the YAML editor, its problems and graph, Run, revisions, isolation."""
+
+import re
+
+from executions.models import Execution, ExecutionStatus
+from flows.models import Flow
+from tests.browser.helpers import click_through, save_screenshot, wait_for_status
+from tests.factories import FlowFactory
+
+BROKEN = """name: greeter
+description: Greets someone after a short nap.
+inputs:
+  - id: who
+    type: STRING
+    defaults: world
+tasks:
+  - name: nap
+    type: util.snooze
+    properties:
+      seconds: 1
+"""
+
+FIXED = """name: greeter
+description: Greets someone after a short nap.
+inputs:
+  - id: who
+    type: STRING
+    defaults: world
+  - id: times
+    type: INT
+    required: true
+tasks:
+  - name: nap
+    type: util.sleep
+    properties:
+      seconds: 1
+  - name: check
+    type: flow.if
+    properties:
+      condition: "{{ inputs.times > 1 }}"
+    then:
+      - name: greet-many
+        type: util.log
+        properties:
+          message: "Hello {{ inputs.times }} times, {{ inputs.who }}!"
+    else:
+      - name: greet-once
+        type: util.log
+        properties:
+          message: "Hello, {{ inputs.who }}!"
+errors:
+  - name: alert
+    type: util.log
+    properties:
+      message: "greeter failed"
+"""
+
+
+def test_write_fix_run_and_restore_a_flow(page, login, make_superuser, make_namespace) -> None:
+    make_namespace("production")
+    login(page, make_superuser())
+
+    # A flow with a YAML problem is refused, the problem shown with its line.
+    page.goto("/admin/flows/flow/add/")
+    page.select_option("#id_namespace", label="production")
+    page.fill("#id_name", "greeter")
+    page.fill("#id_source", BROKEN)
+    click_through(page, "input[name=_continue]")
+    problems = page.locator(".field-source .errorlist li")
+    assert problems.count() >= 1
+    assert re.search(r"^line 9: tasks\[0\]\.type: .*util\.snooze", problems.first.inner_text())
+    assert page.locator(".mr-gutter .mr-bad").all_inner_texts() == ["9"]
+    assert not Flow.objects.filter(name="greeter").exists()
+
+    # Fixed, it saves, and the page shows the graph of what was saved.
+    page.fill("#id_source", FIXED)
+    click_through(page, "input[name=_continue]")
+    page.wait_for_url(re.compile(r"/admin/flows/flow/[0-9a-f-]+/change/$"))
+    flow = Flow.objects.get(name="greeter")
+    graph = page.locator("#flow-graph svg")
+    for step in ("nap", "check", "check.greet-many", "check.greet-once", "alert"):
+        assert graph.locator(f'[data-step="{step}"]').count() == 1
+    assert "on failure" in graph.text_content()
+    save_screenshot(page, "flow-editor")
+
+    # Run: the form comes from the declared inputs; a missing required one is reported.
+    click_through(page, "a.mr-run-link")
+    assert page.input_value("#id_input_who") == "world"
+    click_through(page, "input[name=_run]")
+    assert "This field is required." in page.locator(".field-input_times").inner_text()
+    page.fill("#id_input_times", "3")
+    click_through(page, "input[name=_run]")
+    page.wait_for_url(re.compile(r"/admin/executions/execution/[0-9a-f-]+/change/$"))
+    execution = Execution.objects.get(flow=flow)
+    assert str(execution.pk) in page.url
+    assert execution.inputs == {"who": "world", "times": 3}
+    assert wait_for_status(execution, ExecutionStatus.SUCCESS)[-1] == ExecutionStatus.SUCCESS
+
+    # A second revision, then restore the first from its diff.
+    page.goto(f"/admin/flows/flow/{flow.pk}/change/")
+    page.fill("#id_source", FIXED.replace("greeter failed", "greeter failed badly"))
+    click_through(page, "input[name=_continue]")
+    page.wait_for_url(re.compile(r"/change/$"))
+    click_through(page, "text=Revisions (2)")
+    click_through(page, "tr[data-revision='1'] a.mr-compare-current")
+    changed = page.locator("#diff tr.mr-changed")
+    assert changed.count() == 1
+    assert "greeter failed badly" in changed.inner_text()
+    click_through(page, "#restore-left")
+    page.wait_for_url(re.compile(r"/change/$"))
+    assert "Revision 1 restored as revision 3" in page.locator(".messagelist").inner_text()
+    assert page.input_value("#id_source") == FIXED
+    flow.refresh_from_db()
+    assert (flow.revision, flow.source) == (3, FIXED)
+
+
+def test_a_namespace_admin_cannot_reach_another_namespaces_flow(
+    page, login, make_namespace_admin, make_namespace
+) -> None:
+    mine, theirs = make_namespace("team-a"), make_namespace("team-b")
+    own = FlowFactory(namespace=mine, name="a-billing")
+    other = FlowFactory(namespace=theirs, name="b-payroll")
+    login(page, make_namespace_admin(mine))
+
+    page.goto("/admin/flows/flow/")
+    names = page.locator("#result_list tbody th").all_inner_texts()
+    assert names == ["a-billing"]
+
+    page.goto("/admin/flows/flow/?q=payroll")
+    assert page.locator("#result_list tbody tr").count() == 0
+    assert "b-payroll" not in page.content()
+
+    for suffix in ("change/", "revisions/", "run/", "revisions/compare/?a=1&b=1"):
+        page.goto(f"/admin/flows/flow/{other.pk}/{suffix}")
+        assert page.url.endswith("/admin/"), suffix  # the admin's answer to a missing object
+        assert "b-payroll" not in page.content()
+
+    page.goto(f"/admin/flows/flow/{own.pk}/change/")
+    assert page.input_value("#id_name") == "a-billing"
