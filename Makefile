@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint format bench install migrate bootstrap clean
+.PHONY: run test lint format bench chaos load fuzz install migrate bootstrap clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,34 @@ format: install
 
 bench: install
 	$(PY) -m bench
+
+# Crash/restart chaos (tests/system/test_chaos.py) with more executions and fault rounds; needs
+# PostgreSQL and Redis, and restarts Redis while it runs.
+CHAOS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/millrace_chaos
+CHAOS_REDIS_URL ?= redis://127.0.0.1:6379/12
+CHAOS_EXECUTIONS ?= 1000
+CHAOS_ROUNDS ?= 4
+CHAOS_PACE ?= 20
+
+chaos: install
+	DATABASE_URL=$(CHAOS_DATABASE_URL) REDIS_URL=$(CHAOS_REDIS_URL) MILLRACE_QUEUE_NAME=millrace-chaos \
+	SECRET_KEY=$${SECRET_KEY:-chaos-only-secret-key-not-for-production} \
+	CHAOS_EXECUTIONS=$(CHAOS_EXECUTIONS) CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_PACE=$(CHAOS_PACE) \
+		$(PY) -m pytest tests/system/test_chaos.py -m services -n 0 -s
+
+# 60 s of webhook load with 200 WebSocket subscribers (bench/load.py; LOAD_* knobs).
+load: install
+	$(PY) -m bench.load
+
+# Coverage-guided fuzzing (atheris) of the definition loader/validator and the template renderer,
+# bounded in runs and seconds per target; the same properties run under hypothesis in `make test`.
+FUZZ_RUNS ?= 200000
+FUZZ_SECONDS ?= 120
+
+fuzz: install
+	$(PY) -m pip install --quiet --disable-pip-version-check atheris
+	$(PY) tests/reliability/fuzz_atheris.py definitions -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS)
+	$(PY) tests/reliability/fuzz_atheris.py templates -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpResponse
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from accounts.permissions import IsAccount
 from api.errors import ApiError, api_error_from_exception
 
 
@@ -32,9 +34,12 @@ class Dialect:
 
 
 class DialectViewMixin:
-    """Give a DRF view its dialect's exception handler."""
+    """Give a DRF view its dialect's exception handler, and require an account unless the view
+    says otherwise (explicitly here, not through the settings' default, so a view's access is
+    visible in the code and a changed default cannot open it)."""
 
     dialect: Dialect
+    permission_classes: list[type[BasePermission]] = [IsAccount]
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
         return self.dialect.exception_handler

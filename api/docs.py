@@ -1,5 +1,7 @@
 """One OpenAPI schema and Swagger/Redoc page per dialect, served offline, and an index page."""
 
+from typing import Any
+
 from django.shortcuts import render
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -18,9 +20,52 @@ def index(request):
     return render(request, "api/index.html", {"dialects": dialects})
 
 
+#: Errors every operation of a kind can answer, whatever its view declares: the platform's
+#: own layers produce them (authentication, the JSON parser, the body-size cap, lookups).
+COMMON_ERRORS = {
+    401: "No credential, or one that is invalid, expired or revoked",
+    400: "A malformed request body (not JSON, or not the JSON the operation takes)",
+    404: "No such object, or one of a namespace the caller cannot read",
+    413: "The request body is larger than MILLRACE_MAX_BODY_BYTES",
+}
+
+
+def document_common_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: add the COMMON_ERRORS an operation can produce to its responses.
+
+    401 when the operation needs a credential (or checks one: the log-in paths), 400 and 413
+    when it takes a body, 404 when its path names an object. Statuses a view declares itself
+    are kept as declared.
+    """
+    for route, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            security = operation.get("security")
+            anonymous = not security or {} in security  # absent or empty: the operation is open
+            parameters = operation.get("parameters", [])
+            body = "requestBody" in operation
+            wanted = set()
+            if not anonymous or route.endswith("/auth/login"):
+                wanted.add(401)
+            if body:
+                wanted.add(400)
+            if any(p.get("in") == "path" for p in parameters):
+                wanted.add(404)
+            if body:
+                wanted.add(413)
+            responses = operation.setdefault("responses", {})
+            for status in sorted(wanted):
+                responses.setdefault(str(status), {"description": COMMON_ERRORS[status]})
+    return result
+
+
 def _dialect_patterns(slug: str, title: str, urlconf: str) -> list[URLPattern | URLResolver]:
     schema_name = f"schema-{slug}"
-    settings = {"TITLE": f"Millrace — {title} API"}
+    settings = {
+        "TITLE": f"Millrace — {title} API",
+        "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.docs.document_common_errors"],
+    }
     return [
         path(
             f"api/schema/{slug}/",

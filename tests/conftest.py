@@ -2,7 +2,7 @@
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -111,3 +111,16 @@ def end_stray_database_sessions(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(autouse=True)
+def fresh_redis_channel_layer() -> Iterator[None]:
+    """channels-redis binds its receive lock to the event loop of the test that first received;
+    each test has a loop of its own, so each gets a layer of its own (the in-memory layer is
+    kept: a browser test's server thread listens on it across tests)."""
+    yield
+    from channels.layers import InMemoryChannelLayer, channel_layers
+
+    for alias, layer in list(channel_layers.backends.items()):
+        if not isinstance(layer, InMemoryChannelLayer):
+            del channel_layers.backends[alias]

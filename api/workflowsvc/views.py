@@ -115,7 +115,7 @@ class WorkflowListView(WorkflowSvcView):
             OpenApiParameter("enddate", str, description="Same as endDate."),
             OpenApiParameter("sort", str, description='JSON object of field -> 1/-1, e.g. {"_updatedAt":-1}.'),
         ],
-        responses={200: WorkflowListSerializer, **ERRORS},
+        responses={200: WorkflowListSerializer, **{code: ERRORS[code] for code in (400, 401, 403)}},
     )
     def get(self, request: Request) -> Response:
         query = request.query_params

@@ -93,49 +93,75 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(worker_env) -> Iterator[str]:
-    """`uvicorn config.asgi:application` on a free port, sharing the test database.
+class Server:
+    """`uvicorn config.asgi:application` on a fixed port, sharing the test database; it can be
+    killed and started again on the same port (callback URLs handed out before stay valid)."""
 
-    Its URL becomes MILLRACE_PUBLIC_URL in `worker_env`, so workers started after it hand
-    out callback URLs that point at it (request `server` before `workers` for that).
-    """
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    worker_env.update({"MILLRACE_PUBLIC_URL": base, "ALLOWED_HOSTS": "127.0.0.1,localhost"})
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=worker_env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env.update({"MILLRACE_PUBLIC_URL": self.url, "ALLOWED_HOSTS": "127.0.0.1,localhost"})
+        self.env = env
+        self.process: subprocess.Popen | None = None
 
-    def live() -> bool:
-        assert process.poll() is None, "uvicorn exited"
-        try:
-            return requests.get(f"{base}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
+    def start(self) -> None:
+        process = self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
-    try:
+        def live() -> bool:
+            assert process.poll() is None, "uvicorn exited"
+            try:
+                return requests.get(f"{self.url}/healthz", timeout=1).ok
+            except requests.RequestException:
+                return False
+
         wait_until(live, 30, "the uvicorn server")
-        yield base
-    finally:
-        process.terminate()
+
+    def kill9(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
         try:
-            process.wait(timeout=10)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            self.kill9()
+
+
+@pytest.fixture
+def live_server_process(worker_env) -> Iterator[Server]:
+    """A started `Server` the test may kill and start again. Its URL becomes
+    MILLRACE_PUBLIC_URL in `worker_env` (request it before `workers`)."""
+    process = Server(worker_env)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def server(live_server_process) -> str:
+    """The URL of a `Server` (see `live_server_process`)."""
+    return live_server_process.url

@@ -1,6 +1,6 @@
 """Accounts: admins manage the accounts of their namespaces; everyone reads and edits their own."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from api.flowrunner.serializers import (
     MessageSerializer,
 )
 from api.flowrunner.views.base import FlowRunnerViewSet
+from api.flowrunner.views.flows import FORBIDDEN
 from core.errors import Forbidden
 
 
@@ -26,10 +27,18 @@ from core.errors import Forbidden
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses={200: AccountListSerializer},
+        responses={200: AccountListSerializer, **FORBIDDEN},
     ),
     retrieve=extend_schema(summary="Get an account"),
-    create=extend_schema(request=AccountCreateSerializer, responses={201: AccountSerializer}),
+    create=extend_schema(
+        request=AccountCreateSerializer,
+        responses={
+            201: AccountSerializer,
+            **FORBIDDEN,
+            404: OpenApiResponse(description="The namespace named is not one the caller administers (`not_found`)"),
+            422: OpenApiResponse(description="A field is missing or invalid (`validation_error`)"),
+        },
+    ),
     update=extend_schema(request=AccountUpdateSerializer, responses={200: AccountSerializer}),
     partial_update=extend_schema(request=AccountUpdateSerializer, responses={200: AccountSerializer}),
     destroy=extend_schema(responses={200: MessageSerializer}),

@@ -1,6 +1,6 @@
 """POST /api/v1/auth/login, /refresh, /logout."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +15,11 @@ class LoginView(FlowRunnerAPIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=LoginSerializer, responses={200: TokenSerializer}, summary="Log in")
+    @extend_schema(
+        request=LoginSerializer,
+        responses={200: TokenSerializer, 422: OpenApiResponse(description="Username or password missing")},
+        summary="Log in",
+    )
     def post(self, request: Request) -> Response:
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)

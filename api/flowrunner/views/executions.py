@@ -21,7 +21,7 @@ from api.flowrunner.serializers import (
     MessageSerializer,
 )
 from api.flowrunner.views.base import FlowRunnerAPIView
-from api.flowrunner.views.flows import ERRORS
+from api.flowrunner.views.flows import ERRORS, FORBIDDEN
 from core.errors import BadRequest
 from executions import selectors, services
 
@@ -49,7 +49,7 @@ class ExecutionListView(FlowRunnerAPIView):
             OpenApiParameter("status", str, enum=list(STATUS_FILTER), description="`running` includes queued"),
             *PAGE,
         ],
-        responses={200: ExecutionListSerializer, **ERRORS},
+        responses={200: ExecutionListSerializer, 400: OpenApiResponse(description="A bad filter (`invalid_request`)")},
     )
     def get(self, request: Request) -> Response:
         query = request.query_params
@@ -72,7 +72,7 @@ class ExecutionDetailView(FlowRunnerAPIView):
         summary="Cancel an execution",
         responses={
             200: MessageSerializer,
-            **ERRORS,
+            **FORBIDDEN,
             409: OpenApiResponse(description="The execution already ended (`conflict`)"),
         },
     )

@@ -25,14 +25,13 @@ from executions.services import execution_start
 from flows import selectors, services
 from flows.definitions import DefinitionError, load_yaml
 
-ERRORS = {
-    400: OpenApiResponse(description="Malformed JSON or YAML (`invalid_request`)"),
-    401: OpenApiResponse(description="Missing or invalid token (`unauthorized`)"),
-    403: OpenApiResponse(description="The role does not allow it (`forbidden`)"),
-    404: OpenApiResponse(description="Unknown flow, or one of another namespace (`not_found`)"),
-}
+#: Reads document only what every operation can answer (api.docs: 401, and 404 on a path that
+#: names an object); writes add the role check and their own refusals.
+ERRORS: dict[int, OpenApiResponse] = {}
+FORBIDDEN = {403: OpenApiResponse(description="The role does not allow it (`forbidden`)")}
 WRITE_ERRORS = {
-    **ERRORS,
+    400: OpenApiResponse(description="Malformed JSON or YAML (`invalid_request`)"),
+    **FORBIDDEN,
     409: OpenApiResponse(description="A flow with that name exists (`conflict`)"),
     413: OpenApiResponse(description="Body or definition too large (`payload_too_large`)"),
     422: OpenApiResponse(description="Every problem of the definition (`validation_error`)"),
@@ -138,7 +137,7 @@ class FlowDetailView(FlowRunnerAPIView):
         parameters=[OpenApiParameter("force", bool, description="Cancel its running executions and delete")],
         responses={
             200: MessageSerializer,
-            **ERRORS,
+            **FORBIDDEN,
             409: OpenApiResponse(description="The flow has running executions (`conflict`)"),
         },
     )
@@ -156,7 +155,7 @@ class FlowRunView(FlowRunnerAPIView):
         request=RunSerializer,
         responses={
             201: RunResponseSerializer,
-            **ERRORS,
+            **FORBIDDEN,
             422: OpenApiResponse(description="The input does not fit the flow (`validation_error`)"),
         },
     )

@@ -51,7 +51,6 @@ class SecretListView(FlowRunnerAPIView):
         request=SecretCreateSerializer,
         responses={
             201: SecretSerializer,
-            **ERRORS,
             409: OpenApiResponse(description="A secret with this key exists (`conflict`)"),
             422: OpenApiResponse(description="Bad key or empty value (`validation_error`)"),
         },

@@ -40,7 +40,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "durationMs",
         ]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_error(self, execution: Execution) -> str | None:
         return execution.error or None
 
@@ -72,7 +72,7 @@ class TaskSerializer(serializers.ModelSerializer):
     def get_outputs(self, run: TaskRun) -> str:
         return json.dumps({} if run.outputs is None else run.outputs, separators=(",", ":"), default=str)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_error(self, run: TaskRun) -> str | None:
         return run.error or None
 

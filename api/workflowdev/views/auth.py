@@ -1,6 +1,6 @@
 """POST /auth/register, /auth/login, /auth/refresh, /auth/logout."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -25,7 +25,16 @@ class RegisterView(WorkflowDevAPIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RegisterSerializer, responses={201: AccountSerializer}, summary="Register an account")
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={
+            201: AccountSerializer,
+            403: OpenApiResponse(description="Open to anyone while no account exists; afterwards to admins only"),
+            404: OpenApiResponse(description="The namespace named does not exist"),
+            422: OpenApiResponse(description="A field is missing or invalid"),
+        },
+        summary="Register an account",
+    )
     def post(self, request: Request) -> Response:
         actor = request.user if isinstance(request.user, Account) else None
         if actor is None and Account.objects.exists():
@@ -48,7 +57,11 @@ class LoginView(WorkflowDevAPIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer}, summary="Log in")
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={200: TokenSerializer, 422: OpenApiResponse(description="A field is missing or invalid")},
+        summary="Log in",
+    )
     def post(self, request: Request) -> Response:
         body = CredentialsSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -26,6 +26,10 @@ class WorkflowDevViewSet(DialectViewMixin, viewsets.GenericViewSet):
     pagination_class = WorkflowDevPagination
 
 
+#: A write the caller's role does not allow (viewers read; executors run; editors write).
+ROLE_REFUSED = OpenApiResponse(description="The caller's role in the namespace does not allow it")
+BAD_QUERY = OpenApiResponse(description="A query parameter that is not a valid value")
+
 PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description="Default 50, at most 1000."),
     OpenApiParameter("offset", int),

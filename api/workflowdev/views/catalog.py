@@ -19,7 +19,9 @@ from api.workflowdev.serializers.resources import (
     PluginSerializer,
 )
 from api.workflowdev.views.base import (
+    BAD_QUERY,
     PAGE_PARAMETERS,
+    ROLE_REFUSED,
     WorkflowDevAPIView,
     body_namespace,
     page_response,
@@ -47,7 +49,7 @@ class PluginListView(WorkflowDevAPIView):
         summary="List plugins with their manifests",
         operation_id="plugins_list",
         parameters=[OpenApiParameter("category", str), OpenApiParameter("q", str), *PAGE_PARAMETERS],
-        responses={200: page_response(PluginSerializer)},
+        responses={200: page_response(PluginSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
         plugins = [plugin.manifest() for plugin in all_plugins()]
@@ -83,7 +85,7 @@ class CredentialListView(WorkflowDevAPIView):
         summary="List credentials (never their values)",
         operation_id="credentials_list",
         parameters=[OpenApiParameter("namespace", str), *PAGE_PARAMETERS],
-        responses={200: page_response(CredentialSerializer)},
+        responses={200: page_response(CredentialSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
         credentials = vault_selectors.credential_list(actor=request.user, namespaces=query_list(request, "namespace"))
@@ -92,7 +94,13 @@ class CredentialListView(WorkflowDevAPIView):
     @extend_schema(
         summary="Create a credential",
         request=CredentialWriteSerializer,
-        responses={201: CredentialSerializer, 404: NOT_FOUND, 409: OpenApiResponse(description="Name in use")},
+        responses={
+            201: CredentialSerializer,
+            403: ROLE_REFUSED,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="Name in use"),
+            422: OpenApiResponse(description="An invalid name or value"),
+        },
     )
     def post(self, request: Request) -> Response:
         body = CredentialWriteSerializer(data=request.data)
@@ -117,7 +125,13 @@ class CredentialDetailView(WorkflowDevAPIView):
     @extend_schema(
         summary="Update a credential (description, or a new value; a rename needs the value)",
         request=CredentialWriteSerializer(partial=True),
-        responses={200: CredentialSerializer, 404: NOT_FOUND, 409: OpenApiResponse(description="Name in use")},
+        responses={
+            200: CredentialSerializer,
+            403: ROLE_REFUSED,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="Name in use"),
+            422: OpenApiResponse(description="An invalid name or value"),
+        },
     )
     def put(self, request: Request, id: str) -> Response:
         secret = vault_selectors.credential_get(actor=request.user, credential_id=id)
@@ -138,7 +152,7 @@ class CredentialDetailView(WorkflowDevAPIView):
         )
         return Response(CredentialSerializer(secret).data)
 
-    @extend_schema(summary="Delete a credential", responses={204: None, 404: NOT_FOUND})
+    @extend_schema(summary="Delete a credential", responses={204: None, 403: ROLE_REFUSED, 404: NOT_FOUND})
     def delete(self, request: Request, id: str) -> Response:
         secret = vault_selectors.credential_get(actor=request.user, credential_id=id)
         vault_services.secret_delete(actor=request.user, secret=secret)
@@ -170,7 +184,13 @@ class KeyValueView(WorkflowDevAPIView):
     @extend_schema(
         summary="Set a value (optionally expiring after ttl seconds)",
         request=KeyValueWriteSerializer,
-        responses={200: KeyValueSerializer, 404: NOT_FOUND, 413: OpenApiResponse(description="Value too large")},
+        responses={
+            200: KeyValueSerializer,
+            403: ROLE_REFUSED,
+            404: NOT_FOUND,
+            413: OpenApiResponse(description="Value too large"),
+            422: OpenApiResponse(description="A field is missing or invalid"),
+        },
     )
     def put(self, request: Request, namespace: str, key: str) -> Response:
         ns = namespace_get(account=request.user, name=namespace)
@@ -187,7 +207,7 @@ class KeyValueView(WorkflowDevAPIView):
         )
         return Response(KeyValueSerializer(entry).data)
 
-    @extend_schema(summary="Delete a key", responses={204: None, 404: NOT_FOUND})
+    @extend_schema(summary="Delete a key", responses={204: None, 403: ROLE_REFUSED, 404: NOT_FOUND})
     def delete(self, request: Request, namespace: str, key: str) -> Response:
         ns = namespace_get(account=request.user, name=namespace)
         vault_services.kv_entry_delete(actor=request.user, namespace=ns, key=key)

@@ -11,7 +11,15 @@ from api.workflowdev.serializers.executions import (
     ExecutionSerializer,
     execution_detail,
 )
-from api.workflowdev.views.base import PAGE_PARAMETERS, WorkflowDevAPIView, page_response, paginate, query_list
+from api.workflowdev.views.base import (
+    BAD_QUERY,
+    PAGE_PARAMETERS,
+    ROLE_REFUSED,
+    WorkflowDevAPIView,
+    page_response,
+    paginate,
+    query_list,
+)
 from core.errors import BadRequest
 from executions import selectors
 from executions.models import Approval, ExecutionStatus
@@ -45,7 +53,7 @@ class ExecutionListView(WorkflowDevAPIView):
             OpenApiParameter("status", str, description="One or more statuses, comma-separated."),
             *PAGE_PARAMETERS,
         ],
-        responses={200: page_response(ExecutionSerializer)},
+        responses={200: page_response(ExecutionSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
         executions = selectors.execution_list(
@@ -74,7 +82,7 @@ class ExecutionCancelView(WorkflowDevAPIView):
     @extend_schema(
         summary="Cancel a running execution",
         request=None,
-        responses={200: ExecutionDetailSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        responses={200: ExecutionDetailSerializer, 403: ROLE_REFUSED, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request: Request, id: str) -> Response:
         execution = selectors.execution_get(account=request.user, execution_id=id)
@@ -86,7 +94,7 @@ class ExecutionRetryView(WorkflowDevAPIView):
     @extend_schema(
         summary="Retry a failed, cancelled or timed-out execution",
         request=None,
-        responses={200: ExecutionDetailSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        responses={200: ExecutionDetailSerializer, 403: ROLE_REFUSED, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request: Request, id: str) -> Response:
         execution = selectors.execution_get(account=request.user, execution_id=id)
@@ -103,7 +111,11 @@ class ApprovalListView(WorkflowDevAPIView):
             OpenApiParameter("status", str, enum=Approval.Status.values),
             *PAGE_PARAMETERS,
         ],
-        responses={200: page_response(ApprovalSerializer)},
+        responses={
+            200: page_response(ApprovalSerializer),
+            400: BAD_QUERY,
+            404: OpenApiResponse(description="executionId names no execution you can read"),
+        },
     )
     def get(self, request: Request) -> Response:
         status = (request.query_params.get("status") or "").lower() or None

@@ -21,7 +21,14 @@ from api.workflowdev.serializers.flows import (
     ValidateRequestSerializer,
     ValidationResultSerializer,
 )
-from api.workflowdev.views.base import PAGE_PARAMETERS, WorkflowDevAPIView, body_namespace, page_response, paginate
+from api.workflowdev.views.base import (
+    PAGE_PARAMETERS,
+    ROLE_REFUSED,
+    WorkflowDevAPIView,
+    body_namespace,
+    page_response,
+    paginate,
+)
 from core.errors import ValidationFailed
 from executions.services import execution_start
 from flows import selectors
@@ -30,6 +37,7 @@ from flows.transfer import flow_export, flow_import
 
 FLOW_ERRORS = {
     400: OpenApiResponse(description="Malformed JSON"),
+    403: ROLE_REFUSED,
     404: OpenApiResponse(description="Flow or namespace not found"),
     409: OpenApiResponse(description="A flow of that name exists"),
     422: OpenApiResponse(description="Invalid definition: every problem with path, line and message"),
@@ -117,7 +125,12 @@ class FlowDetailView(WorkflowDevAPIView):
     @extend_schema(
         summary="Delete a flow",
         parameters=[OpenApiParameter("force", bool, description="Cancel its running executions first.")],
-        responses={204: None, 404: FLOW_ERRORS[404], 409: OpenApiResponse(description="Running executions")},
+        responses={
+            204: None,
+            403: ROLE_REFUSED,
+            404: FLOW_ERRORS[404],
+            409: OpenApiResponse(description="Running executions"),
+        },
     )
     def delete(self, request: Request, id: str) -> Response:
         flow = selectors.flow_get(account=request.user, flow_id=id)
@@ -134,7 +147,11 @@ class FlowValidateView(WorkflowDevAPIView):
         summary="Validate YAML",
         request={"application/json": ValidateRequestSerializer, "application/x-yaml": OpenApiTypes.STR},
         parameters=[OpenApiParameter("namespace", str, description="Check ${NAME} credentials against it.")],
-        responses={200: ValidationResultSerializer},
+        responses={
+            200: ValidationResultSerializer,
+            404: OpenApiResponse(description="An unknown namespace"),
+            422: OpenApiResponse(description="A field is missing or invalid"),
+        },
     )
     def post(self, request: Request) -> Response:
         if isinstance(request.data, str):
@@ -197,7 +214,7 @@ class FlowRestoreView(WorkflowDevAPIView):
     @extend_schema(
         summary="Restore a revision (saved as a new revision)",
         request=None,
-        responses={200: FlowSerializer, 404: FLOW_ERRORS[404]},
+        responses={200: FlowSerializer, 403: ROLE_REFUSED, 404: FLOW_ERRORS[404]},
     )
     def post(self, request: Request, id: str, rev: int) -> Response:
         flow = selectors.flow_get(account=request.user, flow_id=id)
@@ -209,7 +226,7 @@ class FlowExecuteView(WorkflowDevAPIView):
         summary="Execute a flow",
         request={"application/json": OpenApiTypes.OBJECT},
         description="The optional JSON body is the inputs, checked against the flow's declared inputs.",
-        responses={201: ExecuteResponseSerializer, 404: FLOW_ERRORS[404], 422: FLOW_ERRORS[422]},
+        responses={201: ExecuteResponseSerializer, 403: ROLE_REFUSED, 404: FLOW_ERRORS[404], 422: FLOW_ERRORS[422]},
     )
     def post(self, request: Request, id: str) -> Response:
         flow = selectors.flow_get(account=request.user, flow_id=id)

@@ -16,7 +16,7 @@ from api.workflowdev.serializers.resources import (
     NamespaceSerializer,
     NamespaceWriteSerializer,
 )
-from api.workflowdev.views.base import PAGE_PARAMETERS, WorkflowDevAPIView, page_response, paginate
+from api.workflowdev.views.base import BAD_QUERY, PAGE_PARAMETERS, WorkflowDevAPIView, page_response, paginate
 from core.errors import NotFound
 from core.ids import parse_uuid
 
@@ -29,7 +29,7 @@ class NamespaceListView(WorkflowDevAPIView):
         summary="List the namespaces you can read",
         operation_id="namespaces_list",
         parameters=PAGE_PARAMETERS,
-        responses={200: page_response(NamespaceSerializer)},
+        responses={200: page_response(NamespaceSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
         return paginate(self, request, selectors.namespace_list(account=request.user), NamespaceSerializer)
@@ -37,7 +37,12 @@ class NamespaceListView(WorkflowDevAPIView):
     @extend_schema(
         summary="Create a namespace (global admin)",
         request=NamespaceWriteSerializer,
-        responses={201: NamespaceSerializer, 403: FORBIDDEN, 409: OpenApiResponse(description="Exists")},
+        responses={
+            201: NamespaceSerializer,
+            403: FORBIDDEN,
+            409: OpenApiResponse(description="Exists"),
+            422: OpenApiResponse(description="An invalid name"),
+        },
     )
     def post(self, request: Request) -> Response:
         body = NamespaceWriteSerializer(data=request.data)
@@ -54,7 +59,12 @@ class NamespaceDetailView(WorkflowDevAPIView):
     @extend_schema(
         summary="Change a namespace's description (its admin)",
         request=NamespacePatchSerializer,
-        responses={200: NamespaceSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: NamespaceSerializer,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            422: OpenApiResponse(description="Invalid"),
+        },
     )
     def patch(self, request: Request, name: str) -> Response:
         namespace = selectors.namespace_get(account=request.user, name=name)
@@ -88,7 +98,12 @@ class MemberDetailView(WorkflowDevAPIView):
     @extend_schema(
         summary="Give an account a role in the namespace (its admin)",
         request=MemberWriteSerializer,
-        responses={200: MemberSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: MemberSerializer,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            422: OpenApiResponse(description="A field is missing or invalid"),
+        },
     )
     def put(self, request: Request, name: str, account_id: str) -> Response:
         namespace = selectors.namespace_get(account=request.user, name=name)

@@ -1,7 +1,7 @@
 """Health, readiness, Prometheus metrics and the audit log."""
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework import mixins
 from rest_framework.permissions import AllowAny
@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from accounts import selectors
 from accounts.models import AuditEntry
 from api.workflowdev.serializers import AuditEntrySerializer
-from api.workflowdev.views.base import WorkflowDevAPIView, WorkflowDevViewSet
+from api.workflowdev.views.base import BAD_QUERY, WorkflowDevAPIView, WorkflowDevViewSet, page_response
 from core.errors import Forbidden
 from core.health import readiness
 from core.metrics import REGISTRY
@@ -55,6 +55,11 @@ class MetricsView(WorkflowDevAPIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
+        responses={
+            200: page_response(AuditEntrySerializer),
+            400: BAD_QUERY,
+            403: OpenApiResponse(description="Only the admins of a namespace read its audit entries"),
+        },
     )
 )
 class AuditViewSet(mixins.ListModelMixin, WorkflowDevViewSet):

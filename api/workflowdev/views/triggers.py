@@ -15,7 +15,7 @@ from accounts.roles import Role, at_least
 from accounts.selectors import role_in
 from api.workflowdev.parsers import RawBodyParser
 from api.workflowdev.serializers.resources import TriggerSerializer, TriggerWriteSerializer, WebhookResponseSerializer
-from api.workflowdev.views.base import PAGE_PARAMETERS, WorkflowDevAPIView, page_response, paginate
+from api.workflowdev.views.base import PAGE_PARAMETERS, ROLE_REFUSED, WorkflowDevAPIView, page_response, paginate
 from core.errors import ValidationFailed
 from executions.models import Execution
 from flows import selectors
@@ -44,7 +44,10 @@ class TriggerListView(WorkflowDevAPIView):
             OpenApiParameter("type", str, enum=Trigger.Type.values),
             *PAGE_PARAMETERS,
         ],
-        responses={200: page_response(TriggerSerializer)},
+        responses={
+            200: page_response(TriggerSerializer),
+            404: OpenApiResponse(description="flowId names no flow you can read"),
+        },
     )
     def get(self, request: Request) -> Response:
         triggers = selectors.trigger_list(account=request.user, flow_id=request.query_params.get("flowId") or None)
@@ -57,6 +60,7 @@ class TriggerListView(WorkflowDevAPIView):
         request=TriggerWriteSerializer,
         responses={
             201: TriggerSerializer,
+            403: ROLE_REFUSED,
             404: NOT_FOUND,
             409: OpenApiResponse(description="Key in use"),
             422: INVALID,
@@ -82,6 +86,7 @@ class TriggerDetailView(WorkflowDevAPIView):
         request=TriggerWriteSerializer(partial=True),
         responses={
             200: TriggerSerializer,
+            403: ROLE_REFUSED,
             404: NOT_FOUND,
             409: OpenApiResponse(description="YAML-declared"),
             422: INVALID,
@@ -98,7 +103,7 @@ class TriggerDetailView(WorkflowDevAPIView):
         trigger = trigger_update(actor=request.user, trigger=trigger, **body.service_fields())
         return Response(TriggerSerializer(trigger, context=_context(request)).data)
 
-    @extend_schema(summary="Delete a trigger", responses={204: None, 404: NOT_FOUND})
+    @extend_schema(summary="Delete a trigger", responses={204: None, 403: ROLE_REFUSED, 404: NOT_FOUND})
     def delete(self, request: Request, id: str) -> Response:
         trigger_delete(actor=request.user, trigger=selectors.trigger_get(account=request.user, trigger_id=id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,114 @@
+"""The objects the access matrix and the schema tests act on: one namespace of the caller's
+("production") and one of somebody else's ("elsewhere"), each with a flow, an execution,
+a pending approval, a trigger, a credential, a KV entry, an agent and its message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from accounts.models import Account, Membership, Namespace
+from accounts.roles import Role
+from executions.models import Approval, ExecutionStatus, Message, TaskRun, TaskStatus
+from flows.models import Trigger
+from tests.conftest import token_for
+from tests.factories import PASSWORD, AccountFactory, AgentFactory, ExecutionFactory, FlowFactory, NamespaceFactory
+from vault.crypto import encrypt, secret_aad
+from vault.models import KeyValue, Secret
+
+ROLES = ("viewer", "executor", "editor", "admin")
+FLOW_YAML = "name: {name}\ntasks:\n  - name: hello\n    type: util.log\n    properties:\n      message: Hello\n"
+NODES_YAML = (
+    'metadata:\n  name: {name}\n  version: "1"\nnodes:\n  start:\n    type: util.log\n    params: {{message: hi}}\n'
+)
+
+
+@dataclass
+class Side:
+    """The objects of one namespace, by the names the tables use in their paths and bodies."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> str:
+        return self.values[key]
+
+
+def _secret(name: str, value: str, **owner: Any) -> Secret:
+    secret = Secret(name=name, **owner)
+    secret.ciphertext, secret.nonce, secret.key_id = encrypt(value, aad=secret_aad(secret))
+    secret.save()
+    return secret
+
+
+def _side(namespace: Namespace, owner: Account, tag: str) -> Side:
+    flow = FlowFactory(namespace=namespace, name=f"flow-{tag}", source=FLOW_YAML.format(name=f"flow-{tag}"))
+    flow.revisions.create(number=1, source=flow.source, created_by=owner)
+    failed = ExecutionFactory(flow=flow, status=ExecutionStatus.FAILED, created_by=owner)
+    waiting = ExecutionFactory(flow=flow, status=ExecutionStatus.WAITING, created_by=owner)
+    gate = TaskRun.objects.create(
+        execution=waiting, step_id="gate", name="gate", plugin_type="flow.pause", sequence=1, status=TaskStatus.WAITING
+    )
+    approval = Approval.objects.create(task_run=gate, execution=waiting)
+    trigger = Trigger.objects.create(flow=flow, name=f"hook-{tag}", type=Trigger.Type.WEBHOOK, key=f"webhook-key-{tag}")
+    credential = _secret("API_TOKEN", "credential-value", namespace=namespace)
+    KeyValue.objects.create(namespace=namespace, key="greeting", value="hi")
+    agent = AgentFactory(namespace=namespace, name=f"agent-{tag}", type="util.echo")
+    hook = AgentFactory(
+        namespace=namespace, name=f"webhook-{tag}", type="WebhookAgent", options={"secret": f"hook-{tag}"}
+    )
+    message = Message.objects.create(agent=agent, payload={"n": 1})
+    member = AccountFactory(role=Role.VIEWER, default_namespace=namespace, username=f"member-{tag}")
+    _secret("PERSONAL", "personal-value", account=member)
+    guest = AccountFactory(role=Role.VIEWER, default_namespace=None, username=f"guest-{tag}")
+    Membership.objects.create(account=guest, namespace=namespace, role=Role.VIEWER)
+    return Side(
+        {
+            "ns": namespace.name,
+            "flow": str(flow.pk),
+            "execution": str(failed.pk),
+            "waiting": str(waiting.pk),
+            "approval": str(approval.pk),
+            "trigger": str(trigger.pk),
+            "webhook": trigger.key or "",
+            "credential": str(credential.pk),
+            "agent": str(agent.pk),
+            "hook_agent": str(hook.pk),
+            "hook_secret": f"hook-{tag}",
+            "message": str(message.uuid),
+            "member": str(member.pk),
+            "member_name": member.username,
+            "guest": str(guest.pk),
+        }
+    )
+
+
+@dataclass
+class World:
+    own: Side
+    other: Side
+    accounts: dict[str, Account]
+
+    def token(self, role: str) -> str | None:
+        return None if role == "anonymous" else token_for(self.accounts[role])
+
+    def username(self, role: str) -> str:
+        return self.accounts[role].username if role in self.accounts else "nobody"
+
+
+def build_world() -> World:
+    """Accounts of each role in `production` (the admin by membership, so not a global admin)."""
+    production = NamespaceFactory(name="production")
+    elsewhere = NamespaceFactory(name="elsewhere")
+    home = NamespaceFactory(name="admin-home")
+    accounts = {role: AccountFactory(role=role, default_namespace=production, username=role) for role in ROLES[:3]}
+    admin = AccountFactory(role=Role.EDITOR, default_namespace=home, username="admin")
+    Membership.objects.create(account=admin, namespace=production, role=Role.ADMIN)
+    accounts["admin"] = admin
+    stranger = AccountFactory(role=Role.EDITOR, default_namespace=elsewhere, username="stranger")
+    return World(
+        own=_side(production, accounts["editor"], "own"), other=_side(elsewhere, stranger, "other"), accounts=accounts
+    )
+
+
+__all__ = ["PASSWORD", "ROLES", "World", "build_world"]
