@@ -183,6 +183,8 @@ MILLRACE_WEBHOOK_WAIT_SECONDS = env_int("MILLRACE_WEBHOOK_WAIT_SECONDS", 30)
 MILLRACE_LEASE_SECONDS = env_int("MILLRACE_LEASE_SECONDS", 60)
 #: QUEUED work older than this is queued again: its queue message may be lost (broker restart).
 MILLRACE_REDISPATCH_SECONDS = env_int("MILLRACE_REDISPATCH_SECONDS", 60)
+#: Log lines each agent keeps (the newest), as Huginn's `AGENT_LOG_LENGTH`.
+MILLRACE_AGENT_LOG_KEEP = env_int("MILLRACE_AGENT_LOG_KEEP", 200)
 
 # Request bodies above the cap get a 413 in the dialect's shape (api.middleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = MILLRACE_MAX_BODY_BYTES

@@ -191,6 +191,34 @@ class Message(models.Model):
         return f"message {self.uuid} of {self.agent}"
 
 
+class AgentLog(models.Model):
+    """One line of an agent's log, as Huginn keeps them: what a run did or why it failed.
+
+    The runtime writes a line per run (and the lines a handler logs); each agent keeps its
+    newest `MILLRACE_AGENT_LOG_KEEP`. Texts are masked with the secrets the run used.
+    """
+
+    class Level(models.TextChoices):
+        INFO = "info"
+        WARNING = "warning"
+        ERROR = "error"
+
+    id = models.BigAutoField(primary_key=True)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="logs")
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    text = models.TextField()
+    inbound_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    outbound_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["agent", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.text[:60]}"
+
+
 class Approval(models.Model):
     """The decision an approval gate (`flow.pause`) waits for."""
 

@@ -22,9 +22,12 @@ _TEXT_VALUES = (".", "text()", "string(.)", "normalize-space(.)", "")
 
 
 def _http(run: AgentRun, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The `http.request` plugin (its network policy, caps and timeouts); the agent's log says what it asked."""
     plugin = get_plugin("http.request")
     assert plugin is not None
-    return run_plugin(plugin, {key: value for key, value in inputs.items() if value is not None}, run.ctx)
+    response = run_plugin(plugin, {key: value for key, value in inputs.items() if value is not None}, run.ctx)
+    run.log(f"{inputs.get('method', 'GET')} {inputs['url']} answered {response['status_code']}.")
+    return response
 
 
 def _column(values: Any) -> list[Any]:

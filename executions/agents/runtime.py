@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,7 +25,7 @@ from executions.agents.context import AgentContext, AgentResolver
 from executions.agents.types import AgentError, AgentRun, agent_type
 from executions.engine import dispatch
 from executions.engine.templating import TemplateRenderer, TemplateRenderError
-from executions.models import Message
+from executions.models import AgentLog, Message
 from flows.models import Agent, AgentLink
 from vault.masking import Masker
 
@@ -141,12 +142,13 @@ def _execute(agent: Agent, message: Message | None, now: datetime) -> list[Messa
     """Run the agent once (inside the caller's transaction) and record the outcome on it.
 
     The handler runs in a savepoint: a failure keeps nothing it emitted, stores `last_error`
-    and lets delivery move on. Secret values the run used are masked in what it emits, as in
-    a flow step's outputs: messages are readable by every viewer of the namespace.
+    and lets delivery move on. Secret values the run used are masked in what it emits and
+    logs, as in a flow step's outputs: messages and logs are readable by every viewer.
     """
     ctx = AgentContext(agent)
     run = AgentRun(agent=agent, ctx=ctx, memory=dict(agent.memory or {}))
     emitted: list[Message] = []
+    failure = ""
     try:
         with transaction.atomic():
             handler = agent_type(agent.type)
@@ -161,15 +163,36 @@ def _execute(agent: Agent, message: Message | None, now: datetime) -> list[Messa
     except Exception as exc:
         expected = isinstance(exc, AgentError | TemplateRenderError)
         text = str(exc) if expected else f"{type(exc).__name__}: {exc}"
-        text = Masker(ctx.used_secrets).mask_text(text)[:MAX_ERROR_CHARS]
-        agent.last_error = f"{now.isoformat()} {text}"
-        logger.error("Agent %s (%s) failed: %s", agent.name, agent.pk, text, exc_info=not expected)
+        failure = Masker(ctx.used_secrets).mask_text(text)[:MAX_ERROR_CHARS]
+        agent.last_error = f"{now.isoformat()} {failure}"
+        logger.error("Agent %s (%s) failed: %s", agent.name, agent.pk, failure, exc_info=not expected)
     fields = ["memory", "last_error", "updated_at"]
     if message is None:
         agent.last_run_at = now
         fields.append("last_run_at")
     agent.save(update_fields=fields)
+    _write_logs(agent, run, message, len(emitted), failure, Masker(ctx.used_secrets))
     return emitted
+
+
+def _write_logs(
+    agent: Agent, run: AgentRun, message: Message | None, emitted: int, failure: str, masker: Masker
+) -> None:
+    """The handler's own lines and one line saying what the run did, then trim to the newest kept."""
+    lines = [(level, masker.mask_text(str(text))[:MAX_ERROR_CHARS]) for level, text in run.logs]
+    what = f"Received message {message.pk}" if message else "Ran"
+    if failure:
+        lines.append((AgentLog.Level.ERROR, f"{what} and failed: {failure}"))
+    else:
+        lines.append((AgentLog.Level.INFO, f"{what}; emitted {emitted} message{'' if emitted == 1 else 's'}."))
+    AgentLog.objects.bulk_create(
+        AgentLog(agent=agent, level=level, text=text, inbound_message=message, outbound_count=emitted)
+        for level, text in lines
+    )
+    keep = settings.MILLRACE_AGENT_LOG_KEEP
+    oldest_kept = agent.logs.order_by("-id").values_list("id", flat=True)[keep - 1 : keep].first()
+    if oldest_kept is not None:
+        agent.logs.filter(id__lt=oldest_kept).delete()
 
 
 def emit(

@@ -12,7 +12,7 @@ from accounts.models import Account, AuditEntry
 from accounts.selectors import scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
-from executions.models import Message
+from executions.models import AgentLog, Message
 from flows.models import Agent, AgentLink, Flow
 
 
@@ -117,3 +117,8 @@ def agent_activity(*, agent: Agent, limit: int = 20) -> list[AuditEntry]:
     agent_id = str(agent.pk)
     about = Q(resource_type="agent", resource_id=agent_id) | Q(action="agent.message", summary__agent=agent_id)
     return list(AuditEntry.objects.filter(about).order_by("-created_at")[:limit])
+
+
+def agent_log_list(*, agent: Agent, limit: int = 50) -> list[AgentLog]:
+    """The agent's newest log lines (the caller has already checked it may see the agent)."""
+    return list(agent.logs.order_by("-id")[:limit])

@@ -27,7 +27,7 @@ from executions.agents.logic_types import WebhookAgent
 from executions.agents.runtime import emit
 from executions.agents.types import AgentError, agent_type
 from executions.engine import dispatch
-from executions.models import Message
+from executions.models import AgentLog, Message
 from flows.definitions.references import names_in
 from flows.models import Agent, AgentLink, Flow
 from vault.selectors import secret_names
@@ -334,3 +334,15 @@ def agent_type_or_none(type_name: str) -> Any:
         return agent_type(type_name)
     except LookupError:
         return None
+
+
+@transaction.atomic
+def agent_logs_clear(*, actor: Account, agent: Agent) -> int:
+    """Huginn's "Clear logs" (editors): removes every log line of the agent, audited; returns the count."""
+    ensure_role(actor, agent.namespace, Role.EDITOR)
+    deleted, _ = AgentLog.objects.filter(agent=agent).delete()
+    audit_record(
+        actor=actor, action="agent.logs_clear", resource_type="agent", resource_id=agent.pk,
+        namespace=agent.namespace, summary={"name": agent.name, "deleted": deleted},
+    )  # fmt: skip
+    return deleted

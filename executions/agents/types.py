@@ -18,6 +18,7 @@ from executions.agents.context import AgentContext
 from flows.models import Agent
 
 MAX_MESSAGES_PER_RUN = 1000
+MAX_LOGS_PER_RUN = 20
 
 
 class AgentError(Exception):
@@ -33,6 +34,12 @@ class AgentRun:
     memory: dict[str, Any]
     emitted: list[dict[str, Any]] = field(default_factory=list)
     control: list[tuple[str, list[str]]] = field(default_factory=list)  # (action, agent ids) for SchedulerAgent
+    logs: list[tuple[str, str]] = field(default_factory=list)  # (level, text), kept even when the run fails
+
+    def log(self, text: str, level: str = "info") -> None:
+        """A line for the agent's log (Huginn's `log`/`error`); the runtime masks and stores it."""
+        if len(self.logs) < MAX_LOGS_PER_RUN:
+            self.logs.append((level, text))
 
     def emit(self, payload: Any) -> None:
         if len(self.emitted) >= MAX_MESSAGES_PER_RUN:

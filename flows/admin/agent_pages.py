@@ -1,5 +1,5 @@
-"""The agent console's own pages: run now and manual messages from an agent's page, its recent
-messages and logs, the workflows with their agent graphs, and importing an exported workflow.
+"""The agent console's own pages: run now, manual messages and clearing logs from an agent's
+page, its recent messages and logs, the workflows with their agent graphs, and importing an exported workflow.
 
 Every write is a service call (`agent_run`, `message_create`, `workflow_import`, the same ones
 the ActiveWorkflow API and `manage.py import_workflow` use), which checks the role again;
@@ -28,17 +28,19 @@ from executions.agents.logic_types import WebhookAgent
 from executions.agents.selectors import (
     agent_activity,
     agent_links,
+    agent_log_list,
     message_list,
     workflow_agents,
     workflow_get,
     workflow_links,
     workflows_with_agents,
 )
-from executions.agents.services import agent_run, agent_type_or_none, message_create
+from executions.agents.services import agent_logs_clear, agent_run, agent_type_or_none, message_create
 from flows.admin.agent_graph import agent_svg
 from flows.models import Agent, Flow
 
 RECENT_MESSAGES = 20
+RECENT_LOGS = 50
 
 
 class ImportForm(forms.Form):
@@ -75,6 +77,7 @@ class AgentPagesMixin:
             path("workflows/<str:flow_id>/export/", wrap(self.export_view), name=f"{prefix}_export"),
             path("<path:object_id>/run/", wrap(require_POST(self.run_view)), name=f"{prefix}_run"),
             path("<path:object_id>/message/", wrap(require_POST(self.message_view)), name=f"{prefix}_message"),
+            path("<path:object_id>/clear-logs/", wrap(require_POST(self.clear_logs_view)), name=f"{prefix}_clear_logs"),
             *super().get_urls(),
         ]
 
@@ -99,6 +102,8 @@ class AgentPagesMixin:
         return {
             "agent": agent,
             "may_execute": self.may_execute(request, agent),
+            "may_clear_logs": self.role_allows(request, agent, Role.EDITOR),
+            "logs": agent_log_list(agent=agent, limit=RECENT_LOGS),
             "schedulable": handler is not None and handler.schedulable,
             "webhook_url": self.webhook_url(request, agent),
             "recent_messages": [(message, pretty(message.payload)) for message in recent],
@@ -147,6 +152,16 @@ class AgentPagesMixin:
             self.message_user(request, f"Send a message: {exc.message}", messages.ERROR)
         else:
             self.message_user(request, f"Sent message {message.uuid}.", messages.SUCCESS)
+        return self._back(agent)
+
+    def clear_logs_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        agent = self._visible(request, object_id)
+        try:
+            deleted = agent_logs_clear(actor=request.user, agent=agent)
+        except MillraceError as exc:
+            self.message_user(request, f"Clear logs: {exc.message}", messages.ERROR)
+        else:
+            self.message_user(request, f"Cleared {deleted} log lines of {agent.name}.", messages.SUCCESS)
         return self._back(agent)
 
     def _page(self, request: HttpRequest, template: str, title: str, **context: Any) -> TemplateResponse:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.models import AuditEntry, Membership
 from accounts.roles import Role
 from executions.agents import services
-from executions.models import Message
+from executions.models import AgentLog, Message
 from flows.models import Agent, AgentLink, Flow
 from tests.admin.helpers import add_url, change_url
 from tests.factories import AccountFactory, NamespaceFactory
@@ -249,6 +249,52 @@ def test_the_page_shows_recent_messages_newest_first_and_the_last_error(client, 
     assert page.index("got 3") < page.index("got 2") < page.index("got 1")
     assert "boom: the upstream said no" in page
     assert "activity-row" not in page  # the audit trail is for namespace admins
+
+
+def test_the_page_shows_the_agents_log_lines(client, chain, editor, executor):
+    _, inbox, shaper = chain
+    services.message_create(actor=editor, agent=inbox, payload={"n": 7})
+    AgentLog.objects.create(agent=shaper, level=AgentLog.Level.ERROR, text="the upstream said <no>")
+    client.force_login(executor)
+
+    page = client.get(change_url(shaper)).content.decode()
+
+    message = Message.objects.get(agent=inbox)
+    assert f"Received message {message.pk}; emitted 1 message." in page
+    assert 'class="log-row level-error"' in page and "the upstream said &lt;no&gt;" in page
+    assert "clear-logs-button" not in page  # clearing is for editors
+
+
+def test_an_editor_clears_the_logs_and_it_is_audited(client, chain, editor, executor):
+    _, inbox, shaper = chain
+    services.message_create(actor=editor, agent=inbox, payload={"n": 1})
+    assert AgentLog.objects.filter(agent=shaper).count() == 1
+    clear = reverse("admin:flows_agent_clear_logs", args=[shaper.pk])
+
+    client.force_login(executor)
+    refused = client.post(clear, follow=True).content.decode()
+    assert "needs the role" in refused and AgentLog.objects.filter(agent=shaper).count() == 1
+
+    client.force_login(editor)
+    assert "clear-logs-button" in client.get(change_url(shaper)).content.decode()
+    cleared = client.post(clear, follow=True).content.decode()
+
+    assert "Cleared 1 log lines of shaper." in cleared
+    assert not AgentLog.objects.filter(agent=shaper).exists()
+    assert not AgentLog.objects.filter(agent=inbox).exists()  # a manual message is not a run of inbox
+    assert AuditEntry.objects.filter(action="agent.logs_clear", resource_id=str(shaper.pk)).count() == 1
+
+
+def test_another_namespaces_agent_logs_cannot_be_cleared(client, chain, editor):
+    _, inbox, shaper = chain
+    services.message_create(actor=editor, agent=inbox, payload={"n": 1})
+    stranger = AccountFactory(role=Role.EDITOR, default_namespace=NamespaceFactory(name="elsewhere"))
+    client.force_login(stranger)
+
+    response = client.post(reverse("admin:flows_agent_clear_logs", args=[shaper.pk]))
+
+    assert response.status_code == 404
+    assert AgentLog.objects.filter(agent=shaper).count() == 1
 
 
 def test_a_namespace_admin_sees_the_agents_activity(client, chain, editor, space):
