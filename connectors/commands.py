@@ -4,9 +4,9 @@ SpiffWorkflow backends call commands by id (`http/GetRequest`) with flat paramet
 the answer from an envelope. The table is built from the plugin manifests, so the proxy and
 flow tasks share one implementation (the network policy, timeouts and size caps included).
 A command returns a `CommandResult`; the dialect only renders it. Long-running commands
-(`millrace/RunFlow` with `spiff__callback_url`) answer 202 and PUT the envelope later, from
-`flow_callback` (the engine's end-of-execution hook) through `deliver_callback`, a django-q2
-task that retries with back-off.
+(`millrace/RunFlow` with `spiff__callback_url`) answer 202; the engine's callback outbox
+(`executions.engine.callbacks`) PUTs the envelope when the execution ends, through
+`put_callback`, retrying with back-off.
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils import timezone
 
 from connectors import http
 from connectors.plugins.http import HttpRequest, send
@@ -349,26 +347,17 @@ def envelope(result: CommandResult) -> dict[str, Any]:
 # --- callbacks of long-running commands ------------------------------------------------------------
 
 
-def flow_callback(execution: Any) -> None:
-    """Queue the PUT of a RunFlow execution's envelope to its callback URL, once per execution.
+@dataclass(frozen=True)
+class CallbackOutcome:
+    """What one PUT to a callback URL came to: `final` failures are not worth another attempt."""
 
-    Called by the engine when an execution ends, inside the transaction holding its row lock;
-    the delivery runs after commit in a worker. A retried execution does not call back again:
-    the callback URL's token was single-use.
-    """
-    data = execution.trigger_data or {}
-    url = data.get("spiffCallbackUrl")
-    if not url or not execution.is_terminal or data.get("spiffCallbackQueued"):
-        return
-    execution.trigger_data = {**data, "spiffCallbackQueued": True}
-    execution.save(update_fields=["trigger_data"])
-    from executions.engine import dispatch
-
-    dispatch.on_commit("connectors.commands.deliver_callback", url, envelope(flow_result(execution)), 1)
+    delivered: bool
+    final: bool = False
+    reason: str = ""
 
 
-def deliver_callback(url: str, body: dict[str, Any], attempt: int = 1) -> bool:
-    """PUT `body` to `url` (a django-q2 task); on a failure worth retrying, schedule the next attempt.
+def put_callback(url: str, body: dict[str, Any]) -> CallbackOutcome:
+    """PUT `body` to a callback URL through the outbound client (network policy included).
 
     Refusals (4xx other than 408/429, a URL the network policy refuses) are final. Logs name the
     host only: the callback URL's path is its credential.
@@ -377,25 +366,16 @@ def deliver_callback(url: str, body: dict[str, Any], attempt: int = 1) -> bool:
     try:
         response = http.request("PUT", url, json=body, headers={"Content-Type": "application/json"})
     except http.OutboundError as error:
-        final, reason = error.code in _CLIENT_ERRORS, str(error)
+        outcome = CallbackOutcome(False, error.code in _CLIENT_ERRORS, str(error))
     else:
         if response.status_code < 300:
-            return True
+            return CallbackOutcome(True)
         final = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
-        reason = f"status {response.status_code}"
-    if final or attempt >= CALLBACK_ATTEMPTS:
-        logger.warning("Callback to %s failed for good (attempt %s): %s", host, attempt, reason)
-        return False
-    delay = min(CALLBACK_FIRST_DELAY_SECONDS * 2 ** (attempt - 1), CALLBACK_MAX_DELAY_SECONDS)
-    logger.info("Callback to %s failed (attempt %s): %s; retrying in %gs", host, attempt, reason, delay)
-    from django_q.tasks import schedule
+        outcome = CallbackOutcome(False, final, f"status {response.status_code}")
+    logger.info("Callback to %s failed: %s", host, outcome.reason)
+    return outcome
 
-    schedule(
-        "connectors.commands.deliver_callback",
-        url,
-        body,
-        attempt + 1,
-        schedule_type="O",
-        next_run=timezone.now() + timedelta(seconds=delay),
-    )
-    return False
+
+def callback_delay(attempt: int) -> float:
+    """Seconds before the attempt after `attempt`: 5 s, doubling, at most 10 minutes."""
+    return min(CALLBACK_FIRST_DELAY_SECONDS * 2 ** (attempt - 1), CALLBACK_MAX_DELAY_SECONDS)

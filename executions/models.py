@@ -219,6 +219,32 @@ class AgentLog(models.Model):
         return f"{self.level}: {self.text[:60]}"
 
 
+class CallbackDelivery(models.Model):
+    """A result owed to a caller's callback URL (`millrace/RunFlow`): the outbox row that outlives
+    a lost queue message. `next_attempt_at` is when the sweeper queues it (again)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    execution = models.OneToOneField(Execution, on_delete=models.CASCADE, related_name="callback_delivery")
+    url = models.TextField()
+    body = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"callback of {self.execution_id}: {self.state}"
+
+
 class Approval(models.Model):
     """The decision an approval gate (`flow.pause`) waits for."""
 

@@ -1,4 +1,5 @@
-"""What follows the end of an execution: `flow` triggers of downstream flows.
+"""What follows the end of an execution: the callback owed to a RunFlow caller, `flow` triggers
+of downstream flows.
 
 `execution_finished` may be called more than once for one end (every advance of an ended
 execution reports it finished, and a cancel or flow timeout reports it too), so each trigger
@@ -14,8 +15,8 @@ import logging
 
 from django.db import transaction
 
-from connectors.commands import flow_callback
 from core.errors import ValidationFailed
+from executions.engine.callbacks import callback_owed
 from executions.engine.events import event_append
 from executions.engine.subflows import child_depth
 from executions.models import Execution, ExecutionEvent
@@ -26,7 +27,7 @@ logger = logging.getLogger("millrace.engine")
 
 def execution_finished(execution: Execution) -> None:
     """Start each enabled `flow` trigger watching this flow for this status (same namespace only)."""
-    flow_callback(execution)  # a connector proxy caller waiting on millrace/RunFlow
+    callback_owed(execution)  # a connector proxy caller waiting on millrace/RunFlow
     if execution.flow_id is None or not execution.is_terminal:
         return
     from executions.engine import dispatch

@@ -1,5 +1,5 @@
 """Time-driven engine work: timers and retry back-offs that are due, expired leases of dead
-workers, queue messages that were lost, step and execution timeouts. Each row is claimed with
+workers, queue messages that were lost, step and execution timeouts, callbacks due again. Each row is claimed with
 SKIP LOCKED, so any number of sweepers can run; each move is a conditional transition, so none
 is applied twice.
 """
@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from executions.engine import dispatch
+from executions.engine.callbacks import queue_due_callbacks
 from executions.engine.transitions import StaleStatus, transition
 from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionStatus, TaskRun, TaskStatus
 
@@ -156,4 +157,5 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         "redispatched": requeue_lost_dispatches(now),
         "stepsTimedOut": time_out_steps(now),
         "executionsTimedOut": time_out_executions(now),
+        "callbacks": queue_due_callbacks(now),
     }

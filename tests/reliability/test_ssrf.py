@@ -215,7 +215,7 @@ def via_proxy_command(url: str) -> Outcome:
 
 
 def via_callback_delivery(url: str) -> Outcome:
-    delivered = commands.deliver_callback(url, {"command_response": {}}, commands.CALLBACK_ATTEMPTS)
+    delivered = commands.put_callback(url, {"command_response": {}}).delivered
     try:
         check_url(url)
     except Exception as error:
@@ -346,7 +346,7 @@ def test_redirects_into_internal_addresses_are_refused(
     )
     url = sink.url_for("/")
     if path == "RunFlow callback delivery":
-        assert commands.deliver_callback(url, {"command_response": {}}, commands.CALLBACK_ATTEMPTS) is False
+        assert commands.put_callback(url, {"command_response": {}}).delivered is False
     else:
         code, message = PATHS[path](url)
         assert code == POLICY, message

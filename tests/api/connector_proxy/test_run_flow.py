@@ -1,14 +1,10 @@
-"""`millrace/RunFlow`: synchronous runs, 202 + callback delivery (with back-off), roles and lookups."""
-
-import json
+"""`millrace/RunFlow`: synchronous runs, 202 + callback delivery, roles and lookups (the callback
+outbox itself: tests/executions/engine/test_callbacks.py)."""
 
 import pytest
-from django_q.models import Schedule
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
 
 from accounts.roles import Role
-from connectors.commands import deliver_callback
 from executions.models import Execution, ExecutionStatus
 from tests.factories import FlowFactory
 
@@ -150,41 +146,3 @@ def test_a_failed_flow_calls_back_with_its_error(proxy, namespace, httpserver: H
     sent = httpserver.log[0][0].get_json()
     assert sent["command_response"]["body"] == {}
     assert sent["error"]["error_code"] == "FLOW_FAILED"
-
-
-def test_the_callback_is_sent_once_per_execution(proxy, echo_flow, httpserver: HTTPServer) -> None:
-    from connectors.commands import flow_callback
-
-    httpserver.expect_request("/cb", method="PUT").respond_with_json({})
-    run(proxy, {"flow_id": str(echo_flow.pk), "spiff__callback_url": httpserver.url_for("/cb")})
-    flow_callback(Execution.objects.get(flow=echo_flow))
-    assert len(httpserver.log) == 1
-
-
-def test_a_failing_callback_is_retried_with_back_off(db, httpserver: HTTPServer, settings) -> None:
-    settings.MILLRACE_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    httpserver.expect_request("/cb", method="PUT").respond_with_response(Response("busy", status=503))
-    body = envelope({"a": 1})
-    assert deliver_callback(httpserver.url_for("/cb"), body, 1) is False
-    assert deliver_callback(httpserver.url_for("/cb"), body, 2) is False
-    first, second = Schedule.objects.order_by("next_run")
-    assert first.func == second.func == "connectors.commands.deliver_callback"
-    assert (second.next_run - first.next_run).total_seconds() > 4  # 5 s, then 10 s
-    assert "3" in second.args and json.dumps(1) in first.args
-
-
-@pytest.mark.parametrize("status", [400, 404])
-def test_a_refused_callback_is_not_retried(db, httpserver: HTTPServer, settings, status: int) -> None:
-    settings.MILLRACE_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    httpserver.expect_request("/cb", method="PUT").respond_with_json({}, status=status)
-    assert deliver_callback(httpserver.url_for("/cb"), envelope({}), 1) is False
-    assert not Schedule.objects.exists()
-
-
-def test_the_last_attempt_gives_up(db, httpserver: HTTPServer, settings) -> None:
-    from connectors.commands import CALLBACK_ATTEMPTS
-
-    settings.MILLRACE_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    httpserver.expect_request("/cb", method="PUT").respond_with_json({}, status=500)
-    assert deliver_callback(httpserver.url_for("/cb"), envelope({}), CALLBACK_ATTEMPTS) is False
-    assert not Schedule.objects.exists()

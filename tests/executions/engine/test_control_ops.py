@@ -146,6 +146,7 @@ tasks:
         "redispatched": 0,
         "stepsTimedOut": 0,
         "executionsTimedOut": 0,
+        "callbacks": 0,
     }
     assert names_and_statuses(execution) == [("busy", T.SUCCESS)]
 

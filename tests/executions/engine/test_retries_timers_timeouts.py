@@ -151,6 +151,7 @@ tasks:
         "redispatched": 0,
         "stepsTimedOut": 0,
         "executionsTimedOut": 0,
+        "callbacks": 0,
     }
     assert names_and_statuses(execution) == [("nap", T.TIMED_OUT)]
 
