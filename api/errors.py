@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 
@@ -36,6 +37,7 @@ STATUS_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
     500: "internal_error",
+    503: "service_unavailable",
 }
 
 STATUS_MESSAGES = {
@@ -46,6 +48,7 @@ STATUS_MESSAGES = {
     405: "This method is not allowed here.",
     413: "The request body is too large.",
     500: "An internal server error occurred.",
+    503: "The database is unavailable for a moment; try again.",
 }
 
 
@@ -120,5 +123,9 @@ def api_error_from_exception(exc: Exception) -> ApiError:
             return ApiError(status, code, _detail_text(exc.detail), auth_header=getattr(exc, "auth_header", None))
     if isinstance(exc, drf.APIException):
         return ApiError(exc.status_code, STATUS_CODES.get(exc.status_code, "error"), _detail_text(exc.detail))
+    if isinstance(exc, OperationalError | InterfaceError):
+        # the database restarting or out of connections: a passing failure, worth a retry
+        logger.warning("Database unavailable: %s", exc)
+        return error_for_status(503)
     logger.exception("Unhandled error", exc_info=exc)
     return error_for_status(500)

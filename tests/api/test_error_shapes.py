@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.test import APIClient
@@ -23,6 +24,8 @@ CASES = [
     (drf.ValidationError({"name": ["required"]}), 422, "validation_error"),
     (ValidationFailed("bad", details=[{"field": "x", "reason": "y"}]), 422, "validation_error"),
     (RuntimeError("boom"), 500, "internal_error"),
+    (OperationalError("server closed the connection unexpectedly"), 503, "service_unavailable"),
+    (InterfaceError("connection already closed"), 503, "service_unavailable"),
 ]
 
 
@@ -54,8 +57,8 @@ def test_exception_handlers_render_each_status(dialect, exc, status, code):
         assert got_code == code
     if dialect == "connector":
         assert response.data["command_response"]["http_status"] == status
-    if status == 500:
-        assert "boom" not in message
+    if status >= 500:
+        assert "boom" not in message and "connection" not in message
 
 
 def test_validation_details_list_every_problem():

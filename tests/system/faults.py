@@ -1,5 +1,6 @@
 """Peers and fault injectors of the chaos tests: a sink that counts step calls, a fake connector
-proxy that answers 202 and calls back later, and Redis stopped and started again."""
+proxy that answers 202 and calls back later, Redis stopped and started again, PostgreSQL
+restarted."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import requests
 
@@ -183,3 +185,15 @@ def redis_restart(outage: float = 1.0) -> None:
         time.sleep(outage)
     finally:
         redis_start()
+
+
+def postgres_restart() -> None:
+    """Restart the local PostgreSQL cluster with a fast shutdown: every connection of every
+    process is cut, and queries fail until it is back (pg_ctl waits for that)."""
+    clusters = sorted(Path("/etc/postgresql").iterdir())
+    if not clusters:
+        raise RuntimeError("no PostgreSQL cluster under /etc/postgresql")
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1].name, "main", "restart", "-m", "fast"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"PostgreSQL did not restart: {done.stderr.strip() or done.stdout.strip()}")

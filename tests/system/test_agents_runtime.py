@@ -19,7 +19,7 @@ from werkzeug import Request, Response
 
 from accounts.roles import Role
 from executions.agents import services
-from executions.models import Message
+from executions.models import AgentLog, Message
 from flows.models import Agent, AgentLink
 from tests.factories import AccountFactory
 from tests.system.conftest import wait_until
@@ -111,6 +111,12 @@ def test_a_scheduled_fetch_trigger_post_chain(
     assert AgentLink.objects.get(source=trigger, receiver=post).cursor == Message.objects.get(agent=trigger).id
     # Memory: the digests of what was emitted, kept for the next run.
     assert website.memory["last_status"] == 200 and len(website.memory["seen"]) == 2
+    # Logs: what each run did, a received message linked from the receiver's line.
+    assert list(AgentLog.objects.filter(agent=website).order_by("id").values_list("level", "text"))[-1] == (
+        "info", "Ran; emitted 2 messages."
+    )  # fmt: skip
+    assert AgentLog.objects.filter(agent=trigger, inbound_message__isnull=False).count() == 2
+    assert AgentLog.objects.filter(agent=post, level="error").count() == 0
 
     # The next run (run now, queued to the workers) emits only what is new.
     feed["data"]["items"].append({"title": "gamma", "score": 9})

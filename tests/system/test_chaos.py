@@ -1,5 +1,6 @@
 """Crash and restart: executions keep going and end while workers are killed with SIGKILL, the
-server is killed and started again and Redis (broker and channel layer) restarts empty.
+server is killed and started again, Redis (broker and channel layer) restarts empty and
+PostgreSQL restarts (every connection cut).
 
 Real processes on PostgreSQL + Redis: a uvicorn server and two `manage.py worker` clusters.
 Every execution must reach a terminal state in bounded time; every step's attempts must be
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import requests
+from django.db import connections
 from django.db.models import Count
 
 from accounts.roles import Role
@@ -34,12 +36,12 @@ from executions.models import (
 from tests.conftest import token_for
 from tests.factories import AccountFactory, FlowFactory
 from tests.system.conftest import Server, Workers, wait_until
-from tests.system.faults import FakeProxy, StepSink, redis_restart, redis_start
+from tests.system.faults import FakeProxy, StepSink, postgres_restart, redis_restart, redis_start
 
 pytestmark = pytest.mark.services
 
 EXECUTIONS = int(os.environ.get("CHAOS_EXECUTIONS", "200"))
-ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "1"))  # each: a worker killed, the server, Redis
+ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "1"))  # each: a worker killed, the server, Redis, PostgreSQL
 PACE = float(os.environ.get("CHAOS_PACE", "12"))  # executions started per second
 SETTLE_SECONDS = float(os.environ.get("CHAOS_SETTLE_SECONDS", "180"))
 #: Short leases and re-dispatch delays, so lost steps come back within seconds.
@@ -89,6 +91,12 @@ def redis_back_up() -> Iterator[None]:
         redis_start()
 
 
+def restart_postgres() -> None:
+    """Restart PostgreSQL; this process reconnects (its own connections were cut too)."""
+    postgres_restart()
+    connections.close_all()
+
+
 @pytest.fixture
 def sink() -> Iterator[StepSink]:
     server = StepSink(delay=0.1)
@@ -107,7 +115,8 @@ class Starter(threading.Thread):
     """Starts executions over the FlowRunner API at a steady pace, through server restarts.
 
     A refused connection sent nothing, so it is tried again; a request cut after it was sent
-    may or may not have started an execution and is counted as `uncertain`.
+    may or may not have started an execution and is counted as `uncertain`, as is a 5xx while
+    `outage` is set (the database restarting: the answer cannot say whether the start committed).
     """
 
     def __init__(self, server: Server, flow_id: str, token: str, count: int, pace: float) -> None:
@@ -118,6 +127,7 @@ class Starter(threading.Thread):
         self.started: list[str] = []
         self.uncertain = 0
         self.errors: list[str] = []
+        self.outage = threading.Event()
 
     def run(self) -> None:
         session = requests.Session()
@@ -139,6 +149,8 @@ class Starter(threading.Thread):
                 return
             if response.status_code == 201:
                 self.started.append(response.json()["execution_id"])
+            elif response.status_code >= 500 and self.outage.is_set():
+                self.uncertain += 1
             else:
                 self.errors.append(f"{response.status_code}: {response.text[:200]}")
             return
@@ -146,7 +158,7 @@ class Starter(threading.Thread):
 
 
 def _chaos_round(
-    workers: Workers, server: Server, victim: subprocess.Popen, in_flight: Callable[[], int]
+    workers: Workers, server: Server, victim: subprocess.Popen, in_flight: Callable[[], int], outage: threading.Event
 ) -> tuple[subprocess.Popen, dict]:
     """One round of faults, spaced so that work is in flight at each; returns the new worker and
     how many executions were unfinished when each fault hit."""
@@ -164,6 +176,14 @@ def _chaos_round(
     time.sleep(1.5)
     hit["redis restarted"] = in_flight()
     redis_restart(outage=1.0)
+    time.sleep(1.5)
+    hit["postgres restarted"] = in_flight()
+    outage.set()
+    try:
+        restart_postgres()
+        time.sleep(2.0)  # answers to requests that were in flight during the restart
+    finally:
+        outage.clear()
     return replacement, hit
 
 
@@ -218,7 +238,7 @@ def _wait_terminal(execution_ids: list[str], timeout: float) -> None:
         raise AssertionError(f"{stuck.count()} executions did not end: {detail}") from None
 
 
-def test_http_steps_survive_worker_kills_server_and_redis_restarts(
+def test_http_steps_survive_worker_kills_server_redis_and_postgres_restarts(
     live_server_process, workers, sink, namespace, redis_back_up
 ):
     account = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
@@ -234,7 +254,7 @@ def test_http_steps_survive_worker_kills_server_and_redis_restarts(
     hits = []
     began = time.monotonic()
     for _ in range(ROUNDS):
-        victim, hit = _chaos_round(workers, live_server_process, victim, in_flight)
+        victim, hit = _chaos_round(workers, live_server_process, victim, in_flight, starter.outage)
         hits.append(hit)
     faults_over = time.monotonic()
     starter.join(timeout=EXECUTIONS / PACE + 120)
@@ -263,7 +283,7 @@ def test_http_steps_survive_worker_kills_server_and_redis_restarts(
     )
 
 
-def test_callback_wait_survives_worker_kills_server_and_redis_restarts(
+def test_callback_wait_survives_worker_kills_server_redis_and_postgres_restarts(
     live_server_process, workers, proxy, namespace, redis_back_up
 ):
     account = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
@@ -292,6 +312,7 @@ def test_callback_wait_survives_worker_kills_server_and_redis_restarts(
     workers.kill9(survivor)  # while resumed steps are queued and running
     workers.start(**FAST_RECOVERY)
     redis_restart(outage=0.5)  # queued resumptions lose their messages
+    restart_postgres()  # callbacks still arriving meet a server whose database went away
     releasing.join(90)
     assert all(status == 204 or 200 <= status < 300 for _, status in proxy.delivered), proxy.delivered
     assert len(proxy.delivered) == count
