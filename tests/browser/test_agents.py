@@ -69,6 +69,12 @@ def test_run_now_emits_from_the_agents_page(newsroom, page, login):
 
     assert "Queued a run of wire ticker." in page.locator(".messagelist").inner_text()
     assert "Markets open" in page.locator(".agent-messages").inner_text()
+    assert "Ran; emitted 1 message." in page.locator(".agent-logs").inner_text()
+
+    page.click(".clear-logs-button")
+
+    assert "Cleared 1 log lines of wire ticker." in page.locator(".messagelist").inner_text()
+    assert "No log lines yet." in page.locator(".agent-logs").inner_text()
 
 
 def test_the_graph_links_to_the_agents_and_an_export_imports_again(newsroom, page, login, tmp_path):
