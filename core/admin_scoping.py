@@ -83,7 +83,8 @@ class OwnedRecordsDeleteMixin:
 
     Django refuses a deletion when the caller may not delete every cascaded row; task runs,
     events, revisions, tokens and secrets cannot be deleted on their own but must go with
-    their flow, execution or account.
+    their flow, execution or account. The rows being deleted are not cascaded rows: a bulk
+    deletion of secrets still needs the right to delete each one.
     """
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
@@ -91,7 +92,7 @@ class OwnedRecordsDeleteMixin:
         owned = {
             model._meta.verbose_name
             for model, model_admin in self.admin_site._registry.items()
-            if getattr(model_admin, "deleted_with_parent", False)
+            if getattr(model_admin, "deleted_with_parent", False) and model is not self.model
         }
         return deleted, counts, perms_needed - owned, protected
 
