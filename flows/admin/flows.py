@@ -23,7 +23,7 @@ from flows.admin.flow_pages import FlowPagesMixin, can_run
 from flows.definitions import DefinitionError, compile_definition
 from flows.graph import flow_svg
 from flows.models import Flow, FlowRevision
-from flows.services import flow_create, flow_update
+from flows.services import flow_create, flow_delete, flow_update
 
 EDITOR_MEDIA = forms.Media(js=["millrace/editor.js"], css={"all": ["millrace/console.css"]})
 
@@ -147,6 +147,11 @@ class FlowAdmin(FlowPagesMixin, NamespaceScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Flow, form: Any, change: bool) -> None:
         """Through the flow services, as the API: a changed source is a new revision, triggers sync."""
         adopt(obj, form.save_through_services())
+
+    def delete_model(self, request: HttpRequest, obj: Flow) -> None:
+        """Through `flow_delete`: the confirmation page is the API's `force`, so the flow's running
+        executions are cancelled (and audited) instead of running on without their flow."""
+        flow_delete(actor=request.user, flow=obj, force=True)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None

@@ -179,7 +179,18 @@ def test_editor_deletes_a_flow_with_its_revisions(client, editor_a, tenant_a):
     assert response.status_code == 302
     assert not Flow.objects.filter(pk=tenant_a.flow.pk).exists()
     assert not FlowRevision.objects.filter(pk=tenant_a.revision.pk).exists()
-    assert AuditEntry.objects.filter(action="flow.delete", resource_id=str(tenant_a.flow.pk)).exists()
+    assert AuditEntry.objects.filter(action="flow.delete", resource_id=str(tenant_a.flow.pk)).count() == 1
+
+
+def test_deleting_a_flow_cancels_its_running_executions(client, editor_a, tenant_a):
+    assert tenant_a.execution.flow_id == tenant_a.flow.pk and not tenant_a.execution.is_terminal
+    client.force_login(editor_a)
+
+    client.post(change_url(tenant_a.flow).replace("/change/", "/delete/"), {"post": "yes"})
+
+    execution = Execution.objects.get(pk=tenant_a.execution.pk)
+    assert execution.status == "CANCELLED"
+    assert AuditEntry.objects.filter(action="flow.delete", summary__cancelled=1).exists()
 
 
 def test_viewer_cannot_bulk_delete(client, viewer_a, tenant_a):
