@@ -83,6 +83,7 @@ def test_the_graph_links_to_the_agents_and_an_export_imports_again(newsroom, pag
     page.goto("/admin/flows/agent/")
     page.click("text=Workflows and graphs")
     page.click("text=headlines")
+    page.wait_for_url("**/graph/")  # count() does not wait for the navigation
 
     assert page.locator("svg.agent-graph-svg .ag-node").count() == 4
     assert page.locator("svg.agent-graph-svg path.ag-edge").count() == 3
