@@ -6,6 +6,18 @@ from django.utils import timezone
 
 from executions.models import Execution, ExecutionEvent, TaskRun
 
+#: Two chained echo steps: the shape the lease and lost-dispatch tests interrupt.
+TWO_STEPS = """
+name: two-steps
+tasks:
+  - name: first
+    type: util.echo
+    properties: {value: one}
+  - name: second
+    type: util.echo
+    properties: {value: "{{ outputs.first }}-two"}
+"""
+
 
 def later(seconds: float) -> datetime:
     """A moment `seconds` from now, to hand to `sweeper.sweep(now=...)` instead of sleeping."""

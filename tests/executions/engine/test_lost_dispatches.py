@@ -16,22 +16,11 @@ from executions.engine.sweeper import sweep
 from executions.engine.transitions import task_runs_create, transition
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
 from executions.services import execution_create
-from tests.executions.engine.support import later, names_and_statuses, run_named
+from tests.executions.engine.support import TWO_STEPS, later, names_and_statuses, run_named
 from tests.factories import AccountFactory, FlowFactory
 
 pytestmark = pytest.mark.usefixtures("eager")
 E, T = ExecutionStatus, TaskStatus
-
-TWO_STEPS = """
-name: lost
-tasks:
-  - name: first
-    type: util.echo
-    properties: {value: one}
-  - name: second
-    type: util.echo
-    properties: {value: "{{ outputs.first }}-two"}
-"""
 
 
 @pytest.fixture
