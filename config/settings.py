@@ -116,8 +116,31 @@ TEMPLATES = [
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "config.asgi.application"
 
+# A process's database connections come from a pool of at most MILLRACE_DB_POOL_SIZE: under ASGI
+# every request runs on a thread of its own, and a persistent connection per thread would pile
+# up until PostgreSQL refuses clients. A connection is checked when borrowed (a restarted server
+# costs no failed request; see core/postgresql). 0 turns the pool off for persistent connections
+# per thread.
+MILLRACE_DB_POOL_SIZE = env_int("MILLRACE_DB_POOL_SIZE", 10)
+# Parameters bound on the server and statements prepared once a connection has run them
+# MILLRACE_DB_PREPARE_THRESHOLD times (psycopg's default, 5; Django turns both off for poolers
+# such as PgBouncer in transaction mode, where 0 turns preparing off): the engine's few
+# statements, run for every step, skip parsing and planning, which was most of PostgreSQL's
+# work per execution.
+MILLRACE_DB_PREPARE_THRESHOLD = env_int("MILLRACE_DB_PREPARE_THRESHOLD", 5)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    if MILLRACE_DB_POOL_SIZE:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True, engine="core.postgresql")}
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": MILLRACE_DB_POOL_SIZE,
+            "timeout": env_int("MILLRACE_DB_POOL_TIMEOUT", 10),
+        }
+    else:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": MILLRACE_DB_PREPARE_THRESHOLD or None}
+    )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

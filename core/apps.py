@@ -7,6 +7,11 @@ class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "Millrace core"
 
+    def ready(self) -> None:
+        from core import forking
+
+        forking.register()
+
 
 class MillraceAdminConfig(admin_apps.AdminConfig):
     """The Django admin as Millrace's operator console, on a role-aware site."""
