@@ -2,11 +2,15 @@
 
 Each dialect subclasses `ExecutionStream` with its message shapes and routes it (see
 `api/<dialect>/routing.py`). Streams replay what already happened, then stream, then close
-once the execution has ended and every event is sent. The ExecutionEvent table is the record: the consumer keeps a
-cursor (the last event id sent) and always reads after it. A group message on the
-channel layer only rings the doorbell; the consumer also polls, because channels-redis
-drops messages on overflow and, in the embedded mode, workers in other processes cannot
-reach the in-memory layer.
+once the execution has ended and every event is sent. The ExecutionEvent table is the record:
+each socket keeps a cursor (the last event id sent) and is always given what comes after it.
+
+A socket replays on its own reads until it has caught up, then joins its execution's `Feed`,
+one per execution and server process: the feed is the member of the execution's channel-layer
+group, and each ring (or poll) makes one read for all of its sockets, translated once per
+message shape. A group message only rings the doorbell; the feed also polls, because
+channels-redis drops messages on overflow and, in the embedded mode, workers in other
+processes cannot reach the in-memory layer.
 
 A page of the operator console authenticates with its Django session instead of a token: the
 session cookie counts only without a token (a token, good or bad, decides alone) and only
@@ -24,15 +28,18 @@ import asyncio
 import contextlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from importlib import import_module
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
+from django.db import connections
 from django.http import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from rest_framework import exceptions
@@ -98,25 +105,46 @@ def session_account(headers: dict[bytes, bytes]) -> Account | None:
     return account if isinstance(account, Account) and account.is_active else None
 
 
-class ExecutionStream(AsyncWebsocketConsumer):
-    """Replay, then live events of one execution; subclasses say how an event is shown."""
+def read_events(execution_id: Any, after: int) -> tuple[Execution | None, list[ExecutionEvent], bool, bool]:
+    """The execution, its next events after `after`, whether the stream is done, whether more wait.
 
-    poll_interval = 0.5
+    The status is read before the events: when it says the execution ended, every event of
+    the transaction that ended it is already visible, so the stream is done once they are sent.
+    When the events end the execution though the first read did not see it ended, the execution
+    is read again, so the terminal event is shown with the execution it left (as final).
+    """
+    found = Execution.objects.filter(pk=execution_id).select_related("namespace")
+    execution = found.first()
+    if execution is None:
+        return None, [], True, False
+    ended = execution.status in TERMINAL_EXECUTION_STATUSES
+    events = list(execution_events(execution=execution, after_id=after)[:BATCH])
+    more = len(events) == BATCH
+    if not ended and any(
+        event.type == "execution_status" and (event.data or {}).get("status") in TERMINAL_EXECUTION_STATUSES
+        for event in events
+    ):
+        execution = found.first() or execution
+    return execution, events, ended and not more, more
+
+
+class ExecutionStream(AsyncWebsocketConsumer):
+    """Replay, then live events of one execution; subclasses say how an event is shown.
+
+    `translate` must depend only on the events, the execution and `translate_key()`: the
+    feed translates once for every subscriber with the same key and cursor.
+    """
 
     async def connect(self) -> None:
         await self.accept()
         self.pump: asyncio.Task | None = None
-        self.group: str | None = None
+        self.feed: Feed | None = None
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         code = await database_sync_to_async(self._authorize)(query)
         if code is not None:
             await self.close(code)
             return
-        if self.channel_layer is not None:
-            self.group = group_name(self.execution_id)
-            await self.channel_layer.group_add(self.group, self.channel_name)
-        self.wake = asyncio.Event()
-        self.pump = asyncio.create_task(self._stream())
+        self.pump = asyncio.create_task(self._replay())
 
     def _authorize(self, query: dict[str, list[str]]) -> int | None:
         headers = dict(self.scope.get("headers") or [])
@@ -138,32 +166,27 @@ class ExecutionStream(AsyncWebsocketConsumer):
         self.options = query
         return None
 
-    async def execution_event(self, message: dict[str, Any]) -> None:
-        """The doorbell: something was written; the pump reads it from the table."""
-        self.wake.set()
-
     async def disconnect(self, code: int) -> None:
         if getattr(self, "pump", None) is not None and self.pump is not asyncio.current_task():
             self.pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.pump
-        if getattr(self, "group", None) and self.channel_layer is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "feed", None) is not None:
+            self.feed.leave(self)
 
-    async def _stream(self) -> None:
+    async def _replay(self) -> None:
+        """Read from this socket's own cursor until caught up, then follow the shared feed."""
         try:
             while True:
-                self.wake.clear()
                 messages, done, more = await database_sync_to_async(self._read)()
                 for message in messages:
                     await self.send(text_data=json.dumps(message))
                 if done:
                     await self.close(1000)
                     return
-                if more:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=self.poll_interval)
+                if not more:
+                    break
+            self.feed = Feed.join(self)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -171,21 +194,25 @@ class ExecutionStream(AsyncWebsocketConsumer):
             await self.close(1011)
 
     def _read(self) -> tuple[list[dict[str, Any]], bool, bool]:
-        """Messages after the cursor; whether the stream is done; whether more are waiting.
-
-        The status is read before the events: when it says the execution ended, every event
-        of the transaction that ended it is already visible.
-        """
-        execution = Execution.objects.filter(pk=self.execution_id).select_related("namespace").first()
+        """Messages after the cursor; whether the stream is done; whether more are waiting."""
+        execution, events, done, more = read_events(self.execution_id, self.cursor)
         if execution is None:
             return [], True, False
-        ended = execution.status in TERMINAL_EXECUTION_STATUSES
-        events = list(execution_events(execution=execution, after_id=self.cursor)[:BATCH])
         if events:
             self.cursor = events[-1].id
-        more = len(events) == BATCH
-        messages = self.translate(events, execution)
-        return messages, ended and not more, more
+        return self.translate(events, execution), done, more
+
+    async def deliver(self, texts: list[str], done: bool) -> None:
+        """Send the feed's messages for this socket (and close after the last one)."""
+        for text in texts:
+            await self.send(text_data=text)
+        if done:
+            await self.close(1000)
+
+    def translate_key(self) -> tuple[Any, ...]:
+        """What besides the events and the execution decides this socket's messages."""
+        options = tuple(sorted((name, tuple(v)) for name, v in self.options.items() if name not in ("token", "since")))
+        return (type(self), options)
 
     def is_final(self, event: ExecutionEvent, execution: Execution) -> bool:
         """The status change that ended the execution for good (not one a retry undid)."""
@@ -197,3 +224,158 @@ class ExecutionStream(AsyncWebsocketConsumer):
 
     def translate(self, events: list[ExecutionEvent], execution: Execution) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+
+class Feed:
+    """One execution's live events for every socket of this process that follows it.
+
+    The feed, not each socket, is the member of the execution's channel-layer group, so a
+    doorbell is one message per process. A ring or a poll makes one read (the status, then the
+    events after the lowest cursor of its subscribers), translated once per `translate_key()`
+    and cursor; each subscriber gets the events after its own cursor, which then moves to the
+    last event read. A ring of an event already rung or read is ignored; one that comes while a
+    read is in flight makes another read after it.
+    """
+
+    poll_interval = 0.5
+    renew_seconds = 300.0  # re-join the group this often (it may have expired or Redis restarted)
+    read_threads = 4  # feeds reading at once per process, each thread with its database connection (0: none)
+    _open: ClassVar[dict[Any, Feed]] = {}
+    _reader: ClassVar[ThreadPoolExecutor | None] = None
+
+    def __init__(self, execution_id: Any, layer: Any) -> None:
+        self.execution_id = execution_id
+        self.subscribers: dict[ExecutionStream, None] = {}  # in joining order
+        self.wake = asyncio.Event()
+        self.rung = 0  # the highest event id rung or read
+        self.reading = False
+        self.in_group = False
+        self.loop = asyncio.get_running_loop()
+        self.task = self.loop.create_task(self._run())
+        self.listener = self.loop.create_task(self._listen(layer)) if layer is not None else None
+
+    @classmethod
+    def join(cls, subscriber: ExecutionStream) -> Feed:
+        feed = cls._open.get(subscriber.execution_id)
+        if feed is None or feed.loop is not asyncio.get_running_loop() or feed.task.done():
+            feed = cls._open[subscriber.execution_id] = cls(subscriber.execution_id, subscriber.channel_layer)
+        feed.subscribers[subscriber] = None
+        feed.wake.set()  # its cursor may be behind the last read
+        return feed
+
+    @classmethod
+    def reader(cls) -> Any:
+        """How a feed reads: on the feeds' own threads, since one shared database thread would
+        queue every execution's reads behind each other and behind the sockets' handshakes; on
+        SQLite (one writer at a time, and its in-memory test database is not readable from
+        another thread while written) on the shared database thread."""
+        if not cls.read_threads or connections["default"].vendor == "sqlite":
+            return partial(database_sync_to_async, thread_sensitive=True)
+        if cls._reader is None:
+            cls._reader = ThreadPoolExecutor(cls.read_threads, thread_name_prefix="millrace-stream")
+        return partial(database_sync_to_async, thread_sensitive=False, executor=cls._reader)
+
+    def leave(self, subscriber: ExecutionStream) -> None:
+        self.subscribers.pop(subscriber, None)
+        if not self.subscribers:
+            self.wake.set()
+
+    def ring(self, event_id: int) -> None:
+        """The doorbell: `event_id` was committed (0 when the writer could not tell)."""
+        if event_id and event_id <= self.rung:
+            return
+        self.rung = max(self.rung, event_id)
+        self.wake.set()
+
+    async def _listen(self, layer: Any) -> None:
+        """Stay in the execution's group and turn its messages into rings; polling covers any gap."""
+        group, channel = group_name(self.execution_id), await layer.new_channel()
+        try:
+            while True:
+                try:
+                    await layer.group_add(group, channel)
+                    self.in_group = True
+                    self.wake.set()  # rings sent before joining went nowhere
+                    renew = self.loop.time() + self.renew_seconds
+                    while (left := renew - self.loop.time()) > 0:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(left):
+                                message = await layer.receive(channel)
+                            self.ring(int(message.get("event_id") or 0))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    self.in_group = False
+                    logger.warning("Execution stream %s polls only: %s", self.execution_id, error)
+                    await asyncio.sleep(self.poll_interval * 10)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(layer.group_discard(group, channel))
+
+    async def _run(self) -> None:
+        try:
+            while self.subscribers:
+                self.wake.clear()
+                subscribers = list(self.subscribers)
+                self.reading = True
+                try:
+                    texts, last, done, more = await self.reader()(self._read)(subscribers)
+                except Exception:
+                    logger.exception("Execution stream %s failed", self.execution_id)
+                    await self._close_all(1011)
+                    return
+                finally:
+                    self.reading = False
+                self.rung = max(self.rung, last)
+                subscribers = [subscriber for subscriber in subscribers if subscriber in self.subscribers]  # not gone
+                for subscriber in subscribers:
+                    subscriber.cursor = max(subscriber.cursor, last)
+                    if done:
+                        self.subscribers.pop(subscriber)
+                sent = await asyncio.gather(
+                    *(subscriber.deliver(texts[subscriber], done) for subscriber in subscribers),
+                    return_exceptions=True,
+                )
+                for subscriber, outcome in zip(subscribers, sent, strict=True):
+                    if isinstance(outcome, Exception):
+                        logger.warning("Could not send to an execution stream: %s", outcome)
+                        self.subscribers.pop(subscriber, None)
+                if more or not self.subscribers:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_interval):  # not wait_for: it may swallow a cancel
+                        await self.wake.wait()
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Sockets joining from now on start a new feed."""
+        if self._open.get(self.execution_id) is self:
+            del self._open[self.execution_id]
+        if self.listener is not None:
+            self.listener.cancel()
+
+    async def _close_all(self, code: int) -> None:
+        self._forget()
+        subscribers, self.subscribers = list(self.subscribers), {}
+        for subscriber in subscribers:
+            with contextlib.suppress(Exception):
+                await subscriber.close(code)
+
+    def _read(self, subscribers: list[ExecutionStream]) -> tuple[dict[ExecutionStream, list[str]], int, bool, bool]:
+        """Each subscriber's messages, the last event id read, whether the stream is done and
+        whether more are waiting."""
+        execution, events, done, more = read_events(
+            self.execution_id, min(subscriber.cursor for subscriber in subscribers)
+        )
+        if execution is None:
+            return {subscriber: [] for subscriber in subscribers}, 0, True, False
+        translated: dict[tuple[Any, ...], list[str]] = {}
+        texts = {}
+        for subscriber in subscribers:
+            key = (*subscriber.translate_key(), subscriber.cursor)
+            if key not in translated:
+                mine = [event for event in events if event.id > subscriber.cursor]
+                translated[key] = [json.dumps(message) for message in subscriber.translate(mine, execution)]
+            texts[subscriber] = translated[key]
+        return texts, events[-1].id if events else 0, done, more

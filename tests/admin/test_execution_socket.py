@@ -1,20 +1,14 @@
 """The execution socket as the console page uses it: authenticated by the Django session, only
 from the console's own origin, and never instead of a token that was given."""
 
-import json
-from typing import Any
-from unittest import mock
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from accounts.roles import Role
-from config.asgi import application
 from executions.models import Execution
 from executions.services import execution_create
 from tests.factories import AccountFactory, FlowFactory, NamespaceFactory
+from tests.sockets import stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,32 +40,13 @@ def session_cookie(account) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-def connect(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[list[dict[str, Any]], int | None]:
-    """Every message the socket sends, and its close code."""
-
-    async def run():
-        comm = WebsocketCommunicator(application, path, headers=headers)
-        connected, _ = await comm.connect(timeout=5)
-        assert connected
-        messages = []
-        while True:
-            output = await comm.receive_output(5)
-            if output["type"] == "websocket.close":
-                await comm.disconnect()
-                return messages, output.get("code")
-            messages.append(json.loads(output["text"]))
-
-    with mock.patch("channels.db.close_old_connections", lambda: None):
-        return async_to_sync(run)()
-
-
 def page_headers(cookie: bytes, origin: bytes | None = ORIGIN) -> list[tuple[bytes, bytes]]:
     headers = [(b"host", HOST), (b"cookie", cookie)]
     return headers + ([(b"origin", origin)] if origin is not None else [])
 
 
 def test_the_console_session_opens_the_stream(ended, member):
-    messages, code = connect(f"/ws/executions/{ended.pk}?event_ids=true", page_headers(session_cookie(member)))
+    messages, code = stream(f"/ws/executions/{ended.pk}?event_ids=true", page_headers(session_cookie(member)))
 
     assert code == 1000
     assert messages[0]["type"] == "execution_update"
@@ -80,7 +55,7 @@ def test_the_console_session_opens_the_stream(ended, member):
 
 @pytest.mark.parametrize("origin", [None, b"http://evil.example", b"null", b"http://testserver:8443"])
 def test_a_session_from_another_origin_is_refused(ended, member, origin):
-    messages, code = connect(f"/ws/executions/{ended.pk}", page_headers(session_cookie(member), origin))
+    messages, code = stream(f"/ws/executions/{ended.pk}", page_headers(session_cookie(member), origin))
 
     assert (messages, code) == ([], 4401)
 
@@ -88,7 +63,7 @@ def test_a_session_from_another_origin_is_refused(ended, member, origin):
 def test_a_trusted_origin_may_use_the_session(ended, member, settings):
     settings.CSRF_TRUSTED_ORIGINS = ["https://console.example"]
 
-    _, code = connect(f"/ws/executions/{ended.pk}", page_headers(session_cookie(member), b"https://console.example"))
+    _, code = stream(f"/ws/executions/{ended.pk}", page_headers(session_cookie(member), b"https://console.example"))
 
     assert code == 1000
 
@@ -96,8 +71,8 @@ def test_a_trusted_origin_may_use_the_session(ended, member, settings):
 def test_a_bad_token_is_refused_even_with_a_good_session(ended, member):
     headers = [*page_headers(session_cookie(member)), (b"authorization", b"Bearer not-a-token")]
 
-    by_header = connect(f"/ws/executions/{ended.pk}", headers)
-    by_query = connect(f"/ws/executions/{ended.pk}?token=mr_forged", page_headers(session_cookie(member)))
+    by_header = stream(f"/ws/executions/{ended.pk}", headers)
+    by_query = stream(f"/ws/executions/{ended.pk}?token=mr_forged", page_headers(session_cookie(member)))
 
     assert by_header == ([], 4401)
     assert by_query == ([], 4401)
@@ -106,7 +81,7 @@ def test_a_bad_token_is_refused_even_with_a_good_session(ended, member):
 def test_a_session_outside_the_namespace_is_not_found(ended):
     stranger = AccountFactory(role=Role.EDITOR, default_namespace=NamespaceFactory(name="elsewhere"))
 
-    assert connect(f"/ws/executions/{ended.pk}", page_headers(session_cookie(stranger))) == ([], 4404)
+    assert stream(f"/ws/executions/{ended.pk}", page_headers(session_cookie(stranger))) == ([], 4404)
 
 
 def test_an_ended_or_stale_session_is_refused(ended, member):
@@ -114,8 +89,8 @@ def test_an_ended_or_stale_session_is_refused(ended, member):
     member.set_password("a-new-password-now")  # the session's auth hash no longer matches
     member.save()
 
-    assert connect(f"/ws/executions/{ended.pk}", page_headers(cookie)) == ([], 4401)
-    assert connect(f"/ws/executions/{ended.pk}", page_headers(b"sessionid=made-up")) == ([], 4401)
+    assert stream(f"/ws/executions/{ended.pk}", page_headers(cookie)) == ([], 4401)
+    assert stream(f"/ws/executions/{ended.pk}", page_headers(b"sessionid=made-up")) == ([], 4401)
 
 
 def test_a_disabled_account_loses_its_socket(ended, member):
@@ -123,4 +98,4 @@ def test_a_disabled_account_loses_its_socket(ended, member):
     member.is_active = False
     member.save()
 
-    assert connect(f"/ws/executions/{ended.pk}", page_headers(cookie)) == ([], 4401)
+    assert stream(f"/ws/executions/{ended.pk}", page_headers(cookie)) == ([], 4401)

@@ -1,12 +1,10 @@
 """Execution WebSockets through the real ASGI router: FlowRunner's message sequence (live and
 replayed), `?since=`, refusals, and workflowdev's log stream."""
 
-import json
 from typing import Any
 from unittest import mock
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import SlidingToken
@@ -22,6 +20,7 @@ from executions.services import execution_cancel, execution_create, execution_st
 from flows.models import Flow
 from tests.conftest import token_for
 from tests.factories import AccountFactory, FlowFactory, NamespaceFactory
+from tests.sockets import in_loop, read_all, stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,33 +67,6 @@ def flow_of(namespace, account):
         return FlowFactory(namespace=namespace, source=source, format=Flow.Format.NODES, created_by=account)
 
     return make
-
-
-def in_loop(coroutine_function) -> Any:
-    """Run a test's async part; the test database connection must survive consumer DB calls."""
-    with mock.patch("channels.db.close_old_connections", lambda: None):
-        return async_to_sync(coroutine_function)()
-
-
-async def read_all(comm: WebsocketCommunicator, timeout: float = 5) -> tuple[list[dict[str, Any]], int | None]:
-    """Every message until the server closes; the close code."""
-    messages = []
-    while True:
-        output = await comm.receive_output(timeout)
-        if output["type"] == "websocket.close":
-            await comm.disconnect()
-            return messages, output.get("code")
-        messages.append(json.loads(output["text"]))
-
-
-def stream(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> tuple[list[dict[str, Any]], int | None]:
-    async def run():
-        comm = WebsocketCommunicator(application, path, headers=headers or [])
-        connected, _ = await comm.connect(timeout=5)
-        assert connected
-        return await read_all(comm)
-
-    return in_loop(run)
 
 
 def live(path: str, act, before: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int | None]:
