@@ -19,7 +19,7 @@ BOOTSTRAP_NAMESPACE = "default"
 BOOTSTRAP_LOCK_ID = 0x4D494C4C  # "MILL": the advisory lock key that serialises the bootstrap registration
 
 
-def audit_record(
+def audit_entry(
     *,
     actor: Account | None,
     action: str,
@@ -28,9 +28,10 @@ def audit_record(
     namespace: Namespace | str | None = None,
     summary: dict | None = None,
 ) -> AuditEntry:
-    """Append an audit entry. Callers pass summaries without secret values."""
+    """An unsaved audit entry; `audit_record` saves one. Callers pass summaries without secret
+    values; a caller that inserts it with its other rows saves a statement."""
     namespace_name = namespace.name if isinstance(namespace, Namespace) else (namespace or "")
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=actor,
         actor_name=actor.username if actor else "system",
         action=action,
@@ -39,6 +40,13 @@ def audit_record(
         namespace=namespace_name,
         summary=summary or {},
     )
+
+
+def audit_record(**entry: Any) -> AuditEntry:
+    """Append an audit entry (the keyword arguments of `audit_entry`)."""
+    audit = audit_entry(**entry)
+    audit.save(force_insert=True)
+    return audit
 
 
 def _bootstrap_lock() -> None:

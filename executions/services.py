@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.roles import Role
 from accounts.selectors import ensure_role
-from accounts.services import audit_record
+from accounts.services import audit_entry, audit_record
 from core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from core.metrics import EXECUTIONS_STARTED
 from executions.engine import dispatch
@@ -96,17 +96,21 @@ def execution_start(
     """Start a run of `flow`: executor role in its namespace (none for system triggers)."""
     if actor is not None:
         ensure_role(actor, flow.namespace, Role.EXECUTOR)
-    with transaction.atomic(), batched(), deferred_writes():  # the execution and its event: one statement
+    with transaction.atomic(), batched(), deferred_writes() as writes:  # execution, event, audit: one statement
         execution = execution_create(
             flow=flow, inputs=inputs, origin=origin, created_by=actor, trigger=trigger, trigger_data=trigger_data
         )
-        audit_record(
-            actor=actor,
-            action="execution.start",
-            resource_type="execution",
-            resource_id=execution.pk,
-            namespace=flow.namespace,
-            summary={"flow": flow.name, "origin": origin},
+        writes.insert(
+            [
+                audit_entry(
+                    actor=actor,
+                    action="execution.start",
+                    resource_type="execution",
+                    resource_id=execution.pk,
+                    namespace=flow.namespace,
+                    summary={"flow": flow.name, "origin": origin},
+                )
+            ]
         )
         dispatch.start_execution(str(execution.pk))
     return execution

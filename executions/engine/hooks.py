@@ -13,22 +13,43 @@ at `MILLRACE_SUBFLOW_MAX_DEPTH` with a warning instead of chaining forever.
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from core.errors import ValidationFailed
 from executions.engine.callbacks import callback_owed
 from executions.engine.events import event_append
 from executions.engine.subflows import child_depth
+from executions.engine.writes import pending as pending_writes
 from executions.models import Execution, ExecutionEvent
 from flows.models import Trigger
 
 logger = logging.getLogger("millrace.engine")
 
 
+def _watched(flow_id: object) -> bool:
+    """Whether an enabled `flow` trigger watches the flow. Most flows have none: a step that
+    ends its execution in one statement makes that statement require it (a watched flow then
+    falls back to the step's careful path, which fires its triggers); otherwise one short
+    statement (prepared on PostgreSQL) asks, sparing the trigger query's compilation."""
+    meta, quote = Trigger._meta, connection.ops.quote_name
+    source, type_, enabled = (meta.get_field(name) for name in ("source_flow", "type", "enabled"))
+    exists = (
+        f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(source.column)} = %s"
+        f" AND {quote(type_.column)} = %s AND {quote(enabled.column)})"
+    )
+    params = [source.get_db_prep_value(flow_id, connection), Trigger.Type.FLOW.value]
+    writes = pending_writes()
+    if writes is not None and writes.require(f"NOT {exists}", params):
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {exists}", params)
+        return bool(cursor.fetchone()[0])
+
+
 def execution_finished(execution: Execution) -> None:
     """Start each enabled `flow` trigger watching this flow for this status (same namespace only)."""
     callback_owed(execution)  # a connector proxy caller waiting on millrace/RunFlow
-    if execution.flow_id is None or not execution.is_terminal:
+    if execution.flow_id is None or not execution.is_terminal or not _watched(execution.flow_id):
         return
     from executions.engine import dispatch
     from executions.services import execution_create

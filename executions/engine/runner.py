@@ -94,11 +94,12 @@ def _task_runs(execution_id: object) -> list[TaskRun]:
 
 
 def _locked_execution(execution_id: object, like: Execution | None = None) -> Execution | None:
-    """Lock the execution row; `like` (the same execution, read earlier) saves the joins and
-    the frozen source, which never changes."""
+    """Lock the execution row; `like` (the same execution, read earlier) saves the join and the
+    frozen source, which never changes. The engine needs the flow's id only (the execution
+    keeps its own copy of the definition), so the flow row is not read."""
     queryset = Execution.objects.select_for_update(of=("self",)).filter(pk=execution_id)
     if like is None:
-        found = list(queryset.select_related("namespace", "flow")[:1])
+        found = list(queryset.select_related("namespace")[:1])
         return found[0] if found else None
     found = list(queryset.defer("source")[:1])
     if not found:
@@ -106,8 +107,6 @@ def _locked_execution(execution_id: object, like: Execution | None = None) -> Ex
     locked = found[0]
     locked.source = like.source
     locked.namespace = like.namespace
-    if like.flow_id == locked.flow_id:
-        locked.flow = like.flow
     return locked
 
 
@@ -184,9 +183,7 @@ def _on_execution_finished(execution: Execution) -> None:
 def _claim(task_run_id: str) -> TaskRun | None:
     try:
         with transaction.atomic(), batched(), deferred_writes():
-            run = (
-                TaskRun.objects.select_related("execution__namespace", "execution__flow").filter(pk=task_run_id).first()
-            )
+            run = TaskRun.objects.select_related("execution__namespace").filter(pk=task_run_id).first()
             if run is None or run.status != T.QUEUED:
                 return None
             # Lock the execution as the orchestrator does, so a pause or cancel committing now
@@ -237,7 +234,7 @@ def _execute(run: TaskRun, runs: list[TaskRun] | None) -> tuple[TaskRun, list[Ta
         # advance from memory, and let one statement check that guess as it writes.
         seen = dict(run.__dict__)
         try:
-            with transaction.atomic(), batched(), deferred_writes(guard=execution):
+            with transaction.atomic(), batched(), deferred_writes(guard=execution, whole_transaction=True):
                 _record(run, step, result, inputs, masker, ctx)
                 return _orchestrate(execution, view.task_runs)
         except StaleStatus:

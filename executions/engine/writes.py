@@ -10,6 +10,13 @@ Inside `deferred_writes()`, `transition()` and `task_runs_create()` queue their 
 Any other statement on the connection first flushes the queue, so reads and other writes
 always see the engine's writes in order. Other backends flush through the ORM, one
 statement per write.
+
+A chained step whose transaction holds nothing but that statement sends it on its own, as
+its own transaction (`whole_transaction`): without the `BEGIN` and `COMMIT` round trips. Its
+final `SELECT` then divides by zero when a check failed, so PostgreSQL aborts the statement
+and nothing of it is written, as a rolled-back transaction would leave it. Such a block may
+also take conditions its writes were computed on (`require`), checked in the same statement
+instead of a read of their own.
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import DataError, connection
 from django.db.models import Field, Model
+from psycopg import errors as psycopg_errors
+from psycopg.pq import TransactionStatus
 
 from executions.engine import events
 from executions.models import Execution, ExecutionEvent
@@ -42,12 +51,24 @@ class _Update:
 @dataclass
 class PendingWrites:
     """The queued writes; `guard` is (execution id, status, attempt) as this worker last saw
-    them: checked, and the row locked, before anything is written."""
+    them: checked, and the row locked, before anything is written. `requirements` are SQL
+    conditions the writes were computed on (see `require`)."""
 
     guard: tuple[Any, str, int] | None = None
     updates: dict[tuple[type[Model], Any], _Update] = field(default_factory=dict)
     inserts: list[Model] = field(default_factory=list)
+    requirements: list[tuple[str, list[Any]]] = field(default_factory=list)
+    whole_transaction: bool = False
     flushing: bool = False
+
+    def require(self, condition: str, params: list[Any]) -> bool:
+        """Write nothing unless `condition` (SQL) holds when the statement runs: what fails it
+        raises `StaleStatus`, as a failed check does. Only a whole-transaction block on
+        PostgreSQL takes conditions (it saves a statement there); False: check it yourself."""
+        if not self.whole_transaction or connection.vendor != "postgresql":
+            return False
+        self.requirements.append((condition, list(params)))
+        return True
 
     def update(self, obj: Model, where: dict[str, Any], values: dict[str, Any]) -> None:
         if any(queued is obj for queued in self.inserts):
@@ -73,19 +94,22 @@ class PendingWrites:
     def empty(self) -> bool:
         return self.guard is None and not self.updates and not self.inserts and not events.pending_batch()
 
-    def flush(self) -> None:
+    def flush(self, *, alone: bool = False) -> None:
+        """Write what is queued; `alone`: this statement is the whole transaction (see
+        `deferred_writes`)."""
         if self.flushing or self.empty:
             return
         self.flushing = True
         try:
             if connection.vendor == "postgresql":
-                _flush_postgresql(self)
+                _flush_postgresql(self, alone=alone and _transaction_untouched())
             else:
                 _flush_orm(self)
         finally:
             self.guard = None
             self.updates = {}
             self.inserts = []
+            self.requirements = []
             self.flushing = False
 
 
@@ -94,12 +118,20 @@ def pending() -> PendingWrites | None:
 
 
 @contextmanager
-def deferred_writes(*, guard: Execution | None = None) -> Iterator[PendingWrites]:
+def deferred_writes(*, guard: Execution | None = None, whole_transaction: bool = False) -> Iterator[PendingWrites]:
     """Queue the engine's writes inside the block; flush them at its end (and before any
-    other statement). Use inside `transaction.atomic()` and `events.batched()`."""
+    other statement). Use inside `transaction.atomic()` and `events.batched()`.
+
+    `whole_transaction`: the block is all of its (outermost) transaction. When nothing else
+    ran in it, the final statement then runs on its own, as its own transaction: no `BEGIN`
+    and `COMMIT` round trips, and a failed check aborts the statement, so nothing is written.
+    """
     if pending() is not None:
         raise RuntimeError("deferred_writes() does not nest")
-    writes = PendingWrites(guard=(guard.pk, guard.status, guard.attempt) if guard is not None else None)
+    writes = PendingWrites(
+        guard=(guard.pk, guard.status, guard.attempt) if guard is not None else None,
+        whole_transaction=whole_transaction,
+    )
 
     def flush_first(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         writes.flush()
@@ -109,9 +141,17 @@ def deferred_writes(*, guard: Execution | None = None) -> Iterator[PendingWrites
     try:
         with connection.execute_wrapper(flush_first):
             yield writes
-            writes.flush()
+            writes.flush(alone=whole_transaction)
     finally:
         _local.writes = None
+
+
+def _transaction_untouched() -> bool:
+    """The outermost transaction is open in Django but has sent nothing to the server yet."""
+    raw = connection.connection
+    return (
+        len(connection.atomic_blocks) == 1 and raw is not None and raw.info.transaction_status == TransactionStatus.IDLE
+    )
 
 
 # --- ORM (SQLite and others): one statement per write --------------------------------------
@@ -136,7 +176,7 @@ def _flush_orm(writes: PendingWrites) -> None:
 # --- PostgreSQL: one statement -------------------------------------------------------------
 
 
-def _flush_postgresql(writes: PendingWrites) -> None:
+def _flush_postgresql(writes: PendingWrites, *, alone: bool = False) -> None:
     quote = connection.ops.quote_name
     ctes: list[str] = []
     params: list[Any] = []
@@ -190,12 +230,38 @@ def _flush_postgresql(writes: PendingWrites) -> None:
         if batch
         else ""
     )
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(ctes)} SELECT {counts}{last_events}", params)
-        row = cursor.fetchone()
+    required = " AND ".join(f"({condition})" for condition, _ in writes.requirements)
+    for _, values in writes.requirements:
+        params += values  # the conditions stand once, in the final SELECT, after every CTE
+    tail = ""
+    if alone and (checks or required):  # a failed check divides by zero: the statement aborts
+        held = [f"(SELECT count(*) FROM {name}) = {expected}" for name, expected, _ in checks]
+        tail = f", 1 / (CASE WHEN {' AND '.join(held + ([required] if required else []))} THEN 1 ELSE 0 END)"
+    elif required:
+        tail = f", ({required})"
+    sql = f"WITH {', '.join(ctes)} SELECT {counts}{last_events}{tail}"
+    if not alone:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    else:
+        raw = connection.connection
+        raw.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+        except DataError as exc:
+            if isinstance(exc.__cause__, psycopg_errors.DivisionByZero):
+                raise _stale("A row the step writes changed; nothing was written") from exc
+            raise
+        finally:
+            raw.autocommit = False
     for (_, expected, what), count in zip(checks, row, strict=False):
         if count != expected:
             raise _stale(what)
+    if required and not alone and not row[-1]:
+        raise _stale("What the writes were computed on changed")
     if batch:
         announced = row[max(len(checks), 1)]
         if isinstance(announced, str):

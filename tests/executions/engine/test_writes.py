@@ -1,6 +1,7 @@
 """The engine's deferred writes: one statement per chained step on PostgreSQL, the same
 all-or-nothing checks as immediate writes everywhere."""
 
+import contextlib
 import uuid
 
 import pytest
@@ -8,13 +9,17 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from psycopg.pq import TransactionStatus
 
+from accounts.models import AuditEntry
+from accounts.roles import Role
 from executions.engine.events import batched, group_name
 from executions.engine.transitions import StaleStatus, task_runs_create, transition
 from executions.engine.writes import deferred_writes
 from executions.models import Execution, ExecutionEvent, ExecutionStatus, TaskRun, TaskStatus
+from executions.services import execution_start
 from tests.executions.engine.support import names_and_statuses, status_events
-from tests.factories import ExecutionFactory
+from tests.factories import AccountFactory, ExecutionFactory, FlowFactory
 
 E, T = ExecutionStatus, TaskStatus
 
@@ -61,6 +66,32 @@ def test_a_flow_runs_to_the_same_result_with_deferred_writes(run_flow):
         assert len(engine_writes) > 4
 
 
+@pytest.mark.usefixtures("eager")
+def test_a_steps_statement_is_prepared_once_the_connection_has_run_it_a_few_times(run_flow):
+    steps = "".join(f"  - {{name: s{n}, type: util.echo, properties: {{value: {n}}}}}\n" for n in range(12))
+    execution = run_flow(f"name: twelve\ntasks:\n{steps}")
+    assert execution.status == E.SUCCESS, execution.error
+    if connection.vendor == "postgresql":  # parsed and planned once, not per step
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [row[0] for row in cursor.fetchall()]
+        assert any(statement.startswith("WITH g AS (SELECT 1 FROM") for statement in prepared), prepared
+
+
+def test_a_start_writes_the_execution_its_event_and_its_audit_entry_in_one_statement(db, namespace):
+    account = AccountFactory(role=Role.EXECUTOR, default_namespace=namespace)
+    flow = FlowFactory(namespace=namespace, source=THREE, created_by=account)
+    with CaptureQueriesContext(connection) as captured:
+        execution = execution_start(actor=account, flow=flow)
+    writes = writes_of(captured.captured_queries)
+    assert AuditEntry.objects.filter(action="execution.start", resource_id=str(execution.pk)).count() == 1
+    assert ExecutionEvent.objects.filter(execution=execution).count() == 1
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1 and "accounts_auditentry" in writes[0], writes
+    else:
+        assert len(writes) == 3, writes
+
+
 def test_a_stale_write_rolls_back_everything_queued_with_it(transactional_db):
     execution = ExecutionFactory(status=E.RUNNING)
     run = new_run(execution, "a")
@@ -84,6 +115,59 @@ def test_the_execution_guard_refuses_an_execution_that_moved(transactional_db):
         task_runs_create([new_run(execution, "a")])
 
     assert not TaskRun.objects.filter(execution=execution).exists()
+
+
+def test_a_whole_transaction_block_sends_its_statement_as_its_own_transaction(transactional_db):
+    execution = ExecutionFactory(status=E.RUNNING)
+    run = new_run(execution, "a")
+    with transaction.atomic():
+        with batched(), deferred_writes(guard=execution, whole_transaction=True):
+            task_runs_create([run])
+            transition(execution, E.SUCCESS, message="finished")
+        postgresql = connection.vendor == "postgresql"
+        committed = postgresql and connection.connection.info.transaction_status == TransactionStatus.IDLE
+
+    assert TaskRun.objects.filter(pk=run.pk, status=T.RUNNING).exists()
+    assert Execution.objects.get(pk=execution.pk).status == E.SUCCESS
+    assert [e.data["status"] for e in status_events(execution)][-1] == E.SUCCESS
+    assert committed is postgresql  # on PostgreSQL committed already: no COMMIT left to send
+
+
+def test_a_whole_transaction_statement_with_a_failed_check_writes_nothing(transactional_db):
+    execution = ExecutionFactory(status=E.RUNNING)
+    first, second = new_run(execution, "a"), new_run(execution, "b", sequence=2)
+    TaskRun.objects.bulk_create([first, second])
+    TaskRun.objects.filter(pk=second.pk).update(status=T.CANCELLED)  # someone else moved it
+    before = ExecutionEvent.objects.count()
+
+    whole = deferred_writes(guard=execution, whole_transaction=True)
+    with pytest.raises(StaleStatus), transaction.atomic(), batched(), whole:
+        transition(first, T.SUCCESS, message="done")  # its update succeeds, then the next one fails
+        transition(second, T.SUCCESS, message="done")
+        task_runs_create([new_run(execution, "c", sequence=3)])
+
+    assert dict(TaskRun.objects.filter(execution=execution).values_list("name", "status")) == {
+        "a": T.RUNNING,
+        "b": T.CANCELLED,
+    }
+    assert ExecutionEvent.objects.count() == before
+
+
+@pytest.mark.parametrize("holds", [True, False])
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "after-a-read"])
+def test_a_required_condition_decides_whether_anything_is_written(transactional_db, holds, alone):
+    execution = ExecutionFactory(status=E.RUNNING)
+    run = new_run(execution, "a")
+    whole = deferred_writes(guard=execution, whole_transaction=True)
+    outcome = contextlib.nullcontext() if holds or connection.vendor != "postgresql" else pytest.raises(StaleStatus)
+    with outcome, transaction.atomic(), batched(), whole as writes:
+        if not alone:
+            Execution.objects.filter(pk=execution.pk).exists()  # a statement before the writes
+        task_runs_create([run])
+        taken = writes.require("%s = 1", [1 if holds else 0])
+
+    assert taken is (connection.vendor == "postgresql")  # elsewhere the caller checks it itself
+    assert TaskRun.objects.filter(pk=run.pk).exists() is (holds or not taken)
 
 
 def test_a_read_inside_the_block_sees_the_queued_writes(transactional_db):
