@@ -6,8 +6,9 @@ that starts a two-task execution LOAD_RATE times a second, while LOAD_SUBSCRIBER
 (half FlowRunner's execution stream, half workflowdev's log stream) follow LOAD_WATCHED
 long-running executions that tick every LOAD_TICK_SECONDS. It reports sustained executions/s,
 start-to-end latency (webhook sent to `finished_at`), WebSocket delivery latency (message
-received to its event's timestamp), errors (they must be 0) and the RSS of the server and of
-each worker at start and end. Results: a table on stdout and `bench/results/load.json`; the
+received to its event's timestamp), errors (they must be 0; a FlowRunner stream that skipped,
+repeated or reordered an event is one) and the RSS of the server and of each worker at start
+and end. Results: a table on stdout and `bench/results/load.json`; the
 processes' logs in `var/load/`.
 
 The client is bounded: at most LOAD_CONCURRENCY webhook requests in flight, a fixed number of
@@ -60,6 +61,7 @@ class Measurements:
     ws_latencies: list[float] = field(default_factory=list)
     ws_messages: int = 0
     ws_connected: int = 0
+    ws_event_ids: list[tuple[str, list[int]]] = field(default_factory=list)  # FlowRunner stream url, ids received
     errors: list[str] = field(default_factory=list)
 
 
@@ -131,6 +133,9 @@ async def _subscribe(url: str, stop: asyncio.Event, gate: asyncio.Semaphore, fou
         return
     found.ws_connected += 1
     connected = time.time()
+    received: list[int] | None = None
+    if "event_ids=true" in url:
+        found.ws_event_ids.append((url, received := []))
     reader = asyncio.ensure_future(socket.recv())
     stopping = asyncio.ensure_future(stop.wait())
     try:
@@ -144,6 +149,8 @@ async def _subscribe(url: str, stop: asyncio.Event, gate: asyncio.Semaphore, fou
                 found.errors.append(f"stream closed early: {type(error).__name__}: {error}")
                 return
             found.ws_messages += 1
+            if received is not None:
+                received.append(message["event_id"])
             stamp = message.get("timestamp")
             if stamp and _epoch(stamp) >= connected:
                 found.ws_latencies.append(time.time() - _epoch(stamp))
@@ -155,14 +162,29 @@ async def _subscribe(url: str, stop: asyncio.Event, gate: asyncio.Semaphore, fou
 
 
 def stream_urls(base: str, token: str, watched: list[str], subscribers: int) -> list[str]:
-    """Half FlowRunner execution streams, half workflowdev log streams, spread over `watched`."""
+    """Half FlowRunner execution streams (with event ids, to check them), half workflowdev log
+    streams, spread over `watched`."""
     ws = base.replace("http://", "ws://", 1)
     urls = []
     for n in range(subscribers):
         execution = watched[n % len(watched)]
-        path = f"/ws/executions/{execution}" if n % 2 == 0 else f"/api/v1/executions/{execution}/logs"
-        urls.append(f"{ws}{path}?token={token}")
+        path = f"/ws/executions/{execution}?event_ids=true&" if n % 2 == 0 else f"/api/v1/executions/{execution}/logs?"
+        urls.append(f"{ws}{path}token={token}")
     return urls
+
+
+def stream_gaps(found: Measurements) -> list[str]:
+    """Every FlowRunner stream must have received its execution's events from the first, each
+    once and in order, up to where it hung up."""
+    from executions.models import ExecutionEvent
+
+    problems = []
+    for url, received in found.ws_event_ids:
+        execution = url.split("/ws/executions/", 1)[1].split("?", 1)[0]
+        table = list(ExecutionEvent.objects.filter(execution_id=execution).order_by("id").values_list("id", flat=True))
+        if received != table[: len(received)]:
+            problems.append(f"stream of {execution} skipped, repeated or reordered events")
+    return problems
 
 
 async def drive(base: str, key: str, token: str, watched: list[str], plan: Plan) -> Measurements:
@@ -209,6 +231,7 @@ def settle(found: Measurements, watched: list[str], actor: Any, timeout: float =
             found.errors.append("executions still unfinished after the run")
             break
         time.sleep(0.2)
+    found.errors.extend(stream_gaps(found))  # before the cancels below add events
     for execution in Execution.objects.filter(pk__in=watched).exclude(status__in=TERMINAL_EXECUTION_STATUSES):
         execution_cancel(actor=actor, execution=execution)
     rows = list(Execution.objects.filter(pk__in=ids).values_list("pk", "status", "finished_at"))

@@ -29,7 +29,8 @@ def test_login_refuses_a_wrong_password(page, make_superuser) -> None:
 
 def test_a_sleeping_flow_runs_to_success(server_url, make_superuser, make_namespace) -> None:
     operator = make_superuser()
-    flow = flow_create(actor=operator, namespace=make_namespace("harness"), source=SLEEPY)
+    namespace = make_namespace("harness")
+    flow = outside_playwright(lambda: flow_create(actor=operator, namespace=namespace, source=SLEEPY))
     execution = outside_playwright(lambda: execution_start(actor=operator, flow=flow))
     seen = wait_for_status(execution, ExecutionStatus.SUCCESS)
     assert seen[0] in (ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
