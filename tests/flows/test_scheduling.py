@@ -93,16 +93,6 @@ def test_yaml_declared_schedules_are_armed_then_fired(namespace):
     assert len(fire_due_schedules(now=datetime(2026, 3, 25, 9, 5, tzinfo=UTC))) == 1
 
 
-def test_worker_registers_the_scheduler():
-    from django_q.models import Schedule
-
-    from executions.management.commands.worker import ensure_schedules
-
-    ensure_schedules()
-    ensure_schedules()
-    assert Schedule.objects.filter(func="flows.scheduling.fire_due_schedules", minutes=1).count() == 1
-
-
 @override_settings(MILLRACE_ENGINE_EAGER=True)
 @pytest.mark.django_db(transaction=True)
 def test_a_fired_schedule_runs(every_minute):

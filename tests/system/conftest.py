@@ -14,6 +14,7 @@ import requests
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+LOG_TAIL = 60
 
 
 @pytest.fixture
@@ -29,43 +30,73 @@ def worker_env(transactional_db) -> dict[str, str]:
     return env
 
 
-class Workers:
-    """Start and kill `manage.py worker` process groups."""
+@pytest.fixture
+def process_logs(tmp_path) -> Iterator[Path]:
+    """Where started processes write their output; its tail is printed at teardown, which
+    pytest shows with a failed test's report."""
+    directory = tmp_path / "logs"
+    directory.mkdir()
+    yield directory
+    for log in sorted(directory.iterdir()):
+        lines = log.read_text(errors="replace").splitlines()
+        print(f"--- {log.name} (last {min(len(lines), LOG_TAIL)} of {len(lines)} lines)")
+        print("\n".join(lines[-LOG_TAIL:]))
 
-    def __init__(self, env: dict[str, str]) -> None:
+
+def _log_file(directory: Path, name: str):
+    return open(directory / f"{name}.log", "ab")
+
+
+class Workers:
+    """Start and kill `manage.py worker` process groups, each logging to `worker-<n>.log`."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env = env
-        self.processes: list[subprocess.Popen] = []
+        self.logs = logs
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.killed: set[int] = set()
 
     def start(self, **extra_env: str) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "worker", "--sweep-interval", "0.2"],
-            cwd=ROOT,
-            env={**self.env, **extra_env},
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.processes.append(process)
+        name = f"worker-{len(self.processes) + 1}"
+        with _log_file(self.logs, name) as log:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "worker", "--sweep-interval", "0.2"],
+                cwd=ROOT,
+                env={**self.env, **extra_env},
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.processes[name] = process
         return process
 
     def kill9(self, process: subprocess.Popen) -> None:
         """SIGKILL the whole process group: the cluster and every forked worker die at once."""
+        self.killed.add(process.pid)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
-    def stop_all(self) -> None:
-        """Tests leave nothing behind worth a graceful stop: kill what is still running."""
-        for process in self.processes:
+    def stop_all(self) -> list[str]:
+        """Tests leave nothing behind worth a graceful stop: kill what is still running. Returns
+        the workers that exited on their own (tests only ever kill them)."""
+        exited = [
+            name
+            for name, process in self.processes.items()
+            if process.poll() is not None and process.pid not in self.killed
+        ]
+        for process in self.processes.values():
             if process.poll() is None:
                 self.kill9(process)
+        return exited
 
 
 @pytest.fixture
-def workers(worker_env) -> Iterator[Workers]:
-    pool = Workers(worker_env)
+def workers(worker_env, process_logs) -> Iterator[Workers]:
+    pool = Workers(worker_env, process_logs)
     yield pool
-    pool.stop_all()
+    exited = pool.stop_all()
     drop_other_sessions()
+    assert not exited, f"workers exited on their own (see their logs): {exited}"
 
 
 def drop_other_sessions() -> None:
@@ -97,7 +128,8 @@ class Server:
     """`uvicorn config.asgi:application` on a fixed port, sharing the test database; it can be
     killed and started again on the same port (callback URLs handed out before stay valid)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.logs = logs
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env.update({"MILLRACE_PUBLIC_URL": self.url, "ALLOWED_HOSTS": "127.0.0.1,localhost"})
@@ -105,7 +137,20 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        process = self.process = subprocess.Popen(
+        with _log_file(self.logs, "server") as log:
+            process = self.process = self._spawn(log)
+
+        def live() -> bool:
+            assert process.poll() is None, "uvicorn exited"
+            try:
+                return requests.get(f"{self.url}/healthz", timeout=1).ok
+            except requests.RequestException:
+                return False
+
+        wait_until(live, 30, "the uvicorn server")
+
+    def _spawn(self, log) -> subprocess.Popen:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -121,18 +166,9 @@ class Server:
             cwd=ROOT,
             env=self.env,
             start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-
-        def live() -> bool:
-            assert process.poll() is None, "uvicorn exited"
-            try:
-                return requests.get(f"{self.url}/healthz", timeout=1).ok
-            except requests.RequestException:
-                return False
-
-        wait_until(live, 30, "the uvicorn server")
 
     def kill9(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -150,10 +186,10 @@ class Server:
 
 
 @pytest.fixture
-def live_server_process(worker_env) -> Iterator[Server]:
+def live_server_process(worker_env, process_logs) -> Iterator[Server]:
     """A started `Server` the test may kill and start again. Its URL becomes
     MILLRACE_PUBLIC_URL in `worker_env` (request it before `workers`)."""
-    process = Server(worker_env)
+    process = Server(worker_env, process_logs)
     try:
         process.start()
         yield process

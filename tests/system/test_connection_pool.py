@@ -27,7 +27,7 @@ def server_connections(name: str) -> int:
         return cursor.fetchone()[0]
 
 
-def test_concurrent_requests_share_the_pool_and_all_succeed(worker_env, namespace):
+def test_concurrent_requests_share_the_pool_and_all_succeed(worker_env, process_logs, namespace):
     name = f"millrace-pool-{connection.settings_dict['NAME']}"[:63]
     worker_env.update(
         {
@@ -38,7 +38,7 @@ def test_concurrent_requests_share_the_pool_and_all_succeed(worker_env, namespac
     account = AccountFactory(role=Role.VIEWER, default_namespace=namespace)
     FlowFactory.create_batch(3, namespace=namespace, created_by=account)
     auth = {"Authorization": f"Bearer {token_for(account)}"}
-    server = Server(worker_env)
+    server = Server(worker_env, process_logs)
     server.start()
     seen, done = [], threading.Event()
 

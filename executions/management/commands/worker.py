@@ -9,7 +9,7 @@ import logging
 import threading
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, transaction
 from django_q.cluster import Cluster
 from django_q.models import Schedule
 
@@ -19,26 +19,35 @@ logger = logging.getLogger("millrace.engine")
 SWEEP_SCHEDULE = "millrace: engine sweep"
 
 
+#: (name, function, every so many minutes) of the schedules every worker makes sure exist.
+SCHEDULES = (
+    (SWEEP_SCHEDULE, "executions.engine.sweeper.sweep", 1),
+    ("millrace: schedule triggers", "flows.scheduling.fire_due_schedules", 1),
+    ("millrace: agent schedules", "executions.agents.runtime.tick", 1),
+    ("millrace: expired agent messages", "executions.agents.runtime.purge_expired", 5),
+)
+#: Key of the PostgreSQL advisory lock that serialises workers starting at the same time.
+SCHEDULES_LOCK = 0x6D696C6C  # "mill"
+
+
 def ensure_schedules() -> None:
-    """The engine sweep, the schedule-trigger and agent ticks every minute; the message purge (idempotent)."""
-    for name, func in (
-        (SWEEP_SCHEDULE, "executions.engine.sweeper.sweep"),
-        ("millrace: schedule triggers", "flows.scheduling.fire_due_schedules"),
-        ("millrace: agent schedules", "executions.agents.runtime.tick"),
-    ):
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
-        )
-    Schedule.objects.update_or_create(
-        name="millrace: expired agent messages",
-        defaults={
-            "func": "executions.agents.runtime.purge_expired",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 5,
-            "repeats": -1,
-        },
-    )
+    """Create or update the engine's schedules (idempotent, safe for workers starting together).
+
+    `name` is not unique in django-q2's table, so two workers creating the same schedule at
+    once would both insert it, and every later start would fail on the duplicate: starts are
+    serialised (SQLite serialises writers itself), and duplicates an unserialised start left
+    behind are removed."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEDULES_LOCK])
+        for name, func, minutes in SCHEDULES:
+            duplicates = Schedule.objects.filter(name=name).order_by("pk").values_list("pk", flat=True)[1:]
+            Schedule.objects.filter(pk__in=list(duplicates)).delete()
+            Schedule.objects.update_or_create(
+                name=name,
+                defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1},
+            )
 
 
 def sweep_forever(stop: threading.Event, interval: float) -> None:

@@ -1,0 +1,58 @@
+"""`manage.py worker` registers the engine's schedules once, however many workers start together."""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from django_q.models import Schedule
+
+from executions.management.commands.worker import SCHEDULES, ensure_schedules
+
+
+def _registered() -> dict[str, tuple[str, int]]:
+    return {name: (func, minutes) for name, func, minutes in Schedule.objects.values_list("name", "func", "minutes")}
+
+
+@pytest.mark.django_db
+def test_schedules_are_registered_once():
+    ensure_schedules()
+    ensure_schedules()
+    assert Schedule.objects.count() == len(SCHEDULES)
+    assert _registered() == {name: (func, minutes) for name, func, minutes in SCHEDULES}
+
+
+@pytest.mark.django_db
+def test_duplicates_left_by_an_earlier_race_are_removed_and_the_schedule_updated():
+    name, func, _ = SCHEDULES[0]
+    for _ in range(3):
+        Schedule.objects.create(name=name, func="old.func", schedule_type=Schedule.MINUTES, minutes=9)
+    ensure_schedules()
+    assert Schedule.objects.filter(name=name).count() == 1
+    assert _registered()[name] == (func, 1)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the in-memory test SQLite locks tables between threads; files serialise"
+)
+@pytest.mark.django_db(transaction=True)
+def test_workers_starting_together_create_each_schedule_once():
+    starters = 6
+    barrier = threading.Barrier(starters)
+    errors: list[BaseException] = []
+
+    def start_worker() -> None:
+        try:
+            barrier.wait()
+            ensure_schedules()
+        except BaseException as error:  # reported below: a thread's exception is otherwise lost
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=start_worker) for _ in range(starters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    assert Schedule.objects.count() == len(SCHEDULES)
