@@ -127,8 +127,8 @@ def _orchestrate(execution: Execution, known: list[TaskRun] | None = None) -> tu
         return None
     was_terminal = execution.is_terminal
     with batched():
-        if known is None and execution.status == E.QUEUED and execution.attempt == 1 and not execution.started_at:
-            known = []  # a first start: no task run can exist yet
+        if known is None and _first_start(execution):
+            known = []  # no task run can exist yet
         runs = known if known is not None else _task_runs(execution.pk)
         tick: Tick = Orchestrator(execution, flow, runs).advance(claim_inline=worker_id())
     inline = None
@@ -147,6 +147,10 @@ def _orchestrate(execution: Execution, known: list[TaskRun] | None = None) -> tu
     return inline, tick.task_runs
 
 
+def _first_start(execution: Execution) -> bool:
+    return execution.status == E.QUEUED and execution.attempt == 1 and not execution.started_at
+
+
 def _sole_active(run: TaskRun, runs: list[TaskRun]) -> bool:
     """True when `run` was the execution's only unfinished task run.
 
@@ -159,6 +163,17 @@ def _sole_active(run: TaskRun, runs: list[TaskRun]) -> bool:
 
 
 def _advance(execution_id: str) -> tuple[TaskRun, list[TaskRun]] | None:
+    execution = Execution.objects.select_related("namespace").filter(pk=execution_id).first()
+    if execution is None:
+        return None
+    if _first_start(execution):
+        # No task run exists and nothing else acts on a queued execution but a cancel: walk
+        # it from this unlocked read, and let the one statement that writes check the guess.
+        try:
+            with transaction.atomic(), batched(), deferred_writes(guard=execution, whole_transaction=True):
+                return _orchestrate(execution, [])
+        except StaleStatus:
+            pass  # cancelled (or started by another worker) meanwhile: the careful path decides
     with transaction.atomic():
         execution = _locked_execution(execution_id)
         if execution is None:
