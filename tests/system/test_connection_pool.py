@@ -9,11 +9,13 @@ import psycopg
 import pytest
 import requests
 from django.db import connection, connections
+from psycopg_pool import ConnectionPool
 
 from accounts.roles import Role
+from core.postgresql.base import quiet
 from tests.conftest import token_for
 from tests.factories import AccountFactory, FlowFactory
-from tests.system.conftest import Server
+from tests.system.conftest import Server, wait_until
 
 pytestmark = pytest.mark.services
 
@@ -69,6 +71,39 @@ def test_concurrent_requests_share_the_pool_and_all_succeed(worker_env, process_
     assert 1 <= max(seen) <= POOL_SIZE
 
 
+def outside_session() -> psycopg.Connection:
+    params = {key: value for key, value in connection.get_connection_params().items() if key != "context"}
+    return psycopg.connect(**params, autocommit=True)
+
+
+def backends_alive(session: psycopg.Connection, backends: list[int]) -> bool:
+    return session.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [backends]).fetchone()[0] > 0
+
+
+def test_a_quiet_connection_is_lent_without_a_round_trip(transactional_db, monkeypatch):
+    connections.close_all()
+    connection.close_pool()
+    pool = connection.pool
+    pool.open()
+    idle = pool.getconn()
+    pool.putconn(idle)
+    queries = []
+    monkeypatch.setattr(ConnectionPool, "check_connection", staticmethod(queries.append))
+    lent = pool.getconn()
+    pool.putconn(lent)
+    assert lent is idle and quiet(lent) and queries == []
+
+
+def test_a_connection_the_server_ended_is_no_longer_quiet(transactional_db):
+    with outside_session() as ours, outside_session() as outside:
+        assert quiet(ours)
+        outside.execute("SELECT pg_terminate_backend(%s)", [ours.info.backend_pid])
+        wait_until(lambda: not backends_alive(outside, [ours.info.backend_pid]), 10, "the session to end")
+        assert not quiet(ours)
+        with pytest.raises(psycopg.OperationalError):
+            ConnectionPool.check_connection(ours)  # what the check then does finds it broken
+
+
 def test_a_pool_of_broken_connections_recovers_on_the_next_borrow(transactional_db):
     """What a PostgreSQL restart leaves: every idle connection of the pool is broken."""
     connections.close_all()
@@ -80,10 +115,10 @@ def test_a_pool_of_broken_connections_recovers_on_the_next_borrow(transactional_
     for borrowed_connection in borrowed:
         pool.putconn(borrowed_connection)
     lost_before = pool.get_stats().get("connections_lost", 0)
-    params = {key: value for key, value in connection.get_connection_params().items() if key != "context"}
-    with psycopg.connect(**params, autocommit=True) as outside:
+    with outside_session() as outside:
         for backend in backends:
             outside.execute("SELECT pg_terminate_backend(%s)", [backend])
+        wait_until(lambda: not backends_alive(outside, backends), 10, "the sessions to end")
 
     with connection.cursor() as cursor:  # raised PoolTimeout while the pool re-checked one by one
         cursor.execute("SELECT 1")
