@@ -14,6 +14,7 @@ from uuid import UUID
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
 from executions.models import ExecutionEvent
@@ -181,8 +182,13 @@ class _Doorbell:
                         self._sending = None
                         return
                 message = "execution.event"
+                try:
+                    listened = await _listened(layer, list(due))
+                except Exception as exc:
+                    logger.warning("Could not look up who listens to execution events: %s", exc)
+                    listened = list(due)
                 sent = await asyncio.gather(
-                    *(layer.group_send(group, {"type": message, "event_id": last}) for group, last in due.items()),
+                    *(layer.group_send(group, {"type": message, "event_id": due[group]}) for group in listened),
                     return_exceptions=True,
                 )
                 for outcome in sent:
@@ -200,6 +206,26 @@ class _Doorbell:
             sending = self._sending
         if sending is not None:
             concurrent.futures.wait([sending], timeout=timeout)
+
+
+async def _listened(layer: Any, groups: list[str]) -> list[str]:
+    """The groups someone listens to. channels-redis spends two round trips on a group send
+    even to an empty group, and most executions have no one watching: one pipelined EXISTS
+    per Redis host asks for all of them. A listener joining just after the question misses
+    nothing: it joins its group, then reads the events committed before (the consumer).
+    """
+    if not isinstance(layer, RedisChannelLayer):
+        return groups
+    by_host: dict[int, list[str]] = {}
+    for group in groups:
+        by_host.setdefault(layer.consistent_hash(group), []).append(group)
+    listened = []
+    for index, members in by_host.items():
+        pipe = layer.connection(index).pipeline(transaction=False)
+        for group in members:
+            pipe.exists(layer._group_key(group))
+        listened += [group for group, found in zip(members, await pipe.execute(), strict=True) if found]
+    return listened
 
 
 _doorbell = _Doorbell()
