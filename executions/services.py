@@ -96,7 +96,8 @@ def execution_start(
     """Start a run of `flow`: executor role in its namespace (none for system triggers)."""
     if actor is not None:
         ensure_role(actor, flow.namespace, Role.EXECUTOR)
-    with transaction.atomic(), batched(), deferred_writes() as writes:  # execution, event, audit: one statement
+    # the execution, its event and the audit entry: one statement, sent as its own transaction
+    with transaction.atomic(), batched(), deferred_writes(whole_transaction=True) as writes:
         execution = execution_create(
             flow=flow, inputs=inputs, origin=origin, created_by=actor, trigger=trigger, trigger_data=trigger_data
         )
