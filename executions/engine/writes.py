@@ -11,11 +11,12 @@ Any other statement on the connection first flushes the queue, so reads and othe
 always see the engine's writes in order. Other backends flush through the ORM, one
 statement per write.
 
-A chained step whose transaction holds nothing but that statement sends it on its own, as
-its own transaction (`whole_transaction`): without the `BEGIN` and `COMMIT` round trips. Its
-final `SELECT` then divides by zero when a check failed, so PostgreSQL aborts the statement
-and nothing of it is written, as a rolled-back transaction would leave it. Such a block may
-also take conditions its writes were computed on (`require`), checked in the same statement
+A block whose transaction holds nothing but that statement (a chained step, a worker's
+first walk, a start) sends it on its own, as its own transaction (`whole_transaction`):
+without the `BEGIN` and `COMMIT` round trips. Its final `SELECT` then divides by zero when
+a check failed, so PostgreSQL aborts the statement and nothing of it is written, as a
+rolled-back transaction would leave it. Such a block may also take conditions its writes
+were computed on (`require`), checked in the same statement
 instead of a read of their own.
 """
 
