@@ -16,8 +16,7 @@ first walk, a start) sends it on its own, as its own transaction (`whole_transac
 without the `BEGIN` and `COMMIT` round trips. Its final `SELECT` then divides by zero when
 a check failed, so PostgreSQL aborts the statement and nothing of it is written, as a
 rolled-back transaction would leave it. Such a block may also take conditions its writes
-were computed on (`require`), checked in the same statement
-instead of a read of their own.
+were computed on (`require`), checked in the same statement instead of a read of their own.
 """
 
 from __future__ import annotations
