@@ -21,6 +21,9 @@ from executions.models import ExecutionEvent
 
 logger = logging.getLogger("millrace.engine")
 
+#: Seconds a doorbell send waits before the next one, merging the rings meanwhile.
+SEND_INTERVAL = 0.05
+
 _pending = threading.local()
 
 
@@ -137,8 +140,11 @@ class _Doorbell:
 
     A step must not wait for the channel layer, and a fresh event loop per message would
     open a fresh Redis connection each time; one loop keeps channels-redis's pool warm.
-    Rings that come while a send is in flight are merged (the latest event id per
-    execution wins): listeners read from their own cursor, so one ring covers many events.
+    The first ring of a quiet spell goes out at once; rings that come while a send is in
+    flight or within `SEND_INTERVAL` after it are merged into the next send (the latest
+    event id per execution wins): listeners read from their own cursor, so one ring covers
+    many events. Under load that is one Redis pipeline per interval instead of one per
+    transaction, which took a fifth of a busy worker's CPU.
     """
 
     def __init__(self) -> None:
@@ -195,6 +201,7 @@ class _Doorbell:
                     if isinstance(outcome, BaseException):
                         # a lost doorbell is caught up from the table; never fail a step for it
                         logger.warning("Could not announce an execution event: %s", outcome)
+                await asyncio.sleep(SEND_INTERVAL)
         except BaseException:
             with self._lock:
                 self._sending = None
