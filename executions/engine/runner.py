@@ -25,6 +25,7 @@ from executions.engine.compiler import compiled
 from executions.engine.context import ExecutionView, StepContext
 from executions.engine.events import batched
 from executions.engine.orchestrator import Orchestrator, Tick
+from executions.engine.rows import execution_row
 from executions.engine.templating import TemplateRenderer, TemplateRenderError
 from executions.engine.transitions import TERMINAL_TASK_STATUSES, StaleStatus, transition
 from executions.engine.writes import deferred_writes
@@ -93,23 +94,6 @@ def _task_runs(execution_id: object) -> list[TaskRun]:
     return list(TaskRun.objects.filter(execution_id=execution_id).only(*RUN_FIELDS))
 
 
-def _locked_execution(execution_id: object, like: Execution | None = None) -> Execution | None:
-    """Lock the execution row; `like` (the same execution, read earlier) saves the join and the
-    frozen source, which never changes. The engine needs the flow's id only (the execution
-    keeps its own copy of the definition), so the flow row is not read."""
-    queryset = Execution.objects.select_for_update(of=("self",)).filter(pk=execution_id)
-    if like is None:
-        found = list(queryset.select_related("namespace")[:1])
-        return found[0] if found else None
-    found = list(queryset.defer("source")[:1])
-    if not found:
-        return None
-    locked = found[0]
-    locked.source = like.source
-    locked.namespace = like.namespace
-    return locked
-
-
 def _orchestrate(execution: Execution, known: list[TaskRun] | None = None) -> tuple[TaskRun, list[TaskRun]] | None:
     """Advance a locked execution; dispatch new work on commit; return a run leased to us.
 
@@ -163,7 +147,7 @@ def _sole_active(run: TaskRun, runs: list[TaskRun]) -> bool:
 
 
 def _advance(execution_id: str) -> tuple[TaskRun, list[TaskRun]] | None:
-    execution = Execution.objects.select_related("namespace").filter(pk=execution_id).first()
+    execution = execution_row(execution_id)
     if execution is None:
         return None
     if _first_start(execution):
@@ -175,7 +159,7 @@ def _advance(execution_id: str) -> tuple[TaskRun, list[TaskRun]] | None:
         except StaleStatus:
             pass  # cancelled (or started by another worker) meanwhile: the careful path decides
     with transaction.atomic():
-        execution = _locked_execution(execution_id)
+        execution = execution_row(execution_id, lock=True)
         if execution is None:
             return None
         with batched(), deferred_writes():
@@ -203,7 +187,7 @@ def _claim(task_run_id: str) -> TaskRun | None:
                 return None
             # Lock the execution as the orchestrator does, so a pause or cancel committing now
             # cannot slip between reading its status and starting the step.
-            execution = _locked_execution(run.execution_id, like=run.execution)
+            execution = execution_row(run.execution_id, lock=True, like=run.execution)
             if execution is None:
                 return None
             run.execution = execution
@@ -257,7 +241,7 @@ def _execute(run: TaskRun, runs: list[TaskRun] | None) -> tuple[TaskRun, list[Ta
                 del run.__dict__[key]
             run.__dict__.update(seen)  # as it was; the careful path below reads the rest anew
     with transaction.atomic(), batched():
-        locked = _locked_execution(execution.pk, like=execution)
+        locked = execution_row(execution.pk, lock=True, like=execution)
         if locked is None:
             return None
         if run.callback_digest:

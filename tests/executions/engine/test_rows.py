@@ -1,0 +1,85 @@
+"""The walk's execution read: the same instance the ORM builds, its namespace, its lock."""
+
+import uuid
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from executions.engine.rows import execution_row
+from executions.models import Execution
+from tests.factories import ExecutionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def concrete(execution: Execution) -> dict:
+    return {f.attname: getattr(execution, f.attname) for f in Execution._meta.concrete_fields}
+
+
+def test_reads_every_column_as_the_orm_does_with_the_namespace_joined(django_assert_num_queries):
+    created = ExecutionFactory(
+        inputs={"n": 3, "nested": {"a": [1, None, "x"]}},
+        outputs={"value": 1.5},
+        deadline=timezone.now() + timedelta(minutes=5),
+        started_at=timezone.now(),
+        status=Execution.Status.RUNNING,
+        attempt=2,
+    )
+    with django_assert_num_queries(1):
+        read = execution_row(str(created.pk))  # the id as a string, as a queued task carries it
+        namespace = read.namespace
+    assert concrete(read) == concrete(Execution.objects.get(pk=created.pk))
+    assert read.inputs == {"n": 3, "nested": {"a": [1, None, "x"]}}
+    assert read.started_at.tzinfo is not None
+    assert namespace == created.namespace and namespace.name == created.namespace.name
+    assert not read._state.adding and read._state.db == connection.alias
+
+
+def test_an_unknown_id_reads_nothing():
+    ExecutionFactory()
+    assert execution_row(uuid.uuid4()) is None
+
+
+def test_like_takes_the_source_and_namespace_from_the_earlier_read_and_the_rest_anew(django_assert_num_queries):
+    execution = ExecutionFactory(source="name: frozen\ntasks: []\n")
+    earlier = execution_row(execution.pk)
+    Execution.objects.filter(pk=execution.pk).update(status=Execution.Status.CANCELLED, steps_taken=7)
+
+    with django_assert_num_queries(1), CaptureQueriesContext(connection) as queries:
+        fresh = execution_row(execution.pk, like=earlier)
+        source, namespace = fresh.source, fresh.namespace
+
+    assert (fresh.status, fresh.steps_taken) == (Execution.Status.CANCELLED, 7)
+    assert source == "name: frozen\ntasks: []\n" and namespace is earlier.namespace
+    assert "source" not in queries[0]["sql"] and "JOIN" not in queries[0]["sql"]
+
+
+def test_a_lock_is_asked_for_only_where_the_database_has_row_locks():
+    execution = ExecutionFactory()
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert execution_row(execution.pk, lock=True).pk == execution.pk
+    locking = "FOR UPDATE OF e" in queries[0]["sql"]
+    assert locking == (connection.vendor == "postgresql")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_holds_the_row_against_another_connection():
+    execution = ExecutionFactory()
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=settings["NAME"]
+    )
+    try:
+        with transaction.atomic():
+            execution_row(execution.pk, lock=True)
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("SELECT 1 FROM executions_execution WHERE id = %s FOR UPDATE NOWAIT", [execution.pk])
+        other.rollback()
+        assert other.execute("SELECT 1 FROM executions_execution WHERE id = %s FOR UPDATE NOWAIT", [execution.pk])
+    finally:
+        other.close()
