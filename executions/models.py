@@ -7,6 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from accounts.models import Namespace
 from flows.models import Agent, Flow, Trigger
@@ -48,26 +49,31 @@ class Execution(models.Model):
     Status = ExecutionStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    flow = models.ForeignKey(Flow, null=True, blank=True, on_delete=models.SET_NULL, related_name="executions")
+    # foreign keys whose index would repeat a composite one's first column have none of their own
+    flow = models.ForeignKey(
+        Flow, null=True, blank=True, on_delete=models.SET_NULL, related_name="executions", db_index=False
+    )
     flow_name = models.CharField(max_length=200)
     flow_revision = models.PositiveIntegerField(default=1)
     source = models.TextField(blank=True, default="")
-    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="executions")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="executions", db_index=False)
     status = models.CharField(max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED)
     inputs = models.JSONField(default=dict, blank=True)
     outputs = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     origin = models.CharField(max_length=32, default="api")
-    trigger = models.ForeignKey(Trigger, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    trigger = models.ForeignKey(
+        Trigger, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     trigger_data = models.JSONField(default=dict, blank=True)
     parent_task = models.ForeignKey(
-        "TaskRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="child_executions"
+        "TaskRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="child_executions", db_index=False
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     tasks_total = models.PositiveIntegerField(default=0)
     tasks_executed = models.PositiveIntegerField(default=0)
@@ -83,10 +89,15 @@ class Execution(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Every status change rewrites every index entry of the row (a status is indexed), so
+        # keys that are mostly empty are indexed only where set.
         indexes = [
             models.Index(fields=["namespace", "status", "created_at"]),
             models.Index(fields=["flow", "created_at"]),
             models.Index(fields=["status", "deadline"]),
+            models.Index(fields=["trigger"], name="execution_trigger_set", condition=Q(trigger__isnull=False)),
+            models.Index(fields=["parent_task"], name="execution_parent_set", condition=Q(parent_task__isnull=False)),
+            models.Index(fields=["updated_by"], name="execution_updated_by_set", condition=Q(updated_by__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -109,8 +120,10 @@ class TaskRun(models.Model):
     Status = TaskStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="task_runs")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="task_runs", db_index=False)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children", db_index=False
+    )
     step_id = models.CharField(max_length=200)
     name = models.CharField(max_length=200)
     plugin_type = models.CharField(max_length=120)
@@ -128,7 +141,7 @@ class TaskRun(models.Model):
     execution_attempt = models.PositiveIntegerField(default=1, help_text="Execution attempt that created it.")
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     lease_until = models.DateTimeField(null=True, blank=True)
-    callback_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    callback_digest = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -141,6 +154,14 @@ class TaskRun(models.Model):
             models.Index(fields=["status", "lease_until"]),
             models.Index(fields=["status", "wake_at"]),
             models.Index(fields=["status", "deadline"]),
+            models.Index(fields=["parent"], name="taskrun_parent_set", condition=Q(parent__isnull=False)),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["callback_digest"],
+                name="taskrun_callback_digest_unique",
+                condition=Q(callback_digest__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -157,8 +178,10 @@ class ExecutionEvent(models.Model):
         ERROR = "error"
 
     id = models.BigAutoField(primary_key=True)
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events")
-    task_run = models.ForeignKey(TaskRun, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events", db_index=False)
+    task_run = models.ForeignKey(
+        TaskRun, null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     type = models.CharField(max_length=32)
     level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
     message = models.TextField(blank=True, default="")
@@ -167,7 +190,10 @@ class ExecutionEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["execution", "id"])]
+        indexes = [
+            models.Index(fields=["execution", "id"]),
+            models.Index(fields=["task_run"], name="event_task_run_set", condition=Q(task_run__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"
@@ -178,7 +204,7 @@ class Message(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages", db_index=False)
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -204,7 +230,7 @@ class AgentLog(models.Model):
         ERROR = "error"
 
     id = models.BigAutoField(primary_key=True)
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="logs")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="logs", db_index=False)
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
     text = models.TextField()
     inbound_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -255,7 +281,7 @@ class Approval(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     task_run = models.OneToOneField(TaskRun, on_delete=models.CASCADE, related_name="approval")
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="approvals")
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="approvals", db_index=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

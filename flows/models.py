@@ -17,7 +17,7 @@ class Flow(models.Model):
         TASKS = "tasks", "Task list (workflowdev)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="flows")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="flows", db_index=False)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     version = models.CharField(max_length=50, blank=True, default="")
@@ -106,7 +106,7 @@ class Agent(models.Model):
     """A Huginn-style agent: runs a plugin on a schedule or on messages from its sources."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="agents")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="agents", db_index=False)
     name = models.CharField(max_length=200)
     type = models.CharField(max_length=120)
     options = models.JSONField(default=dict, blank=True)
