@@ -24,10 +24,12 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.db import DataError, connection
 from django.db.models import Field, Model
@@ -176,80 +178,53 @@ def _flush_orm(writes: PendingWrites) -> None:
 # --- PostgreSQL: one statement -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Statement:
+    """The SQL for one shape of writes, and per CTE whose row count is checked: its name, the
+    count it must have, and which write it checks (`guard`, an update's index, an insert's model)."""
+
+    sql: str
+    checks: tuple[tuple[str, int, Any], ...]
+
+
 def _flush_postgresql(writes: PendingWrites, *, alone: bool = False) -> None:
-    quote = connection.ops.quote_name
-    ctes: list[str] = []
-    params: list[Any] = []
-    checks: list[tuple[str, int, str]] = []  # (cte, expected rows, what)
-    previous: str | None = None
-
-    def gate() -> str:
-        return f" AND EXISTS (SELECT 1 FROM {previous})" if previous else ""
-
-    guard = writes.guard
-    if guard is not None:
-        ctes.append(
-            f"g AS (SELECT 1 FROM {quote(Execution._meta.db_table)} WHERE {quote('id')} = %s"
-            f" AND {quote('status')} = %s AND {quote('attempt')} = %s FOR UPDATE)"
-        )
-        params += list(guard)
-        checks.append(("g", 1, f"Execution {guard[0]} changed"))
-        previous = "g"
-    for number, update in enumerate(writes.updates.values()):
-        name = f"u{number}"
-        meta = update.model._meta
-        assignments, values = _columns(update.model, update.values)
-        conditions, condition_values = _columns(update.model, {"pk": update.pk, **update.where})
-        ctes.append(
-            f"{name} AS (UPDATE {quote(meta.db_table)} SET "
-            + ", ".join(f"{column} = {value}" for column, value in assignments)
-            + " WHERE "
-            + " AND ".join(f"{column} = {value}" for column, value in conditions)
-            + gate()
-            + " RETURNING 1)"
-        )
-        params += values + condition_values
-        checks.append((name, 1, f"{update.model.__name__} {update.pk} is no longer {update.where.get('status')}"))
-        previous = name
-    for number, (model, objects) in enumerate(writes.inserts_by_model()):
-        name = f"i{number}"
-        sql, values = _insert(model, objects, gate())
-        ctes.append(f"{name} AS ({sql} RETURNING 1)")
-        params += values
-        checks.append((name, len(objects), f"{model.__name__} rows not created"))
-        previous = name
+    updates = list(writes.updates.values())
+    inserts = writes.inserts_by_model()
     batch = events.take_batch()
-    if batch:
-        sql, values = _insert(ExecutionEvent, batch, gate())
-        ctes.append(f"e AS ({sql} RETURNING {quote('id')}, {quote('execution_id')})")
-        params += values
-    counts = ", ".join(f"(SELECT count(*) FROM {name})" for name, _, _ in checks) or "0"
-    last_events = (
-        f", (SELECT json_agg(json_build_array({quote('execution_id')}, m)) FROM "
-        f"(SELECT {quote('execution_id')}, max({quote('id')}) AS m FROM e GROUP BY {quote('execution_id')}) AS l)"
-        if batch
-        else ""
-    )
-    required = " AND ".join(f"({condition})" for condition, _ in writes.requirements)
+    guard = writes.guard
+    required = bool(writes.requirements)
+    # Parameters in the statement's order; a NULL value is written into the SQL instead (its
+    # place marked in the shape's masks): fewer parameters to send, and a statement short
+    # enough for psycopg to keep its parsed form.
+    params: list[Any] = list(guard) if guard is not None else []
+    update_shapes = []
+    for update in updates:
+        update_shapes.append(
+            (update.model, tuple(update.values), _add_values(update.model, update.values, params), tuple(update.where))
+        )
+        params += _prepared(update.model, {"pk": update.pk, **update.where})
+    insert_shapes = tuple((model, tuple(_add_row(model, obj, params) for obj in objects)) for model, objects in inserts)
+    event_masks = tuple(_add_row(ExecutionEvent, event, params) for event in batch)
     for _, values in writes.requirements:
         params += values  # the conditions stand once, in the final SELECT, after every CTE
-    tail = ""
-    if alone and (checks or required):  # a failed check divides by zero: the statement aborts
-        held = [f"(SELECT count(*) FROM {name}) = {expected}" for name, expected, _ in checks]
-        tail = f", 1 / (CASE WHEN {' AND '.join(held + ([required] if required else []))} THEN 1 ELSE 0 END)"
-    elif required:
-        tail = f", ({required})"
-    sql = f"WITH {', '.join(ctes)} SELECT {counts}{last_events}{tail}"
+    statement = _statement(
+        guard is not None,
+        tuple(update_shapes),
+        insert_shapes,
+        event_masks,
+        tuple(condition for condition, _ in writes.requirements),
+        alone,
+    )
     if not alone:
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(statement.sql, params)
             row = cursor.fetchone()
     else:
         raw = connection.connection
         raw.autocommit = True
         try:
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+                cursor.execute(statement.sql, params)
                 row = cursor.fetchone()
         except DataError as exc:
             if isinstance(exc.__cause__, psycopg_errors.DivisionByZero):
@@ -257,54 +232,197 @@ def _flush_postgresql(writes: PendingWrites, *, alone: bool = False) -> None:
             raise
         finally:
             raw.autocommit = False
-    for (_, expected, what), count in zip(checks, row, strict=False):
+    for (_, expected, which), count in zip(statement.checks, row, strict=False):
         if count != expected:
-            raise _stale(what)
+            raise _stale(_failed_check(which, guard, updates))
     if required and not alone and not row[-1]:
         raise _stale("What the writes were computed on changed")
     if batch:
-        announced = row[max(len(checks), 1)]
+        announced = row[max(len(statement.checks), 1)]
         if isinstance(announced, str):
             announced = json.loads(announced)
         for execution_id, event_id in announced or []:
             events.announce_on_commit(execution_id, event_id)
 
 
-def _columns(model: type[Model], values: dict[str, Any]) -> tuple[list[tuple[str, str]], list[Any]]:
-    """Quoted columns with typed placeholders, and their values prepared for the database."""
-    pairs: list[tuple[str, str]] = []
-    prepared: list[Any] = []
-    for name, value in values.items():
-        model_field, column, placeholder = _column(model, name)
-        pairs.append((column, placeholder))
-        prepared.append(model_field.get_db_prep_save(value, connection))
-    return pairs, prepared
+def _failed_check(which: Any, guard: tuple[Any, str, int] | None, updates: list[_Update]) -> str:
+    if which == "guard":
+        return f"Execution {guard[0]} changed"
+    if isinstance(which, int):
+        update = updates[which]
+        return f"{update.model.__name__} {update.pk} is no longer {update.where.get('status')}"
+    return f"{which.__name__} rows not created"
 
 
-def _insert(model: type[Model], objects: list[Model], gate: str) -> tuple[str, list[Any]]:
-    """`INSERT ... SELECT` of every object's concrete fields (auto ids left to the database)."""
-    fields, head, placeholders = _insert_shape(model)
-    values: list[Any] = []
-    for obj in objects:
-        values += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    rows = ", ".join([placeholders] * len(objects))
+@functools.lru_cache(maxsize=512)
+def _statement(
+    guarded: bool,
+    updates: tuple[tuple[type[Model], tuple[str, ...], int, tuple[str, ...]], ...],
+    inserts: tuple[tuple[type[Model], tuple[int, ...]], ...],
+    event_masks: tuple[int, ...],
+    requirements: tuple[str, ...],
+    alone: bool,
+) -> _Statement:
+    """Built once per shape: a step of a given flow writes the same shape every time. An
+    update is (model, columns set, mask of those set to NULL, columns checked); an insert,
+    (model, per row the mask of its NULL columns)."""
+    quote = connection.ops.quote_name
+    ctes: list[str] = []
+    checks: list[tuple[str, int, Any]] = []
+    previous: str | None = None
+
+    def gate() -> str:
+        return f" AND EXISTS (SELECT 1 FROM {previous})" if previous else ""
+
+    if guarded:
+        ctes.append(
+            f"g AS (SELECT 1 FROM {quote(Execution._meta.db_table)} WHERE {quote('id')} = %s"
+            f" AND {quote('status')} = %s AND {quote('attempt')} = %s FOR UPDATE)"
+        )
+        checks.append(("g", 1, "guard"))
+        previous = "g"
+    for number, (model, assigned, nulls, conditions) in enumerate(updates):
+        name = f"u{number}"
+        ctes.append(
+            f"{name} AS (UPDATE {quote(model._meta.db_table)} SET "
+            + ", ".join(f"{column} = {value}" for column, value in _columns(model, assigned, nulls))
+            + " WHERE "
+            + " AND ".join(f"{column} = {value}" for column, value in _columns(model, ("pk", *conditions)))
+            + gate()
+            + " RETURNING 1)"
+        )
+        checks.append((name, 1, number))
+        previous = name
+    for number, (model, masks) in enumerate(inserts):
+        name = f"i{number}"
+        ctes.append(f"{name} AS ({_insert_sql(model, masks, gate())} RETURNING 1)")
+        checks.append((name, len(masks), model))
+        previous = name
+    if event_masks:
+        sql = _insert_sql(ExecutionEvent, event_masks, gate())
+        ctes.append(f"e AS ({sql} RETURNING {quote('id')}, {quote('execution_id')})")
+    counts = ", ".join(f"(SELECT count(*) FROM {name})" for name, _, _ in checks) or "0"
+    last_events = (
+        f", (SELECT json_agg(json_build_array({quote('execution_id')}, m)) FROM "
+        f"(SELECT {quote('execution_id')}, max({quote('id')}) AS m FROM e GROUP BY {quote('execution_id')}) AS l)"
+        if event_masks
+        else ""
+    )
+    required = " AND ".join(f"({condition})" for condition in requirements)
+    tail = ""
+    if alone and (checks or required):  # a failed check divides by zero: the statement aborts
+        held = [f"(SELECT count(*) FROM {name}) = {expected}" for name, expected, _ in checks]
+        tail = f", 1 / (CASE WHEN {' AND '.join(held + ([required] if required else []))} THEN 1 ELSE 0 END)"
+    elif required:
+        tail = f", ({required})"
+    return _Statement(f"WITH {', '.join(ctes)} SELECT {counts}{last_events}{tail}", tuple(checks))
+
+
+def _columns(model: type[Model], names: tuple[str, ...], nulls: int = 0) -> list[tuple[str, str]]:
+    """Quoted columns with their typed placeholders (`NULL` where `nulls` has the column's bit)."""
+    pairs = []
+    for position, name in enumerate(names):
+        column, cast = _column(model, name)[1:]
+        pairs.append((column, f"NULL::{cast}" if nulls >> position & 1 else f"%s::{cast}"))
+    return pairs
+
+
+def _prepared(model: type[Model], values: dict[str, Any]) -> list[Any]:
+    return [_preparer(_column(model, name)[0])(value) for name, value in values.items()]
+
+
+def _add_values(model: type[Model], values: dict[str, Any], params: list[Any]) -> int:
+    """Add the values that are not NULL to `params`; returns the mask of those that are."""
+    mask = 0
+    for position, (name, value) in enumerate(values.items()):
+        prepared = _preparer(_column(model, name)[0])(value)
+        if prepared is None:
+            mask |= 1 << position
+        else:
+            params.append(prepared)
+    return mask
+
+
+def _add_row(model: type[Model], obj: Model, params: list[Any]) -> int:
+    """Add a new row's values that are not NULL to `params`; returns the mask of those that are."""
+    mask = 0
+    bit = 1
+    for attname, pre_save, prepare in _insert_shape(model)[0]:
+        value = prepare(pre_save(obj, True) if pre_save is not None else getattr(obj, attname))
+        if value is None:
+            mask |= bit
+        else:
+            params.append(value)
+        bit <<= 1
+    return mask
+
+
+def _insert_sql(model: type[Model], masks: tuple[int, ...], gate: str) -> str:
+    """`INSERT ... SELECT` of one row per mask, of every concrete field (auto ids left to the
+    database); a column whose bit is set in the row's mask is NULL."""
+    head, casts = _insert_shape(model)[1:]
+    rows = []
+    for mask in masks:
+        values = ", ".join(f"NULL::{cast}" if mask >> i & 1 else f"%s::{cast}" for i, cast in enumerate(casts))
+        rows.append(f"({values})")
     where = f" WHERE TRUE{gate}" if gate else ""
-    return f"{head} SELECT * FROM (VALUES {rows}) AS v{where}", values
+    return f"{head} SELECT * FROM (VALUES {', '.join(rows)}) AS v{where}"
 
 
 @functools.cache
 def _column(model: type[Model], name: str) -> tuple[Field, str, str]:
-    """A field by name (or "pk"), its quoted column and its typed placeholder."""
+    """A field by name (or "pk"), its quoted column and its placeholder's type."""
     model_field = model._meta.pk if name == "pk" else model._meta.get_field(name)
-    return model_field, connection.ops.quote_name(model_field.column), f"%s::{_cast(model_field)}"
+    return model_field, connection.ops.quote_name(model_field.column), _cast(model_field)
+
+
+Column = tuple[str, Callable[[Model, bool], Any] | None, Callable[[Any], Any]]
 
 
 @functools.cache
-def _insert_shape(model: type[Model]) -> tuple[list[Field], str, str]:
+def _insert_shape(model: type[Model]) -> tuple[list[Column], str, list[str]]:
+    """Per inserted column: its attribute, its `pre_save` where the field has one (timestamps),
+    and its preparer; the `INSERT INTO` head; the columns' types."""
     quote = connection.ops.quote_name
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and f.db_returning)]
+    columns = [
+        (f.attname, f.pre_save if type(f).pre_save is not Field.pre_save else None, _preparer(f)) for f in fields
+    ]
     head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
-    return fields, head, "(" + ", ".join(f"%s::{_cast(f)}" for f in fields) + ")"
+    return columns, head, [_cast(f) for f in fields]
+
+
+#: Python types a column of this kind takes as they are: Django's preparation returns them unchanged.
+_NATIVE = {
+    "CharField": str,
+    "TextField": str,
+    "IntegerField": int,
+    "PositiveIntegerField": int,
+    "BigIntegerField": int,
+    "AutoField": int,
+    "BigAutoField": int,
+    "BooleanField": bool,
+    "UUIDField": UUID,
+}
+
+
+@functools.cache
+def _preparer(model_field: Field) -> Callable[[Any], Any]:
+    """A value as PostgreSQL takes it: `get_db_prep_save`, skipped for a value it would return
+    unchanged (None, a str for a text column, an aware datetime, ...): most of a flush's values."""
+
+    def prepare(value: Any) -> Any:
+        return model_field.get_db_prep_save(value, connection)
+
+    kind = (model_field.target_field if model_field.is_relation else model_field).get_internal_type()
+    if kind == "DateTimeField":
+        return lambda value: (
+            value if value is None or (type(value) is datetime and value.tzinfo is not None) else prepare(value)
+        )
+    native = _NATIVE.get(kind)
+    if native is None:
+        return prepare  # JSON (wrapped for psycopg with the field's encoder) and the rest
+    return lambda value: value if value is None or type(value) is native else prepare(value)
 
 
 def _cast(model_field: Field) -> str:

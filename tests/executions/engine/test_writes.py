@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from psycopg.pq import TransactionStatus
 
 from accounts.models import AuditEntry
@@ -248,3 +249,31 @@ def test_a_start_writes_the_execution_and_its_event_together(settings, transacti
         assert len(inserts) == 1 and inserts[0].startswith("WITH")
     else:
         assert len(inserts) == 2  # the execution, then its event
+
+
+def stored(run: TaskRun) -> tuple:
+    row = TaskRun.objects.get(pk=run.pk)
+    return row.loop_index, row.outputs, row.wake_at, row.error, row.status
+
+
+def test_rows_with_and_without_nulls_are_written_as_given_in_any_order(transactional_db):
+    """On PostgreSQL a NULL is written into the statement, so statements of one shape differ
+    by where their NULLs are: each must write its own rows' values."""
+    execution = ExecutionFactory(status=E.RUNNING)
+    when = timezone.now().replace(microsecond=123456)
+    for first_has_values in (False, True):
+        plain, full = new_run(execution, "plain"), new_run(execution, "full", sequence=2)
+        plain.step_id, full.step_id = f"plain-{first_has_values}", f"full-{first_has_values}"
+        full.loop_index, full.outputs, full.wake_at, full.error = 3, {"v": [1, None]}, when, "x"
+        with transaction.atomic(), batched(), deferred_writes():
+            task_runs_create([full, plain] if first_has_values else [plain, full])
+
+        assert stored(plain) == (None, None, None, "", T.RUNNING)
+        assert stored(full) == (3, {"v": [1, None]}, when, "x", T.RUNNING)
+
+        with transaction.atomic(), batched(), deferred_writes():
+            transition(plain, T.SUCCESS, outputs={"done": True}, message="done")
+            transition(full, T.SUCCESS, outputs=None, wake_at=None, message="done")
+
+        assert stored(plain) == (None, {"done": True}, None, "", T.SUCCESS)
+        assert stored(full) == (3, None, None, "x", T.SUCCESS)
