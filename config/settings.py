@@ -284,7 +284,8 @@ Q_CLUSTER = {
     "label": "Task queue",
 }
 if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
+    # Up to `bulk` waiting tasks per Redis round trip (core/broker.py).
+    Q_CLUSTER.update({"redis": REDIS_URL, "broker_class": "core.broker.BulkRedis", "bulk": 50})
 else:
     # The ORM broker keeps its clusters' heartbeats (`Stat`) in a Django cache: a file cache
     # lets the console, another process than the worker, see them.
