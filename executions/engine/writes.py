@@ -376,11 +376,11 @@ def _column(model: type[Model], name: str) -> tuple[Field, str, str]:
     return model_field, connection.ops.quote_name(model_field.column), _cast(model_field)
 
 
-Column = tuple[str, Callable[[Model, bool], Any] | None, Callable[[Any], Any]]
+_Column = tuple[str, Callable[[Model, bool], Any] | None, Callable[[Any], Any]]
 
 
 @functools.cache
-def _insert_shape(model: type[Model]) -> tuple[list[Column], str, list[str]]:
+def _insert_shape(model: type[Model]) -> tuple[list[_Column], str, list[str]]:
     """Per inserted column: its attribute, its `pre_save` where the field has one (timestamps),
     and its preparer; the `INSERT INTO` head; the columns' types."""
     quote = connection.ops.quote_name
