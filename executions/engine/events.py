@@ -166,7 +166,11 @@ class _Doorbell:
         if layer is None:
             return
         if isinstance(layer, InMemoryChannelLayer):
-            # Listeners live in this process only; the in-memory layer is loop-bound, so stay on ours.
+            # Listeners live in this process only (a worker process has none): a group nobody
+            # joined is skipped, since a send runs an event loop in another thread. The in-memory
+            # layer is loop-bound, so stay on ours.
+            if not layer.groups.get(group):
+                return
             try:
                 async_to_sync(layer.group_send)(group, {"type": "execution.event", "event_id": event_id})
             except Exception:

@@ -8,6 +8,8 @@ from unittest import mock
 from uuid import uuid4
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer
 from django.db import transaction
 from django.utils import timezone
 
@@ -319,3 +321,18 @@ def test_transition_sets_updated_at():
     before = timezone.now()
     transition(execution, E.RUNNING)
     assert Execution.objects.get(pk=execution.pk).updated_at >= before
+
+
+def test_the_in_memory_layer_is_rung_only_for_a_group_someone_joined():
+    layer = InMemoryChannelLayer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("execution-watched", channel)
+    with (
+        mock.patch.object(events, "get_channel_layer", return_value=layer),
+        mock.patch.object(layer, "group_send", wraps=layer.group_send) as group_send,
+    ):
+        events._doorbell.ring("execution-unwatched", 4)  # a worker process: nobody listens there
+        events._doorbell.ring("execution-watched", 5)
+
+    assert [call.args[0] for call in group_send.call_args_list] == ["execution-watched"]
+    assert async_to_sync(layer.receive)(channel) == {"type": "execution.event", "event_id": 5}
