@@ -1,11 +1,15 @@
-"""`manage.py worker` registers the engine's schedules once, however many workers start together."""
+"""`manage.py worker` registers the engine's schedules once, however many workers start together,
+and sweeps: due timers every interval, the rest about once a second."""
 
 import threading
+import time
+from unittest import mock
 
 import pytest
 from django.db import connection, connections
 from django_q.models import Schedule
 
+from executions.management.commands import worker
 from executions.management.commands.worker import SCHEDULES, ensure_schedules
 
 
@@ -56,3 +60,20 @@ def test_workers_starting_together_create_each_schedule_once():
         thread.join(30)
     assert not errors
     assert Schedule.objects.count() == len(SCHEDULES)
+
+
+def test_the_sweeper_looks_for_due_timers_every_interval_and_sweeps_fully_about_once_a_second():
+    stop = threading.Event()
+    with (
+        mock.patch.object(worker, "sweep") as full,
+        mock.patch.object(worker, "wake_due_steps") as timers,
+        mock.patch.object(worker, "close_old_connections"),
+    ):
+        thread = threading.Thread(target=worker.sweep_forever, args=(stop, 0.05))
+        thread.start()
+        time.sleep(2.5)
+        stop.set()
+        thread.join(5)
+
+    assert 2 <= full.call_count <= 3  # on the first tick, then about 1 s and 2 s later
+    assert timers.call_count >= 20  # every 0.05 s in between
