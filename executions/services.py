@@ -23,6 +23,7 @@ from executions.engine.compiler import compiled
 from executions.engine.context import callback_digest
 from executions.engine.events import batched
 from executions.engine.inputs import coerce_inputs
+from executions.engine.rows import execution_snapshot
 from executions.engine.transitions import StaleStatus, transition
 from executions.engine.writes import deferred_writes
 from executions.engine.writes import pending as pending_writes
@@ -113,7 +114,9 @@ def execution_start(
                 )
             ]
         )
-        dispatch.start_execution(str(execution.pk))
+    # after the write, whose timestamps the snapshot carries; enqueued when the transaction
+    # commits (at once, unless a caller's transaction encloses this one)
+    dispatch.start_execution(str(execution.pk), execution_snapshot(execution, flow.namespace))
     return execution
 
 

@@ -74,8 +74,12 @@ def run_task_runs(task_run_ids: list[str]) -> None:
         on_commit("executions.engine.runner.run_task_run", task_run_id)
 
 
-def start_execution(execution_id: str) -> None:
-    on_commit("executions.engine.runner.start_execution", execution_id)
+def start_execution(execution_id: str, snapshot: dict[str, Any] | None = None) -> None:
+    """`snapshot`: the execution as written (`rows.execution_snapshot`), saving the worker its read."""
+    if snapshot is None:
+        on_commit("executions.engine.runner.start_execution", execution_id)
+    else:
+        on_commit("executions.engine.runner.start_execution", execution_id, snapshot)
 
 
 def advance_execution(execution_id: str) -> None:

@@ -1,4 +1,5 @@
-"""Read the execution row a walk starts from, with SQL built once per process.
+"""The execution row a walk starts from: read with SQL built once per process, or handed
+over by the start that wrote it.
 
 Compiling an ORM query for a 27-column row and its namespace costs a worker more CPU than
 the round trip it makes (about half a millisecond here), and every walk reads this row:
@@ -9,12 +10,13 @@ builds the instances (`Model.from_db`, as the ORM does).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field, Model
+from django.db.models import Field, JSONField, Model
 
 from accounts.models import Namespace
 from executions.models import Execution
@@ -98,3 +100,40 @@ def execution_row(execution_id: Any, *, lock: bool = False, like: Execution | No
         execution.source = like.source
         execution.namespace = like.namespace
     return execution
+
+
+#: A start hands its first walk the execution it wrote when the frozen source is at most this
+#: long (the queue message carries it); a longer one is read by the worker.
+SNAPSHOT_SOURCE_LIMIT = 16 * 1024
+
+
+def execution_snapshot(execution: Execution, namespace: Namespace) -> dict[str, dict[str, Any]] | None:
+    """The execution just written and its namespace, as the worker would read them, or None.
+
+    The first walk of a queued execution trusts what it reads only as far as its one
+    statement's guard (status and attempt) allows, so a snapshot is as good as a read: a
+    cancel that came first fails the guard and the careful path reads the row. JSON values go
+    through JSON, so the walk sees what a read would give (lists, not tuples).
+    """
+    if len(execution.source) > SNAPSHOT_SOURCE_LIMIT:
+        return None
+    values = {}
+    for model_field in Execution._meta.concrete_fields:
+        value = getattr(execution, model_field.attname)
+        values[model_field.attname] = json.loads(json.dumps(value)) if isinstance(model_field, JSONField) else value
+    return {
+        "execution": values,
+        "namespace": {f.attname: getattr(namespace, f.attname) for f in Namespace._meta.concrete_fields},
+    }
+
+
+def execution_from_snapshot(snapshot: dict[str, dict[str, Any]]) -> Execution:
+    """The instances a snapshot describes; fields it lacks (a newer schema) load when used."""
+    execution = _from_values(Execution, snapshot["execution"])
+    execution.namespace = _from_values(Namespace, snapshot["namespace"])
+    return execution
+
+
+def _from_values(model: type[Model], values: dict[str, Any]) -> Model:
+    known = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(connection.alias, known, [values[name] for name in known])

@@ -25,7 +25,7 @@ from executions.engine.compiler import compiled
 from executions.engine.context import ExecutionView, StepContext
 from executions.engine.events import batched
 from executions.engine.orchestrator import Orchestrator, Tick
-from executions.engine.rows import execution_row
+from executions.engine.rows import execution_from_snapshot, execution_row
 from executions.engine.templating import TemplateRenderer, TemplateRenderError
 from executions.engine.transitions import TERMINAL_TASK_STATUSES, StaleStatus, transition
 from executions.engine.writes import deferred_writes
@@ -49,8 +49,8 @@ os.register_at_fork(after_in_child=worker_id.cache_clear)
 # --- entry points (django-q2 tasks) ---------------------------------------------------------
 
 
-def start_execution(execution_id: str) -> None:
-    _run_chain(_advance(execution_id))
+def start_execution(execution_id: str, snapshot: dict[str, Any] | None = None) -> None:
+    _run_chain(_advance(execution_id, snapshot))
 
 
 def advance_execution(execution_id: str) -> None:
@@ -146,8 +146,8 @@ def _sole_active(run: TaskRun, runs: list[TaskRun]) -> bool:
     return all(other.pk == run.pk or other.status in TERMINAL_TASK_STATUSES for other in runs)
 
 
-def _advance(execution_id: str) -> tuple[TaskRun, list[TaskRun]] | None:
-    execution = execution_row(execution_id)
+def _advance(execution_id: str, snapshot: dict[str, Any] | None = None) -> tuple[TaskRun, list[TaskRun]] | None:
+    execution = execution_from_snapshot(snapshot) if snapshot is not None else execution_row(execution_id)
     if execution is None:
         return None
     if _first_start(execution):

@@ -9,7 +9,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from executions.engine.rows import execution_row
+from executions.engine.rows import (
+    SNAPSHOT_SOURCE_LIMIT,
+    execution_from_snapshot,
+    execution_row,
+    execution_snapshot,
+)
 from executions.models import Execution
 from tests.factories import ExecutionFactory
 
@@ -83,3 +88,36 @@ def test_the_lock_holds_the_row_against_another_connection():
         assert other.execute("SELECT 1 FROM executions_execution WHERE id = %s FOR UPDATE NOWAIT", [execution.pk])
     finally:
         other.close()
+
+
+def test_a_snapshot_gives_what_a_read_would(django_assert_num_queries):
+    execution = ExecutionFactory(inputs={"items": [1, 2]}, trigger_data={"k": "v"})
+    execution.inputs = {"items": (1, 2)}  # as a caller might hold it; the row has a list
+    Execution.objects.filter(pk=execution.pk).update(inputs={"items": [1, 2]})
+    namespace = execution.namespace
+
+    with django_assert_num_queries(0):
+        handed = execution_from_snapshot(execution_snapshot(execution, namespace))
+        handed_namespace = handed.namespace
+
+    read = execution_row(execution.pk)
+    assert concrete(handed) == concrete(read)
+    assert handed.inputs == {"items": [1, 2]}
+    assert (handed_namespace.pk, handed_namespace.name) == (namespace.pk, namespace.name)
+    assert not handed._state.adding
+
+
+def test_a_long_source_is_not_handed_over():
+    execution = ExecutionFactory(source="x" * (SNAPSHOT_SOURCE_LIMIT + 1))
+    assert execution_snapshot(execution, execution.namespace) is None
+
+
+def test_a_field_the_snapshot_lacks_loads_when_used():
+    execution = ExecutionFactory(flow_name="older")
+    snapshot = execution_snapshot(execution, execution.namespace)
+    del snapshot["execution"]["flow_name"]  # a message from before the field existed
+
+    handed = execution_from_snapshot(snapshot)
+
+    assert handed.get_deferred_fields() == {"flow_name"}
+    assert handed.flow_name == "older"  # loaded from the row

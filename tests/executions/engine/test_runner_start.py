@@ -1,5 +1,7 @@
 """A worker's first walk of a queued execution: read unlocked, written in one checked statement."""
 
+from unittest import mock
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -73,3 +75,38 @@ def test_a_second_delivery_of_the_start_message_does_nothing(queued):
 
 def test_an_unknown_execution_is_ignored(transactional_db):
     assert runner._advance("00000000-0000-0000-0000-000000000000") is None
+
+
+@pytest.fixture
+def handed_over(settings, transactional_db, namespace) -> tuple[Execution, dict]:
+    """A start whose queue message the test keeps: the execution and the snapshot it carries."""
+    settings.MILLRACE_ENGINE_EAGER = False
+    actor = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
+    flow = FlowFactory(namespace=namespace, source=TWO, created_by=actor)
+    with mock.patch("executions.services.dispatch.start_execution") as dispatched:
+        execution = execution_start(actor=actor, flow=flow)
+    (execution_id, snapshot), _ = dispatched.call_args
+    assert execution_id == str(execution.pk) and snapshot is not None
+    return execution, snapshot
+
+
+def test_a_start_hands_its_first_walk_the_execution_so_the_walk_reads_nothing(handed_over):
+    execution, snapshot = handed_over
+    with CaptureQueriesContext(connection) as captured:
+        runner.start_execution(str(execution.pk), snapshot)
+
+    assert Execution.objects.get(pk=execution.pk).status == E.SUCCESS
+    assert names_and_statuses(execution) == [("a", T.SUCCESS), ("b", T.SUCCESS)]
+    assert TaskRun.objects.get(execution=execution, name="b").outputs == 2
+    row_reads = [query["sql"] for query in captured.captured_queries if '"source"' in query["sql"]]
+    assert row_reads == []  # only the walk's guarded writes touched the execution
+
+
+def test_a_snapshot_overtaken_by_a_cancel_starts_nothing(handed_over):
+    execution, snapshot = handed_over
+    Execution.objects.filter(pk=execution.pk).update(status=E.CANCELLED)  # another process, first
+
+    runner.start_execution(str(execution.pk), snapshot)
+
+    assert Execution.objects.get(pk=execution.pk).status == E.CANCELLED
+    assert not TaskRun.objects.filter(execution=execution).exists()
