@@ -27,11 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
+from unittest import mock
 
 import pytest
 import uvicorn
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.db import connections
+from django.db import connections, transaction
 
 from accounts.models import Account, Membership, Namespace
 from accounts.roles import Role
@@ -171,10 +172,40 @@ def shared_in_memory_database() -> Iterator[None]:
     connection.inc_thread_sharing()
     connections._connections = SimpleNamespace(default=connection)
     try:
-        yield
+        with one_transaction_at_a_time():
+            yield
     finally:
         connections._connections = per_thread
         connection.dec_thread_sharing()
+
+
+@contextmanager
+def one_transaction_at_a_time() -> Iterator[None]:
+    """A thread entering `atomic()` on the shared connection waits until another thread's
+    transaction has ended: the test's own writes (factories) and the server's (requests, the
+    sweeper) would otherwise meet, and SQLite refuses a `BEGIN` inside a `BEGIN`."""
+    lock = threading.RLock()
+    enter, leave = transaction.Atomic.__enter__, transaction.Atomic.__exit__
+
+    def locked_enter(atomic: transaction.Atomic) -> None:
+        lock.acquire()
+        try:
+            enter(atomic)
+        except BaseException:
+            lock.release()
+            raise
+
+    def locked_exit(atomic: transaction.Atomic, *exc_info: Any) -> None:
+        try:
+            leave(atomic, *exc_info)
+        finally:
+            lock.release()
+
+    with (
+        mock.patch.object(transaction.Atomic, "__enter__", locked_enter),
+        mock.patch.object(transaction.Atomic, "__exit__", locked_exit),
+    ):
+        yield
 
 
 @pytest.fixture
