@@ -2,7 +2,7 @@
 over by the start that wrote it.
 
 Compiling an ORM query for a 27-column row and its namespace costs a worker more CPU than
-the round trip it makes (about half a millisecond here), and every walk reads this row:
+the round trip it makes (about 0.7 ms here, of a 1.1 ms read), and every walk reads this row:
 the statement and the column converters are built once, and each read only sends it and
 builds the instances (`Model.from_db`, as the ORM does).
 """
@@ -52,14 +52,14 @@ def _part(model: type[Model], fields: list[Field], alias: str) -> tuple[_Part, l
 
 
 @dataclass(frozen=True)
-class _Statement:
+class _Select:
     sql: str
     execution: _Part
     namespace: _Part | None
 
 
 @functools.cache
-def _statement(vendor: str, with_namespace: bool, lock: bool) -> _Statement:
+def _select(vendor: str, with_namespace: bool, lock: bool) -> _Select:
     """The SELECT for one shape: with the namespace joined (and the frozen source), or the
     execution alone without its source (a caller that has both already)."""
     quote = connection.ops.quote_name
@@ -74,7 +74,7 @@ def _statement(vendor: str, with_namespace: bool, lock: bool) -> _Statement:
     sql = f"SELECT {', '.join(columns)} FROM {tables} WHERE e.{quote('id')} = %s"
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE OF e" if connection.features.has_select_for_update_of else " FOR UPDATE"
-    return _Statement(sql, execution, namespace)
+    return _Select(sql, execution, namespace)
 
 
 def execution_row(execution_id: Any, *, lock: bool = False, like: Execution | None = None) -> Execution | None:
@@ -84,18 +84,18 @@ def execution_row(execution_id: Any, *, lock: bool = False, like: Execution | No
     `like` (the same execution, read earlier) saves the join and the frozen source, which
     never change: they are taken from it.
     """
-    statement = _statement(connection.vendor, like is None, lock)
+    select = _select(connection.vendor, like is None, lock)
     key = Execution._meta.pk.get_db_prep_value(execution_id, connection)
     with connection.cursor() as cursor:
-        cursor.execute(statement.sql, [key])
+        cursor.execute(select.sql, [key])
         row = cursor.fetchone()
     if row is None:
         return None
     values = list(row)
-    width = len(statement.execution.attnames)
-    execution = statement.execution.build(values[:width])
-    if statement.namespace is not None:
-        execution.namespace = statement.namespace.build(values[width:])
+    width = len(select.execution.attnames)
+    execution = select.execution.build(values[:width])
+    if select.namespace is not None:
+        execution.namespace = select.namespace.build(values[width:])
     else:
         execution.source = like.source
         execution.namespace = like.namespace
