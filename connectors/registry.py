@@ -105,6 +105,9 @@ class Plugin:
     output_schema: ClassVar[dict[str, Any]] = {}
     aliases: ClassVar[tuple[str, ...]] = ()
     control: ClassVar[bool] = False  # flow-control constructs the engine interprets itself
+    #: An input that, when a graph (nodes-format) node leaves it out, the engine fills with the
+    #: previous node's outputs (FlowRunner's `webhook` node sends them as its body).
+    previous_outputs_input: ClassVar[str | None] = None
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         raise NotImplementedError

@@ -197,14 +197,21 @@ class Webhook(Plugin):
     id = "webhook"
     name = "Webhook"
     category = "http"
-    description = "Delivers a JSON payload to a URL (POST unless method says otherwise); fails on status 400 or above."
+    description = (
+        "Delivers a JSON payload to a URL (POST unless method says otherwise); fails on status 400 or above. "
+        "In a nodes-format flow a node without body sends the previous node's outputs."
+    )
+    previous_outputs_input = "body"
     input_schema = {
         "type": "object",
         "properties": {
             "url": {"type": "string", "minLength": 1, "description": "http or https URL."},
             "method": {"enum": METHODS, "default": "POST"},
             "headers": _HEADERS,
-            "body": {"description": "The payload, sent as JSON (FlowRunner passes the previous node's outputs)."},
+            "body": {
+                "description": "The payload, sent as JSON (a node of a nodes-format flow without it sends the "
+                "previous node's outputs; null is sent as the JSON null)."
+            },
             "timeout": _TIMEOUT,
             "fail_on_status": _FAIL_ON_STATUS,
         },
@@ -213,13 +220,20 @@ class Webhook(Plugin):
     output_schema = _RESPONSE
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        headers = dict(inputs.get("headers") or {})
+        body, body_format = inputs.get("body"), "json"
+        if "body" in inputs and body is None:  # a payload that is JSON null is still a JSON payload
+            body, body_format = "null", "raw"
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["Content-Type"] = "application/json"
         try:
             response = send(
                 ctx,
                 inputs.get("method", "POST"),
                 inputs["url"],
-                headers=inputs.get("headers"),
-                body=inputs.get("body"),
+                headers=headers,
+                body=body,
+                body_format=body_format,
                 timeout=inputs.get("timeout"),
             )
         except http.OutboundError as error:

@@ -74,9 +74,9 @@ class ExecutionView:
         )
         return outputs
 
-    def final_outputs(self) -> Any:
-        """Graphs: the outputs of the last node that ran. Task lists: top-level outputs by name."""
-        main = [
+    def _main_successes(self) -> list[TaskRun]:
+        """Successful runs of the flow's top-level steps (a graph's nodes)."""
+        return [
             r
             for r in self.task_runs
             if r.parent_id is None
@@ -84,6 +84,17 @@ class ExecutionView:
             and self.flow.get_step(r.step_id) is not None
             and self.flow.block_of(r.step_id) is self.flow.main
         ]
+
+    def previous_outputs(self, run: TaskRun) -> Any:
+        """A graph node's input: the outputs of the node that ran before it, the run's inputs for the first."""
+        earlier = [r for r in self._main_successes() if r.sequence < run.sequence]
+        if not earlier:
+            return self.execution.inputs or {}
+        return max(earlier, key=lambda r: r.sequence).outputs
+
+    def final_outputs(self) -> Any:
+        """Graphs: the outputs of the last node that ran. Task lists: top-level outputs by name."""
+        main = self._main_successes()
         if not main:
             return None
         if self.flow.is_graph:

@@ -224,7 +224,7 @@ def _execute(run: TaskRun, runs: list[TaskRun] | None) -> tuple[TaskRun, list[Ta
     renderer = view.renderer(run)
     leases.hold(run.pk)
     try:
-        result, inputs, ctx = _call_plugin(run, step, renderer, execution, flow.format)
+        result, inputs, ctx = _call_plugin(run, step, renderer, view)
     finally:
         leases.release(run.pk)
     masker = Masker(renderer.used_secrets | (ctx.used_secrets if ctx else set()))
@@ -262,9 +262,10 @@ def _take_early_callback(run: TaskRun) -> None:
 
 
 def _call_plugin(
-    run: TaskRun, step: ir.Step, renderer: TemplateRenderer, execution: Execution, flow_format: str
+    run: TaskRun, step: ir.Step, renderer: TemplateRenderer, view: ExecutionView
 ) -> tuple[Result, Any, StepContext | None]:
-    field = "params" if flow_format == ir.FlowFormat.NODES else "properties"
+    flow, execution = view.flow, view.execution
+    field = "params" if flow.is_graph else "properties"
     plugin: type[Plugin] | None = get_plugin(run.plugin_type)
     if plugin is None:
         return Result.failed(f"Unknown plugin '{run.plugin_type}'.", code="UNKNOWN_PLUGIN"), step.inputs, None
@@ -272,6 +273,9 @@ def _call_plugin(
         inputs = renderer.render(step.inputs, field)
     except TemplateRenderError as exc:
         return Result.failed(f"Task '{run.name}': {exc}", code="TEMPLATE_ERROR"), step.inputs, None
+    fill = plugin.previous_outputs_input
+    if fill and fill not in inputs and flow.is_graph and flow.block_of(step.id) is flow.main:
+        inputs[fill] = view.previous_outputs(run)
     stored = renderer.redact(inputs, field)
     problems = plugin.input_problems(inputs)
     if problems:

@@ -178,6 +178,12 @@ def test_webhook_posts_its_body_as_json(httpserver: HTTPServer, run_plugin: RunP
     assert _sent(httpserver).headers["X-Sig"] == "1"
 
 
+def test_webhook_sends_a_null_body_as_json_null(httpserver: HTTPServer, run_plugin: RunPlugin) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_json({})
+    run_plugin("webhook", {"url": httpserver.url_for("/hook"), "body": None})
+    assert (_sent(httpserver).get_data(), _sent(httpserver).headers["Content-Type"]) == (b"null", "application/json")
+
+
 def test_webhook_method_can_be_changed_and_errors_fail(httpserver: HTTPServer, run_plugin: RunPlugin) -> None:
     httpserver.expect_request("/hook", method="PUT").respond_with_data("bad", status=502)
     result = run_plugin("webhook", {"url": httpserver.url_for("/hook"), "method": "PUT", "body": [1, 2]})
