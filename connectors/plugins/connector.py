@@ -4,8 +4,8 @@ It POSTs the parameters to `{baseUrl}/v1/do/{command}` with a `spiff__callback_u
 back at Millrace, as a SpiffWorkflow backend does. A 202 leaves the task WAITING (the worker
 is freed) until the proxy PUTs the envelope to that URL; `resume` turns it into outputs. An
 envelope carrying `error`, or a status of 300 or more, fails the task with the proxy's
-`error_code`, so retries and error handlers apply. The API key and the callback URL (its
-token is a credential) are never logged.
+`error_code` (as its code, and leading its error text), so retries and error handlers apply.
+The API key and the callback URL (its token is a credential) are never logged.
 """
 
 from __future__ import annotations
@@ -32,13 +32,25 @@ def _from_envelope(envelope: Any, status: int) -> Result:
     http_status = response.get("http_status")
     error = envelope.get("error")
     if error:
-        message = error.get("message") if isinstance(error, dict) else str(error)
-        code = error.get("error_code") if isinstance(error, dict) else None
-        return Result.failed(message or "The connector command failed.", code=code or CONNECTOR_ERROR, outputs=body)
+        return _envelope_failure(error, body)
     status = http_status if isinstance(http_status, int) else status
     if status >= 300:
         return Result.failed(f"The connector command answered status {status}.", code=HTTP_ERROR, outputs=body)
     return Result.success(body)
+
+
+def _envelope_failure(error: Any, body: Any) -> Result:
+    """FAILED with the envelope's error, its `error_code` leading the text (`TIMEOUT_ERROR: Connection timeout`).
+
+    The code goes into the text too: the error is what FlowRunner, workflowdev and the console
+    show of a failed step, and the proxy's message alone rarely says which failure it was.
+    """
+    message = error.get("message") if isinstance(error, dict) else str(error)
+    code = error.get("error_code") if isinstance(error, dict) else None
+    text = str(message) if message else "The connector command failed."
+    if not code:
+        return Result.failed(text, code=CONNECTOR_ERROR, outputs=body)
+    return Result.failed(f"{code}: {text}", code=str(code), outputs=body)
 
 
 @register

@@ -73,9 +73,15 @@ def test_an_envelope_error_fails_with_its_code(httpserver: HTTPServer, run_plugi
     result = run_plugin("connector.call", call(httpserver))
     assert (result.status, result.error, result.error_code) == (
         ResultStatus.FAILED,
-        "Connection timeout",
+        "TIMEOUT_ERROR: Connection timeout",
         "TIMEOUT_ERROR",
     )
+
+
+def test_an_envelope_error_without_a_code_keeps_its_message(httpserver: HTTPServer, run_plugin: RunPlugin) -> None:
+    httpserver.expect_request("/v1/do/http/GetRequest").respond_with_json(envelope({}, 500, {"message": "Down"}))
+    result = run_plugin("connector.call", call(httpserver))
+    assert (result.error, result.error_code) == ("Down", "CONNECTOR_ERROR")
 
 
 @pytest.mark.parametrize("status", [302, 404, 500])
@@ -115,7 +121,7 @@ def test_resume_turns_the_callback_into_outputs_or_a_failure(ctx: FakeContext) -
     done = plugin.resume(inputs, ctx, envelope({"order_id": "12345"}))
     assert (done.status, done.outputs) == (ResultStatus.SUCCESS, {"order_id": "12345"})
     failed = plugin.resume(inputs, ctx, envelope({}, 500, {"message": "nope", "error_code": "FLOW_FAILED"}))
-    assert (failed.status, failed.error_code) == (ResultStatus.FAILED, "FLOW_FAILED")
+    assert (failed.status, failed.error, failed.error_code) == (ResultStatus.FAILED, "FLOW_FAILED: nope", "FLOW_FAILED")
 
 
 @pytest.mark.parametrize("inputs", [{"baseUrl": "http://p"}, {"baseUrl": "http://p", "command": "no-slash"}])
@@ -200,7 +206,20 @@ def test_a_callback_carrying_an_error_fails_the_task(httpserver: HTTPServer, sta
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.FAILED
     run = TaskRun.objects.get(execution=execution, name="call")
-    assert (run.status, run.error) == (TaskStatus.FAILED, "Out of stock")
+    assert (run.status, run.error) == (TaskStatus.FAILED, "FLOW_FAILED: Out of stock")
+    assert "FLOW_FAILED: Out of stock" in execution.error
+
+
+def test_a_synchronous_error_envelope_fails_the_task_with_its_code(httpserver: HTTPServer, start) -> None:
+    error = {"message": "Connection timeout", "error_code": "TIMEOUT_ERROR"}
+    httpserver.expect_request("/v1/do/acme/LongJob", method="POST").respond_with_json(
+        envelope({}, 500, error), status=500
+    )
+    execution = start(httpserver.url_for(""))
+    assert execution.status == ExecutionStatus.FAILED
+    run = TaskRun.objects.get(execution=execution, name="call")
+    assert (run.status, run.error) == (TaskStatus.FAILED, "TIMEOUT_ERROR: Connection timeout")
+    assert "TIMEOUT_ERROR: Connection timeout" in execution.error
 
 
 def test_a_failed_callback_is_retried_with_a_fresh_callback_url(httpserver: HTTPServer, start) -> None:
