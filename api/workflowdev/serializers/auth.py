@@ -13,8 +13,13 @@ class CredentialsSerializer(serializers.Serializer):
 
 class RegisterSerializer(CredentialsSerializer):
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    # No default "" on the e-mail: the schema would show a default its own `format: email` refuses.
+    email = serializers.EmailField(required=False, allow_blank=True)
     namespace = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        attrs.setdefault("email", "")
+        return attrs
 
 
 class TokenSerializer(serializers.Serializer):
