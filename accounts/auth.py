@@ -26,10 +26,13 @@ def _issued(token: SlidingToken, account: Account) -> IssuedToken:
 
 
 def auth_login(*, username: str, password: str) -> IssuedToken:
-    """Log in by username or email."""
+    """Log in by username or email.
+
+    `authenticate` runs for unknown names too: ModelBackend then hashes the password anyway, so
+    a wrong password takes as long whether the account exists or not (no enumeration by timing).
+    """
     account = Account.objects.filter(Q(username__iexact=username) | Q(email__iexact=username)).first()
-    if account is not None:
-        account = authenticate(username=account.username, password=password)
+    account = authenticate(username=account.username if account else username, password=password)
     if account is None or not account.is_active:
         raise NotAuthenticated("Invalid username or password.")
     audit_record(
