@@ -7,7 +7,6 @@ beyond asking the accounts selectors which namespaces the caller may read.
 from __future__ import annotations
 
 import calendar
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import Account, Namespace
 from accounts.selectors import role_in
+from core import jsonlimits
 from core.errors import BadRequest, Forbidden
 from executions.models import ExecutionStatus
 
@@ -128,7 +128,7 @@ def parse_sort(query: Mapping[str, str]) -> list[str]:
     if not raw:
         return ["-created_at", "-id"]
     try:
-        spec = json.loads(raw)
+        spec = jsonlimits.loads(raw)
     except ValueError as exc:
         raise _bad("sort", "'sort' must be a JSON object such as {\"_updatedAt\":-1}.", "invalid JSON") from exc
     if not isinstance(spec, dict) or not spec:

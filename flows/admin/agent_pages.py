@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Namespace
 from accounts.roles import Role
 from accounts.selectors import namespace_ids_for, namespace_list
+from core import jsonlimits
 from core.errors import MillraceError, NotFound
 from executions.agents.exchange import export_document, workflow_import
 from executions.agents.logic_types import WebhookAgent
@@ -56,7 +57,7 @@ class ImportForm(forms.Form):
         if upload.size > limit:
             raise forms.ValidationError(f"The file is {upload.size} bytes; the limit is {limit}.")
         try:
-            return json.loads(upload.read().decode("utf-8"))
+            return jsonlimits.loads(upload.read().decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise forms.ValidationError(f"The file is not JSON: {exc}") from None
 
@@ -144,7 +145,7 @@ class AgentPagesMixin:
     def message_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         agent = self._visible(request, object_id)
         try:
-            payload = json.loads(request.POST.get("payload") or "{}")
+            payload = jsonlimits.loads(request.POST.get("payload") or "{}")
             message = message_create(actor=request.user, agent=agent, payload=payload)
         except ValueError as exc:
             self.message_user(request, f"The payload is not JSON: {exc}", messages.ERROR)

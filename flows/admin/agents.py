@@ -20,6 +20,7 @@ from django.http import HttpRequest
 
 from accounts.roles import Role
 from accounts.selectors import namespace_ids_for, scope_to_namespaces
+from core import jsonlimits
 from core.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, adopt
 from core.errors import MillraceError, ValidationFailed
 from executions.agents.logic_types import WebhookAgent
@@ -226,7 +227,7 @@ class AgentAdmin(AgentPagesMixin, NamespaceScopedAdmin):
     @admin.action(description="Send a manual message (payload above)", permissions=["execute"])
     def send_manual_message(self, request: HttpRequest, queryset: QuerySet) -> None:
         try:
-            payload = json.loads(request.POST.get("payload") or "{}")
+            payload = jsonlimits.loads(request.POST.get("payload") or "{}")
         except ValueError as exc:
             self.message_user(request, f"The payload is not JSON: {exc}", messages.ERROR)
             return

@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 
+from core import jsonlimits
 from core.errors import ValidationFailed
 from flows.definitions import FlowInput, InputType
 
@@ -30,7 +31,9 @@ class JsonField(forms.CharField):
         if text in self.empty_values:
             return None
         try:
-            return json.loads(text)
+            return jsonlimits.loads(text)
+        except jsonlimits.JSONTooDeep as exc:
+            raise forms.ValidationError(str(exc)) from exc
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from exc
 

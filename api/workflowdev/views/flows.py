@@ -5,12 +5,12 @@ import json
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.selectors import namespace_get
+from api.parsers import JSONParser
 from api.workflowdev.parsers import YAML_PARSERS
 from api.workflowdev.serializers.flows import (
     ExecuteResponseSerializer,

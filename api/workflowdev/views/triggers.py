@@ -6,13 +6,13 @@ from django.conf import settings
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Role, at_least
 from accounts.selectors import role_in
+from api.parsers import JSONParser
 from api.workflowdev.parsers import RawBodyParser
 from api.workflowdev.serializers.resources import TriggerSerializer, TriggerWriteSerializer, WebhookResponseSerializer
 from api.workflowdev.views.base import PAGE_PARAMETERS, ROLE_REFUSED, WorkflowDevAPIView, page_response, paginate

@@ -1,0 +1,71 @@
+"""Hostile input gets a 4xx in the dialect's shape, never a 500: over-deep JSON."""
+
+import pytest
+
+from accounts.roles import Role
+from flows.models import Trigger
+from tests.api.test_error_shapes import shape_of
+from tests.factories import AccountFactory, FlowFactory
+
+pytestmark = pytest.mark.django_db
+
+SOURCE = "name: hello\ntasks:\n  - {name: a, type: util.echo, properties: {value: 1}}\n"
+WEBHOOK_KEY = "k" * 40
+
+# (dialect, method, path): every JSON endpoint family, open ones included; {flow} is a flow id
+JSON_ENDPOINTS = [
+    ("flowrunner", "post", "/api/v1/auth/login"),
+    ("flowrunner", "post", "/flowrunner/api/v1/flows"),
+    ("flowrunner", "post", "/flowrunner/api/v1/flows/{flow}/run"),
+    ("flowrunner", "post", "/api/v1/accounts"),
+    ("workflowdev", "post", "/auth/login"),
+    ("workflowdev", "post", "/workflowdev/api/v1/flows"),
+    ("workflowdev", "post", "/workflowdev/api/v1/flows/validate"),
+    ("workflowdev", "post", "/workflowdev/api/v1/flows/{flow}/execute"),
+    ("workflowdev", "put", "/api/v1/kv/production/key"),
+    ("workflowdev", "post", f"/api/v1/webhook/{WEBHOOK_KEY}"),
+    ("workflowsvc", "post", "/workflowsvc/api/v1/workflows?nsfilter=production"),
+    ("activeworkflow", "post", "/api/v1/agents"),
+    ("connector", "post", "/v1/do/http/GetRequest"),
+    ("connector", "put", "/v1/callbacks/some-token"),
+]
+
+
+@pytest.fixture
+def api(namespace, client_for):
+    account = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
+    flow = FlowFactory(namespace=namespace, source=SOURCE, created_by=account)
+    Trigger.objects.create(flow=flow, type=Trigger.Type.WEBHOOK, key=WEBHOOK_KEY)
+    client = client_for(account)
+    client.flow = flow
+    return client
+
+
+def nested(levels: int) -> str:
+    return '{"input": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+
+@pytest.mark.parametrize("levels", [200, 1000, 100_000])
+@pytest.mark.parametrize(("dialect", "method", "path"), JSON_ENDPOINTS)
+def test_json_nested_too_deep_is_a_400_in_the_dialects_shape(api, dialect, method, path, levels):
+    response = getattr(api, method)(path.format(flow=api.flow.pk), nested(levels), content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    code, message = shape_of(dialect, response.json())
+    if dialect != "activeworkflow":
+        assert code in ("invalid_request", "invalid_callback_body")
+    if path != "/v1/callbacks/some-token":  # the callback answers its own documented message
+        assert "deeper than 128 levels" in message
+
+
+def test_brackets_inside_strings_do_not_count(api):
+    body = '{"name": "' + "[" * 5000 + '", "yamlContent": "x"}'
+    response = api.post("/workflowdev/api/v1/flows/validate", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+
+
+def test_workflowsvc_sort_nested_too_deep_is_a_400(api):
+    sort = "{" + '"a":{' * 2000 + "}" * 2001
+    response = api.get("/workflowsvc/api/v1/workflows", {"nsfilter": "production", "sort": sort})
+    assert response.status_code == 400, response.content
+    assert shape_of("workflowsvc", response.json())[0] == "invalid_request"
