@@ -7,9 +7,15 @@ from django.db.models import QuerySet
 
 from core.errors import BadRequest
 
+#: The largest offset a list accepts: far past any table, far below the databases' 64-bit
+#: integers (SQLite refuses a larger OFFSET outright, which was a 500).
+MAX_OFFSET = 1_000_000_000
 
-def parse_int(query: Mapping[str, str], names: Sequence[str], default: int, *, minimum: int = 0) -> int:
-    """The first of `names` present in the query as an integer >= minimum; 400 otherwise."""
+
+def parse_int(
+    query: Mapping[str, str], names: Sequence[str], default: int, *, minimum: int = 0, maximum: int | None = None
+) -> int:
+    """The first of `names` present in the query as an integer >= minimum (and <= maximum); 400 otherwise."""
     for name in names:
         raw = query.get(name)
         if raw is None or raw == "":
@@ -22,12 +28,14 @@ def parse_int(query: Mapping[str, str], names: Sequence[str], default: int, *, m
             ) from exc
         if value < minimum:
             raise BadRequest(f"'{name}' must be at least {minimum}.", details={"field": name, "reason": "too small"})
+        if maximum is not None and value > maximum:
+            raise BadRequest(f"'{name}' must be at most {maximum}.", details={"field": name, "reason": "too large"})
         return value
     return default
 
 
 class Window:
-    """A page of a queryset: `limit` clamped to `maximum`, `offset` from zero."""
+    """A page of a queryset: `limit` clamped to `maximum`, `offset` from zero to MAX_OFFSET."""
 
     def __init__(
         self,
@@ -39,7 +47,7 @@ class Window:
         offset_names: Sequence[str] = ("offset",),
     ) -> None:
         self.limit = min(parse_int(query, limit_names, default, minimum=1), maximum)
-        self.offset = parse_int(query, offset_names, 0)
+        self.offset = parse_int(query, offset_names, 0, maximum=MAX_OFFSET)
         self.total = 0
 
     def apply(self, queryset: QuerySet | Sequence[Any]) -> list[Any]:

@@ -1,11 +1,11 @@
-"""Hostile input gets a 4xx in the dialect's shape, never a 500: over-deep JSON."""
+"""Hostile input gets a 4xx in the dialect's shape, never a 500: over-deep JSON, huge offsets."""
 
 import pytest
 
 from accounts.roles import Role
 from flows.models import Trigger
 from tests.api.test_error_shapes import shape_of
-from tests.factories import AccountFactory, FlowFactory
+from tests.factories import AccountFactory, AgentFactory, FlowFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,17 @@ JSON_ENDPOINTS = [
     ("activeworkflow", "post", "/api/v1/agents"),
     ("connector", "post", "/v1/do/http/GetRequest"),
     ("connector", "put", "/v1/callbacks/some-token"),
+]
+
+LIST_ENDPOINTS = [
+    ("flowrunner", "/flowrunner/api/v1/flows?{param}={value}"),
+    ("flowrunner", "/flowrunner/api/v1/executions?{param}={value}"),
+    ("flowrunner", "/api/v1/accounts?{param}={value}"),
+    ("workflowdev", "/workflowdev/api/v1/flows?{param}={value}"),
+    ("workflowdev", "/workflowdev/api/v1/executions?{param}={value}"),
+    ("workflowdev", "/api/v1/audit?{param}={value}"),
+    ("workflowdev", "/api/v1/plugins?{param}={value}"),
+    ("workflowsvc", "/workflowsvc/api/v1/workflows?nsfilter=production&{param}={value}"),
 ]
 
 
@@ -62,6 +73,33 @@ def test_brackets_inside_strings_do_not_count(api):
     body = '{"name": "' + "[" * 5000 + '", "yamlContent": "x"}'
     response = api.post("/workflowdev/api/v1/flows/validate", body, content_type="application/json")
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("param", ["offset", "limit"])
+@pytest.mark.parametrize("value", ["99999999999999999999", "9" * 5000, "-1", "ten", "1e3"])
+@pytest.mark.parametrize(("dialect", "path"), LIST_ENDPOINTS)
+def test_bad_or_huge_paging_numbers_are_a_400_never_a_500(api, dialect, path, param, value):
+    name = {"offset": "_offset", "limit": "_pagesize"}[param] if dialect == "workflowsvc" else param
+    response = api.get(path.format(param=name, value=value))
+
+    if param == "limit" and value == "99999999999999999999":
+        assert response.status_code == 200, response.content  # a limit above the maximum is clamped
+        return
+    assert response.status_code == 400, response.content
+    code, message = shape_of(dialect, response.json())
+    assert code == "invalid_request" and f"'{name}'" in message
+
+
+@pytest.mark.parametrize("path", ["/api/v1/agents/{agent}/messages?limit={value}"])
+@pytest.mark.parametrize("value", ["99999999999999999999", "9" * 5000, "-1", "ten"])
+def test_activeworkflow_message_limit(api, namespace, path, value):
+    agent = AgentFactory(namespace=namespace)
+    response = api.get(path.format(agent=agent.pk, value=value))
+    if value == "99999999999999999999":
+        assert response.status_code == 200, response.content
+        return
+    assert response.status_code == 400, response.content
+    assert set(response.json()) == {"error"}
 
 
 def test_workflowsvc_sort_nested_too_deep_is_a_400(api):
