@@ -64,7 +64,11 @@ def _dialect_patterns(slug: str, title: str, urlconf: str) -> list[URLPattern | 
     schema_name = f"schema-{slug}"
     settings = {
         "TITLE": f"Millrace — {title} API",
-        "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.docs.document_common_errors"],
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "api.docs.document_common_errors",
+            "api.schema_hooks.add_servers",
+        ],
     }
     return [
         path(

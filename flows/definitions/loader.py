@@ -33,6 +33,11 @@ DEFAULT_MAX_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
 DEFAULT_MAX_ALIASES = 100
 DEFAULT_MAX_NODES = 100_000
+#: libyaml's own nesting cap (MAX_NESTING_LEVEL); deeper documents stop in its scanner.
+_PARSER_MAX_DEPTH = 1000
+#: Integers longer than Python's default int/str conversion limit cannot be stored as JSON text.
+MAX_INTEGER_DIGITS = 4300
+_INTEGER_BOUND = 10**MAX_INTEGER_DIGITS
 
 
 class _Loader(_SafeBase):  # type: ignore[misc, valid-type]
@@ -44,6 +49,29 @@ def _timestamp_as_text(loader: Any, node: ScalarNode) -> str:
     return loader.construct_scalar(node)
 
 
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+class _IntegerTooLarge(yaml.constructor.ConstructorError):
+    """A value problem, not malformed YAML: the dialects answer it as a validation error."""
+
+
+def _bounded_int(loader: Any, node: ScalarNode) -> int:
+    # Python refuses decimal text over its conversion limit (ValueError), builds hex and
+    # sexagesimal values of any size (the latter in quadratic time), and such a value
+    # could not be written out as JSON later: bound the text first, then the value.
+    too_large = _IntegerTooLarge(None, None, f"integer has more than {MAX_INTEGER_DIGITS} digits", node.start_mark)
+    if len(node.value) > MAX_INTEGER_DIGITS + 3:  # sign and a 0x/0o/0b prefix
+        raise too_large
+    try:
+        value = _SafeBase.construct_yaml_int(loader, node)
+    except ValueError as exc:
+        raise too_large from exc
+    if abs(value) >= _INTEGER_BOUND:
+        raise too_large
+    return value
+
+
 def _refuse_tag(loader: Any, node: Node) -> Any:
     raise yaml.constructor.ConstructorError(
         None, None, f"the YAML tag {node.tag} is not allowed in a flow definition", node.start_mark
@@ -51,6 +79,7 @@ def _refuse_tag(loader: Any, node: Node) -> Any:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+_Loader.add_constructor(_INT_TAG, _bounded_int)
 for _tag in ("binary", "set", "omap", "pairs"):
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
 
@@ -95,12 +124,34 @@ def _fatal(message: str, code: str, line: int | None = 1, path: str = "") -> Def
     return DefinitionError([Problem(path, line, message, code)])
 
 
-def _syntax_error(exc: yaml.YAMLError, text: str) -> DefinitionError:
+def _too_deep(limits: YamlLimits, line: int | None) -> DefinitionError:
+    if limits.max_depth < _PARSER_MAX_DEPTH:
+        return _fatal(f"definition nests deeper than {limits.max_depth} levels", "too_deep", line)
+    return _fatal("definition nests deeper than the YAML parser allows", "too_deep", line)
+
+
+def _is_nesting_limit(exc: yaml.YAMLError) -> bool:
+    """A parser layer's own depth limit, e.g. libyaml's "exceeded maximum nesting depth".
+
+    PyYAML 6.0.4's bundled libyaml stops at 1000 levels while scanning ahead, before the
+    event pass below has seen a single event; no exception type tells it apart, its text
+    does (guarded by tests/core/test_library_contracts.py).
+    """
+    # Problem and context only: str(exc) may quote the document, which could say "nesting".
+    text = f"{getattr(exc, 'problem', None) or ''} {getattr(exc, 'context', None) or ''}"
+    return "nesting" in text.lower()
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, limits: YamlLimits) -> DefinitionError:
     if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow; no mark, a position
         line = text.count("\n", 0, exc.position) + 1
         return _fatal(f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}", "yaml_syntax", line)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
+    if _is_nesting_limit(exc):
+        return _too_deep(limits, line)
+    if isinstance(exc, _IntegerTooLarge):
+        return _fatal(str(exc.problem), "integer_too_large", line)
     message = str(exc)
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
         message = exc.problem
@@ -148,8 +199,9 @@ def _check_events(text: str, limits: YamlLimits) -> None:
         loader.dispose()
 
 
-def _check_graph(root: Node, limits: YamlLimits) -> list[Problem]:
-    """Refuse recursive aliases and alias blow-ups; report duplicate mapping keys.
+def _check_graph(loader: Any, root: Node, limits: YamlLimits) -> list[Problem]:
+    """Refuse recursive aliases, alias blow-ups and huge integers (with their path);
+    report duplicate mapping keys.
 
     Sizes are memoised per node, so the cost is the number of distinct nodes (bounded by
     the byte cap), however large the expansion would be.
@@ -166,6 +218,13 @@ def _check_graph(root: Node, limits: YamlLimits) -> list[Problem]:
             raise _fatal("definition contains a recursive alias", "recursive_alias", node.start_mark.line + 1)
         active.add(key)
         total = 1
+        if isinstance(node, ScalarNode) and node.tag == _INT_TAG:
+            try:
+                _bounded_int(loader, node)
+            except _IntegerTooLarge as exc:
+                raise _fatal(
+                    str(exc.problem), "integer_too_large", node.start_mark.line + 1, format_path(path)
+                ) from exc
         if isinstance(node, SequenceNode):
             for index, child in enumerate(node.value):
                 total += size(child, (*path, index))
@@ -233,15 +292,15 @@ def load_yaml(source: str | bytes, limits: YamlLimits | None = None) -> LoadedYa
             root = loader.get_single_node()
             if root is None:
                 return LoadedYaml(None, SourceMap({(): 1}))
-            duplicates = _check_graph(root, limits)
+            duplicates = _check_graph(loader, root, limits)
             data = loader.construct_document(root)
             source_map = _line_map(loader, root)
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        raise _syntax_error(exc, text) from exc
-    except RecursionError as exc:  # belt and braces: depth is capped above
-        raise _fatal("definition nests too deeply", "too_deep", None) from exc
+        raise _yaml_error(exc, text, limits) from exc
+    except RecursionError as exc:  # a recursive layer (composer, graph walk) when max_depth is set high
+        raise _too_deep(limits, None) from exc
     return LoadedYaml(data, source_map, duplicates)
 
 

@@ -163,6 +163,54 @@ def test_absurd_nesting_is_refused_without_recursing():
     assert code == "too_deep"
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("[" * 5_000, id="libyaml-scanner-flow-level"),
+        pytest.param(
+            "".join(" " * level + "k:\n" for level in range(1_200)) + "k: 1\n", id="libyaml-scanner-block-level"
+        ),
+        pytest.param("[" * 999 + "]" * 999, id="recursive-walk"),
+    ],
+)
+def test_whichever_layer_stops_a_deep_document_it_is_too_deep(source):
+    # The event pass is out of the way here (a huge max_depth): the parser's own limit or a
+    # recursive layer stops the document first, and it is still `too_deep`, not a syntax error.
+    code, _, message = refused(source, YamlLimits(max_depth=1_000_000))
+    assert (code, message) == ("too_deep", "definition nests deeper than the YAML parser allows")
+
+
+def test_the_parser_limit_reports_the_configured_depth_and_the_line():
+    code, line, message = refused("a: 1\nb: " + "[" * 5_000 + "\n", YamlLimits())
+    assert (code, line, message) == ("too_deep", 2, "definition nests deeper than 64 levels")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "a:\n  b: " + "7" * 5_000 + "\n",  # int() refuses the text (ValueError)
+        "a:\n  b: 0x" + "f" * 4_000 + "\n",  # hex converts, but has no decimal text
+        "a:\n  b: 1" + ":30" * 100_000 + "\n",  # base 60: quadratic to build, refused by length
+        "a:\n  b: [1, -" + "7" * 4_301 + "]\n",
+    ],
+)
+def test_huge_integers_are_refused_with_path_and_line(source):
+    with pytest.raises(DefinitionError) as caught:
+        load_yaml(source, YamlLimits())
+    [problem] = caught.value.problems
+    assert (problem.code, problem.line, problem.message) == (
+        "integer_too_large",
+        2,
+        "integer has more than 4300 digits",
+    )
+    assert problem.path.startswith("a.b")
+
+
+def test_integers_up_to_the_limit_load():
+    assert load_yaml("a: -" + "9" * 4_300 + "\n", YamlLimits()).data["a"] == -int("9" * 4_300)
+    assert refused("? " + "1" * 4_301 + "\n: key\n")[0] == "integer_too_large"
+
+
 def test_more_aliases_than_allowed_are_refused():
     source = "a: &a 1\nlist:\n" + "".join("  - *a\n" for _ in range(101))
     code, line, message = refused(source, YamlLimits(max_aliases=100))
