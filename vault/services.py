@@ -23,6 +23,10 @@ from vault.selectors import live_kv
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 
 
+#: The longest a KV entry may live: a larger `ttl` overflows the expiry date (it was a 500).
+KV_MAX_TTL_SECONDS = 100 * 365 * 24 * 3600
+
+
 def kv_put(*, namespace_id: UUID, key: str, value: Any, ttl: int | None = None) -> KeyValue:
     """Set `key` in a namespace; `ttl` seconds make it expire. Values are capped in size."""
     if not key or len(key) > 255:
@@ -30,8 +34,11 @@ def kv_put(*, namespace_id: UUID, key: str, value: Any, ttl: int | None = None) 
     size = len(json.dumps(value, default=str).encode())
     if size > settings.MILLRACE_KV_MAX_VALUE_BYTES:
         raise PayloadTooLarge(f"The value is {size} bytes; the limit is {settings.MILLRACE_KV_MAX_VALUE_BYTES}.")
-    if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0):
-        raise ValidationFailed("ttl must be a positive number of seconds.", details=[{"field": "ttl", "reason": "bad"}])
+    if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= KV_MAX_TTL_SECONDS):
+        raise ValidationFailed(
+            f"ttl must be a number of seconds from 1 to {KV_MAX_TTL_SECONDS} (100 years).",
+            details=[{"field": "ttl", "reason": "out of range"}],
+        )
     expires_at = timezone.now() + timedelta(seconds=ttl) if ttl else None
     with transaction.atomic():
         entry, _ = KeyValue.objects.update_or_create(

@@ -1,11 +1,13 @@
-"""Hostile input gets a 4xx in the dialect's shape, never a 500: over-deep JSON, huge offsets."""
+"""Hostile input gets a 4xx in the dialect's shape, never a 500: over-deep JSON, huge offsets, KV ttl."""
 
 import pytest
 
 from accounts.roles import Role
+from core.errors import ValidationFailed
 from flows.models import Trigger
 from tests.api.test_error_shapes import shape_of
 from tests.factories import AccountFactory, AgentFactory, FlowFactory
+from vault.services import KV_MAX_TTL_SECONDS, kv_put
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +109,17 @@ def test_workflowsvc_sort_nested_too_deep_is_a_400(api):
     response = api.get("/workflowsvc/api/v1/workflows", {"nsfilter": "production", "sort": sort})
     assert response.status_code == 400, response.content
     assert shape_of("workflowsvc", response.json())[0] == "invalid_request"
+
+
+@pytest.mark.parametrize("ttl", [10**30, KV_MAX_TTL_SECONDS + 1])
+def test_a_kv_ttl_past_the_maximum_is_refused_in_the_dialects_shape(api, namespace, ttl):
+    response = api.put("/api/v1/kv/production/key", {"value": 1, "ttl": ttl}, format="json")
+
+    assert response.status_code == 422, response.content
+    code, message = shape_of("workflowdev", response.json())
+    assert code == "validation_error" and "ttl" in message
+    with pytest.raises(ValidationFailed):  # the service refuses it for flows and agents too
+        kv_put(namespace_id=namespace.pk, key="k", value=1, ttl=ttl)
+    assert (
+        api.put("/api/v1/kv/production/key", {"value": 1, "ttl": KV_MAX_TTL_SECONDS}, format="json").status_code == 200
+    )
