@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -254,6 +255,16 @@ class AccountAdmin(OwnedRecordsDeleteMixin, UserAdmin):
         if db_field.name == "default_namespace":
             kwargs["queryset"] = namespace_list(account=request.user, minimum=Role.ADMIN)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        """One's own password changes on the site's form, which asks for the current one (as the API does).
+
+        Resetting someone else's needs no current password; either way the new hash revokes
+        the account's login tokens.
+        """
+        if unquote(id) == str(request.user.pk):
+            return HttpResponseRedirect(reverse("admin:password_change"))
+        return super().user_change_password(request, id, form_url)
 
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
         actor = request.user

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Account, ApiToken, AuditEntry, Membership, Namespace, namespace_name_validator
 from accounts.roles import Role, rank
 from accounts.selectors import can_administer, ensure_role, forget_roles, role_in
-from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 
 API_TOKEN_PREFIX = "mr_"
 BOOTSTRAP_NAMESPACE = "default"
@@ -76,6 +76,18 @@ def _check_password(password: str, account: Account | None = None) -> None:
         raise ValidationFailed(
             "The password is not acceptable.", details=[{"field": "password", "reason": m} for m in exc.messages]
         ) from exc
+
+
+def _check_current_password(account: Account, current_password: str | None) -> None:
+    if not current_password:
+        raise BadRequest(
+            "Changing your own password needs your current password.",
+            details=[{"field": "current_password", "reason": "required"}],
+        )
+    if not account.check_password(current_password):
+        raise BadRequest(
+            "The current password is not correct.", details=[{"field": "current_password", "reason": "incorrect"}]
+        )
 
 
 def _check_role(role: str) -> None:
@@ -169,12 +181,20 @@ def account_update(
     name: str | None = None,
     email: str | None = None,
     password: str | None = None,
+    current_password: str | None = None,
     role: str | None = None,
 ) -> Account:
-    """Change an account. Anyone may change their own name, email and password, not their role."""
+    """Change an account. Anyone may change their own name, email and password, not their role.
+
+    Changing one's own password needs the current one (a stolen token must not take the
+    account over); an admin resetting another account's does not. Either way the new hash
+    revokes every login token issued before it (`CHECK_REVOKE_TOKEN`); API tokens stay.
+    """
     is_self = actor.id == account.id
     if not is_self and not can_administer(actor, account):
         raise Forbidden("You cannot change this account.")
+    if password is not None and is_self:
+        _check_current_password(account, current_password)
     changes: dict[str, Any] = {}
     if role is not None and role != account.role:
         _check_role(role)

@@ -237,6 +237,8 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "account_id",
     "SIGNING_KEY": SECRET_KEY,
     "UPDATE_LAST_LOGIN": False,
+    # Login tokens carry a digest of the password hash: any password change or reset revokes them.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {

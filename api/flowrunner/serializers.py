@@ -62,6 +62,14 @@ class AccountUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     password = serializers.CharField(max_length=512, required=False, trim_whitespace=False)
+    current_password = serializers.CharField(
+        max_length=512,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        write_only=True,
+        help_text="Required with `password` when changing one's own password; not for an admin's reset of another.",
+    )
     role = serializers.ChoiceField(choices=Role.choices, required=False)
 
 
