@@ -49,14 +49,14 @@ class Masker:
     def mask(self, value: Any) -> Any:
         """Return a copy of a JSON-like structure with secret values masked in its strings.
 
-        Strings inside lists, tuples and dict values are masked; dict keys are left as
-        they are (keys are names chosen by flow authors, not data), and numbers, booleans
-        and None are returned untouched.
+        Strings inside lists, tuples, dict values and dict keys (at any depth) are masked:
+        a key can be data too (`{{ {secret('X'): 1} }}`, an upstream answer keyed by a
+        token). Numbers, booleans and None are returned untouched.
         """
         if isinstance(value, str):
             return self.mask_text(value)
         if isinstance(value, dict):
-            return {key: self.mask(item) for key, item in value.items()}
+            return {self.mask(key): self.mask(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self.mask(item) for item in value]
         if isinstance(value, tuple):

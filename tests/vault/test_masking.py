@@ -13,8 +13,10 @@ def test_masks_strings_in_nested_structures_and_leaves_other_values():
     assert data["url"] == "https://x/?k=hunter2"  # a copy, the original is untouched
 
 
-def test_dict_keys_are_not_masked():
-    assert Masker(["hunter2"]).mask({"hunter2": "hunter2"}) == {"hunter2": MASK}
+def test_dict_keys_are_masked_at_any_depth():
+    """A key can carry a secret too (`{{ {secret('X'): 1} }}`, an upstream keyed by a token)."""
+    data = {"hunter2": "hunter2", "a": [{"x-hunter2": {"hunter2": 1}}], 3: "k"}
+    assert Masker(["hunter2"]).mask(data) == {MASK: MASK, "a": [{f"x-{MASK}": {MASK: 1}}], 3: "k"}
 
 
 def test_longest_value_wins_when_one_secret_contains_another():
