@@ -33,11 +33,11 @@ class Dialect:
         return Response(self.error_body(error), status=error.status, headers=headers)
 
 
+# Gives a DRF view its dialect's exception handler, and requires an account unless the view says
+# otherwise (explicitly here, not through the settings' default, so a view's access is visible in
+# the code and a changed default cannot open it). A comment, not a docstring: drf-spectacular
+# would show an inherited docstring as the description of every operation without its own.
 class DialectViewMixin:
-    """Give a DRF view its dialect's exception handler, and require an account unless the view
-    says otherwise (explicitly here, not through the settings' default, so a view's access is
-    visible in the code and a changed default cannot open it)."""
-
     dialect: Dialect
     permission_classes: list[type[BasePermission]] = [IsAccount]
 

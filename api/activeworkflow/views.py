@@ -114,6 +114,7 @@ def _limit(value: str | None) -> int | None:
 class AgentListView(ActiveWorkflowView):
     @extend_schema(summary="List your agents", responses={200: AgentSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
+        """Get a list of your agents."""
         return Response(AgentSerializer(selectors.agent_list(account=request.user), many=True).data)
 
     @extend_schema(
@@ -122,6 +123,7 @@ class AgentListView(ActiveWorkflowView):
         responses={201: AgentSerializer, **NAMESPACED_WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """Create an agent of a type, with its options and the agents it receives messages from."""
         data = _valid(AgentWriteSerializer, request.data)
         namespace = _namespace(request.user, data.pop("namespace", None))
         data = {WRITE_FIELDS.get(key, key): value for key, value in data.items()}
@@ -132,6 +134,7 @@ class AgentListView(ActiveWorkflowView):
 class AgentDetailView(ActiveWorkflowView):
     @extend_schema(summary="Get an agent", responses={200: AgentSerializer, **ERRORS})
     def get(self, request: Request, agent_id: str) -> Response:
+        """Get an agent: its type, options and the agents it receives messages from."""
         agent = selectors.agent_get(account=request.user, agent_id=agent_id)
         return Response(_agent_shape(agent))
 
@@ -141,6 +144,7 @@ class AgentDetailView(ActiveWorkflowView):
         responses={200: AgentSerializer, **WRITE_ERRORS},
     )
     def put(self, request: Request, agent_id: str) -> Response:
+        """Change an agent: the fields given are replaced, the others kept."""
         agent = selectors.agent_get(account=request.user, agent_id=agent_id)
         data = _valid(AgentWriteSerializer, request.data, partial=True)
         namespace = data.pop("namespace", None)
@@ -152,6 +156,7 @@ class AgentDetailView(ActiveWorkflowView):
 
     @extend_schema(summary="Delete an agent", responses={204: None, **WRITE_ERRORS})
     def delete(self, request: Request, agent_id: str) -> Response:
+        """Delete an agent."""
         services.agent_delete(actor=request.user, agent=selectors.agent_get(account=request.user, agent_id=agent_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -166,6 +171,7 @@ class AgentMessagesView(ActiveWorkflowView):
         responses={200: MessageSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, agent_id: str) -> Response:
+        """Get the latest messages the agent emitted, newest first."""
         agent = selectors.agent_get(account=request.user, agent_id=agent_id)
         params = request.query_params
         messages = selectors.message_list(
@@ -179,6 +185,7 @@ class AgentMessagesView(ActiveWorkflowView):
         responses={201: MessageDetailSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, agent_id: str) -> Response:
+        """Send a message from this agent by hand, as if it had emitted it: the agents receiving from it get it."""
         agent = selectors.agent_get(account=request.user, agent_id=agent_id)
         data = _valid(ManualMessageSerializer, request.data)
         message = services.message_create(actor=request.user, agent=agent, payload=data["payload"])
@@ -188,6 +195,7 @@ class AgentMessagesView(ActiveWorkflowView):
 class AgentRunView(ActiveWorkflowView):
     @extend_schema(summary="Run the agent now", request=None, responses={200: AgentSerializer, **WRITE_ERRORS})
     def post(self, request: Request, agent_id: str) -> Response:
+        """Run the agent once now, outside its schedule."""
         agent = selectors.agent_get(account=request.user, agent_id=agent_id)
         services.agent_run(actor=request.user, agent=agent)
         return Response(_agent_shape(agent))
@@ -213,6 +221,7 @@ class AgentWebhookView(ActiveWorkflowView):
 class MessageDetailView(ActiveWorkflowView):
     @extend_schema(summary="Get a message with its payload", responses={200: MessageDetailSerializer, **ERRORS})
     def get(self, request: Request, message_id: str) -> Response:
+        """Get a message with its payload."""
         message = selectors.message_get(account=request.user, message_id=message_id)
         return Response(MessageDetailSerializer(message).data)
 
@@ -220,12 +229,14 @@ class MessageDetailView(ActiveWorkflowView):
 class WorkflowListView(ActiveWorkflowView):
     @extend_schema(summary="List workflows", responses={200: WorkflowSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
+        """Get a list of your workflows."""
         return Response(WorkflowSerializer(selectors.workflow_list(account=request.user), many=True).data)
 
 
 class WorkflowDetailView(ActiveWorkflowView):
     @extend_schema(summary="Get a workflow with its agents", responses={200: WorkflowDetailSerializer, **ERRORS})
     def get(self, request: Request, workflow_id: str) -> Response:
+        """Get a workflow: its name, description and agents."""
         return Response(_workflow_shape(selectors.workflow_get(account=request.user, workflow_id=workflow_id)))
 
 
@@ -235,6 +246,7 @@ class WorkflowExportView(ActiveWorkflowView):
         responses={(200, "application/json"): OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request, workflow_id: str) -> HttpResponse:
+        """Export a workflow with its agents as a JSON file that the import accepts."""
         flow = selectors.workflow_get(account=request.user, workflow_id=workflow_id)
         response = HttpResponse(json.dumps(exchange.export_document(flow), indent=2), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{slugify(flow.name) or "workflow"}.json"'
@@ -248,6 +260,7 @@ class WorkflowImportView(ActiveWorkflowView):
         responses={201: WorkflowDetailSerializer, **NAMESPACED_WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """Import an exported workflow: its agents are created and linked as in the export."""
         _valid(WorkflowImportSerializer, request.data)
         document = dict(request.data)
         namespace = _namespace(request.user, document.pop("namespace", None))

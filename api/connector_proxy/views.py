@@ -33,6 +33,7 @@ class LivenessView(ConnectorAPIView):
 
     @extend_schema(responses={200: dict}, summary="Liveness")
     def get(self, request: Request) -> Response:
+        """Liveness: answers 200 while the proxy serves requests."""
         return Response({"ok": True})
 
 
@@ -42,6 +43,7 @@ class CommandListView(ConnectorAPIView):
         summary="List the commands and their parameters",
     )
     def get(self, request: Request) -> Response:
+        """List the available commands of each plugin, with their parameters."""
         return Response([command.describe() for command in commands().values()])
 
 
@@ -56,6 +58,8 @@ class CommandRunView(ConnectorAPIView):
         summary="Run a command; the outer status equals command_response.http_status",
     )
     def post(self, request: Request, plugin: str, command: str) -> Response:
+        """Execute a command, e.g. `http/GetRequest`, with its parameters. The answer is the command's response
+        envelope; its status is the command's `http_status`."""
         caller = Caller(account=request.user if isinstance(request.user, Account) else None)
         result = run_command(f"{plugin}/{command}", _body(request), caller)
         return Response(

@@ -118,6 +118,8 @@ class WorkflowListView(WorkflowSvcView):
         responses={200: WorkflowListSerializer, **{code: ERRORS[code] for code in (400, 401, 403)}},
     )
     def get(self, request: Request) -> Response:
+        """Get a list of the workflow runs of the `nsfilter` namespaces, filtered by name, definition, status or
+        dates and paged with `_offset` and `_pageSize`."""
         query = request.query_params
         namespaces = self.namespaces()
         start, end = filters.parse_dates(query)
@@ -147,6 +149,7 @@ class WorkflowListView(WorkflowSvcView):
         responses={201: WorkflowRunSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """Start a workflow: run the workflow definition `_workflowDefId` with its input parameters."""
         namespaces = self.namespaces()
         body = _body(WorkflowCreateSerializer, request.data)
         flow = flow_get(account=self.account, flow_id=body["_workflowDefId"])
@@ -171,6 +174,7 @@ class WorkflowDetailView(WorkflowSvcView):
         responses={200: WorkflowRunSerializer, **ERRORS},
     )
     def get(self, request: Request, workflow_id: str) -> Response:
+        """Get a workflow run by its ID, with its tasks."""
         namespaces = self.namespaces()
         loop_tasks = filters.parse_bool(request.query_params, "_includeLoopOverTasks")
         return self.render(self.run_in(namespaces, workflow_id), loop_tasks=loop_tasks)
@@ -187,6 +191,8 @@ class WorkflowStatusView(WorkflowSvcView):
         responses={200: WorkflowRunSerializer, 409: OpenApiResponse(ErrorSerializer), **ERRORS},
     )
     def put(self, request: Request, workflow_id: str) -> Response:
+        """Change a workflow run's status: PAUSED, RESUMED, RETRIED or TERMINATED. A change the run's state does not
+        allow answers 409."""
         namespaces = self.namespaces()
         body = _body(WorkflowStatusSerializer, request.data)
         execution = self.run_in(namespaces, workflow_id)

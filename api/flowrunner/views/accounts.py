@@ -22,6 +22,8 @@ from core.errors import Forbidden
 @extend_schema_view(
     list=extend_schema(
         summary="List accounts",
+        description="Get a list of accounts: yours and those of the namespaces you administer (every account for "
+        "a global admin), optionally of one role.",
         parameters=[
             OpenApiParameter("role", str),
             OpenApiParameter("limit", int),
@@ -29,8 +31,13 @@ from core.errors import Forbidden
         ],
         responses={200: AccountListSerializer, **FORBIDDEN},
     ),
-    retrieve=extend_schema(summary="Get an account"),
+    retrieve=extend_schema(
+        summary="Get an account", description="Get details of a specific account: yours, or one you administer."
+    ),
     create=extend_schema(
+        summary="Create an account",
+        description="Create a new account with an e-mail or a username, a password and a role. It lands in "
+        "`namespace` (one you administer), else in your own default namespace. Needs the admin role.",
         request=AccountCreateSerializer,
         responses={
             201: AccountSerializer,
@@ -39,9 +46,24 @@ from core.errors import Forbidden
             422: OpenApiResponse(description="A field is missing or invalid (`validation_error`)"),
         },
     ),
-    update=extend_schema(request=AccountUpdateSerializer, responses={200: AccountSerializer}),
-    partial_update=extend_schema(request=AccountUpdateSerializer, responses={200: AccountSerializer}),
-    destroy=extend_schema(responses={200: MessageSerializer}),
+    update=extend_schema(
+        summary="Update an account",
+        description="Update an existing account: anyone changes their own name, e-mail and password; "
+        "an admin also changes the accounts they administer and their roles.",
+        request=AccountUpdateSerializer,
+        responses={200: AccountSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Update some fields of an account",
+        description="Like PUT, changing only the fields given.",
+        request=AccountUpdateSerializer,
+        responses={200: AccountSerializer},
+    ),
+    destroy=extend_schema(
+        summary="Delete an account",
+        description="Delete an account you administer (never your own).",
+        responses={200: MessageSerializer},
+    ),
 )
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FlowRunnerViewSet):
     serializer_class = AccountSerializer

@@ -21,6 +21,7 @@ class LoginView(FlowRunnerAPIView):
         summary="Log in",
     )
     def post(self, request: Request) -> Response:
+        """Authenticate with a username and password and get a JWT token."""
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         issued = auth_login(**body.validated_data)
@@ -30,6 +31,7 @@ class LoginView(FlowRunnerAPIView):
 class RefreshView(FlowRunnerAPIView):
     @extend_schema(request=None, responses={200: TokenSerializer}, summary="Refresh the sliding token")
     def post(self, request: Request) -> Response:
+        """Refresh an existing JWT token: get a new token with a later expiry."""
         issued = auth_refresh(token=session_token(request), account=request.user)
         return Response(TokenSerializer(issued).data)
 
@@ -37,5 +39,6 @@ class RefreshView(FlowRunnerAPIView):
 class LogoutView(FlowRunnerAPIView):
     @extend_schema(request=None, responses={200: MessageSerializer}, summary="Log out (blacklist the token)")
     def post(self, request: Request) -> Response:
+        """Invalidate the current token: it is refused from now on, WebSockets included."""
         auth_logout(token=session_token(request), account=request.user)
         return Response({"message": "Logged out successfully"})

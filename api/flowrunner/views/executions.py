@@ -52,6 +52,7 @@ class ExecutionListView(FlowRunnerAPIView):
         responses={200: ExecutionListSerializer, 400: OpenApiResponse(description="A bad filter (`invalid_request`)")},
     )
     def get(self, request: Request) -> Response:
+        """Get a list of executions, optionally filtered by flow or status."""
         query = request.query_params
         executions = selectors.execution_list(
             account=request.user, flow_id=_flow_filter(query.get("flow_id")), statuses=statuses_for(query.get("status"))
@@ -64,6 +65,7 @@ class ExecutionDetailView(FlowRunnerAPIView):
         operation_id="get_execution", summary="Get an execution", responses={200: ExecutionSerializer, **ERRORS}
     )
     def get(self, request: Request, execution_id: str) -> Response:
+        """Get details of a specific execution: its status, input, result and timing."""
         execution = selectors.execution_get(account=request.user, execution_id=execution_id)
         return Response(ExecutionSerializer(execution).data)
 
@@ -77,6 +79,7 @@ class ExecutionDetailView(FlowRunnerAPIView):
         },
     )
     def delete(self, request: Request, execution_id: str) -> Response:
+        """Cancel a running execution."""
         execution = selectors.execution_get(account=request.user, execution_id=execution_id)
         services.execution_cancel(actor=request.user, execution=execution)
         return Response({"message": "Execution cancelled successfully"})
@@ -95,6 +98,7 @@ class ExecutionLogsView(FlowRunnerAPIView):
         responses={200: LogListSerializer, **ERRORS},
     )
     def get(self, request: Request, execution_id: str) -> Response:
+        """Get logs for a specific execution, one entry per event, with the node that produced it."""
         execution = selectors.execution_get(account=request.user, execution_id=execution_id)
         events = selectors.execution_events(execution=execution, min_level=log_level(request.query_params.get("level")))
         return self.paginated(request, events, "logs", LogEntrySerializer)

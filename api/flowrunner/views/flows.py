@@ -68,6 +68,7 @@ class FlowListView(FlowRunnerAPIView):
         responses={200: FlowListSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
+        """Get a list of flows."""
         flows = selectors.flow_list(account=request.user, tag=request.query_params.get("tag") or None)
         return self.paginated(request, flows, "flows", FlowSerializer)
 
@@ -78,6 +79,7 @@ class FlowListView(FlowRunnerAPIView):
         responses={201: FlowSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """Create a new flow from a YAML definition (nodes format). The definition is validated before it is saved."""
         body = FlowCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -106,6 +108,7 @@ class FlowDetailView(FlowRunnerAPIView):
         responses={200: FlowDetailSerializer, **ERRORS},
     )
     def get(self, request: Request, flow_id: str) -> Response:
+        """Get details of a specific flow, with its YAML definition."""
         flow = selectors.flow_get(account=request.user, flow_id=flow_id)
         return Response(FlowDetailSerializer(flow).data)
 
@@ -116,6 +119,7 @@ class FlowDetailView(FlowRunnerAPIView):
         responses={200: FlowSerializer, **WRITE_ERRORS},
     )
     def put(self, request: Request, flow_id: str) -> Response:
+        """Update an existing flow: any of its name, description, tags and definition."""
         flow = selectors.flow_get(account=request.user, flow_id=flow_id)
         body = FlowUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -142,6 +146,7 @@ class FlowDetailView(FlowRunnerAPIView):
         },
     )
     def delete(self, request: Request, flow_id: str) -> Response:
+        """Delete a flow."""
         flow = selectors.flow_get(account=request.user, flow_id=flow_id)
         force = request.query_params.get("force", "").lower() in ("1", "true", "yes")
         services.flow_delete(actor=request.user, flow=flow, force=force)
@@ -160,6 +165,8 @@ class FlowRunView(FlowRunnerAPIView):
         },
     )
     def post(self, request: Request, flow_id: str) -> Response:
+        """Execute a flow with an optional `input` object. The execution runs in the background; follow it with the
+        execution, its logs or the WebSocket."""
         flow = selectors.flow_get(account=request.user, flow_id=flow_id)
         body = RunSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -41,6 +41,7 @@ class SecretListView(FlowRunnerAPIView):
         responses={200: SecretListSerializer, **ERRORS},
     )
     def get(self, request: Request, account_id: str) -> Response:
+        """Get a list of secrets for an account: their keys and dates, never their values."""
         account = secret_owner(request.user, account_id)
         secrets = account_secret_list(actor=request.user, account=account)
         return Response({"secrets": SecretSerializer(secrets, many=True).data})
@@ -56,6 +57,8 @@ class SecretListView(FlowRunnerAPIView):
         },
     )
     def post(self, request: Request, account_id: str) -> Response:
+        """Create a new secret for an account. The value is stored encrypted and can be used by the account's flows,
+        never read back."""
         account = secret_owner(request.user, account_id)
         body = SecretCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -74,6 +77,7 @@ class SecretDetailView(FlowRunnerAPIView):
         operation_id="delete_secret", summary="Delete a secret", responses={200: MessageSerializer, **ERRORS}
     )
     def delete(self, request: Request, account_id: str, key: str) -> Response:
+        """Delete a secret of an account."""
         account = secret_owner(request.user, account_id)
         secret = account_secret_get(actor=request.user, account=account, name=key)
         secret_delete(actor=request.user, secret=secret)

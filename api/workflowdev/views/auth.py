@@ -63,6 +63,7 @@ class LoginView(WorkflowDevAPIView):
         summary="Log in",
     )
     def post(self, request: Request) -> Response:
+        """Log in with a username and password and get a token for the `Authorization: Bearer` header."""
         body = CredentialsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return Response(TokenSerializer(auth_login(**body.validated_data)).data)
@@ -71,6 +72,7 @@ class LoginView(WorkflowDevAPIView):
 class RefreshView(WorkflowDevAPIView):
     @extend_schema(request=None, responses={200: TokenSerializer}, summary="Refresh the sliding token")
     def post(self, request: Request) -> Response:
+        """Get a new token with a later expiry for the current one."""
         issued = auth_refresh(token=session_token(request), account=request.user)
         return Response(TokenSerializer(issued).data)
 
@@ -78,5 +80,6 @@ class RefreshView(WorkflowDevAPIView):
 class LogoutView(WorkflowDevAPIView):
     @extend_schema(request=None, responses={200: None}, summary="Log out (blacklist the token)")
     def post(self, request: Request) -> Response:
+        """Invalidate the current token: it is refused from now on, WebSockets included."""
         auth_logout(token=session_token(request), account=request.user)
         return Response({"message": "Logged out"})

@@ -52,6 +52,7 @@ class PluginListView(WorkflowDevAPIView):
         responses={200: page_response(PluginSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
+        """List the task plugins with their manifests, optionally of one category or matching a search term (`q`)."""
         plugins = [plugin.manifest() for plugin in all_plugins()]
         category, q = request.query_params.get("category"), (request.query_params.get("q") or "").lower()
         if category:
@@ -68,12 +69,14 @@ class PluginCategoriesView(WorkflowDevAPIView):
         summary="List plugin categories", responses={200: build_array_type(build_basic_type(OpenApiTypes.STR))}
     )
     def get(self, request: Request) -> Response:
+        """List the plugin categories."""
         return Response(categories())
 
 
 class PluginDetailView(WorkflowDevAPIView):
     @extend_schema(summary="Get a plugin manifest", responses={200: PluginSerializer, 404: NOT_FOUND})
     def get(self, request: Request, id: str) -> Response:
+        """Get a plugin's manifest by its type, e.g. `http.request`."""
         plugin = get_plugin(id)
         if plugin is None:
             raise NotFound(f"Plugin '{id}' not found.")
@@ -88,6 +91,7 @@ class CredentialListView(WorkflowDevAPIView):
         responses={200: page_response(CredentialSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
+        """List the credentials of the namespaces you can read. Values are never returned."""
         credentials = vault_selectors.credential_list(actor=request.user, namespaces=query_list(request, "namespace"))
         return paginate(self, request, credentials, CredentialSerializer)
 
@@ -103,6 +107,8 @@ class CredentialListView(WorkflowDevAPIView):
         },
     )
     def post(self, request: Request) -> Response:
+        """Create a credential in a namespace. The value is stored encrypted and never returned; flows of the
+        namespace use it by name."""
         body = CredentialWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -120,6 +126,7 @@ class CredentialListView(WorkflowDevAPIView):
 class CredentialDetailView(WorkflowDevAPIView):
     @extend_schema(summary="Get a credential (never its value)", responses={200: CredentialSerializer, 404: NOT_FOUND})
     def get(self, request: Request, id: str) -> Response:
+        """Get a credential's name, namespace and description (never its value)."""
         return Response(CredentialSerializer(vault_selectors.credential_get(actor=request.user, credential_id=id)).data)
 
     @extend_schema(
@@ -134,6 +141,7 @@ class CredentialDetailView(WorkflowDevAPIView):
         },
     )
     def put(self, request: Request, id: str) -> Response:
+        """Update a credential's description or value. Renaming it needs the value again."""
         secret = vault_selectors.credential_get(actor=request.user, credential_id=id)
         body = CredentialWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -154,6 +162,7 @@ class CredentialDetailView(WorkflowDevAPIView):
 
     @extend_schema(summary="Delete a credential", responses={204: None, 403: ROLE_REFUSED, 404: NOT_FOUND})
     def delete(self, request: Request, id: str) -> Response:
+        """Delete a credential."""
         secret = vault_selectors.credential_get(actor=request.user, credential_id=id)
         vault_services.secret_delete(actor=request.user, secret=secret)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -167,6 +176,7 @@ class KeyListView(WorkflowDevAPIView):
         responses={200: page_response(KeyListItemSerializer), 404: NOT_FOUND},
     )
     def get(self, request: Request, namespace: str) -> Response:
+        """List the keys stored in a namespace's key-value store."""
         ns = namespace_get(account=request.user, name=namespace)
         return paginate(
             self, request, vault_selectors.kv_entry_list(actor=request.user, namespace=ns), KeyListItemSerializer
@@ -176,6 +186,7 @@ class KeyListView(WorkflowDevAPIView):
 class KeyValueView(WorkflowDevAPIView):
     @extend_schema(summary="Get a value", responses={200: KeyValueSerializer, 404: NOT_FOUND})
     def get(self, request: Request, namespace: str, key: str) -> Response:
+        """Get the value stored under a key of a namespace."""
         ns = namespace_get(account=request.user, name=namespace)
         return Response(
             KeyValueSerializer(vault_selectors.kv_entry_get(actor=request.user, namespace=ns, key=key)).data
@@ -193,6 +204,7 @@ class KeyValueView(WorkflowDevAPIView):
         },
     )
     def put(self, request: Request, namespace: str, key: str) -> Response:
+        """Store a JSON value under a key of a namespace, optionally expiring after `ttl` seconds."""
         ns = namespace_get(account=request.user, name=namespace)
         if not isinstance(request.data, dict) or "value" not in request.data:
             raise ValidationFailed("The body needs a 'value'.", details=[{"field": "value", "reason": "required"}])
@@ -209,6 +221,7 @@ class KeyValueView(WorkflowDevAPIView):
 
     @extend_schema(summary="Delete a key", responses={204: None, 403: ROLE_REFUSED, 404: NOT_FOUND})
     def delete(self, request: Request, namespace: str, key: str) -> Response:
+        """Delete a key from a namespace's key-value store."""
         ns = namespace_get(account=request.user, name=namespace)
         vault_services.kv_entry_delete(actor=request.user, namespace=ns, key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)

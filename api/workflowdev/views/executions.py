@@ -56,6 +56,7 @@ class ExecutionListView(WorkflowDevAPIView):
         responses={200: page_response(ExecutionSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
+        """List executions, newest first, optionally filtered by flow, namespace or state."""
         executions = selectors.execution_list(
             account=request.user,
             namespaces=query_list(request, "namespace"),
@@ -75,6 +76,7 @@ class ExecutionDetailView(WorkflowDevAPIView):
         summary="Get an execution with its tasks", responses={200: ExecutionDetailSerializer, 404: NOT_FOUND}
     )
     def get(self, request: Request, id: str) -> Response:
+        """Get an execution with its tasks, their states, outputs and errors."""
         return _detail(request, id)
 
 
@@ -85,6 +87,7 @@ class ExecutionCancelView(WorkflowDevAPIView):
         responses={200: ExecutionDetailSerializer, 403: ROLE_REFUSED, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request: Request, id: str) -> Response:
+        """Cancel a running execution; it ends as cancelled."""
         execution = selectors.execution_get(account=request.user, execution_id=id)
         execution_cancel(actor=request.user, execution=execution)
         return _detail(request, id)
@@ -97,6 +100,8 @@ class ExecutionRetryView(WorkflowDevAPIView):
         responses={200: ExecutionDetailSerializer, 403: ROLE_REFUSED, 404: NOT_FOUND, 409: CONFLICT},
     )
     def post(self, request: Request, id: str) -> Response:
+        """Run the failed, cancelled and timed-out tasks of an execution again; the outputs of successful tasks are
+        kept."""
         execution = selectors.execution_get(account=request.user, execution_id=id)
         execution_retry(actor=request.user, execution=execution)
         return _detail(request, id)
@@ -118,6 +123,7 @@ class ApprovalListView(WorkflowDevAPIView):
         },
     )
     def get(self, request: Request) -> Response:
+        """List the approvals of gate tasks, optionally of one execution or one status."""
         status = (request.query_params.get("status") or "").lower() or None
         if status and status not in Approval.Status.values:
             raise BadRequest(
@@ -133,6 +139,7 @@ class ApprovalListView(WorkflowDevAPIView):
 class ApprovalDetailView(WorkflowDevAPIView):
     @extend_schema(summary="Get a gate approval", responses={200: ApprovalSerializer, 404: NOT_FOUND})
     def get(self, request: Request, id: str) -> Response:
+        """Get an approval: the gate task waiting for a decision, and the decision once made."""
         return Response(ApprovalSerializer(selectors.approval_get(account=request.user, approval_id=id)).data)
 
 
@@ -157,6 +164,7 @@ def _decide(request: Request, approval_id: str, *, approve: bool) -> Response:
 class ApprovalApproveView(WorkflowDevAPIView):
     @extend_schema(summary="Approve a gate", request=DecisionSerializer, responses=DECISION_RESPONSES)
     def post(self, request: Request, id: str) -> Response:
+        """Approve a waiting gate: its task succeeds and the execution continues."""
         return _decide(request, id, approve=True)
 
 
@@ -167,4 +175,5 @@ class ApprovalRejectView(WorkflowDevAPIView):
         responses=DECISION_RESPONSES,
     )
     def post(self, request: Request, id: str) -> Response:
+        """Reject a waiting gate: its task and the execution fail."""
         return _decide(request, id, approve=False)

@@ -60,6 +60,7 @@ class FlowListView(WorkflowDevAPIView):
         responses={200: page_response(FlowSerializer)},
     )
     def get(self, request: Request) -> Response:
+        """List flows, optionally of one namespace or with a part of the name (`q`)."""
         params = request.query_params
         namespace = params.get("namespace")
         flows = selectors.flow_list(
@@ -69,6 +70,7 @@ class FlowListView(WorkflowDevAPIView):
 
     @extend_schema(summary="Create a flow", request=FlowWriteSerializer, responses={201: FlowSerializer, **FLOW_ERRORS})
     def post(self, request: Request) -> Response:
+        """Create a flow from its YAML (`yamlContent`) in a namespace. The YAML is validated before it is saved."""
         body = FlowWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -96,6 +98,7 @@ def _yaml_namespace(source: str) -> str | None:
 class FlowDetailView(WorkflowDevAPIView):
     @extend_schema(summary="Get a flow", responses={200: FlowSerializer, 404: FLOW_ERRORS[404]})
     def get(self, request: Request, id: str) -> Response:
+        """Get a flow with its YAML."""
         return Response(FlowSerializer(selectors.flow_get(account=request.user, flow_id=id)).data)
 
     @extend_schema(
@@ -104,6 +107,7 @@ class FlowDetailView(WorkflowDevAPIView):
         responses={200: FlowSerializer, **FLOW_ERRORS},
     )
     def put(self, request: Request, id: str) -> Response:
+        """Update a flow. A changed YAML is saved as a new revision."""
         flow = selectors.flow_get(account=request.user, flow_id=id)
         body = FlowWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -133,6 +137,7 @@ class FlowDetailView(WorkflowDevAPIView):
         },
     )
     def delete(self, request: Request, id: str) -> Response:
+        """Delete a flow. With `force=true` its running executions are cancelled first."""
         flow = selectors.flow_get(account=request.user, flow_id=id)
         flow_delete(actor=request.user, flow=flow, force=_truthy(request.query_params.get("force")))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -178,6 +183,8 @@ class FlowImportView(WorkflowDevAPIView):
         responses={201: FlowSerializer, 200: FlowSerializer, **FLOW_ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """Import a flow from an export file. An existing flow of the same name is replaced only with
+        `overwrite=true`."""
         body = FlowExportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -192,6 +199,7 @@ class FlowImportView(WorkflowDevAPIView):
 class FlowExportView(WorkflowDevAPIView):
     @extend_schema(summary="Export a flow as JSON (a download)", responses={200: FlowExportSerializer})
     def get(self, request: Request, id: str) -> HttpResponse:
+        """Export a flow as a JSON file that `POST /api/v1/flows/import` accepts."""
         flow = selectors.flow_get(account=request.user, flow_id=id)
         text = json.dumps(FlowExportSerializer(flow_export(flow)).data, cls=JSONEncoder, indent=2)
         response = HttpResponse(text, content_type="application/json")
@@ -206,6 +214,7 @@ class FlowRevisionsView(WorkflowDevAPIView):
         responses={200: page_response(RevisionSerializer)},
     )
     def get(self, request: Request, id: str) -> Response:
+        """List the revisions of a flow's YAML, newest first."""
         flow = selectors.flow_get(account=request.user, flow_id=id)
         return paginate(self, request, selectors.flow_revisions(flow=flow), RevisionSerializer)
 
@@ -217,6 +226,7 @@ class FlowRestoreView(WorkflowDevAPIView):
         responses={200: FlowSerializer, 403: ROLE_REFUSED, 404: FLOW_ERRORS[404]},
     )
     def post(self, request: Request, id: str, rev: int) -> Response:
+        """Restore an earlier revision of a flow's YAML; it is saved as a new revision."""
         flow = selectors.flow_get(account=request.user, flow_id=id)
         return Response(FlowSerializer(flow_restore(actor=request.user, flow=flow, revision=rev)).data)
 

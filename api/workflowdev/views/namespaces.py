@@ -32,6 +32,7 @@ class NamespaceListView(WorkflowDevAPIView):
         responses={200: page_response(NamespaceSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
+        """List the namespaces you can read."""
         return paginate(self, request, selectors.namespace_list(account=request.user), NamespaceSerializer)
 
     @extend_schema(
@@ -45,6 +46,7 @@ class NamespaceListView(WorkflowDevAPIView):
         },
     )
     def post(self, request: Request) -> Response:
+        """Create a namespace. Needs the global admin role."""
         body = NamespaceWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         namespace = namespace_create(actor=request.user, **body.validated_data)
@@ -54,6 +56,7 @@ class NamespaceListView(WorkflowDevAPIView):
 class NamespaceDetailView(WorkflowDevAPIView):
     @extend_schema(summary="Get a namespace", responses={200: NamespaceSerializer, 404: NOT_FOUND})
     def get(self, request: Request, name: str) -> Response:
+        """Get a namespace you can read."""
         return Response(NamespaceSerializer(selectors.namespace_get(account=request.user, name=name)).data)
 
     @extend_schema(
@@ -67,6 +70,7 @@ class NamespaceDetailView(WorkflowDevAPIView):
         },
     )
     def patch(self, request: Request, name: str) -> Response:
+        """Change a namespace's description. Needs the admin role in the namespace."""
         namespace = selectors.namespace_get(account=request.user, name=name)
         body = NamespacePatchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -78,6 +82,7 @@ class NamespaceDetailView(WorkflowDevAPIView):
         responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def delete(self, request: Request, name: str) -> Response:
+        """Delete a namespace with its flows, executions, credentials and keys. Needs the global admin role."""
         namespace_delete(actor=request.user, namespace=selectors.namespace_get(account=request.user, name=name))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -89,6 +94,7 @@ class MemberListView(WorkflowDevAPIView):
         responses={200: page_response(MemberSerializer), 404: NOT_FOUND},
     )
     def get(self, request: Request, name: str) -> Response:
+        """List a namespace's members and their roles."""
         namespace = selectors.namespace_get(account=request.user, name=name)
         members = selectors.namespace_members(account=request.user, namespace=namespace)
         return paginate(self, request, members, MemberSerializer)
@@ -106,6 +112,7 @@ class MemberDetailView(WorkflowDevAPIView):
         },
     )
     def put(self, request: Request, name: str, account_id: str) -> Response:
+        """Give an account a role in the namespace, or change it. Needs the admin role in the namespace."""
         namespace = selectors.namespace_get(account=request.user, name=name)
         body = MemberWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -121,6 +128,7 @@ class MemberDetailView(WorkflowDevAPIView):
         summary="Remove an account's membership (its admin)", responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND}
     )
     def delete(self, request: Request, name: str, account_id: str) -> Response:
+        """Remove an account's membership of the namespace. Needs the admin role in the namespace."""
         namespace = selectors.namespace_get(account=request.user, name=name)
         selectors.ensure_role(request.user, namespace, Role.ADMIN)
         membership_remove(actor=request.user, namespace=namespace, account=_account(account_id))

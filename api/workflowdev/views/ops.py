@@ -23,6 +23,7 @@ class HealthView(WorkflowDevAPIView):
 
     @extend_schema(responses={200: dict}, summary="Liveness")
     def get(self, request: Request) -> Response:
+        """Liveness: answers 200 while the process serves requests."""
         return Response({"status": "ok"})
 
 
@@ -32,6 +33,7 @@ class ReadyView(WorkflowDevAPIView):
 
     @extend_schema(responses={200: dict, 503: dict}, summary="Readiness: database, broker, channel layer")
     def get(self, request: Request) -> Response:
+        """Readiness: 200 when the database, the broker and the channel layer answer, 503 otherwise."""
         ready, checks = readiness()
         return Response({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
 
@@ -42,6 +44,7 @@ class MetricsView(WorkflowDevAPIView):
 
     @extend_schema(responses={(200, "text/plain"): str}, summary="Prometheus metrics")
     def get(self, request: Request) -> HttpResponse:
+        """Metrics in the Prometheus text format."""
         return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -81,6 +84,7 @@ class AuditViewSet(mixins.ListModelMixin, WorkflowDevViewSet):
         )
 
     def list(self, request: Request, *args, **kwargs) -> Response:
+        """Audit entries of the namespaces the caller administers, newest first."""
         if selectors.administered_namespace_ids(request.user) == []:
             raise Forbidden("Reading the audit log needs the admin role.")
         return super().list(request, *args, **kwargs)

@@ -50,6 +50,7 @@ class TriggerListView(WorkflowDevAPIView):
         },
     )
     def get(self, request: Request) -> Response:
+        """List triggers, optionally of one flow or one type."""
         triggers = selectors.trigger_list(account=request.user, flow_id=request.query_params.get("flowId") or None)
         if request.query_params.get("type"):
             triggers = triggers.filter(type=request.query_params["type"])
@@ -67,6 +68,7 @@ class TriggerListView(WorkflowDevAPIView):
         },
     )
     def post(self, request: Request) -> Response:
+        """Create a schedule (cron) or webhook trigger for a flow."""
         body = TriggerWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         flow = selectors.flow_get(account=request.user, flow_id=body.validated_data["flowId"])
@@ -78,6 +80,7 @@ class TriggerListView(WorkflowDevAPIView):
 class TriggerDetailView(WorkflowDevAPIView):
     @extend_schema(summary="Get a trigger", responses={200: TriggerSerializer, 404: NOT_FOUND})
     def get(self, request: Request, id: str) -> Response:
+        """Get a trigger."""
         trigger = selectors.trigger_get(account=request.user, trigger_id=id)
         return Response(TriggerSerializer(trigger, context=_context(request)).data)
 
@@ -93,6 +96,7 @@ class TriggerDetailView(WorkflowDevAPIView):
         },
     )
     def put(self, request: Request, id: str) -> Response:
+        """Update a trigger: any subset of its fields, e.g. `enabled` or `cron`."""
         trigger = selectors.trigger_get(account=request.user, trigger_id=id)
         body = TriggerWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -105,6 +109,7 @@ class TriggerDetailView(WorkflowDevAPIView):
 
     @extend_schema(summary="Delete a trigger", responses={204: None, 403: ROLE_REFUSED, 404: NOT_FOUND})
     def delete(self, request: Request, id: str) -> Response:
+        """Delete a trigger."""
         trigger_delete(actor=request.user, trigger=selectors.trigger_get(account=request.user, trigger_id=id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
