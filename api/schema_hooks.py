@@ -34,3 +34,21 @@ def add_servers(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[s
     urlconfs = {urlconf: slug for slug, (_title, urlconf) in DOCUMENTED.items()}
     result["servers"] = dialect_servers(urlconfs.get(generator.urlconf))
     return result
+
+
+def drop_prefixed_copies(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[tuple[str, str, str, Any]]:
+    """Preprocessing hook of the whole-server schema: an operation served both at the root and
+    under a dialect's prefix (FlowRunner's and workflowdev's trees) is kept once, at the root,
+    so no two operations share an operation id."""
+    served = {(path, method, _view(callback)) for path, _regex, method, callback in endpoints}
+    kept = []
+    for path, regex, method, callback in endpoints:
+        unprefixed = "/" + path.lstrip("/").partition("/")[2]
+        if unprefixed != path and (unprefixed, method, _view(callback)) in served:
+            continue
+        kept.append((path, regex, method, callback))
+    return kept
+
+
+def _view(callback: Any) -> Any:
+    return getattr(callback, "cls", callback)

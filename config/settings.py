@@ -250,7 +250,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.roles.Role.choices"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "accounts.roles.Role.choices",
+        "ExecutionStatusEnum": "api.flowrunner.serializers.STATUS_WORDS",  # FlowRunner's, in three components
+    },
+    # `manage.py spectacular` without --urlconf documents the whole server: one copy of each operation.
+    "PREPROCESSING_HOOKS": ["api.schema_hooks.drop_prefixed_copies"],
 }
 
 # --- Channels and django-q2 ---------------------------------------------------------------

@@ -22,6 +22,8 @@ class TokenSerializer(serializers.Serializer):
     account_id = serializers.UUIDField(source="account.id")
 
 
+# Not "Message": the whole-server schema also has ActiveWorkflow's Message.
+@extend_schema_serializer(component_name="Confirmation")
 class MessageSerializer(serializers.Serializer):
     message = serializers.CharField()
 
@@ -116,7 +118,8 @@ class RunSerializer(serializers.Serializer):
 
 # --- executions -----------------------------------------------------------------------------
 
-STATUS_FIELD = serializers.ChoiceField(choices=["running", "paused", "completed", "failed", "cancelled"])
+STATUS_WORDS = ["running", "paused", "completed", "failed", "cancelled"]  # named in ENUM_NAME_OVERRIDES
+STATUS_FIELD = serializers.ChoiceField(choices=STATUS_WORDS)
 
 
 class RunResponseSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 """workflowdev shapes of accounts, tokens and audit entries: camelCase."""
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import AuditEntry
@@ -22,6 +23,8 @@ class RegisterSerializer(CredentialsSerializer):
         return attrs
 
 
+# A dialect-qualified component name: the whole-server schema also has FlowRunner's Token.
+@extend_schema_serializer(component_name="WorkflowdevToken")
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
     expiresAt = serializers.DateTimeField(source="expires_at")
@@ -30,6 +33,8 @@ class TokenSerializer(serializers.Serializer):
     role = serializers.CharField(source="account.role")
 
 
+# A dialect-qualified component name: the whole-server schema also has FlowRunner's Account.
+@extend_schema_serializer(component_name="WorkflowdevAccount")
 class AccountSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     username = serializers.CharField()

@@ -5,12 +5,14 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from executions.models import Approval, Execution, TaskRun
 
 
+# A dialect-qualified component name: the whole-server schema also has FlowRunner's Execution.
+@extend_schema_serializer(component_name="WorkflowdevExecution")
 class ExecutionSerializer(serializers.ModelSerializer):
     flowId = serializers.UUIDField(source="flow_id", allow_null=True)
     namespace = serializers.CharField(source="namespace.name")
@@ -45,6 +47,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
         return execution.error or None
 
 
+# A dialect-qualified component name: the whole-server schema also has workflowsvc's Task.
+@extend_schema_serializer(component_name="WorkflowdevTask")
 class TaskSerializer(serializers.ModelSerializer):
     taskName = serializers.CharField(source="name")
     taskType = serializers.CharField(source="plugin_type")

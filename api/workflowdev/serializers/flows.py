@@ -1,10 +1,13 @@
 """workflowdev shapes of flows, validation results, revisions, exports and execute answers."""
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from flows.models import Flow, FlowRevision, Trigger
 
 
+# A dialect-qualified component name: the whole-server schema also has FlowRunner's Flow.
+@extend_schema_serializer(component_name="WorkflowdevFlow")
 class FlowSerializer(serializers.ModelSerializer):
     namespace = serializers.CharField(source="namespace.name")
     yamlContent = serializers.CharField(source="source")
