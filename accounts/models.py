@@ -1,6 +1,7 @@
 """Accounts, namespaces (tenants), memberships, personal API tokens and the audit log."""
 
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
@@ -14,6 +15,19 @@ namespace_name_validator = RegexValidator(
 )
 
 
+DEFAULT_NAMESPACE = "default"
+"""The namespace of the first account, and of accounts made without one (see `AccountManager`)."""
+
+
+class NamespaceManager(models.Manager["Namespace"]):
+    def get_default(self) -> "Namespace":
+        """The `default` namespace, created when missing."""
+        namespace, _ = self.get_or_create(
+            name=DEFAULT_NAMESPACE, defaults={"description": "Home of accounts created without a namespace."}
+        )
+        return namespace
+
+
 class Namespace(models.Model):
     """A tenant: every flow, execution, agent, credential and KV entry belongs to one."""
 
@@ -23,11 +37,33 @@ class Namespace(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = NamespaceManager()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class AccountManager(UserManager):
+    """Django's manager; accounts it creates (`createsuperuser`, the shell) get a default namespace.
+
+    Without one, an account has no namespace to create flows or accounts in. Superusers also
+    get the role `admin`, so every dialect shows them as the global admins they are.
+    """
+
+    def create_user(self, username: str, email: str | None = None, password: str | None = None, **extra: Any):
+        return super().create_user(username, email, password, **self._with_namespace(extra))
+
+    def create_superuser(self, username: str, email: str | None = None, password: str | None = None, **extra: Any):
+        extra.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **self._with_namespace(extra))
+
+    def _with_namespace(self, extra: dict[str, Any]) -> dict[str, Any]:
+        if extra.get("default_namespace") is None and extra.get("default_namespace_id") is None:
+            extra["default_namespace"] = Namespace.objects.db_manager(self._db).get_default()
+        return extra
 
 
 class Account(AbstractUser):
@@ -42,7 +78,7 @@ class Account(AbstractUser):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = UserManager()
+    objects = AccountManager()
 
     class Meta:
         ordering = ["username"]

@@ -9,13 +9,21 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import Account, ApiToken, AuditEntry, Membership, Namespace, namespace_name_validator
+from accounts.models import (
+    DEFAULT_NAMESPACE,
+    Account,
+    ApiToken,
+    AuditEntry,
+    Membership,
+    Namespace,
+    namespace_name_validator,
+)
 from accounts.roles import Role, rank
 from accounts.selectors import can_administer, ensure_role, forget_roles, role_in
 from core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 
 API_TOKEN_PREFIX = "mr_"
-BOOTSTRAP_NAMESPACE = "default"
+BOOTSTRAP_NAMESPACE = DEFAULT_NAMESPACE
 BOOTSTRAP_LOCK_ID = 0x4D494C4C  # "MILL": the advisory lock key that serialises the bootstrap registration
 
 
@@ -98,7 +106,7 @@ def _check_role(role: str) -> None:
 
 
 def _target_namespace(*, actor: Account | None, name: str | None) -> Namespace:
-    """The namespace a new account lands in: the named one, else the creator's default."""
+    """The namespace a new account lands in: the named one, else the creator's home (`namespace_home`)."""
     if actor is None:
         namespace, _ = Namespace.objects.get_or_create(
             name=name or BOOTSTRAP_NAMESPACE, defaults={"description": "Created with the first account."}
@@ -111,11 +119,27 @@ def _target_namespace(*, actor: Account | None, name: str | None) -> Namespace:
                 raise NotFound(f"Namespace '{name}' not found.")
             namespace = namespace_create(actor=actor, name=name)
         return namespace
-    if actor.default_namespace is None:
+    return namespace_home(account=actor)
+
+
+def namespace_home(*, account: Account) -> Namespace:
+    """Where an account's writes go when it names no namespace: its default one, else `default`.
+
+    An account made before every creation path gave one (or whose namespace was deleted) has
+    none. A global admin then gets `default`, created when missing; anyone else gets it only
+    where it exists (their role in it is checked as usual), else a 422 asking for a namespace.
+    """
+    if account.default_namespace is not None:
+        return account.default_namespace
+    if account.is_global_admin:
+        return Namespace.objects.get_default()
+    namespace = Namespace.objects.filter(name=DEFAULT_NAMESPACE).first()
+    if namespace is None:
         raise ValidationFailed(
-            "Name a namespace for the new account.", details=[{"field": "namespace", "reason": "required"}]
+            "Your account has no default namespace: name a namespace.",
+            details=[{"field": "namespace", "reason": "required"}],
         )
-    return actor.default_namespace
+    return namespace
 
 
 @transaction.atomic

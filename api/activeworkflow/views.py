@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from accounts.models import Account, Namespace
 from accounts.permissions import IsAccount
 from accounts.selectors import namespace_get
+from accounts.services import namespace_home
 from api.activeworkflow.dialect import DIALECT
 from api.activeworkflow.serializers import (
     AgentSerializer,
@@ -74,9 +75,7 @@ def _workflow_shape(flow: Flow) -> dict[str, Any]:
 def _namespace(account: Account, name: str | None) -> Namespace:
     if name:
         return namespace_get(account=account, name=name)
-    if account.default_namespace is None:
-        raise BadRequest("Name a namespace: you have no default namespace.")
-    return account.default_namespace
+    return namespace_home(account=account)
 
 
 def _valid(serializer_class: type, data: Any, *, partial: bool = False) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import secrets
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
+from django.db.models import Q
 
 from accounts.models import Account, Namespace
 from accounts.roles import Role
@@ -40,7 +41,8 @@ class Command(BaseCommand):
         )
         if created:
             self.stdout.write("Created the 'demo' namespace.")
-        admin = Account.objects.filter(role=Role.ADMIN, is_active=True).order_by("date_joined").first()
+        admins = Account.objects.filter(Q(role=Role.ADMIN) | Q(is_superuser=True), is_active=True)
+        admin = admins.order_by("date_joined").first()
         if admin is None:
             return
         for path in sorted(EXAMPLES.glob("*.yaml")):

@@ -1,7 +1,7 @@
 """Flows: list, get, create, update, delete, and run.
 
 FlowRunner has no namespaces: lists show every flow the caller may read, and new flows go
-into the caller's default namespace.
+into the caller's default namespace (`default` for an account without one).
 """
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -9,6 +9,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.services import namespace_home
 from api.flowrunner.serializers import (
     FlowCreateSerializer,
     FlowDetailSerializer,
@@ -20,7 +21,7 @@ from api.flowrunner.serializers import (
     RunSerializer,
 )
 from api.flowrunner.views.base import FlowRunnerAPIView
-from core.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from core.errors import BadRequest, PayloadTooLarge
 from executions.services import execution_start
 from flows import selectors, services
 from flows.definitions import DefinitionError, load_yaml
@@ -83,12 +84,7 @@ class FlowListView(FlowRunnerAPIView):
         body = FlowCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        namespace = request.user.default_namespace
-        if namespace is None:
-            raise ValidationFailed(
-                "Your account has no default namespace to create flows in.",
-                details=[{"field": "namespace", "reason": "the account has no default namespace"}],
-            )
+        namespace = namespace_home(account=request.user)
         check_yaml(data["definition"])
         flow = services.flow_create(
             actor=request.user,

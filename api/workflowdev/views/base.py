@@ -11,10 +11,10 @@ from rest_framework.views import APIView
 
 from accounts.models import Account, Namespace
 from accounts.selectors import namespace_get
-from accounts.services import namespace_create
+from accounts.services import namespace_create, namespace_home
 from api.dialect import DialectViewMixin
 from api.workflowdev.dialect import DIALECT, WorkflowDevPagination
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound
 
 
 class WorkflowDevAPIView(DialectViewMixin, APIView):
@@ -57,9 +57,7 @@ def body_namespace(account: Account, name: str | None) -> Namespace:
     """
     name = (name or "").strip()
     if not name:
-        if account.default_namespace is None:
-            raise ValidationFailed("Name a namespace.", details=[{"field": "namespace", "reason": "required"}])
-        return account.default_namespace
+        return namespace_home(account=account)
     try:
         return namespace_get(account=account, name=name)
     except NotFound:
