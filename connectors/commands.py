@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -362,7 +361,7 @@ def put_callback(url: str, body: dict[str, Any]) -> CallbackOutcome:
     Refusals (4xx other than 408/429, a URL the network policy refuses) are final. Logs name the
     host only: the callback URL's path is its credential.
     """
-    host = urlsplit(url).hostname or ""
+    host = http.display_host(url)
     try:
         response = http.request("PUT", url, json=body, headers={"Content-Type": "application/json"})
     except http.OutboundError as error:

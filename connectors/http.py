@@ -43,6 +43,7 @@ from connectors.netpolicy import (
     Target,
     TooManyRedirects,
     check_url,
+    split_url,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Target",
     "TooManyRedirects",
     "check_url",
+    "display_host",
     "request",
 ]
 
@@ -100,7 +102,7 @@ class PolicyAdapter(HTTPAdapter):
         `proxies` is ignored: a proxy would resolve the name itself, past the policy.
         """
         target = check_url(request.url or "")
-        request.headers["Host"] = _host(request.url or "")
+        request.headers["Host"] = split_url(request.url or "").netloc.rpartition("@")[2]
         last = len(target.addresses) - 1
         for index, address in enumerate(target.addresses):
             token = _pinned_address.set(address)
@@ -231,9 +233,9 @@ def request(
             return _read(response, prepared.url or url, tuple(redirects), limit, deadline, seconds)
         response.close()  # a redirect's own body is never read
         if len(redirects) >= MAX_REDIRECTS:
-            raise TooManyRedirects(f"More than {MAX_REDIRECTS} redirects, starting at {_host(url)}.")
+            raise TooManyRedirects(f"More than {MAX_REDIRECTS} redirects, starting at {display_host(url)}.")
         redirects.append(prepared.url or url)
-        prepared = _redirected(prepared, response.status_code, urljoin(prepared.url or url, location))
+        prepared = _redirected(prepared, response.status_code, _joined(prepared.url or url, location))
 
 
 def _timeout_seconds(timeout: float | None) -> float:
@@ -243,8 +245,15 @@ def _timeout_seconds(timeout: float | None) -> float:
     return min(float(timeout), max(default, MAX_TIMEOUT_SECONDS))
 
 
+def _joined(base: str, location: str) -> str:
+    try:
+        return urljoin(base, location)
+    except ValueError as error:
+        raise InvalidOutboundURL(f"Invalid redirect location: {error}") from error
+
+
 def _require_http(url: str) -> None:
-    scheme = urlsplit(url).scheme.lower()
+    scheme = split_url(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise OutboundPolicyError(f"Refused URL scheme '{scheme}': only http and https are allowed.")
 
@@ -265,6 +274,9 @@ def _send(
         )
     except requests.RequestException as error:
         raise _translate(error, seconds, prepared.url or "") from error
+    except ValueError as error:  # requests prepares the next hop of a redirect, parsing its Location
+        host = display_host(prepared.url or "")
+        raise InvalidOutboundURL(f"Invalid redirect location from {host}: {error}") from error
 
 
 def _read(
@@ -275,7 +287,7 @@ def _read(
     deadline: float,
     seconds: float,
 ) -> OutboundResponse:
-    too_large = ResponseTooLarge(f"The response from {_host(url)} is larger than the {limit}-byte limit.")
+    too_large = ResponseTooLarge(f"The response from {display_host(url)} is larger than the {limit}-byte limit.")
     chunks: list[bytes] = []
     size = 0
     try:
@@ -318,13 +330,13 @@ def _redirected(prepared: requests.PreparedRequest, status: int, url: str) -> re
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
+    parts = split_url(url)
     return parts.scheme.lower(), parts.hostname, parts.port or (443 if parts.scheme.lower() == "https" else 80)
 
 
 def _translate(error: requests.RequestException, seconds: float, url: str) -> OutboundError:
     """Map a requests error to ours, naming the host and the root cause but not the path or query."""
-    host = _host(url)
+    host = display_host(url)
     reason = error.args[0] if error.args else None
     if isinstance(error, requests.Timeout) or isinstance(reason, ReadTimeoutError):
         return _timed_out(url, seconds)
@@ -338,12 +350,16 @@ def _translate(error: requests.RequestException, seconds: float, url: str) -> Ou
 
 
 def _timed_out(url: str, seconds: float) -> OutboundTimeout:
-    return OutboundTimeout(f"Request to {_host(url)} timed out after {seconds:g} seconds.")
+    return OutboundTimeout(f"Request to {display_host(url)} timed out after {seconds:g} seconds.")
 
 
-def _host(url: str) -> str:
-    """host[:port] of a URL for messages: paths and queries can carry tokens, so errors leave them out."""
-    return urlsplit(url).netloc.rpartition("@")[2]
+def display_host(url: str) -> str:
+    """host[:port] of a URL for messages and logs: paths and queries can carry tokens, so errors leave
+    them out. Never raises: a URL that does not parse is named as such."""
+    try:
+        return urlsplit(url).netloc.rpartition("@")[2]
+    except ValueError:
+        return "(a URL that does not parse)"
 
 
 def _root_cause(error: BaseException) -> BaseException:

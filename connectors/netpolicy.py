@@ -14,7 +14,7 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -164,9 +164,17 @@ class Target:
     addresses: tuple[IPAddress, ...]
 
 
+def split_url(url: str) -> SplitResult:
+    """`urlsplit` raising InvalidOutboundURL where urllib raises ValueError (`http://[::1:8790/`)."""
+    try:
+        return urlsplit(url)
+    except ValueError as error:  # the URL itself stays out of the message: it may carry a token
+        raise InvalidOutboundURL(f"The URL cannot be parsed: {error}.") from error
+
+
 def check_url(url: str) -> Target:
     """Apply the network policy to a URL; raise OutboundPolicyError/InvalidOutboundURL when it is refused."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise OutboundPolicyError(f"Refused URL scheme '{scheme}': only http and https are allowed.")

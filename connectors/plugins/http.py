@@ -47,8 +47,12 @@ _RESPONSE = {
 
 
 def _loggable(url: str) -> str:
-    """The URL without user info, query or fragment: those are where credentials and API keys travel."""
-    parts = urlsplit(url)
+    """The URL without user info, query or fragment: those are where credentials and API keys travel.
+    A URL that does not parse is named as such; the outbound client refuses it with INVALID_URL."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(a URL that does not parse)"
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 

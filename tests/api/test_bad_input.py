@@ -123,3 +123,21 @@ def test_a_kv_ttl_past_the_maximum_is_refused_in_the_dialects_shape(api, namespa
     assert (
         api.put("/api/v1/kv/production/key", {"value": 1, "ttl": KV_MAX_TTL_SECONDS}, format="json").status_code == 200
     )
+
+
+@pytest.mark.parametrize("command", ["http/GetRequest", "http/PostRequest"])
+def test_a_connector_url_that_does_not_parse_is_a_400_envelope(api, command):
+    response = api.post(f"/v1/do/{command}", {"url": "http://[::1:8790/"}, format="json")
+
+    assert response.status_code == 400, response.content
+    code, message = shape_of("connector", response.json())
+    assert code == "INVALID_URL" and "cannot be parsed" in message
+
+
+def test_a_callback_url_that_does_not_parse_is_a_400_envelope(api):
+    body = {"flow_id": str(api.flow.pk), "spiff__callback_url": "http://[::1:8790/cb"}
+    response = api.post("/v1/do/millrace/RunFlow", body, format="json")
+
+    assert response.status_code == 400, response.content
+    code, message = shape_of("connector", response.json())
+    assert code == "invalid_parameters" and "cannot be parsed" in message
