@@ -4,16 +4,25 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?= -n 2
+# Exact versions with their hashes (pyproject.toml keeps the ranges); `make lock` refreshes it.
+LOCK := requirements.lock
+# `make lock LOCK_UPGRADE=` keeps today's pins and only resolves what pyproject.toml changed.
+LOCK_UPGRADE ?= --upgrade
 
-.PHONY: run test lint format bench chaos load fuzz install migrate bootstrap clean
+.PHONY: run test lint format bench chaos load fuzz install lock migrate bootstrap clean
 
-$(VENV)/.installed: pyproject.toml
+# The project itself is no package (`packages = []`): the lock is everything to install.
+$(VENV)/.installed: $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	@touch $@
 
 install: $(VENV)/.installed
+
+# Every pin to the newest release pyproject.toml allows, for every platform, from PyPI; then `make test`.
+lock: install
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" --quiet $(LOCK_UPGRADE) -o $(LOCK)
 
 migrate: install
 	$(PY) manage.py migrate --noinput
