@@ -1,12 +1,18 @@
 """One authentication stack for every dialect: personal API tokens, sliding JWTs, open access."""
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import Account, ApiToken
 from accounts.services import API_TOKEN_PREFIX, api_token_digest
@@ -39,6 +45,66 @@ def account_for_api_token(raw: str) -> Account:
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         ApiToken.objects.filter(id=token.id).update(last_used_at=now)
     return token.account
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a long-lived connection (a WebSocket) authenticated with, to check it again while open.
+
+    `kind` is `jwt` (key: the token's jti, `password_digest`: its password-hash claim),
+    `api_token` (key: the token's digest), `session` (key: the session key) or `open`.
+    """
+
+    kind: str
+    account_id: Any
+    key: str = ""
+    password_digest: str = ""
+
+
+def authenticate_raw_token(raw: str) -> tuple[Account, Credential]:
+    """The active account of a login JWT or a personal API token, and its credential.
+
+    Raises AuthenticationFailed or TokenError as the HTTP authentication classes do.
+    """
+    if raw.startswith(API_TOKEN_PREFIX):
+        account = account_for_api_token(raw)
+        return account, Credential("api_token", account.pk, key=api_token_digest(raw))
+    backend = JWTAuthentication()
+    token = backend.get_validated_token(raw.encode())
+    account = backend.get_user(token)
+    if not isinstance(account, Account) or not account.is_active:
+        raise exceptions.AuthenticationFailed("This account is disabled.")
+    credential = Credential(
+        "jwt",
+        account.pk,
+        key=str(token[api_settings.JTI_CLAIM]),
+        password_digest=str(token.get(api_settings.REVOKE_TOKEN_CLAIM, "")),
+    )
+    return account, credential
+
+
+def credential_current(credential: Credential) -> bool:
+    """Whether a JWT or API token credential still holds, in one indexed query.
+
+    A JWT stops holding once blacklisted (logout), once its account's password changes, or
+    once the account is disabled; an API token once revoked or its account disabled. Other
+    kinds are the caller's to check (sessions) or always hold (open access).
+    """
+    if credential.kind == "api_token":
+        return ApiToken.objects.filter(
+            digest=credential.key, revoked_at__isnull=True, account__is_active=True
+        ).exists()
+    if credential.kind != "jwt":
+        return True
+    row = (
+        Account.objects.filter(pk=credential.account_id, is_active=True)
+        .annotate(blacklisted=Exists(BlacklistedToken.objects.filter(token__jti=credential.key)))
+        .values_list("password", "blacklisted")
+        .first()
+    )
+    if row is None or row[1]:
+        return False
+    return not api_settings.CHECK_REVOKE_TOKEN or get_md5_hash_password(row[0]) == credential.password_digest
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):

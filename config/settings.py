@@ -208,6 +208,8 @@ MILLRACE_LEASE_SECONDS = env_int("MILLRACE_LEASE_SECONDS", 60)
 MILLRACE_REDISPATCH_SECONDS = env_int("MILLRACE_REDISPATCH_SECONDS", 60)
 #: Log lines each agent keeps (the newest), as Huginn's `AGENT_LOG_LENGTH`.
 MILLRACE_AGENT_LOG_KEEP = env_int("MILLRACE_AGENT_LOG_KEEP", 200)
+#: An open WebSocket checks its token again this often and closes (4401) once it is revoked.
+MILLRACE_WS_RECHECK_SECONDS = float(os.environ.get("MILLRACE_WS_RECHECK_SECONDS", "2"))
 
 # Request bodies above the cap get a 413 in the dialect's shape (api.middleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = MILLRACE_MAX_BODY_BYTES

@@ -20,6 +20,12 @@ sends the cookie with a socket opened by any site.
 Refusals accept the handshake and close at once with 4401 (no or bad token), 4403
 (forbidden), 4404 (unknown execution or one of another namespace), so browsers can read
 the code.
+
+An open socket checks its credential again every `MILLRACE_WS_RECHECK_SECONDS` (one indexed
+query) and closes with 4401 once it no longer holds: a logged-out (blacklisted) JWT, a
+password change, a revoked API token, a disabled account, an ended console session. Polling
+rather than a revocation message, since the revoking process may be a worker or another
+server that the in-memory channel layer cannot reach.
 """
 
 from __future__ import annotations
@@ -43,13 +49,11 @@ from django.db import connections
 from django.http import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from rest_framework import exceptions
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts.authentication import account_for_api_token, bearer_token
+from accounts.authentication import Credential, authenticate_raw_token, bearer_token, credential_current
 from accounts.models import Account
 from accounts.roles import Role
-from accounts.services import API_TOKEN_PREFIX
 from core.errors import Forbidden, NotFound
 from executions.engine.events import group_name
 from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionEvent
@@ -61,20 +65,18 @@ CLOSE_BAD_REQUEST, CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4400, 
 BATCH = 500
 
 
-def authenticate(raw: str | None) -> Account | None:
-    """The account of a login JWT (blacklist checked) or a personal API token; None if refused."""
+def authenticate(raw: str | None) -> tuple[Account, Credential] | None:
+    """The account of a login JWT (blacklist checked) or a personal API token, and the
+    credential to check again while the socket is open; None if refused."""
     if not raw:
         if settings.MILLRACE_AUTH_REQUIRED:
             return None
-        return Account.objects.filter(role=Role.ADMIN, is_active=True).order_by("date_joined").first()
+        account = Account.objects.filter(role=Role.ADMIN, is_active=True).order_by("date_joined").first()
+        return (account, Credential("open", account.pk)) if account else None
     try:
-        if raw.startswith(API_TOKEN_PREFIX):
-            return account_for_api_token(raw)
-        backend = JWTAuthentication()
-        account = backend.get_user(backend.get_validated_token(raw.encode()))
+        return authenticate_raw_token(raw)
     except (exceptions.AuthenticationFailed, TokenError):
         return None
-    return account if isinstance(account, Account) and account.is_active else None
 
 
 def same_origin(headers: dict[bytes, bytes]) -> bool:
@@ -103,6 +105,11 @@ def session_account(headers: dict[bytes, bytes]) -> Account | None:
     session = import_module(settings.SESSION_ENGINE).SessionStore(key)
     account = auth.get_user(SimpleNamespace(session=session))  # checks the session's auth hash
     return account if isinstance(account, Account) and account.is_active else None
+
+
+def session_credential(headers: dict[bytes, bytes]) -> tuple[Account, Credential] | None:
+    account = session_account(headers)
+    return (account, Credential("session", account.pk)) if account is not None else None
 
 
 def read_events(execution_id: Any, after: int) -> tuple[Execution | None, list[ExecutionEvent], bool, bool]:
@@ -136,22 +143,26 @@ class ExecutionStream(AsyncWebsocketConsumer):
     """
 
     async def connect(self) -> None:
-        await self.accept()
         self.pump: asyncio.Task | None = None
+        self.watch: asyncio.Task | None = None
         self.feed: Feed | None = None
+        self.closing = False
+        await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         code = await database_sync_to_async(self._authorize)(query)
         if code is not None:
             await self.close(code)
             return
         self.pump = asyncio.create_task(self._replay())
+        self.watch = asyncio.create_task(self._watch())
 
     def _authorize(self, query: dict[str, list[str]]) -> int | None:
-        headers = dict(self.scope.get("headers") or [])
+        self.headers = headers = dict(self.scope.get("headers") or [])
         raw = bearer_token(headers.get(b"authorization")) or (query.get("token") or [None])[0]
-        account = (not raw and session_account(headers)) or authenticate(raw)
-        if account is None:
+        found = (not raw and session_credential(headers)) or authenticate(raw)
+        if not found:
             return CLOSE_UNAUTHORIZED
+        account, self.credential = found
         try:
             execution = execution_get(account=account, execution_id=self.scope["url_route"]["kwargs"]["execution_id"])
         except NotFound:
@@ -166,13 +177,48 @@ class ExecutionStream(AsyncWebsocketConsumer):
         self.options = query
         return None
 
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Close once: the stream's end, a failure and a revoked credential may race."""
+        if getattr(self, "closing", False):
+            return
+        self.closing = True
+        await super().close(code, reason)
+
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "pump", None) is not None and self.pump is not asyncio.current_task():
-            self.pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.pump
+        for task in (getattr(self, "pump", None), getattr(self, "watch", None)):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if getattr(self, "feed", None) is not None:
             self.feed.leave(self)
+
+    async def _watch(self) -> None:
+        """Close with 4401 once the credential no longer holds; a failed check is tried again."""
+        interval = settings.MILLRACE_WS_RECHECK_SECONDS
+        if self.credential.kind == "open" or interval <= 0:
+            return
+        while not self.closing:
+            await asyncio.sleep(interval)
+            try:
+                current = await Feed.reader()(self._credential_current)()
+            except Exception as error:
+                logger.warning("Could not check an execution stream's credential: %s", error)
+                continue
+            if not current:
+                if self.pump is not None:
+                    self.pump.cancel()
+                if self.feed is not None:
+                    self.feed.leave(self)
+                    self.feed = None
+                await self.close(CLOSE_UNAUTHORIZED)
+                return
+
+    def _credential_current(self) -> bool:
+        if self.credential.kind == "session":
+            account = session_account(self.headers)
+            return account is not None and account.pk == self.credential.account_id
+        return credential_current(self.credential)
 
     async def _replay(self) -> None:
         """Read from this socket's own cursor until caught up, then follow the shared feed."""
@@ -204,6 +250,8 @@ class ExecutionStream(AsyncWebsocketConsumer):
 
     async def deliver(self, texts: list[str], done: bool) -> None:
         """Send the feed's messages for this socket (and close after the last one)."""
+        if self.closing:
+            return
         for text in texts:
             await self.send(text_data=text)
         if done:
