@@ -23,6 +23,7 @@ PRIVATE_NAMES_USED = (
     "psycopg",
     "psycopg-pool",
     "jinja2",
+    "pyyaml",
 )
 
 
