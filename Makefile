@@ -9,7 +9,7 @@ LOCK := requirements.lock
 # `make lock LOCK_UPGRADE=` keeps today's pins and only resolves what pyproject.toml changed.
 LOCK_UPGRADE ?= --upgrade
 
-.PHONY: run test lint format bench chaos load fuzz install lock migrate bootstrap clean
+.PHONY: run test lint format bench chaos load fuzz install lock migrate bootstrap screenshots clean
 
 # The project itself is no package (`packages = []`): the lock is everything to install.
 $(VENV)/.installed: $(LOCK)
@@ -73,6 +73,10 @@ fuzz: install
 	$(PY) -m pip install --quiet --disable-pip-version-check atheris
 	$(PY) tests/reliability/fuzz_atheris.py definitions -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS)
 	$(PY) tests/reliability/fuzz_atheris.py templates -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS)
+
+# The browser tests, rewriting the README's committed screenshots (docs/screenshots/).
+screenshots: install
+	MILLRACE_SCREENSHOTS=1 $(PY) -m pytest tests/browser -n 0
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,5 +1,6 @@
 """Helpers of the browser tests: screenshots for the README, engine calls and reads beside Playwright."""
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -8,7 +9,11 @@ from typing import Any, TypeVar
 
 from django.db import connections
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+#: The README's screenshots, committed: rewritten only when asked (`make screenshots`).
+README_SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: Where a plain test run puts them (ignored by git), so `make test` leaves the checkout as it was.
+LOCAL_SCREENSHOTS = ROOT / "var" / "screenshots"
 T = TypeVar("T")
 
 current_server: Any = None
@@ -64,9 +69,15 @@ def click_through(page: Any, selector: str) -> None:
         page.click(selector)
 
 
+def screenshots_folder() -> Path:
+    """`docs/screenshots/` under `MILLRACE_SCREENSHOTS=1`, else `var/screenshots/`."""
+    return README_SCREENSHOTS if os.environ.get("MILLRACE_SCREENSHOTS") == "1" else LOCAL_SCREENSHOTS
+
+
 def save_screenshot(page: Any, name: str) -> Path:
-    """Save the whole page as `docs/screenshots/<name>.png` (shown in the README)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Save the whole page as `<name>.png` in `screenshots_folder()` (the README shows them)."""
+    folder = screenshots_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
