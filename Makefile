@@ -57,6 +57,7 @@ CHAOS_PACE ?= 20
 chaos: install
 	DATABASE_URL=$(CHAOS_DATABASE_URL) REDIS_URL=$(CHAOS_REDIS_URL) MILLRACE_QUEUE_NAME=millrace-chaos \
 	SECRET_KEY=$${SECRET_KEY:-chaos-only-secret-key-not-for-production} \
+	MILLRACE_CREDENTIALS_KEY=$${MILLRACE_CREDENTIALS_KEY:-Y2hhb3Mtb25seS1jcmVkZW50aWFscy1rZXktMzJieXQ=} \
 	CHAOS_EXECUTIONS=$(CHAOS_EXECUTIONS) CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_PACE=$(CHAOS_PACE) \
 		$(PY) -m pytest tests/system/test_chaos.py -m services -n 0 -s
 

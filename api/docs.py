@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -15,9 +16,15 @@ DOCUMENTED = {
 }
 
 
-def index(request):
+def index(request: HttpRequest) -> HttpResponse:
     dialects = [{"slug": slug, "title": title} for slug, (title, _) in DOCUMENTED.items()]
     return render(request, "api/index.html", {"dialects": dialects})
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The landing page at `/` (and the console's "View site"): the console, the docs, health."""
+    dialects = [{"slug": slug, "title": title} for slug, (title, _) in DOCUMENTED.items()]
+    return render(request, "home.html", {"dialects": dialects})
 
 
 #: Errors every operation of a kind can answer, whatever its view declares: the platform's
@@ -83,7 +90,7 @@ def _dialect_patterns(slug: str, title: str, urlconf: str) -> list[URLPattern | 
     ]
 
 
-docs_patterns = [path("api/docs/", index, name="index")]
+docs_patterns = [path("", home, name="home"), path("api/docs/", index, name="index")]
 for _slug, (_title, _urlconf) in DOCUMENTED.items():
     docs_patterns += _dialect_patterns(_slug, _title, _urlconf)
 

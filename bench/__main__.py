@@ -52,7 +52,12 @@ def backend_env(name: str, stamp: str) -> dict[str, str] | None:
         return None
     subprocess.run(["psql", pg + "/postgres", "-qc", f"CREATE DATABASE bench_{stamp}"], check=True)
     env.update(
-        {"DATABASE_URL": f"{pg}/bench_{stamp}", "REDIS_URL": redis, "SECRET_KEY": "bench-only", "DEBUG": "false"}
+        {
+            "DATABASE_URL": f"{pg}/bench_{stamp}",
+            "REDIS_URL": redis,
+            "SECRET_KEY": "bench-only",
+            "MILLRACE_CREDENTIALS_KEY": "YmVuY2gtb25seS1jcmVkZW50aWFscy1rZXktMzJieXQ=",  # bench-only, 32 bytes
+        }
     )
     return env
 

@@ -4,14 +4,18 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from config.startup import stop_on_setting_error
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+with stop_on_setting_error():  # a missing setting: one line on stderr and exit 2, no traceback
+    django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+# Imported once Django is set up: the routing imports models.
+from channels.routing import ProtocolTypeRouter, URLRouter
 
-from api.asgi_limits import BodySizeLimit  # noqa: E402
-from api.flowrunner.routing import websocket_urlpatterns as flowrunner_ws  # noqa: E402
-from api.workflowdev.routing import websocket_urlpatterns as workflowdev_ws  # noqa: E402
+from api.asgi_limits import BodySizeLimit
+from api.flowrunner.routing import websocket_urlpatterns as flowrunner_ws
+from api.workflowdev.routing import websocket_urlpatterns as workflowdev_ws
 
 application = ProtocolTypeRouter(
     {

@@ -3,30 +3,53 @@
 Without `DATABASE_URL`/`REDIS_URL` Millrace runs embedded: SQLite in WAL mode, the
 django-q2 ORM broker and the in-memory channel layer. With them it runs on
 PostgreSQL and Redis with any number of server and worker processes.
+
+A missing or invalid setting raises `SettingError`: the start stops with one line naming it.
 """
 
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
+
+from config.startup import SettingError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MILLRACE_VAR_DIR", BASE_DIR / "var"))
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    value = (os.environ.get(name) or "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingError(f"{name} must be true or false (1/0, yes/no, on/off), not {value!r}.")
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingError(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingError(f"{name} must be a number, not {value!r}.") from None
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -35,15 +58,45 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
-DEBUG = env_bool("DEBUG", default=not DATABASE_URL)
+# Django's technical pages list every route and setting: development only, never by default.
+DEBUG = env_bool("MILLRACE_DEBUG", False)
+#: The embedded default (and development) keeps its keys in var/: SECRET_KEY is generated there
+#: and the credentials key derived from it. In production (DATABASE_URL set) several processes
+#: on several machines need the same keys, so both must be set.
+MILLRACE_LOCAL_KEYS = DEBUG or not DATABASE_URL
+
+PORT = env_int("PORT", 8000)
+MILLRACE_PUBLIC_URL = os.environ.get("MILLRACE_PUBLIC_URL", f"http://localhost:{PORT}").rstrip("/")
+
+
+def _public_url_parts() -> tuple[str, str, str]:
+    """(scheme, host as ALLOWED_HOSTS spells it, origin) of MILLRACE_PUBLIC_URL."""
+    try:
+        parts = urlsplit(MILLRACE_PUBLIC_URL)
+        scheme, host, _ = parts.scheme, parts.hostname, parts.port  # .port raises on a port that is not a number
+    except ValueError:
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host:
+        raise SettingError(
+            f"MILLRACE_PUBLIC_URL must be an http(s) URL such as https://millrace.example.com, "
+            f"not {MILLRACE_PUBLIC_URL!r}."
+        )
+    origin = f"{scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+    return scheme, f"[{host}]" if ":" in host else host, origin
+
+
+_PUBLIC_SCHEME, _PUBLIC_HOST, _PUBLIC_ORIGIN = _public_url_parts()
 
 
 def _secret_key() -> str:
-    key = os.environ.get("SECRET_KEY")
+    key = os.environ.get("SECRET_KEY", "")
     if key:
         return key
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false (production).")
+    if not MILLRACE_LOCAL_KEYS:
+        raise SettingError(
+            "SECRET_KEY must be set when DATABASE_URL is set (production); generate one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
     path = VAR_DIR / "secret_key"
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -53,10 +106,11 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver" if DEBUG else "")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-
-PORT = env_int("PORT", 8000)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", f"localhost,127.0.0.1,[::1],{_PUBLIC_HOST}")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", _PUBLIC_ORIGIN)
+# Cookies are sent over https only when Millrace is served over https, unless set explicitly.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _PUBLIC_SCHEME == "https")
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _PUBLIC_SCHEME == "https")
 
 INSTALLED_APPS = [
     "core.apps.MillraceAdminConfig",
@@ -186,17 +240,21 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 MILLRACE_ROOT_DIALECT = os.environ.get("MILLRACE_ROOT_DIALECT", "flowrunner")
 if MILLRACE_ROOT_DIALECT not in {"flowrunner", "workflowdev"}:
-    raise ImproperlyConfigured("MILLRACE_ROOT_DIALECT must be 'flowrunner' or 'workflowdev'.")
+    raise SettingError(f"MILLRACE_ROOT_DIALECT must be 'flowrunner' or 'workflowdev', not {MILLRACE_ROOT_DIALECT!r}.")
 MILLRACE_AUTH_REQUIRED = env_bool("MILLRACE_AUTH_REQUIRED", True)
 MILLRACE_HTTP_ALLOWED_NETWORKS = env_list("MILLRACE_HTTP_ALLOWED_NETWORKS")
-MILLRACE_PUBLIC_URL = os.environ.get("MILLRACE_PUBLIC_URL", f"http://localhost:{PORT}").rstrip("/")
 MILLRACE_MAX_BODY_BYTES = env_int("MILLRACE_MAX_BODY_BYTES", 10 * 1024 * 1024)
 MILLRACE_CONNECTOR_API_KEY = os.environ.get("MILLRACE_CONNECTOR_API_KEY", "")
 MILLRACE_CONNECTOR_ACCOUNT = os.environ.get("MILLRACE_CONNECTOR_ACCOUNT", "")
 MILLRACE_CREDENTIALS_KEY = os.environ.get("MILLRACE_CREDENTIALS_KEY", "")
+if not MILLRACE_CREDENTIALS_KEY and not MILLRACE_LOCAL_KEYS:
+    raise SettingError(
+        "MILLRACE_CREDENTIALS_KEY must be set when DATABASE_URL is set (production); generate one with "
+        "python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
+    )
 MILLRACE_TOKEN_LIFETIME = timedelta(seconds=env_int("MILLRACE_TOKEN_LIFETIME_SECONDS", 3600))
 MILLRACE_TOKEN_REFRESH_LIFETIME = timedelta(seconds=env_int("MILLRACE_TOKEN_REFRESH_LIFETIME_SECONDS", 86400))
-MILLRACE_HTTP_TIMEOUT = float(os.environ.get("MILLRACE_HTTP_TIMEOUT", "30"))
+MILLRACE_HTTP_TIMEOUT = env_float("MILLRACE_HTTP_TIMEOUT", 30.0)
 MILLRACE_HTTP_MAX_RESPONSE_BYTES = env_int("MILLRACE_HTTP_MAX_RESPONSE_BYTES", 10 * 1024 * 1024)
 MILLRACE_YAML_MAX_BYTES = env_int("MILLRACE_YAML_MAX_BYTES", 1024 * 1024)
 MILLRACE_STEP_LIMIT = env_int("MILLRACE_STEP_LIMIT", 10000)
@@ -320,7 +378,3 @@ LOGGING = {
         "django-q": {"level": os.environ.get("MILLRACE_QUEUE_LOG_LEVEL", "WARNING")},
     },
 }
-
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)

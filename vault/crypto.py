@@ -74,32 +74,33 @@ def _decode_key(text: str, position: int) -> bytes:
 
 
 def _development_key(secret_key: str) -> bytes:
-    """Derive a key from SECRET_KEY, for DEBUG only.
+    """Derive a key from SECRET_KEY, for the embedded default and development only.
 
     Risk: whoever knows SECRET_KEY can decrypt every secret, and changing SECRET_KEY
-    makes every stored secret unreadable. Production (DEBUG false) refuses to start
-    encrypting without MILLRACE_CREDENTIALS_KEY for exactly that reason.
+    makes every stored secret unreadable. Production (DATABASE_URL set, DEBUG off) refuses
+    to start encrypting without MILLRACE_CREDENTIALS_KEY for exactly that reason.
     """
     hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=b"millrace", info=b"credentials key (development)")
     return hkdf.derive(secret_key.encode("utf-8"))
 
 
 @lru_cache(maxsize=8)
-def _keyring(configured: str, secret_key: str, debug: bool) -> tuple[_Key, ...]:
+def _keyring(configured: str, secret_key: str, local_keys: bool) -> tuple[_Key, ...]:
     entries = [entry.strip() for entry in configured.split(",") if entry.strip()]
     if entries:
         raw_keys = [_decode_key(entry, position) for position, entry in enumerate(entries, start=1)]
-    elif debug:
+    elif local_keys:
         raw_keys = [_development_key(secret_key)]
     else:
         raise ImproperlyConfigured(
-            "MILLRACE_CREDENTIALS_KEY must be set when DEBUG is false; it encrypts secrets and credentials."
+            "MILLRACE_CREDENTIALS_KEY must be set when DATABASE_URL is set (production); "
+            "it encrypts secrets and credentials."
         )
     return tuple(_Key(fingerprint(raw), AESGCM(raw)) for raw in raw_keys)
 
 
 def _keys() -> tuple[_Key, ...]:
-    return _keyring(settings.MILLRACE_CREDENTIALS_KEY or "", settings.SECRET_KEY, bool(settings.DEBUG))
+    return _keyring(settings.MILLRACE_CREDENTIALS_KEY or "", settings.SECRET_KEY, bool(settings.MILLRACE_LOCAL_KEYS))
 
 
 def current_key_id() -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_KEYS = {"SECRET_KEY": "x", "MILLRACE_CREDENTIALS_KEY": "K7gNU3sdo-OL0wNhqoVWhr3g6s1xYv72ol_pe_Unols="}
 PRINT = (
     "import json, django; from django.conf import settings; django.setup(); "
     "d = settings.DATABASES['default']; "
@@ -24,7 +25,7 @@ def database_settings(**env: str) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", PRINT],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x", **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **PRODUCTION_KEYS, **env},
         capture_output=True,
         text=True,
         check=True,

@@ -310,7 +310,7 @@ _PARAM = re.compile(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)")
 
 
 def _served_routes() -> set[tuple[str, str]]:
-    """(METHOD, /path/with/{}) for every DRF route of the URL conf, admin and API docs aside."""
+    """(METHOD, /path/with/{}) for every DRF route of the URL conf, admin, API docs and landing page aside."""
     found: set[tuple[str, str]] = set()
 
     def walk(patterns: list[Any], prefix: str) -> None:
@@ -320,7 +320,7 @@ def _served_routes() -> set[tuple[str, str]]:
                 walk(pattern.url_patterns, route)
                 continue
             assert isinstance(pattern, URLPattern)
-            if route.startswith(("admin/", "api/docs/", "api/redoc/", "api/schema/")):
+            if route == "" or route.startswith(("admin/", "api/docs/", "api/redoc/", "api/schema/")):
                 continue
             view = getattr(pattern.callback, "cls", None)
             actions = getattr(pattern.callback, "actions", None)

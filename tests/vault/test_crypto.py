@@ -103,16 +103,16 @@ def test_empty_key_id_tries_every_key(settings):
 
 def test_production_without_key_raises_when_first_needed(settings):
     settings.MILLRACE_CREDENTIALS_KEY = ""
-    settings.DEBUG = False
+    settings.MILLRACE_LOCAL_KEYS = False
     with pytest.raises(ImproperlyConfigured, match="MILLRACE_CREDENTIALS_KEY must be set"):
         crypto.encrypt("v", aad="a")
     with pytest.raises(ImproperlyConfigured):
         crypto.decrypt(b"x" * 20, b"n" * 12, "", aad="a")
 
 
-def test_debug_without_key_derives_a_development_key_from_secret_key(settings):
+def test_embedded_without_key_derives_a_development_key_from_secret_key(settings):
     settings.MILLRACE_CREDENTIALS_KEY = ""
-    settings.DEBUG = True
+    settings.MILLRACE_LOCAL_KEYS = True
     settings.SECRET_KEY = "dev-secret-key-one"
     ciphertext, nonce, key_id = crypto.encrypt("v", aad="a")
     assert crypto.decrypt(ciphertext, nonce, key_id, aad="a") == "v"

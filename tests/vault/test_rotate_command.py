@@ -83,6 +83,6 @@ def test_an_undecryptable_secret_aborts_the_whole_rotation(old_secrets):
 
 def test_without_a_key_in_production_the_command_fails_cleanly(settings):
     settings.MILLRACE_CREDENTIALS_KEY = ""
-    settings.DEBUG = False
+    settings.MILLRACE_LOCAL_KEYS = False
     with pytest.raises(CommandError, match="MILLRACE_CREDENTIALS_KEY must be set"):
         rotate()
