@@ -22,7 +22,7 @@ from executions.engine import dispatch
 from executions.engine.compiler import compiled
 from executions.engine.context import callback_digest
 from executions.engine.events import batched
-from executions.engine.inputs import coerce_inputs
+from executions.engine.inputs import coerce_inputs, ensure_shallow
 from executions.engine.rows import execution_snapshot
 from executions.engine.transitions import StaleStatus, transition
 from executions.engine.writes import deferred_writes
@@ -46,6 +46,8 @@ def execution_create(
     parent_task: TaskRun | None = None,
 ) -> Execution:
     """Write a QUEUED execution of `flow` (no role check: callers have done it)."""
+    for key, value in (trigger_data or {}).items():  # a webhook's body is data as inputs are
+        ensure_shallow(value, field=f"webhook {key}" if key == "body" else f"trigger {key}")
     try:
         definition = compiled(flow.source)
     except Exception as exc:

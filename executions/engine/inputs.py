@@ -1,15 +1,20 @@
 """Check and convert execution inputs against the flow's declared inputs.
 
 Undeclared inputs pass through unchanged (DIALECTS.md); declared ones are converted to
-their type, defaults fill the gaps, and every problem is reported at once.
+their type, defaults fill the gaps, and every problem is reported at once. Inputs nest at most
+MAX_INPUT_DEPTH levels, as flow YAML does: deeper data overflowed the queue's pickling.
 """
 
-import json
 import math
 from typing import Any
 
-from core.errors import ValidationFailed
+from core import jsonlimits
+from core.errors import BadRequest, ValidationFailed
 from flows.definitions import ir
+
+#: Levels of lists and objects an execution's inputs (the object itself is level 1) and
+#: webhook body may have: the YAML limit (`flows.definitions.loader.DEFAULT_MAX_DEPTH`).
+MAX_INPUT_DEPTH = 64
 
 
 def _convert(declared: ir.FlowInput, value: Any) -> Any:
@@ -45,7 +50,7 @@ def _convert(declared: ir.FlowInput, value: Any) -> Any:
             return value.strip().lower() in {"true", "1", "yes"}
         raise ValueError("expected a boolean")
     if isinstance(value, str):
-        return json.loads(value, parse_constant=_refuse_constant)
+        return jsonlimits.loads(value, max_depth=MAX_INPUT_DEPTH - 1, parse_constant=_refuse_constant)
     return value
 
 
@@ -53,7 +58,16 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def ensure_shallow(value: Any, *, field: str, levels: int = MAX_INPUT_DEPTH) -> None:
+    """400 when `value` nests deeper than `levels` (measured without recursion)."""
+    if jsonlimits.value_depth(value, limit=levels) > levels:
+        raise BadRequest(
+            f"The {field} may nest at most {levels} levels deep.", details=[{"field": field, "reason": "too_deep"}]
+        )
+
+
 def coerce_inputs(flow: ir.CompiledFlow, given: Any) -> dict[str, Any]:
+    ensure_shallow(given, field="inputs")
     if given is None:
         given = {}
     if not isinstance(given, dict):
