@@ -3,9 +3,14 @@
 In eager mode (`MILLRACE_ENGINE_EAGER`, used by tests and `run_flow`) the work runs in
 this process instead, drained from a local queue by the outermost caller so that fan-out
 never recurses.
+
+A start message may carry the execution just written (a snapshot) to save the worker its read;
+one that cannot be pickled or is large goes as the id alone. Log lines name the task and the
+id, never the arguments: they hold the execution's inputs.
 """
 
 import logging
+import pickle
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +24,9 @@ logger = logging.getLogger("millrace.engine")
 
 _local = threading.local()
 
+#: The largest snapshot a start message carries (pickled bytes); a bigger one is read by the worker.
+SNAPSHOT_MAX_BYTES = 64 * 1024
+
 
 @lru_cache(maxsize=1)
 def _broker() -> Any:
@@ -28,7 +36,13 @@ def _broker() -> Any:
     return get_broker()
 
 
-def _enqueue(func: str, *args: Any) -> None:
+def _named(func: str, args: tuple[Any, ...]) -> str:
+    """`func(<id>)` for log lines: the first argument is the id; the others are never logged."""
+    return f"{func}({args[0]!s:.64})" if args else func
+
+
+def _enqueue(func: str, *args: Any, fallback: tuple[Any, ...] | None = None) -> None:
+    """Queue `func(*args)`; when the broker refuses that message, `fallback` (smaller args) once."""
     if getattr(settings, "MILLRACE_ENGINE_EAGER", False):
         queue: deque | None = getattr(_local, "queue", None)
         if queue is None:
@@ -41,11 +55,20 @@ def _enqueue(func: str, *args: Any) -> None:
 
     try:
         async_task(func, *args, broker=_broker(), q_options={"save": False}, hook=None)
-    except Exception:
+    except Exception as error:
+        if fallback is not None:
+            logger.warning(
+                "Could not enqueue %s with its snapshot (%s); queueing the id", _named(func, args), type(error).__name__
+            )
+            _enqueue(func, *fallback)
+            return
         # The transaction has committed: raising would only fail the caller (a 500 for a
         # started execution) and skip the transaction's other dispatches. The sweeper queues
-        # work that stayed QUEUED again (`requeue_lost_dispatches`).
-        logger.warning("Could not enqueue %s%r; the sweeper will queue it again", func, args, exc_info=True)
+        # work that stayed QUEUED again (`requeue_lost_dispatches`). The message names the
+        # error's type only: its text can quote the arguments.
+        logger.warning(
+            "Could not enqueue %s (%s); the sweeper will queue it again", _named(func, args), type(error).__name__
+        )
 
 
 def _drain(queue: deque) -> None:
@@ -59,14 +82,14 @@ def _drain(queue: deque) -> None:
             try:
                 target(*args)
             except Exception:
-                logger.exception("Eager engine task %s%r failed", func, args)
+                logger.exception("Eager engine task %s failed", _named(func, args))
     finally:
         _local.draining = False
 
 
-def on_commit(func: str, *args: Any) -> None:
+def on_commit(func: str, *args: Any, fallback: tuple[Any, ...] | None = None) -> None:
     """Enqueue `func(*args)` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: _enqueue(func, *args))
+    transaction.on_commit(lambda: _enqueue(func, *args, fallback=fallback))
 
 
 def run_task_runs(task_run_ids: list[str]) -> None:
@@ -75,11 +98,20 @@ def run_task_runs(task_run_ids: list[str]) -> None:
 
 
 def start_execution(execution_id: str, snapshot: dict[str, Any] | None = None) -> None:
-    """`snapshot`: the execution as written (`rows.execution_snapshot`), saving the worker its read."""
-    if snapshot is None:
+    """`snapshot`: the execution as written (`rows.execution_snapshot`), saving the worker its read;
+    left out when it cannot travel (too big, or not picklable), and again if the broker refuses it."""
+    if snapshot is None or not _travels(snapshot):
         on_commit("executions.engine.runner.start_execution", execution_id)
     else:
-        on_commit("executions.engine.runner.start_execution", execution_id, snapshot)
+        on_commit("executions.engine.runner.start_execution", execution_id, snapshot, fallback=(execution_id,))
+
+
+def _travels(snapshot: dict[str, Any]) -> bool:
+    """Whether the snapshot pickles (as the queue message will) within SNAPSHOT_MAX_BYTES."""
+    try:
+        return len(pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)) <= SNAPSHOT_MAX_BYTES
+    except Exception:  # RecursionError, PicklingError, TypeError: whatever the queue could not carry
+        return False
 
 
 def advance_execution(execution_id: str) -> None:

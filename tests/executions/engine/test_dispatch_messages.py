@@ -1,0 +1,115 @@
+"""Start messages: the snapshot travels only when it can; the id always does; logs never carry inputs."""
+
+import logging
+
+import pytest
+from django.utils.module_loading import import_string
+
+from accounts.roles import Role
+from executions.engine import dispatch
+from executions.models import Execution, ExecutionStatus
+from executions.services import execution_start
+from tests.factories import AccountFactory, FlowFactory
+
+SOURCE = """
+name: echo
+tasks:
+  - {name: a, type: util.echo, properties: {value: "{{ inputs.text | length }}"}}
+"""
+MARKER = "INPUT-MARKER-"
+
+
+class Broker:
+    """Stands in for django-q's `async_task`: records messages, refusing those `refuse` says."""
+
+    def __init__(self, refuse=lambda args: False) -> None:
+        self.refuse = refuse
+        self.messages: list[tuple[str, tuple]] = []
+
+    def __call__(self, func, *args, **kwargs) -> None:
+        if self.refuse(args):
+            raise RuntimeError(f"refused {args!r}")  # a broker error may quote the message
+        self.messages.append((func, args))
+
+    def deliver(self) -> None:
+        """Play the worker: run every recorded message."""
+        for func, args in self.messages:
+            import_string(func)(*args)
+
+
+@pytest.fixture
+def start(settings, transactional_db, namespace, monkeypatch):
+    settings.MILLRACE_ENGINE_EAGER = False
+    account = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
+    flow = FlowFactory(namespace=namespace, source=SOURCE, created_by=account)
+
+    def run(text: str, broker: Broker) -> Execution:
+        monkeypatch.setattr("django_q.tasks.async_task", broker)
+        return execution_start(actor=account, flow=flow, inputs={"text": text})
+
+    return run
+
+
+def test_a_small_start_carries_its_snapshot(start):
+    broker = Broker()
+    execution = start("short", broker)
+    [(func, args)] = broker.messages
+    assert func == "executions.engine.runner.start_execution" and args[0] == str(execution.pk) and len(args) == 2
+
+
+def test_an_oversize_snapshot_goes_as_the_id_and_the_execution_starts_at_once(start):
+    broker = Broker()
+    text = MARKER * (dispatch.SNAPSHOT_MAX_BYTES // len(MARKER) + 1)
+    execution = start(text, broker)
+
+    assert broker.messages == [("executions.engine.runner.start_execution", (str(execution.pk),))]
+    broker.deliver()  # the worker reads the row itself; no sweeper involved
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS, execution.error
+    assert execution.outputs == {"a": len(text)}
+
+
+def test_a_snapshot_that_does_not_pickle_goes_as_the_id(start, monkeypatch):
+    real = dispatch.start_execution
+
+    def unpicklable(execution_id, snapshot=None):
+        real(execution_id, {**snapshot, "extra": lambda: None})
+
+    monkeypatch.setattr("executions.services.dispatch.start_execution", unpicklable)
+    broker = Broker()
+    execution = start("short", broker)
+
+    assert broker.messages == [("executions.engine.runner.start_execution", (str(execution.pk),))]
+    broker.deliver()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS, execution.error
+
+
+def test_a_refused_snapshot_message_is_sent_again_as_the_id_and_logs_no_inputs(start, caplog):
+    broker = Broker(refuse=lambda args: len(args) > 1)
+    with caplog.at_level(logging.DEBUG):
+        execution = start(MARKER + "secret-ish", broker)
+
+    assert broker.messages == [("executions.engine.runner.start_execution", (str(execution.pk),))]
+    assert MARKER not in caplog.text and str(execution.pk) in caplog.text
+    broker.deliver()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS, execution.error
+
+
+def test_a_broker_that_refuses_everything_logs_the_id_only(start, caplog):
+    broker = Broker(refuse=lambda args: True)
+    with caplog.at_level(logging.DEBUG):
+        execution = start(MARKER * 1000, broker)
+
+    assert broker.messages == []
+    assert execution.status == ExecutionStatus.QUEUED  # the sweeper queues it again
+    assert MARKER not in caplog.text and "snapshot" not in caplog.text.replace("with its snapshot", "")
+    assert str(execution.pk) in caplog.text and len(caplog.text) < 2000
+
+
+def test_a_failing_eager_task_logs_its_id_not_its_arguments(settings, caplog):
+    settings.MILLRACE_ENGINE_EAGER = True
+    with caplog.at_level(logging.ERROR):
+        dispatch._enqueue("builtins.len", "not-a-real-id", {"inputs": MARKER})  # len() takes one argument
+    assert "builtins.len(not-a-real-id)" in caplog.text and MARKER not in caplog.text
