@@ -5,7 +5,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 DOCUMENTED = {
     "flowrunner": ("FlowRunner", "api.flowrunner.urls"),
@@ -83,8 +83,11 @@ def _dialect_patterns(slug: str, title: str, urlconf: str) -> list[URLPattern | 
             SpectacularAPIView.as_view(urlconf=urlconf, custom_settings=settings),
             name=schema_name,
         ),
+        # The split view serves Swagger UI's start-up script as a file (`?script`), not inline: CSP.
         path(
-            f"api/docs/{slug}/", SpectacularSwaggerView.as_view(url_name=f"docs:{schema_name}"), name=f"swagger-{slug}"
+            f"api/docs/{slug}/",
+            SpectacularSwaggerSplitView.as_view(url_name=f"docs:{schema_name}"),
+            name=f"swagger-{slug}",
         ),
         path(f"api/redoc/{slug}/", SpectacularRedocView.as_view(url_name=f"docs:{schema_name}"), name=f"redoc-{slug}"),
     ]

@@ -112,6 +112,27 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", _PUBLIC_ORIGIN)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _PUBLIC_SCHEME == "https")
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _PUBLIC_SCHEME == "https")
 
+# Behind TLS (README, "Production set-up"): HSTS and the redirect to https stay off unless set;
+# SECURE_PROXY_SSL_HEADER names the header a TLS-terminating proxy sets to `https`.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Probes from inside the network speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^(workflowdev/)?(healthz|readyz|metrics)$"]
+_PROXY_SSL_HEADER = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
+#: Content-Security-Policy of every response that has none (core.security): the console, the API
+#: docs (the sidecar's Swagger UI and Redoc, served locally) and the landing page load scripts only
+#: from this origin; inline styles stay allowed (style attributes of the console, Redoc's styles).
+MILLRACE_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
 INSTALLED_APPS = [
     "core.apps.MillraceAdminConfig",
     "django.contrib.auth",
@@ -135,9 +156,13 @@ INSTALLED_APPS = [
     "api",
 ]
 
+# The response-header middleware sits outside DialectErrorMiddleware, so the error responses it
+# renders carry the same headers as every other response.
 MIDDLEWARE = [
-    "api.middleware.DialectErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.security.ContentSecurityPolicyMiddleware",
+    "api.middleware.DialectErrorMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "api.middleware.RequestMetricsMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
@@ -146,7 +171,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -74,6 +74,15 @@ def test_cookies_are_not_secure_on_a_plain_http_public_url_unless_set(tmp_path):
     assert found["SESSION_COOKIE_SECURE"] is False and found["CSRF_COOKIE_SECURE"] is True
 
 
+def test_tls_settings_come_from_the_environment(tmp_path):
+    assert settings_for(tmp_path)["SECURE_HSTS_SECONDS"] == 0
+    found = settings_for(
+        tmp_path, SECURE_HSTS_SECONDS="31536000", SECURE_SSL_REDIRECT="on", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto"
+    )
+    assert found["SECURE_HSTS_SECONDS"] == 31536000 and found["SECURE_SSL_REDIRECT"] is True
+    assert found["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
 def assert_one_clear_line(done: subprocess.CompletedProcess, name: str) -> None:
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
