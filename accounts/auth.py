@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from django.contrib.auth import authenticate
 from django.db.models import Q
+from django.http import HttpRequest
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import SlidingToken
@@ -25,14 +26,16 @@ def _issued(token: SlidingToken, account: Account) -> IssuedToken:
     return IssuedToken(str(token), datetime.fromtimestamp(token["exp"], tz=UTC), account)
 
 
-def auth_login(*, username: str, password: str) -> IssuedToken:
+def auth_login(*, username: str, password: str, request: HttpRequest | None = None) -> IssuedToken:
     """Log in by username or email.
 
     `authenticate` runs for unknown names too: ModelBackend then hashes the password anyway, so
     a wrong password takes as long whether the account exists or not (no enumeration by timing).
+    With the HTTP `request`, failures count towards the login throttle (`accounts.throttling`),
+    under the account's username whichever name was typed.
     """
     account = Account.objects.filter(Q(username__iexact=username) | Q(email__iexact=username)).first()
-    account = authenticate(username=account.username if account else username, password=password)
+    account = authenticate(request, username=account.username if account else username, password=password)
     if account is None or not account.is_active:
         raise NotAuthenticated("Invalid username or password.")
     audit_record(

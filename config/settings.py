@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "channels",
+    "axes",
     "core",
     "accounts",
     "flows",
@@ -171,6 +172,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "api.login_throttle.LoginLockoutMiddleware",  # 429 for a login that axes refused (see below)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -295,6 +297,33 @@ MILLRACE_WS_RECHECK_SECONDS = float(os.environ.get("MILLRACE_WS_RECHECK_SECONDS"
 
 # Request bodies above the cap get a 413 in the dialect's shape (api.middleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = MILLRACE_MAX_BODY_BYTES
+
+# --- Login throttling (django-axes) -------------------------------------------------------
+# Failed logins are counted per username (case-folded, unknown names too), whatever the
+# address, in the database, so every process shares the count. After
+# MILLRACE_LOGIN_FAILURE_LIMIT failures, each within MILLRACE_LOGIN_LOCKOUT_MINUTES of the
+# previous, the username is refused (429 with Retry-After, the right password included) until
+# that many minutes have passed since the last failure. Refused attempts do not extend the lock.
+# `python manage.py axes_reset_username <name>` lifts a lock early.
+
+MILLRACE_LOGIN_FAILURE_LIMIT = env_int("MILLRACE_LOGIN_FAILURE_LIMIT", 10)
+MILLRACE_LOGIN_LOCKOUT_MINUTES = env_int("MILLRACE_LOGIN_LOCKOUT_MINUTES", 15)
+AUTHENTICATION_BACKENDS = [
+    "accounts.throttling.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = MILLRACE_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=MILLRACE_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_CALLABLE = "accounts.throttling.login_key"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are in the audit log
+AXES_ENABLE_ADMIN = False  # the console shows the audit log; its pages are scoped by namespace
+# W002: api.login_throttle.LoginLockoutMiddleware stands in for axes.middleware.AxesMiddleware.
+# W006: locking by username alone is the point (no other account on the address is locked);
+# the key is the username, so rotating user agents or cookies does not reset it.
+SILENCED_SYSTEM_CHECKS = ["axes.W002", "axes.W006"]
 
 # --- REST framework, JWT, OpenAPI ---------------------------------------------------------
 

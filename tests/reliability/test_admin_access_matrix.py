@@ -70,7 +70,7 @@ TABLE: list[Row] = [
     G("login/", "200 index index index index / -"),
     P(
         "login/",
-        "200 index+ index+ index+ index+ / -",
+        "200+ index+ index+ index+ index+ / -",  # a failed login is audited and counted (throttle)
         {"username": "{username}", "password": PASSWORD, "next": "/admin/"},
     ),
     G("logout/", "index 405 405 405 405 / -"),

@@ -17,14 +17,18 @@ class LoginView(FlowRunnerAPIView):
 
     @extend_schema(
         request=LoginSerializer,
-        responses={200: TokenSerializer, 422: OpenApiResponse(description="Username or password missing")},
+        responses={
+            200: TokenSerializer,
+            422: OpenApiResponse(description="Username or password missing"),
+            429: OpenApiResponse(description="Too many failed logins for the username (`too_many_attempts`)"),
+        },
         summary="Log in",
     )
     def post(self, request: Request) -> Response:
         """Authenticate with a username and password and get a JWT token."""
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        issued = auth_login(**body.validated_data)
+        issued = auth_login(request=request._request, **body.validated_data)
         return Response(TokenSerializer(issued).data)
 
 

@@ -59,14 +59,18 @@ class LoginView(WorkflowDevAPIView):
 
     @extend_schema(
         request=CredentialsSerializer,
-        responses={200: TokenSerializer, 422: OpenApiResponse(description="A field is missing or invalid")},
+        responses={
+            200: TokenSerializer,
+            422: OpenApiResponse(description="A field is missing or invalid"),
+            429: OpenApiResponse(description="Too many failed logins for the username (`too_many_attempts`)"),
+        },
         summary="Log in",
     )
     def post(self, request: Request) -> Response:
         """Log in with a username and password and get a token for the `Authorization: Bearer` header."""
         body = CredentialsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return Response(TokenSerializer(auth_login(**body.validated_data)).data)
+        return Response(TokenSerializer(auth_login(request=request._request, **body.validated_data)).data)
 
 
 class RefreshView(WorkflowDevAPIView):
