@@ -1,5 +1,6 @@
 """One authentication stack for every dialect: personal API tokens, sliding JWTs, open access."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from accounts.models import Account, ApiToken
 from accounts.services import API_TOKEN_PREFIX, api_token_digest
 
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+BEARER_SUBPROTOCOL = "bearer"
 
 
 def bearer_token(header: bytes | str | None) -> str | None:
@@ -30,6 +32,21 @@ def bearer_token(header: bytes | str | None) -> str | None:
     if len(parts) != 2 or parts[0].lower() != "bearer":
         return None
     return parts[1]
+
+
+def subprotocol_bearer(subprotocols: Sequence[str]) -> tuple[str | None, str | None]:
+    """The subprotocol to accept and the token of a WebSocket offering `bearer, <token>`.
+
+    Browsers cannot set `Authorization` on a WebSocket; `new WebSocket(url, ["bearer", token])`
+    sends `Sec-WebSocket-Protocol: bearer, <token>`. The server must accept one offered
+    subprotocol: `bearer` (as spelt), never the token. (None, None) when `bearer` is not offered.
+    """
+    names = [name.strip() for name in subprotocols]
+    for index, name in enumerate(names):
+        if name.lower() == BEARER_SUBPROTOCOL:
+            token = names[index + 1] if index + 1 < len(names) else ""
+            return name, token or None
+    return None, None
 
 
 def account_for_api_token(raw: str) -> Account:

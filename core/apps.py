@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 
+from core.logfilters import install_token_redaction
+
 
 class CoreConfig(AppConfig):
     default = True
@@ -11,6 +13,7 @@ class CoreConfig(AppConfig):
         from core import forking
 
         forking.register()
+        install_token_redaction()  # after Django's LOGGING (and uvicorn's) are configured
 
 
 class MillraceAdminConfig(admin_apps.AdminConfig):

@@ -12,10 +12,12 @@ message shape. A group message only rings the doorbell; the feed also polls, bec
 channels-redis drops messages on overflow and, in the embedded mode, workers in other
 processes cannot reach the in-memory layer.
 
-A page of the operator console authenticates with its Django session instead of a token: the
-session cookie counts only without a token (a token, good or bad, decides alone) and only
-when the handshake's `Origin` is the console's own (or a CSRF-trusted origin), since a browser
-sends the cookie with a socket opened by any site.
+The token comes in `Authorization: Bearer`, as the subprotocols `bearer, <token>` (browsers
+cannot set headers on a WebSocket; the socket is accepted with `bearer`, never the token),
+or as `?token=` (the logs redact it). A page of the operator console authenticates with its
+Django session instead of a token: the session cookie counts only without a token (a token,
+good or bad, decides alone) and only when the handshake's `Origin` is the console's own (or a
+CSRF-trusted origin), since a browser sends the cookie with a socket opened by any site.
 
 Refusals accept the handshake and close at once with 4401 (no or bad token), 4403
 (forbidden), 4404 (unknown execution or one of another namespace), so browsers can read
@@ -51,7 +53,13 @@ from django.http.request import split_domain_port, validate_host
 from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts.authentication import Credential, authenticate_raw_token, bearer_token, credential_current
+from accounts.authentication import (
+    Credential,
+    authenticate_raw_token,
+    bearer_token,
+    credential_current,
+    subprotocol_bearer,
+)
 from accounts.models import Account
 from accounts.roles import Role
 from core.errors import Forbidden, NotFound
@@ -147,7 +155,8 @@ class ExecutionStream(AsyncWebsocketConsumer):
         self.watch: asyncio.Task | None = None
         self.feed: Feed | None = None
         self.closing = False
-        await self.accept()
+        subprotocol, self.subprotocol_token = subprotocol_bearer(self.scope.get("subprotocols") or [])
+        await self.accept(subprotocol)  # `bearer` when offered (browsers drop a socket accepted without it)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         code = await database_sync_to_async(self._authorize)(query)
         if code is not None:
@@ -158,7 +167,11 @@ class ExecutionStream(AsyncWebsocketConsumer):
 
     def _authorize(self, query: dict[str, list[str]]) -> int | None:
         self.headers = headers = dict(self.scope.get("headers") or [])
-        raw = bearer_token(headers.get(b"authorization")) or (query.get("token") or [None])[0]
+        raw = (
+            bearer_token(headers.get(b"authorization"))
+            or self.subprotocol_token
+            or (query.get("token") or [None])[0]
+        )
         found = (not raw and session_credential(headers)) or authenticate(raw)
         if not found:
             return CLOSE_UNAUTHORIZED
