@@ -11,7 +11,6 @@ A command returns a `CommandResult`; the dialect only renders it. Long-running c
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from django.conf import settings
 from connectors import http
 from connectors.plugins.http import HttpRequest, send
 from connectors.plugins.http import _loggable as loggable_url
+from core import jsonlimits
 from core.errors import BadRequest, Forbidden, NotFound
 from vault.masking import Masker
 
@@ -250,7 +250,7 @@ def _response_body(response: http.OutboundResponse) -> Any:
     """Parsed JSON when the upstream says JSON and it parses; `{"raw_response": text}` otherwise."""
     if response.is_json:
         try:
-            return json.loads(response.text)
+            return jsonlimits.loads(response.text)  # a deep body must not overflow the proxy
         except ValueError:
             pass
     return {"raw_response": response.text}

@@ -15,7 +15,6 @@ internal address, hang a worker, or stream gigabytes into memory. Here, and only
 from __future__ import annotations
 
 import contextvars
-import json as jsonlib
 import logging
 import time
 from collections.abc import Mapping
@@ -45,6 +44,7 @@ from connectors.netpolicy import (
     check_url,
     split_url,
 )
+from core import jsonlimits
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -187,7 +187,7 @@ class OutboundResponse:
         """The body as JSON when the content type says JSON (and it parses), else as text."""
         if self.is_json:
             try:
-                return jsonlib.loads(self.text)
+                return jsonlimits.loads(self.text)  # a deep body must not overflow the worker
             except ValueError:
                 pass
         return self.text

@@ -141,3 +141,14 @@ def test_a_callback_url_that_does_not_parse_is_a_400_envelope(api):
     assert response.status_code == 400, response.content
     code, message = shape_of("connector", response.json())
     assert code == "invalid_parameters" and "cannot be parsed" in message
+
+
+def test_an_upstream_json_body_nested_too_deep_comes_back_raw(api, httpserver, settings):
+    settings.MILLRACE_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    deep = "[" * 100_000 + "]" * 100_000
+    httpserver.expect_request("/deep").respond_with_data(deep, content_type="application/json")
+
+    response = api.post("/v1/do/http/GetRequest", {"url": httpserver.url_for("/deep")}, format="json")
+
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["command_response"]["body"] == {"raw_response": deep}

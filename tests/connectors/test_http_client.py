@@ -328,3 +328,10 @@ def test_body_is_json_only_when_the_content_type_says_so(httpserver: HTTPServer)
     assert http.request("GET", httpserver.url_for("/text")).body() == payload
     assert http.request("GET", httpserver.url_for("/latin")).text == "café"
     assert http.request("GET", httpserver.url_for("/broken")).body() == "{not json"
+
+
+def test_a_json_body_nested_past_the_limit_is_text_not_a_recursion_error(httpserver: HTTPServer) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    httpserver.expect_request("/deep").respond_with_data(deep, content_type="application/json")
+    response = http.request("GET", httpserver.url_for("/deep"))
+    assert response.body() == deep
