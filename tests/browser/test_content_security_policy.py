@@ -5,7 +5,6 @@ from executions.services import execution_start
 from tests.browser.helpers import outside_playwright
 from tests.factories import FlowFactory
 
-
 #: Redoc's "API docs by Redocly" badge is an image on Redocly's CDN: the policy blocks it on
 #: purpose (the docs are served offline); the page works without it.
 EXPECTED = "https://cdn.redoc.ly/redoc/logo-mini.svg"
