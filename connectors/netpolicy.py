@@ -194,3 +194,34 @@ def check_url(url: str) -> Target:
             "not allowed by MILLRACE_HTTP_ALLOWED_NETWORKS."
         )
     return Target(scheme=scheme, host=host, port=port, addresses=allowed)
+
+
+_LOOPBACK_NAMES = re.compile(r"^(?:.+\.)?localhost\.?$", re.IGNORECASE)
+
+
+def check_literal_url(url: str) -> str | None:
+    """Why the policy will refuse `url` whatever DNS answers, or None: saving a flow or agent refuses it.
+
+    A wrong scheme, a URL that does not parse, and a host that is an IP literal (any
+    spelling) or `localhost` (RFC 6761) in a refused range. Other names are not resolved:
+    what they resolve to when saved says nothing about when they run, so `check_url` judges
+    them then.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        if not scheme:
+            return "not an absolute URL: begin it with http:// or https://"
+        if scheme not in ("http", "https"):
+            return f"refused URL scheme '{scheme}': only http and https are allowed"
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+        host = parts.hostname
+        if not host:
+            return "the URL has no host"
+        address = ipaddress.ip_address("127.0.0.1") if _LOOPBACK_NAMES.match(host) else parse_ip_literal(host)
+    except (ValueError, InvalidOutboundURL) as error:
+        return f"not a valid URL: {error}"
+    reason = refusal_reason(address) if address is not None else None
+    if reason:
+        return f"refused host '{host}': a {reason} address not allowed by MILLRACE_HTTP_ALLOWED_NETWORKS"
+    return None

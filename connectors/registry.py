@@ -108,6 +108,8 @@ class Plugin:
     #: An input that, when a graph (nodes-format) node leaves it out, the engine fills with the
     #: previous node's outputs (FlowRunner's `webhook` node sends them as its body).
     previous_outputs_input: ClassVar[str | None] = None
+    #: Inputs that are outbound URLs: a literal one the network policy refuses is refused when saved.
+    url_inputs: ClassVar[tuple[str, ...]] = ()
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         raise NotImplementedError

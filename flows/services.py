@@ -2,8 +2,9 @@
 
 Every save compiles the definition first and refuses it with every problem (path, line,
 message); `${NAME}` references are checked against the secrets the flow may use (its
-namespace's credentials and its owner's account secrets). Triggers declared in the YAML
-are synced to Trigger rows.
+namespace's credentials and its owner's account secrets), subflow references against the
+namespace's flows, and literal outbound URLs against the network policy. Triggers declared
+in the YAML are synced to Trigger rows.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from flows.definitions import CompiledFlow, DefinitionError, Problem, compile_de
 from flows.definitions.ir import TriggerType
 from flows.definitions.problems import Problems, format_path
 from flows.definitions.references import check_subflows
+from flows.definitions.urls import check_urls
+from flows.definitions.validate import ExtraCheck
 from flows.models import Flow, FlowRevision, Trigger, new_webhook_key
 from vault.selectors import secret_names
 
@@ -35,8 +38,18 @@ def flow_validate(*, source: Any, namespace: Namespace | None = None, owner: Acc
     """Every problem of a definition; secrets are checked only when the namespace is known."""
     if not isinstance(source, str | bytes):
         return [Problem("", None, "The definition must be YAML text.", "invalid_type")]
-    secrets = known_secrets(namespace, owner) if namespace is not None else None
-    return validate_definition(source, known_secrets=secrets)
+    if namespace is None:
+        return validate_definition(source, checks=[check_urls])
+    return validate_definition(source, known_secrets=known_secrets(namespace, owner), checks=_checks(namespace))
+
+
+def _checks(namespace: Namespace) -> list[ExtraCheck]:
+    """What saving checks beyond the source: literal URLs, and subflow references within `namespace`."""
+
+    def subflows(flow: CompiledFlow, problems: Problems) -> None:
+        check_subflows(flow, namespace.name, partial(_flow_exists, namespace, flow.name), problems)
+
+    return [check_urls, subflows]
 
 
 def _compile(source: Any, namespace: Namespace, owner: Account | None) -> CompiledFlow:
@@ -45,7 +58,7 @@ def _compile(source: Any, namespace: Namespace, owner: Account | None) -> Compil
             "The flow definition is empty.", details=[{"path": "", "line": None, "message": "required"}]
         )
     try:
-        compiled = compile_definition(source, known_secrets=known_secrets(namespace, owner))
+        compiled = compile_definition(source, known_secrets=known_secrets(namespace, owner), checks=_checks(namespace))
     except DefinitionError as exc:
         raise ValidationFailed(f"The flow definition is invalid: {exc.problems[0]}", details=exc.as_dicts()) from exc
     if compiled.namespace and compiled.namespace != namespace.name:
@@ -53,11 +66,6 @@ def _compile(source: Any, namespace: Namespace, owner: Account | None) -> Compil
             f"The definition names namespace '{compiled.namespace}' but the flow is saved in '{namespace.name}'.",
             details=[{"path": "namespace", "line": None, "message": "does not match the flow's namespace"}],
         )
-    problems = Problems()
-    check_subflows(compiled, namespace.name, partial(_flow_exists, namespace, compiled.name), problems)
-    if problems:
-        found = problems.sorted()
-        raise ValidationFailed(f"The flow definition is invalid: {found[0]}", details=[p.as_dict() for p in found])
     return compiled
 
 

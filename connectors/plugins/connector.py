@@ -56,6 +56,7 @@ def _envelope_failure(error: Any, body: Any) -> Result:
 @register
 class ConnectorCall(Plugin):
     id = "connector.call"
+    url_inputs = ("baseUrl",)
     name = "Connector proxy call"
     category = "connector"
     description = (

@@ -131,6 +131,7 @@ def _outputs(response: http.OutboundResponse) -> dict[str, Any]:
 @register
 class HttpRequest(Plugin):
     id = "http.request"
+    url_inputs = ("url",)
     name = "HTTP request"
     category = "http"
     description = (
@@ -199,6 +200,7 @@ class HttpRequest(Plugin):
 @register
 class Webhook(Plugin):
     id = "webhook"
+    url_inputs = ("url",)
     name = "Webhook"
     category = "http"
     description = (
@@ -254,6 +256,7 @@ REST_FIELDS = ("_url", "_method", "_headers", "_body")
 @register
 class RestConnector(Plugin):
     id = "REST_CONNECTOR"
+    url_inputs = ("_url",)
     name = "REST connector"
     category = "http"
     description = (

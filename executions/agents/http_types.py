@@ -90,6 +90,7 @@ class WebsiteAgent(AgentType):
 
     name = "Agents::WebsiteAgent"
     aliases = ("WebsiteAgent",)
+    url_options = ("url",)
 
     def option_problems(self, options: dict[str, Any]) -> list[str]:
         problems = []
@@ -148,6 +149,7 @@ class PostAgent(AgentType):
 
     name = "Agents::PostAgent"
     aliases = ("PostAgent",)
+    url_options = ("post_url",)
 
     def option_problems(self, options: dict[str, Any]) -> list[str]:
         problems = []

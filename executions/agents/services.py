@@ -21,13 +21,15 @@ from accounts.models import Account, Namespace
 from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_record
+from connectors.netpolicy import check_literal_url
 from core.errors import BadRequest, NotFound, ValidationFailed
 from executions.agents import schedules
 from executions.agents.logic_types import WebhookAgent
 from executions.agents.runtime import emit
-from executions.agents.types import AgentError, agent_type
+from executions.agents.types import AgentError, AgentType, agent_type
 from executions.engine import dispatch
 from executions.models import AgentLog, Message
+from flows.definitions.fields import is_template
 from flows.definitions.references import names_in
 from flows.models import Agent, AgentLink, Flow
 from vault.selectors import secret_names
@@ -63,6 +65,22 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _refused_urls(handler: AgentType, options: dict[str, Any]) -> list[str]:
+    """Literal URL options the network policy refuses: refused when saved, not at every run.
+
+    Templated values are judged when rendered, and host names when the agent runs (see
+    `connectors.netpolicy.check_literal_url`).
+    """
+    refused = []
+    for key in handler.url_options:
+        value = options.get(key)
+        if isinstance(value, str) and not is_template(value):
+            reason = check_literal_url(value)
+            if reason:
+                refused.append(f"{key}: {reason}")
+    return refused
+
+
 def unknown_secrets(namespace: Namespace, saver: Account, options: Any) -> list[str]:
     """Secret names in the options that neither the namespace nor the saver holds."""
     named = dict.fromkeys(name for text in _strings(options) for name in names_in(text))
@@ -92,6 +110,7 @@ def _validate(
         problems.append(_problem("options", "must be an object"))
     elif handler is not None:
         problems += [_problem("options", reason) for reason in handler.option_problems(options)]
+        problems += [_problem("options", reason) for reason in _refused_urls(handler, options)]
     if saver is not None and isinstance(options, dict):
         problems += [
             _problem("options", f"unknown secret '{name}'") for name in unknown_secrets(namespace, saver, options)

@@ -54,6 +54,8 @@ class AgentType:
     aliases: ClassVar[tuple[str, ...]] = ()
     schedulable: ClassVar[bool] = True
     receives: ClassVar[bool] = True
+    #: Options that are outbound URLs: a literal one the network policy refuses is refused when saved.
+    url_options: tuple[str, ...] = ()
 
     def check(self, run: AgentRun, options: dict[str, Any]) -> None:
         """A scheduled or manual run."""
@@ -145,6 +147,7 @@ class PluginAgentType(AgentType):
 
     def __init__(self, plugin: type[Plugin]) -> None:
         self.plugin = plugin
+        self.url_options = plugin.url_inputs
 
     def check(self, run: AgentRun, options: dict[str, Any]) -> None:
         outputs = run_plugin(self.plugin, options, run.ctx)

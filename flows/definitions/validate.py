@@ -13,7 +13,7 @@ checks the rendered inputs again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from connectors.registry import Plugin, get_plugin
@@ -26,6 +26,10 @@ from flows.definitions.references import check_secrets
 from flows.definitions.steps import CHILD_KEYS, STRUCTURE_KEYS
 
 PluginLookup = Callable[[str], type[Plugin] | None]
+#: A check that needs more than the source (the database, the network policy): saving runs
+#: the subflow-reference and outbound-URL checks this way, so their problems carry lines too.
+#: The engine does not: a saved flow is judged by the policy of the moment it runs.
+ExtraCheck = Callable[[CompiledFlow, Problems], None]
 
 
 def compile_definition(
@@ -34,13 +38,15 @@ def compile_definition(
     plugin_lookup: PluginLookup = get_plugin,
     known_secrets: set[str] | None = None,
     limits: YamlLimits | None = None,
+    checks: Sequence[ExtraCheck] = (),
 ) -> CompiledFlow:
     """The IR of a valid definition; raises `DefinitionError` listing every problem.
 
     `known_secrets`: the secret names the flow may use (None: references are not checked).
     `limits`: YAML limits (default: from settings).
+    `checks`: more checks of the built flow, run after the others (see `ExtraCheck`).
     """
-    flow, problems = _compile(source, plugin_lookup, known_secrets, limits)
+    flow, problems = _compile(source, plugin_lookup, known_secrets, limits, checks)
     if problems or flow is None:
         raise DefinitionError(problems)
     return flow
@@ -52,9 +58,10 @@ def validate_definition(
     plugin_lookup: PluginLookup = get_plugin,
     known_secrets: set[str] | None = None,
     limits: YamlLimits | None = None,
+    checks: Sequence[ExtraCheck] = (),
 ) -> list[Problem]:
     """Every problem of a definition, in source order; empty when it is valid."""
-    return _compile(source, plugin_lookup, known_secrets, limits)[1]
+    return _compile(source, plugin_lookup, known_secrets, limits, checks)[1]
 
 
 def _compile(
@@ -62,6 +69,7 @@ def _compile(
     plugin_lookup: PluginLookup,
     known_secrets: set[str] | None,
     limits: YamlLimits | None,
+    checks: Sequence[ExtraCheck] = (),
 ) -> tuple[CompiledFlow | None, list[Problem]]:
     try:
         loaded = load_yaml(source, limits)
@@ -72,6 +80,8 @@ def _compile(
     flow = build_flow(problems, loaded.data)
     if flow is not None:
         check_flow(flow, problems, plugin_lookup=plugin_lookup, known_secrets=known_secrets)
+        for check in checks:
+            check(flow, problems)
     return flow, problems.sorted()
 
 
@@ -184,4 +194,4 @@ def _check_graph(flow: CompiledFlow, problems: Problems) -> None:
             problems.add(step.source, f"node '{node_id}' is unreachable from '{entry.id}'", "unreachable")
 
 
-__all__ = ["PluginLookup", "check_flow", "compile_definition", "validate_definition"]
+__all__ = ["ExtraCheck", "PluginLookup", "check_flow", "compile_definition", "validate_definition"]
