@@ -21,7 +21,14 @@ from django.views.decorators.http import require_POST
 from accounts import services
 from accounts.models import Account, ApiToken, AuditEntry, Membership, Namespace
 from accounts.roles import Role
-from accounts.selectors import account_list, administered_namespace_ids, audit_list, can_administer, namespace_list
+from accounts.selectors import (
+    account_list,
+    administered_namespace_ids,
+    audit_list,
+    can_administer,
+    email_visible,
+    namespace_list,
+)
 from core.admin_scoping import (
     NamespaceListFilter,
     NamespaceScopedAdmin,
@@ -138,6 +145,12 @@ class MembershipAdmin(NamespaceScopedAdmin):
     search_fields = ("account__username", "account__email", "namespace__name")
     list_select_related = ("account", "namespace")
 
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        """Searching by e-mail would tell a namespace admin whose e-mail it is."""
+        if request.user.is_global_admin:
+            return self.search_fields
+        return tuple(field for field in self.search_fields if not field.endswith("email"))
+
     def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> tuple[str, ...]:
         return ("account", "namespace", "created_at") if obj else ("created_at",)
 
@@ -202,13 +215,25 @@ class AccountAdmin(OwnedRecordsDeleteMixin, UserAdmin):
     search_fields = ("username", "name", "email")
     ordering = ("username",)
 
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        """E-mail for global admins only (a namespace admin sees usernames and roles)."""
+        if request.user.is_global_admin:
+            return self.list_display
+        return tuple(field for field in self.list_display if field != "email")
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        if request.user.is_global_admin:
+            return self.search_fields
+        return tuple(field for field in self.search_fields if field != "email")
+
     def get_fieldsets(self, request: HttpRequest, obj: Account | None = None) -> Any:
         if obj is None:
             return self.add_fieldsets
         flags = ("is_active", "is_staff", "is_superuser") if request.user.is_superuser else ("is_active",)
+        profile = ("name", "email") if email_visible(viewer=request.user, account=obj) else ("name",)
         return (
             (None, {"fields": ("username", "password")}),
-            ("Profile", {"fields": ("name", "email")}),
+            ("Profile", {"fields": profile}),
             ("Access", {"fields": ("role", "default_namespace", *flags)}),
             ("Dates", {"fields": ("last_login", "date_joined", "updated_at")}),
         )

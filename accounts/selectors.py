@@ -188,6 +188,15 @@ def account_get(*, account: Account, account_id: UUID | str) -> Account:
         raise NotFound("Account not found.") from exc
 
 
+def email_visible(*, viewer: Account | None, account: Account) -> bool:
+    """Whether `viewer` may read the account's e-mail: global admins and the account itself only.
+
+    A namespace admin can add any account to their namespace; showing them its members'
+    usernames and roles is enough, and their e-mail would leak across tenants.
+    """
+    return viewer is not None and (viewer.is_global_admin or viewer.pk == account.pk)
+
+
 def can_administer(actor: Account, target: Account) -> bool:
     """Whether `actor` may change, delete or issue tokens for `target` (someone else).
 

@@ -236,7 +236,7 @@ def account_update(
     if email is not None and email != account.email:
         if email and Account.objects.filter(email__iexact=email).exclude(id=account.id).exists():
             raise Conflict(f"An account with email '{email}' already exists.")
-        changes["email"] = [account.email, email]
+        changes["email"] = "changed"  # not the addresses: namespace admins read this log
         account.email = email
     if password is not None:
         _check_password(password, account)

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from accounts.models import Account
 from accounts.roles import Role
+from accounts.selectors import email_visible
 from api.flowrunner.events import LOG_LEVELS, execution_error, log_data, status_word
 from executions.models import Execution, ExecutionEvent
 from flows.models import Flow
@@ -29,11 +30,24 @@ class MessageSerializer(serializers.Serializer):
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    """An account; `email` only for global admins and the account itself (null for anyone else).
+
+    The viewer comes from the context's `request`."""
+
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
+    email = serializers.EmailField(allow_null=True, help_text="Null unless you are a global admin or this account.")
 
     class Meta:
         model = Account
         fields = ["id", "name", "email", "role", "created_at", "updated_at"]
+
+    def to_representation(self, instance: Account) -> dict:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        viewer = getattr(request, "user", None)
+        if not email_visible(viewer=viewer if isinstance(viewer, Account) else None, account=instance):
+            data["email"] = None
+        return data
 
 
 @extend_schema_serializer(many=False)

@@ -98,13 +98,13 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FlowRunne
             role=data["role"],
             namespace=data["namespace"] or None,
         )
-        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+        return Response(AccountSerializer(account, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:
         body = AccountUpdateSerializer(data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
         account = services.account_update(actor=request.user, account=self.get_object(), **body.validated_data)
-        return Response(AccountSerializer(account).data)
+        return Response(AccountSerializer(account, context={"request": request}).data)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         return self.update(request, pk, partial=True)

@@ -3,8 +3,9 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from accounts.models import AuditEntry
+from accounts.models import Account, AuditEntry
 from accounts.roles import Role
+from accounts.selectors import email_visible
 
 
 class CredentialsSerializer(serializers.Serializer):
@@ -36,12 +37,22 @@ class TokenSerializer(serializers.Serializer):
 # A dialect-qualified component name: the whole-server schema also has FlowRunner's Account.
 @extend_schema_serializer(component_name="WorkflowdevAccount")
 class AccountSerializer(serializers.Serializer):
+    """An account; `email` only for global admins and the account itself (null for anyone else).
+
+    The viewer is the context's `viewer`."""
+
     id = serializers.UUIDField()
     username = serializers.CharField()
-    email = serializers.CharField()
+    email = serializers.CharField(allow_null=True, help_text="Null unless you are a global admin or this account.")
     role = serializers.CharField()
     namespace = serializers.CharField(source="default_namespace.name", default=None)
     createdAt = serializers.DateTimeField(source="date_joined")
+
+    def to_representation(self, instance: Account) -> dict:
+        data = super().to_representation(instance)
+        if not email_visible(viewer=self.context.get("viewer"), account=instance):
+            data["email"] = None
+        return data
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):

@@ -50,7 +50,8 @@ class RegisterView(WorkflowDevAPIView):
             role=data["role"],
             namespace=data["namespace"] or None,
         )
-        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+        viewer = actor or account  # the bootstrap caller is the account it creates
+        return Response(AccountSerializer(account, context={"viewer": viewer}).data, status=status.HTTP_201_CREATED)
 
 
 class LoginView(WorkflowDevAPIView):
