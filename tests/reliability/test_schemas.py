@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.conf import settings
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
@@ -303,14 +304,21 @@ def _extras(
 
 
 def _closing(slug: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, int]]:
-    """Last, as they end the world: a broker that is down, then registration into an empty platform."""
+    """Last, as they end the world: a locked-out login, a broker that is down, then registration
+    into an empty platform."""
     from accounts.models import Account
     from core import health
     from tests.reliability.access_world import PASSWORD
 
+    client, mount = Client(), MOUNTS[slug]
+    login = {"flowrunner": "/api/v1/auth/login", "workflowdev": "/auth/login"}.get(slug)
+    if login is not None:
+        wrong = {"username": "locked-out", "password": "wrong"}
+        for _ in range(settings.MILLRACE_LOGIN_FAILURE_LIMIT + 1):
+            status = client.post(mount + login, wrong, "application/json").status_code
+        yield "POST", login, status
     if slug != "workflowdev":
         return
-    client, mount = Client(), MOUNTS[slug]
     monkeypatch.setitem(health.CHECKS, "broker", _broker_down)
     yield "GET", "/readyz", client.get(mount + "/readyz").status_code
     Account.objects.all().delete()
