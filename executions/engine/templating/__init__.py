@@ -14,11 +14,15 @@ work unseen (macros, call/filter/set/block blocks, recursive loops, include) are
 - `${NAME}` in the text of a template is the secret NAME, looked up and inserted as is:
   never evaluated, never rendered again. `$${NAME}` is a literal `${NAME}`. Inside
   `{{ }}` and `{% %}` write `secret('NAME')`; a `${NAME}` in a string there is refused.
+- A secret is write-only (`taint`): a template uses it whole — prints it, joins it with `~`,
+  passes it whole through `b64encode`, `sha256`, `urlencode`, `tojson`, `upper`, `lower`,
+  `trim` — and every operation that would take it apart (iterating, indexing, slicing,
+  splitting, encoding, comparing, a dict key, any other filter or method) fails the render.
 - Every secret value a render uses is recorded in `TemplateRenderer.used_secrets`, so the
   caller can mask stored inputs, logs, events and errors (`TemplateRenderer.masker()`).
-  Values derived from a secret are recorded too — a filter or str method applied to it, and
-  the whole rendered value of a string that read one — so a plugin that echoes
-  `secret('x')|b64encode` into its outputs is masked as well.
+  Values derived from a secret are recorded too, as the sandbox makes them (a filter or str
+  method applied to it), so a plugin that echoes `secret('x')|b64encode` into its outputs is
+  masked as well.
 """
 
 import time
@@ -38,9 +42,27 @@ from executions.engine.templating.sandbox import (
     _compile,
     _refuse,
 )
+from executions.engine.templating.taint import SecretStr
 from vault.masking import MASK, MIN_SECRET_LENGTH, Masker
 
-__all__ = ["MAX_VALUE_SIZE", "RenderContext", "Resolver", "TemplateRenderError", "TemplateRenderer", "render_value"]
+__all__ = [
+    "MAX_VALUE_SIZE",
+    "RenderContext",
+    "Resolver",
+    "TemplateRenderError",
+    "TemplateRenderer",
+    "render_value",
+    "secret_refused",
+]
+
+
+def secret_refused(plugin_id: str) -> str:
+    """Why a plugin that reworks or keeps its inputs (`takes_secrets = False`) gets no secret."""
+    return (
+        f"'{plugin_id}' cannot take a secret: its outputs or stored values would hold the secret "
+        "in pieces that masking cannot find (secrets can be used whole only, in the inputs of steps "
+        "that send them)"
+    )
 
 
 class TemplateRenderError(Exception):
@@ -106,9 +128,12 @@ def _describe(exc: Exception) -> str:
 class TemplateRenderer:
     """Renders the inputs of one task run and records the secret values it used."""
 
-    def __init__(self, context: RenderContext | Mapping[str, Any], resolver: Resolver | None = None) -> None:
+    def __init__(
+        self, context: RenderContext | Mapping[str, Any], resolver: Resolver | None = None, *, secrets: bool = True
+    ) -> None:
         self._variables = context.variables() if isinstance(context, RenderContext) else dict(context)
         self._resolver = resolver
+        self._secrets_allowed = secrets  # False where the value chooses a path or is kept in clear
         self.used_secrets: set[str] = set()
         self.secret_fields: set[str] = set()  # fields whose value a secret went into
         self._field = ""
@@ -142,10 +167,9 @@ class TemplateRenderer:
         try:
             native, run = _compile(source)
             result = run(self._variables)
-            result = _to_json_value(result) if native else result
-            if self._read_secret:
-                self._taint(result)
-            return result
+            # Every value derived from a secret was recorded as the sandbox made it (taint),
+            # so the plain strings of the result are not recorded: they are no secrets.
+            return _to_json_value(result) if native else result
         except Exception as exc:
             # `from None`: the original exception may quote a secret value.
             raise TemplateRenderError(field_path, self.masker().mask_text(_describe(exc))) from None
@@ -162,6 +186,8 @@ class TemplateRenderer:
     def _lookup(self, kind: str, name: Any, default: Any = _MISSING) -> Any:
         """`secret(name)` (recorded for masking) or `kv(name, default)` through the resolver."""
         name = str(name)
+        if kind == "secret" and not self._secrets_allowed:
+            _refuse(f"a secret cannot be used here (secret {name!r}): this value chooses a branch or a loop")
         try:
             if self._resolver is None:
                 raise LookupError(name)
@@ -171,19 +197,25 @@ class TemplateRenderer:
                 return default
             raise UndefinedError(f"{'secret' if kind == 'secret' else 'kv key'} {name!r} is not defined") from None
         if kind == "secret":
+            value = str(value)
             self.used_secrets.add(value)
             self.secret_fields.add(self._field)
             self._read_secret = True
+            return SecretStr(value)
         return value
 
     def _taint(self, value: Any) -> None:
         """Record the strings of a value derived from a secret, for masking; a string that
         holds a recorded value as it is needs nothing more (masking finds that value)."""
         if isinstance(value, str):
+            value = str(value)  # a plain copy of a SecretStr, which refuses `in`
             if len(value) >= MIN_SECRET_LENGTH and not any(known in value for known in self.used_secrets):
                 self.used_secrets.add(value)
-        elif isinstance(value, dict | list | tuple):
-            for item in value.values() if isinstance(value, dict) else value:
+        elif isinstance(value, dict):
+            for item in (*value.keys(), *value.values()):
+                self._taint(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
                 self._taint(item)
 
     def redact(self, value: Any, field_path: str = "") -> Any:

@@ -29,6 +29,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 from jinja2.visitor import NodeTransformer
 
+from executions.engine.templating import taint as secrets
+
 if TYPE_CHECKING:
     from executions.engine.templating import TemplateRenderer
 
@@ -56,11 +58,19 @@ def _active() -> "TemplateRenderer":
     return renderer
 
 
-def _derive(source: Any, result: Any) -> None:
-    """A filter or str method applied to a secret (`secret('x')|upper`) gives a secret too."""
+def _secret_read() -> bool:
+    """Whether this render has read a secret: before it has, no value can hold one."""
     renderer = _ACTIVE.get()
-    if renderer is not None and renderer.used_secrets and isinstance(source, str) and source in renderer.used_secrets:
+    return renderer is not None and renderer._read_secret
+
+
+def _derive(result: Any) -> Any:
+    """A value computed from a secret is a secret too: tainted, and recorded for masking."""
+    result = secrets.taint(result)
+    renderer = _ACTIVE.get()
+    if renderer is not None:
         renderer._taint(result)
+    return result
 
 
 def _refuse(message: str) -> NoReturn:
@@ -148,16 +158,33 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        derived = _secret_read() and (secrets.holds_secret(left) or secrets.holds_secret(right))
+        if derived and operator not in ("+", "*"):
+            secrets.refuse(f"cannot be an operand of '{operator}'")
         _check_binop(operator, left, right)
-        return _bounded(super().call_binop(context, operator, left, right))
+        result = _bounded(super().call_binop(context, operator, left, right))
+        return _derive(result) if derived and isinstance(result, str) else result
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         owner = getattr(obj, "__self__", None)
+        # The sandbox's own methods that _Hardener calls check secrets themselves.
+        derived = owner is not self and _secret_read() and secrets.check_call(obj, args, kwargs)
         if isinstance(owner, str):
             args = _check_str_method(owner, obj.__name__, args, kwargs)
         result = _bounded(super().call(context, obj, *args, **kwargs))
-        _derive(owner, result)
-        return result
+        return _derive(result) if derived else result
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if secrets.is_secret(obj) and attribute not in secrets.WHOLE_METHODS:
+            secrets.refuse(f"has no attribute '{attribute}' in task inputs")
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if secrets.is_secret(obj):
+            secrets.refuse("cannot be indexed or sliced")
+        if secrets.is_secret(argument):
+            secrets.refuse("cannot be a key or an index")
+        return super().getitem(obj, argument)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         return None if super().wrap_str_format(value) is None else _refuse_str_format
@@ -165,6 +192,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     # Called by the code that _Hardener rewrites into each template.
     def bounded_iter(self, iterable: Iterable[Any]) -> Iterator[Any]:
         renderer = _active()
+        if secrets.is_secret(iterable):
+            secrets.refuse("cannot be looped over")
         for item in iterable:
             renderer._count_iteration()
             yield item
@@ -173,7 +202,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         texts = [str(part) for part in parts]
         if sum(map(len, texts)) > MAX_VALUE_SIZE:
             _refuse(f"a concatenation would be larger than {MAX_VALUE_SIZE} characters")
-        return "".join(texts)
+        joined = "".join(texts)
+        return _derive(joined) if _secret_read() and any(map(secrets.holds_secret, parts)) else joined
+
+    def compared(self, value: Any) -> Any:
+        """An operand of `==`, `<`, `in`, ...: a secret compared would leak its content bit by bit."""
+        if _secret_read() and secrets.holds_secret(value):
+            secrets.refuse("cannot be compared or searched")
+        return value
 
     def dollar_secret(self, name: str) -> str:
         return _active()._lookup("secret", name)
@@ -219,6 +255,13 @@ class _Hardener(NodeTransformer):
             raise TemplateSyntaxError("recursive loops are not allowed in task inputs", node.lineno)
         self.generic_visit(node)
         node.iter = _call("bounded_iter", node.iter, node.lineno)
+        return node
+
+    def visit_Compare(self, node: nodes.Compare) -> nodes.Compare:
+        self.generic_visit(node)
+        node.expr = _call("compared", node.expr, node.lineno)
+        for operand in node.ops:
+            operand.expr = _call("compared", operand.expr, node.lineno)
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Call:
@@ -270,9 +313,24 @@ def _guarded(name: str, filter_function: Callable[..., Any]) -> Callable[..., An
             isinstance(arg, int) and arg > MAX_VALUE_SIZE for arg in (*args[skip:], *kwargs.values())
         ):
             _refuse(f"a size argument of {MAX_VALUE_SIZE} or more is not allowed")
+        derived = False
+        if _secret_read() and len(args) >= skip:
+            derived = secrets.check_filter(name, args[skip - 1], args[skip:], kwargs)
         result = _bounded(filter_function(*args, **kwargs))
-        _derive(args[skip - 1] if len(args) >= skip else None, result)
-        return result
+        return _derive(result) if derived else result
+
+    return guarded
+
+
+def _guarded_test(name: str, test_function: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a test: a test of a secret's content (`in`, `lower`, `eq`) would leak it bit by bit."""
+    skip = 2 if getattr(test_function, "jinja_pass_arg", None) else 1
+
+    @wraps(test_function)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if _secret_read() and len(args) >= skip:
+            secrets.check_test(name, args[skip - 1], args[skip:], kwargs)
+        return test_function(*args, **kwargs)
 
     return guarded
 
@@ -298,6 +356,7 @@ def _build_environment() -> _Sandbox:
         sha256=lambda value: hashlib.sha256(str(value).encode("utf-8")).hexdigest(),
     )
     env.filters = {name: _guarded(name, function) for name, function in env.filters.items()}
+    env.tests = {name: _guarded_test(name, function) for name, function in env.tests.items()}
     return env
 
 

@@ -103,9 +103,9 @@ def test_secrets_are_masked_in_errors_too(run_flow, namespace):
     )
     assert plugin_error.status == E.FAILED
     assert MASK in plugin_error.error and "not a duration" in plugin_error.error
-    template_error = run_flow(
+    template_error = run_flow(  # an error quoting a value that is the secret (a secret as a key is refused)
         "name: template-error\ntasks:\n  - name: look\n    type: util.echo\n"
-        "    properties: {value: \"{{ {}[secret('API_TOKEN')] }}\"}\n"
+        f"    properties: {{value: \"${{API_TOKEN}}{{{{ {{}}['{TOKEN}'] }}}}\"}}\n"
     )
     assert template_error.status == E.FAILED
     assert "look" in template_error.error and MASK in template_error.error
