@@ -108,6 +108,10 @@ class Plugin:
     #: An input that, when a graph (nodes-format) node leaves it out, the engine fills with the
     #: previous node's outputs (FlowRunner's `webhook` node sends them as its body).
     previous_outputs_input: ClassVar[str | None] = None
+    #: False for plugins that rework their inputs into their outputs or keep them (templates,
+    #: JMESPath, JSON parsing, KV writes): a secret there would come out in pieces masking
+    #: cannot find, so a step that passes them one fails.
+    takes_secrets: ClassVar[bool] = True
     #: Inputs that are outbound URLs: a literal one the network policy refuses is refused when saved.
     url_inputs: ClassVar[tuple[str, ...]] = ()
 

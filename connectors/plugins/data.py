@@ -43,6 +43,7 @@ class SetValues(Plugin):
 @register
 class Transform(Plugin):
     id = "data.transform"
+    takes_secrets = False
     name = "Transform (JMESPath)"
     category = "data"
     description = "Evaluates a JMESPath expression over `data` and outputs the result as `value`."
@@ -87,6 +88,7 @@ _TEMPLATES = _BoundedSandbox(undefined=StrictUndefined, autoescape=False)
 @register
 class Template(Plugin):
     id = "data.template"
+    takes_secrets = False
     name = "Render template (Jinja2)"
     category = "data"
     description = (
@@ -118,6 +120,7 @@ class Template(Plugin):
 @register
 class JsonParse(Plugin):
     id = "data.json.parse"
+    takes_secrets = False
     name = "Parse JSON"
     category = "data"
     description = "Parses JSON text and outputs the value."

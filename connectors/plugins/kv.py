@@ -37,6 +37,7 @@ class KvGet(Plugin):
 @register
 class KvSet(Plugin):
     id = "kv.set"
+    takes_secrets = False  # a stored value is read back in clear
     name = "KV set"
     category = "kv"
     description = "Stores a JSON value under a key of the namespace, optionally expiring after `ttl` seconds."

@@ -15,6 +15,7 @@ from jmespath.exceptions import JMESPathError
 
 from connectors.registry import Plugin, ResultStatus, get_plugin
 from executions.agents.context import AgentContext
+from executions.engine.templating import secret_refused
 from flows.models import Agent
 
 MAX_MESSAGES_PER_RUN = 1000
@@ -121,6 +122,8 @@ def json_path(data: Any, path: str) -> Any:
 
 def run_plugin(plugin: type[Plugin], inputs: dict[str, Any], ctx: AgentContext) -> Any:
     """Run a catalog plugin for an agent; its outputs, or AgentError. Agents cannot wait."""
+    if ctx.used_secrets and not plugin.takes_secrets:
+        raise AgentError(secret_refused(plugin.id))
     problems = plugin.input_problems(inputs)
     if problems:
         text = "; ".join(f"{p['path'] or '(options)'}: {p['message']}" for p in problems)

@@ -123,13 +123,15 @@ class ExecutionView:
             task={"name": run.name, "attempt": run.attempt},
         )
 
-    def renderer(self, run: TaskRun) -> TemplateRenderer:
-        return TemplateRenderer(self.render_context(run), VaultResolver(self.execution))
+    def renderer(self, run: TaskRun, *, secrets: bool = True) -> TemplateRenderer:
+        return TemplateRenderer(self.render_context(run), VaultResolver(self.execution), secrets=secrets)
 
 
 def render_control(view: ExecutionView, run: TaskRun, step: ir.Step, key: str) -> Any:
-    """Render one input of a control step (`condition`, `value`, `items`, `message`)."""
-    return view.renderer(run).render(step.inputs.get(key), key)
+    """Render one input of a control step that chooses a path (`condition`, `value`, `items`,
+    the subflow). It may not read a secret: the branch, outcome and loop items it gives are
+    kept in clear, and a loop item is no longer a secret when a later step renders it."""
+    return view.renderer(run, secrets=False).render(step.inputs.get(key), key)
 
 
 def render_control_redacted(view: ExecutionView, run: TaskRun, step: ir.Step, key: str) -> tuple[Any, Any]:

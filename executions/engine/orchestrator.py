@@ -26,7 +26,6 @@ from executions.engine.context import ExecutionView, render_control, render_cont
 from executions.engine.transitions import TERMINAL_TASK_STATUSES, task_runs_create, transition
 from executions.models import Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import ir
-from vault.masking import MASK
 
 T, E = TaskStatus, ExecutionStatus
 ACTIVE = frozenset({T.PENDING, T.QUEUED, T.RUNNING, T.WAITING, T.RETRYING})
@@ -244,15 +243,19 @@ class Orchestrator:
         """A flow.if/flow.switch node in a graph only picks the outcome its `next` routes on."""
         run = self._new_run(step, parent, loop_index, T.RUNNING)
         task_runs_create([run])
-        value, shown = render_control_redacted(self.view, run, step, "condition" if step.type == ir.IF else "value")
+        try:  # the outcome is stored and shown as it is: a secret cannot choose it
+            value = render_control(self.view, run, step, "condition" if step.type == ir.IF else "value")
+        except Exception as exc:  # a condition that cannot be evaluated fails its step
+            self._fail_control(step, run, exc)
+            return run
         outcome = _truth(value) if step.type == ir.IF else value
         outcome_text = str(outcome).lower() if isinstance(outcome, bool) else str(outcome)
         transition(
             run,
             T.SUCCESS,
             outcome=outcome_text,
-            outputs={"value": shown},
-            message=f"Step '{run.name}' chose '{outcome_text if shown == value else MASK}'",
+            outputs={"value": value},
+            message=f"Step '{run.name}' chose '{outcome_text}'",
         )
         return run
 

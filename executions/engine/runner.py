@@ -26,7 +26,7 @@ from executions.engine.context import ExecutionView, StepContext
 from executions.engine.events import batched
 from executions.engine.orchestrator import Orchestrator, Tick
 from executions.engine.rows import execution_from_snapshot, execution_row
-from executions.engine.templating import TemplateRenderer, TemplateRenderError
+from executions.engine.templating import TemplateRenderer, TemplateRenderError, secret_refused
 from executions.engine.transitions import TERMINAL_TASK_STATUSES, StaleStatus, transition
 from executions.engine.writes import deferred_writes
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
@@ -277,6 +277,8 @@ def _call_plugin(
     if fill and fill not in inputs and flow.is_graph and flow.block_of(step.id) is flow.main:
         inputs[fill] = view.previous_outputs(run)
     stored = renderer.redact(inputs, field)
+    if renderer.used_secrets and not plugin.takes_secrets:
+        return Result.failed(f"Task '{run.name}': {secret_refused(plugin.id)}", code="SECRET_REFUSED"), stored, None
     problems = plugin.input_problems(inputs)
     if problems:
         detail = "; ".join(f"{p['path'] or field}: {p['message']}" for p in problems)

@@ -170,3 +170,19 @@ def test_saving_in_the_console_makes_the_saver_the_owner(creator, other_editor, 
     agent.refresh_from_db()
     assert (agent.name, agent.options_saved_by) == ("renamed", other_editor)
     assert "options_saved_by" not in form_class.base_fields  # nobody picks whose secrets are used
+
+
+@pytest.mark.parametrize(
+    ("plugin", "options"),
+    [
+        ("data.template", {"template": "{% raw %}{{ data | list }}{% endraw %}", "data": "${API_TOKEN}"}),
+        ("data.transform", {"expression": "reverse(@)", "data": "${API_TOKEN}"}),
+    ],
+)
+def test_a_plugin_agent_that_would_rework_a_secret_gets_none(creator, namespace, plugin, options) -> None:
+    agent = services.agent_create(actor=creator, namespace=namespace, name="rework", type=plugin, options=options)
+    failed = run(agent, creator)
+    assert "cannot take a secret" in failed.last_error
+    assert not Message.objects.filter(agent=agent).exists()
+    emitted = json.dumps(list(agent.logs.values("text")))
+    assert "creator-token-value" not in emitted and "eulav-nekot" not in emitted
