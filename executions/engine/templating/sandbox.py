@@ -316,7 +316,10 @@ def _guarded(name: str, filter_function: Callable[..., Any]) -> Callable[..., An
         derived = False
         if _secret_read() and len(args) >= skip:
             derived = secrets.check_filter(name, args[skip - 1], args[skip:], kwargs)
-        result = _bounded(filter_function(*args, **kwargs))
+        result = filter_function(*args, **kwargs)
+        if _secret_read() and isinstance(result, Iterator):
+            result = list(result)  # lazy results (map, select, reverse...) can be looked through
+        result = _bounded(result)
         return _derive(result) if derived else result
 
     return guarded

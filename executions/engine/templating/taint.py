@@ -13,9 +13,10 @@ The masking of outputs catches a secret and its derived values only when they re
 reader whole; this module makes sure nothing else can be built from a secret.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MappingView
 from typing import Any, NoReturn
 
+from jinja2 import Undefined
 from jinja2.sandbox import SecurityError
 
 from vault.masking import MIN_SECRET_LENGTH
@@ -90,19 +91,29 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, SecretStr)
 
 
+_PLAIN = (str, bytes, int, float, type(None), range, Undefined)
+
+
 def holds_secret(value: Any, budget: int = 100_000) -> bool:
-    """Whether a value is or contains (in list items, tuple items, dict keys or values) a secret."""
+    """Whether a value is or contains (in items, dict keys or values) a secret.
+
+    Cautious where it cannot look: a value too large to look through, or a lazy iterator
+    (looking would consume it), counts as holding one."""
     stack = [value]
-    while stack and budget > 0:
+    while stack:
         item = stack.pop()
         budget -= 1
-        if isinstance(item, SecretStr):
+        if isinstance(item, SecretStr) or budget < 0:
             return True
+        if isinstance(item, _PLAIN):
+            continue
         if isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
+        elif isinstance(item, list | tuple | set | frozenset | MappingView):
             stack.extend(item)
+        elif isinstance(item, Iterator):
+            return True
     return False
 
 

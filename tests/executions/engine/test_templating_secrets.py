@@ -144,6 +144,8 @@ def test_every_filter_keeps_a_secret_write_only(name, source):
     assert_write_only(f"{{{{ 'abc' | {name}(secret('X')) }}}}")  # a secret as an argument
     for apart in TAKE_APART:
         assert_write_only(f"{{{{ {value} | {name}{arguments} | {apart} }}}}")
+    for rebuilt in ("join", "string", "map('string') | join", "tojson"):  # lazy results joined, then taken apart
+        assert_write_only(f"{{{{ {value} | {name}{arguments} | {rebuilt} | list }}}}")
 
 
 STR_METHODS = sorted(name for name in dir(str) if not name.startswith("_"))
@@ -241,6 +243,13 @@ REFUSED = [
     "{{ kv(secret('X'), 1) }}",
     "{{ secret(secret('X')) }}",
     "{% for i in range(3) %}{{ loop.cycle(secret('X'), 'a') }}{% endfor %}",
+    "{{ [secret('X')] | map('string') | join | list }}",
+    "{{ [secret('X')] | reverse | join | list }}",
+    "{{ [secret('X')] | select | join | list }}",
+    "{{ [secret('X')] | slice(1) | map('join') | join | list }}",
+    "{{ {'a': secret('X')}.items() | join | list }}",
+    "{{ {'a': secret('X')}.values() | string | list }}",
+    "{{ {'a': secret('X')} | items | join | list }}",
 ]
 
 
