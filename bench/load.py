@@ -437,7 +437,7 @@ def main() -> None:
 
         namespace = Namespace.objects.create(name="load")
         actor = Account.objects.create(username="load", role="admin", default_namespace=namespace)
-        key = f"load-{stamp}"
+        key = f"load-{stamp}-{secrets.token_urlsafe(24)}"  # a chosen webhook key must be long and random
         watched, _ = prepare(actor, namespace, plan, key)
         with MemoryWatch(processes) as watch:
             found = asyncio.run(drive(base, key, str(SlidingToken.for_user(actor)), watched, plan))

@@ -1,6 +1,5 @@
 """Flows (YAML definitions with revisions), their triggers, and agents."""
 
-import secrets
 import uuid
 
 from django.conf import settings
@@ -61,10 +60,6 @@ class FlowRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow} r{self.number}"
-
-
-def new_webhook_key() -> str:
-    return secrets.token_urlsafe(24)
 
 
 class Trigger(models.Model):

@@ -26,7 +26,8 @@ from flows.definitions.problems import Problems, format_path
 from flows.definitions.references import check_subflows
 from flows.definitions.urls import check_urls
 from flows.definitions.validate import ExtraCheck
-from flows.models import Flow, FlowRevision, Trigger, new_webhook_key
+from flows.models import Flow, FlowRevision, Trigger
+from flows.webhook_keys import KEY_REFUSED, new_webhook_key, strong_key
 from vault.selectors import secret_names
 
 
@@ -39,26 +40,50 @@ def flow_validate(*, source: Any, namespace: Namespace | None = None, owner: Acc
     if not isinstance(source, str | bytes):
         return [Problem("", None, "The definition must be YAML text.", "invalid_type")]
     if namespace is None:
-        return validate_definition(source, checks=[check_urls])
-    return validate_definition(source, known_secrets=known_secrets(namespace, owner), checks=_checks(namespace))
+        return validate_definition(source, checks=[check_urls, _webhook_keys(None, saving=False)])
+    checks = _checks(namespace, None, saving=False)
+    return validate_definition(source, known_secrets=known_secrets(namespace, owner), checks=checks)
 
 
-def _checks(namespace: Namespace) -> list[ExtraCheck]:
-    """What saving checks beyond the source: literal URLs, and subflow references within `namespace`."""
+def _checks(namespace: Namespace, saved: Flow | None, *, saving: bool = True) -> list[ExtraCheck]:
+    """What saving checks beyond the source: literal URLs, subflow references within `namespace`,
+    chosen webhook keys (`saved`: the flow being changed, whose triggers keep their keys)."""
 
     def subflows(flow: CompiledFlow, problems: Problems) -> None:
         check_subflows(flow, namespace.name, partial(_flow_exists, namespace, flow.name), problems)
 
-    return [check_urls, subflows]
+    return [check_urls, subflows, _webhook_keys(saved, saving=saving)]
 
 
-def _compile(source: Any, namespace: Namespace, owner: Account | None) -> CompiledFlow:
+def _webhook_keys(saved: Flow | None, *, saving: bool) -> ExtraCheck:
+    """A key chosen in the YAML must be strong and, when `saving`, unused; one refusal for both.
+
+    A key the declared triggers of `saved` already have stays acceptable, so a flow saved with
+    a key chosen before the rule can still be changed (and its trigger renamed).
+    """
+    kept: set[str | None] = set()
+    if saved is not None:
+        kept = set(saved.triggers.filter(from_definition=True).values_list("key", flat=True))
+
+    def check(flow: CompiledFlow, problems: Problems) -> None:
+        for spec in flow.triggers:
+            if spec.type != TriggerType.WEBHOOK or spec.key is None or spec.key in kept:
+                continue
+            if not strong_key(spec.key) or (saving and Trigger.objects.filter(key=spec.key).exists()):
+                problems.add((*spec.source, "key"), KEY_REFUSED, "refused_key")
+
+    return check
+
+
+def _compile(source: Any, namespace: Namespace, owner: Account | None, saved: Flow | None = None) -> CompiledFlow:
     if not isinstance(source, str) or not source.strip():
         raise ValidationFailed(
             "The flow definition is empty.", details=[{"path": "", "line": None, "message": "required"}]
         )
     try:
-        compiled = compile_definition(source, known_secrets=known_secrets(namespace, owner), checks=_checks(namespace))
+        compiled = compile_definition(
+            source, known_secrets=known_secrets(namespace, owner), checks=_checks(namespace, saved)
+        )
     except DefinitionError as exc:
         raise ValidationFailed(f"The flow definition is invalid: {exc.problems[0]}", details=exc.as_dicts()) from exc
     if compiled.namespace and compiled.namespace != namespace.name:
@@ -131,8 +156,11 @@ def _sync_triggers(flow: Flow, compiled: CompiledFlow) -> None:
         try:
             with transaction.atomic():
                 Trigger.objects.update_or_create(flow=flow, from_definition=True, name=name, defaults=values)
-        except IntegrityError as exc:
-            raise Conflict(f"The webhook key of trigger '{name}' is already used.") from exc
+        except IntegrityError as exc:  # taken since the check: answered as any refused key
+            path = format_path((*spec.source, "key"))
+            raise ValidationFailed(
+                f"{path}: {KEY_REFUSED}", details=[{"path": path, "line": None, "message": KEY_REFUSED}]
+            ) from exc
 
 
 @transaction.atomic
@@ -197,7 +225,7 @@ def flow_update(
     flow = Flow.objects.select_for_update().get(pk=flow.pk)
     changed: dict[str, Any] = {}
     if source is not None and source != flow.source:
-        compiled = _compile(source, flow.namespace, actor)  # `${NAME}` may use the saver's own secrets
+        compiled = _compile(source, flow.namespace, actor, flow)  # `${NAME}` may use the saver's own secrets
         flow.source, flow.format, flow.version = source, str(compiled.format), compiled.version or flow.version
         flow.revision += 1
         FlowRevision.objects.create(flow=flow, number=flow.revision, source=source, created_by=actor)

@@ -9,7 +9,6 @@ trigger is enabled again, so a trigger never fires for time it spent disabled.
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +23,10 @@ from accounts.selectors import ensure_role
 from accounts.services import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed
 from executions.models import TERMINAL_EXECUTION_STATUSES, Execution
-from flows.models import Flow, Trigger, new_webhook_key
+from flows.models import Flow, Trigger
 from flows.selectors import flow_get
+from flows.webhook_keys import KEY_REFUSED, new_webhook_key, strong_key
 
-WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9_\-.~]{8,200}$")
 TRIGGER_FIELDS = ("enabled", "inputs", "key", "cron", "timezone", "source_flow_id", "statuses", "name")
 CREDENTIAL_HEADER_WORDS = ("auth", "token", "key", "secret", "signature", "cookie", "password", "session")
 """A header whose lower-cased name contains one of these is dropped from `trigger.headers`."""
@@ -54,8 +53,12 @@ def _check_schedule(cron: Any, zone: Any) -> None:
         raise _invalid("timezone", f"unknown timezone {zone!r}") from exc
 
 
-def _check_values(actor: Account, flow: Flow, values: dict[str, Any]) -> dict[str, Any]:
-    """Check the fields of a trigger of `values["type"]`; fields of other types are cleared."""
+def _check_values(actor: Account, flow: Flow, values: dict[str, Any], kept_key: str | None = None) -> dict[str, Any]:
+    """Check the fields of a trigger of `values["type"]`; fields of other types are cleared.
+
+    A webhook without a key gets a generated one; a chosen key must be strong (`flows.webhook_keys`),
+    except `kept_key`, the key the trigger already has.
+    """
     kind = values["type"]
     if kind not in Trigger.Type.values:
         raise _invalid("type", f"one of {', '.join(Trigger.Type.values)}")
@@ -64,8 +67,8 @@ def _check_values(actor: Account, flow: Flow, values: dict[str, Any]) -> dict[st
     values["inputs"] = values.get("inputs") or {}
     if kind == Trigger.Type.WEBHOOK:
         key = values.get("key") or new_webhook_key()
-        if not isinstance(key, str) or not WEBHOOK_KEY.match(key):
-            raise _invalid("key", "8 to 200 letters, digits, '-', '_', '.' or '~'")
+        if key != kept_key and not strong_key(key):
+            raise _invalid("key", KEY_REFUSED)
         values["key"] = key
     else:
         values["key"] = None
@@ -101,8 +104,8 @@ def _save(trigger: Trigger) -> None:
     try:
         with transaction.atomic():
             trigger.save()
-    except IntegrityError as exc:
-        raise Conflict("That webhook key is already used.") from exc
+    except IntegrityError as exc:  # the key only: answered as any refused key, so it tells nothing
+        raise _invalid("key", KEY_REFUSED) from exc
 
 
 def _summary(trigger: Trigger) -> dict[str, Any]:
@@ -137,7 +140,8 @@ def trigger_validate(*, actor: Account, flow: Flow, type: str, trigger: Trigger 
     ensure_role(actor, flow.namespace, Role.EDITOR)
     if trigger is not None:
         _owned_by_api(trigger)
-    _check_values(actor, flow, {"type": type, **{k: v for k, v in fields.items() if k in TRIGGER_FIELDS}})
+    values = {"type": type, **{k: v for k, v in fields.items() if k in TRIGGER_FIELDS}}
+    _check_values(actor, flow, values, kept_key=trigger.key if trigger is not None else None)
 
 
 def _owned_by_api(trigger: Trigger) -> None:
@@ -156,7 +160,7 @@ def trigger_update(*, actor: Account, trigger: Trigger, **changes: Any) -> Trigg
     wanted = {**current, **{k: v for k, v in changes.items() if k in (*TRIGGER_FIELDS, "type")}}
     if wanted["type"] != trigger.type and "key" not in changes:
         wanted["key"] = None  # a new webhook gets a fresh key
-    values = _check_values(actor, trigger.flow, wanted)
+    values = _check_values(actor, trigger.flow, wanted, kept_key=trigger.key)
     reschedule = any(values[k] != current[k] for k in ("type", "cron", "timezone", "enabled"))
     for name, value in values.items():
         setattr(trigger, name, value)

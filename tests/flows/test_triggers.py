@@ -1,5 +1,6 @@
 """Trigger services: roles, audit, per-type fields, rescheduling, and firing webhooks."""
 
+import secrets
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,8 @@ from tests.factories import AccountFactory, FlowFactory
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 25, 9, 0, 30, tzinfo=UTC)
+FIXED_KEY = "a-fixed-key-" + secrets.token_urlsafe(24)
+FIRE_KEY = "fire-key-" + secrets.token_urlsafe(24)
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def test_create_checks_roles_and_audits(editor, flow, namespace, other_namespace
 
 def test_update_changes_type_and_reschedules(editor, flow, monkeypatch):
     monkeypatch.setattr("flows.triggers.timezone.now", lambda: T0)
-    trigger = trigger_create(actor=editor, flow=flow, type="webhook", key="a-fixed-key")
+    trigger = trigger_create(actor=editor, flow=flow, type="webhook", key=FIXED_KEY)
     scheduled = trigger_update(actor=editor, trigger=trigger, type="schedule", cron="30 9 * * *")
     assert scheduled.key is None and scheduled.cron == "30 9 * * *" and scheduled.timezone == "UTC"
     assert scheduled.next_fire_at == datetime(2026, 3, 25, 9, 30, tzinfo=UTC)
@@ -51,7 +54,7 @@ def test_update_changes_type_and_reschedules(editor, flow, monkeypatch):
     resumed = trigger_update(actor=editor, trigger=paused, enabled=True)
     assert resumed.next_fire_at == datetime(2026, 3, 28, 9, 30, tzinfo=UTC)  # no catch-up for the days it was off
     webhook = trigger_update(actor=editor, trigger=resumed, type="webhook")
-    assert webhook.key and webhook.key != "a-fixed-key" and webhook.cron == "" and webhook.next_fire_at is None
+    assert webhook.key and webhook.key != FIXED_KEY and webhook.cron == "" and webhook.next_fire_at is None
 
 
 def test_flow_triggers_watch_their_own_namespace(editor, flow, namespace, other_namespace):
@@ -67,12 +70,32 @@ def test_flow_triggers_watch_their_own_namespace(editor, flow, namespace, other_
         trigger_create(actor=editor, flow=flow, type="flow", source_flow_id=FlowFactory(namespace=other_namespace).pk)
 
 
-def test_keys_are_unique_and_yaml_triggers_are_refused(editor, flow):
-    trigger_create(actor=editor, flow=flow, type="webhook", key="same-key-1")
-    with pytest.raises(Conflict):
-        trigger_create(actor=editor, flow=flow, type="webhook", key="same-key-1")
+def refusal(**fields) -> tuple[str, list]:
+    with pytest.raises(ValidationFailed) as refused:
+        trigger_create(**fields)
+    return refused.value.message, refused.value.details
+
+
+def test_keys_are_unique_and_every_refused_key_gets_the_same_answer(editor, flow, other_namespace):
+    taken = trigger_create(actor=editor, flow=flow, type="webhook", key=FIXED_KEY).key
+    theirs = trigger_create(
+        actor=AccountFactory(role=Role.EDITOR, default_namespace=other_namespace),
+        flow=FlowFactory(namespace=other_namespace),
+        type="webhook",
+    ).key
+    answers = {
+        str(refusal(actor=editor, flow=flow, type="webhook", key=key))
+        for key in (taken, theirs, "short", "a" * 40, "0123456789abcdef" * 2, "has space" * 5)
+    }
+    assert len(answers) == 1 and "at least 32 random characters" in answers.pop()
+    assert Trigger.objects.count() == 2
+
+
+def test_a_trigger_keeps_its_key_and_yaml_triggers_are_refused(editor, flow):
+    legacy = Trigger.objects.create(flow=flow, type="webhook", key="legacy-1")  # chosen before the rule
+    assert trigger_update(actor=editor, trigger=legacy, enabled=False, key="legacy-1").key == "legacy-1"
     with pytest.raises(ValidationFailed):
-        trigger_create(actor=editor, flow=flow, type="webhook", key="short")
+        trigger_update(actor=editor, trigger=legacy, key="legacy-2")
     declared = Trigger.objects.create(flow=flow, type="webhook", key="declared-1", from_definition=True)
     with pytest.raises(Conflict):
         trigger_update(actor=editor, trigger=declared, enabled=False)
@@ -89,14 +112,14 @@ def test_delete_audits(editor, flow):
 
 
 def test_webhook_fire_passes_body_and_safe_headers(editor, flow):
-    trigger = trigger_create(actor=editor, flow=flow, type="webhook", key="fire-key-1", inputs={"x": 1})
+    trigger = trigger_create(actor=editor, flow=flow, type="webhook", key=FIRE_KEY, inputs={"x": 1})
     headers = {"X-Agent": "a", "Authorization": "Bearer t", "Cookie": "c"}
-    execution = webhook_fire(key="fire-key-1", body={"b": 2}, headers=headers)
+    execution = webhook_fire(key=FIRE_KEY, body={"b": 2}, headers=headers)
     assert execution.status == "QUEUED" and execution.inputs == {"x": 1} and execution.trigger_id == trigger.pk
     assert execution.trigger_data["body"] == {"b": 2} and execution.trigger_data["headers"] == {"X-Agent": "a"}
     trigger_update(actor=editor, trigger=trigger, enabled=False)
     with pytest.raises(NotFound):
-        webhook_fire(key="fire-key-1", body={}, headers={})
+        webhook_fire(key=FIRE_KEY, body={}, headers={})
     with pytest.raises(NotFound):
         webhook_fire(key="", body={}, headers={})
     assert Execution.objects.count() == 1

@@ -15,6 +15,7 @@ DRF view names its permission classes itself.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -217,8 +218,8 @@ def _extras(
             f"/api/v1/flows/{own['flow']}",
             {"name": "taken", "yamlContent": tasks.format(name="taken")},
         )
-        hook = {"flowId": own["flow"], "type": "webhook", "key": "a-key-used-twice"}
-        for _ in range(2):
+        hook = {"flowId": own["flow"], "type": "webhook", "key": f"a-key-used-twice-{secrets.token_urlsafe(24)}"}
+        for _ in range(2):  # created, then refused (422: a refused key, whatever the reason)
             yield send("POST", "/api/v1/triggers", "/api/v1/triggers", hook)
         yield send(
             "POST", "/api/v1/triggers", "/api/v1/triggers", {"flowId": own["flow"], "type": "schedule", "cron": "nope"}

@@ -70,7 +70,14 @@ class TriggerWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
     inputs = serializers.DictField(required=False)
-    key = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+    key = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Webhook triggers: leave it out for a generated key; a chosen one needs 32 or more random "
+        "URL-safe characters.",
+    )
     cron = serializers.CharField(max_length=120, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, allow_blank=True)
     sourceFlowId = serializers.UUIDField(required=False, allow_null=True)

@@ -23,7 +23,10 @@ from flows.models import Trigger
 from flows.triggers import trigger_create, trigger_delete, trigger_update, webhook_fire
 
 NOT_FOUND = OpenApiResponse(description="Not found (or in a namespace you cannot read)")
-INVALID = OpenApiResponse(description="Invalid trigger (cron, timezone, key, statuses)")
+INVALID = OpenApiResponse(
+    description="Invalid trigger (cron, timezone, statuses), or a chosen key refused: too short, not random "
+    "enough or already used, all with the same answer"
+)
 
 
 def _context(request: Request) -> dict:
@@ -63,7 +66,6 @@ class TriggerListView(WorkflowDevAPIView):
             201: TriggerSerializer,
             403: ROLE_REFUSED,
             404: NOT_FOUND,
-            409: OpenApiResponse(description="Key in use"),
             422: INVALID,
         },
     )

@@ -1,6 +1,7 @@
 """Flows: the seed's create example, CRUD, validation, revisions, import/export, isolation."""
 
 import json
+import secrets
 
 import pytest
 from rest_framework.test import APIClient
@@ -12,6 +13,7 @@ from tests.api.workflowdev.conftest import API, HELLO_YAML, WD, assert_error
 from tests.factories import AccountFactory, FlowFactory, NamespaceFactory
 
 pytestmark = pytest.mark.django_db
+HOOK_KEY = "secret-key-" + secrets.token_urlsafe(24)
 FLOW_FIELDS = {"id", "name", "namespace", "description", "yamlContent", "revision", "createdAt", "updatedAt"}
 
 
@@ -96,13 +98,13 @@ def test_duplicate_name_is_409(create_flow, api):
 
 def test_export_and_import_round_trip(api, create_flow):
     flow = create_flow()
-    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": "secret-key-123"}, format="json")
+    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": HOOK_KEY}, format="json")
     api.post(f"{API}/credentials", {"name": "TOKEN", "value": "s3cr3t-value"}, format="json")
     response = api.get(f"{WD}/flows/{flow['id']}/export")
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="production.my-workflow.json"'
     text = response.content.decode()
-    assert "secret-key-123" not in text and "s3cr3t-value" not in text
+    assert HOOK_KEY not in text and "s3cr3t-value" not in text
     exported = json.loads(text)
     assert exported["flow"]["yamlContent"] == HELLO_YAML and exported["triggers"][0]["type"] == "webhook"
     assert_error(api.post(f"{WD}/flows/import", exported, format="json"), 409, "conflict")
@@ -113,7 +115,7 @@ def test_export_and_import_round_trip(api, create_flow):
     created = api.post(f"{WD}/flows/import", exported, format="json")
     assert created.status_code == 201 and created.json()["name"] == "copy"
     triggers = api.get(f"{API}/triggers?flowId={created.json()['id']}").json()
-    assert [t["type"] for t in triggers] == ["webhook"] and triggers[0]["key"] not in (None, "secret-key-123")
+    assert [t["type"] for t in triggers] == ["webhook"] and triggers[0]["key"] not in (None, HOOK_KEY)
 
 
 def test_roles_and_anonymous(as_role, create_flow):

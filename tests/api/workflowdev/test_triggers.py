@@ -1,5 +1,7 @@
 """Triggers over the API, the open webhook (with ?wait=true) and a flow-trigger chain."""
 
+import secrets
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -16,6 +18,10 @@ tasks:
     properties:
       value: {customer: "{{ trigger.body.customerId }}", agent: "{{ trigger.headers.get('X-Agent', '') }}"}
 """
+# Chosen keys must be long and random (`flows.webhook_keys`); the prefix only names them here.
+MY_KEY, TAKEN_KEY, WAIT_KEY, SLOW_KEY, OFF_KEY, CRED_KEY = (
+    f"{name}-{secrets.token_urlsafe(24)}" for name in ("my", "taken", "wait", "slow", "off", "cred")
+)
 DOWNSTREAM = "name: downstream\ntasks:\n  - name: note\n    type: util.log\n    properties: {message: after}\n"
 
 
@@ -47,9 +53,9 @@ def test_trigger_crud_per_type(api, create_flow):
     assert listed["X-Total-Count"] == "3"
     assert [t["type"] for t in api.get(f"{API}/triggers?flowId={other['id']}").json()] == ["flow"]
     assert api.get(f"{API}/triggers/{body['id']}").json() == body
-    updated = api.put(f"{API}/triggers/{body['id']}", {"enabled": False, "key": "my-webhook-key"}, format="json")
+    updated = api.put(f"{API}/triggers/{body['id']}", {"enabled": False, "key": MY_KEY}, format="json")
     assert updated.status_code == 200 and updated.json()["enabled"] is False
-    assert updated.json()["key"] == "my-webhook-key"
+    assert updated.json()["key"] == MY_KEY
     moved = api.put(f"{API}/triggers/{schedule['id']}", {"cron": "*/5 * * * *"}, format="json").json()
     assert moved["cron"] == "*/5 * * * *"
     assert api.delete(f"{API}/triggers/{body['id']}").status_code == 204
@@ -67,9 +73,9 @@ def test_trigger_errors_roles_and_isolation(api, create_flow, as_role, other_nam
     assert_error(api.post(f"{API}/triggers", bad_type, format="json"), 422, "validation_error")
     no_source = {"flowId": flow["id"], "type": "flow"}
     assert_error(api.post(f"{API}/triggers", no_source, format="json"), 422, "validation_error")
-    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": "taken-key-1"}, format="json")
-    dup = {"flowId": flow["id"], "type": "webhook", "key": "taken-key-1"}
-    assert_error(api.post(f"{API}/triggers", dup, format="json"), 409, "conflict")
+    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": TAKEN_KEY}, format="json")
+    dup = {"flowId": flow["id"], "type": "webhook", "key": TAKEN_KEY}
+    assert_error(api.post(f"{API}/triggers", dup, format="json"), 422, "validation_error")
     theirs = FlowFactory(namespace=other_namespace)
     assert_error(
         api.post(f"{API}/triggers", {"flowId": str(theirs.pk), "type": "webhook"}, format="json"), 404, "not_found"
@@ -81,8 +87,28 @@ def test_trigger_errors_roles_and_isolation(api, create_flow, as_role, other_nam
         viewer.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook"}, format="json"), 403, "forbidden"
     )
     assert viewer.get(f"{API}/triggers").json()[0]["key"] is None  # a key is the webhook's credential
-    assert as_role(Role.EXECUTOR).get(f"{API}/triggers").json()[0]["key"] == "taken-key-1"
+    assert as_role(Role.EXECUTOR).get(f"{API}/triggers").json()[0]["key"] == TAKEN_KEY
     assert_error(APIClient().get(f"{API}/triggers"), 401, "unauthorized")
+
+
+@pytest.mark.django_db
+def test_a_refused_key_tells_nothing_of_other_tenants_keys(api, create_flow, other_namespace):
+    theirs = Trigger.objects.create(flow=FlowFactory(namespace=other_namespace), type="webhook", key=TAKEN_KEY)
+    flow = create_flow()
+    answers = []
+    for key in (theirs.key, "my-webhook-key", "a" * 40, "abcdefghijklmnopqrstuvwxyzABCDEF", "k" * 31 + "!"):
+        response = api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": key}, format="json")
+        assert_error(response, 422, "validation_error")
+        answers.append(response.json())
+    assert all(answer == answers[0] for answer in answers), answers
+    assert "at least 32 random characters" in answers[0]["error"]["message"]
+    own = api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook"}, format="json").json()
+    assert own["key"] != TAKEN_KEY
+    moved = api.put(f"{API}/triggers/{own['id']}", {"key": theirs.key}, format="json")
+    assert_error(moved, 422, "validation_error")
+    assert moved.json() == answers[0]
+    kept = api.put(f"{API}/triggers/{own['id']}", {"key": own["key"], "enabled": False}, format="json")
+    assert kept.status_code == 200 and kept.json()["key"] == own["key"]
 
 
 @pytest.mark.django_db
@@ -99,10 +125,10 @@ def test_yaml_declared_triggers_are_changed_through_the_yaml(api, create_flow):
 
 def test_webhook_starts_the_flow_with_body_and_headers(eager, api, create_flow):
     flow = create_flow(ECHO)
-    key = api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": "my-webhook-key"}, format="json")
+    key = api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": MY_KEY}, format="json")
     assert key.status_code == 201
     anonymous = APIClient()
-    fired = anonymous.post(f"{API}/webhook/my-webhook-key", {"customerId": 42}, format="json", HTTP_X_AGENT="curl")
+    fired = anonymous.post(f"{API}/webhook/{MY_KEY}", {"customerId": 42}, format="json", HTTP_X_AGENT="curl")
     assert fired.status_code == 201
     assert set(fired.json()) == {"executionId", "status", "tasksTotal"}
     execution = Execution.objects.get(pk=fired.json()["executionId"])
@@ -112,7 +138,7 @@ def test_webhook_starts_the_flow_with_body_and_headers(eager, api, create_flow):
     assert execution.task_runs.get().outputs == {"customer": 42, "agent": "curl"}
     with_token = APIClient()
     with_token.credentials(HTTP_AUTHORIZATION="Bearer secret")
-    second = with_token.post(f"{API}/webhook/my-webhook-key", {"customerId": 1}, format="json")
+    second = with_token.post(f"{API}/webhook/{MY_KEY}", {"customerId": 1}, format="json")
     assert second.status_code == 201  # the key is the credential: a bearer header is ignored, not refused
     assert "Authorization" not in Execution.objects.get(pk=second.json()["executionId"]).trigger_data["headers"]
 
@@ -120,8 +146,8 @@ def test_webhook_starts_the_flow_with_body_and_headers(eager, api, create_flow):
 def test_webhook_wait_answers_the_outputs(eager, api, create_flow, settings):
     settings.MILLRACE_WEBHOOK_WAIT_SECONDS = 2
     flow = create_flow(ECHO)
-    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": "wait-key-123"}, format="json")
-    response = APIClient().post(f"{API}/webhook/wait-key-123?wait=true", {"customerId": 7}, format="json")
+    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": WAIT_KEY}, format="json")
+    response = APIClient().post(f"{API}/webhook/{WAIT_KEY}?wait=true", {"customerId": 7}, format="json")
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"executionId", "status", "outputs"}
@@ -133,8 +159,8 @@ def test_webhook_wait_answers_the_outputs(eager, api, create_flow, settings):
 def test_webhook_wait_returns_a_live_status_when_the_bound_passes(api, create_flow, settings):
     settings.MILLRACE_WEBHOOK_WAIT_SECONDS = 0
     flow = create_flow(ECHO)
-    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": "slow-key-123"}, format="json")
-    body = APIClient().post(f"{API}/webhook/slow-key-123?wait=true", {}, format="json").json()
+    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": SLOW_KEY}, format="json")
+    body = APIClient().post(f"{API}/webhook/{SLOW_KEY}?wait=true", {}, format="json").json()
     assert body["status"] == "QUEUED" and body["outputs"] is None
 
 
@@ -143,16 +169,16 @@ def test_webhook_refusals(api, create_flow, settings):
     flow = create_flow(ECHO)
     trigger = api.post(
         f"{API}/triggers",
-        {"flowId": flow["id"], "type": "webhook", "key": "off-key-123", "enabled": False},
+        {"flowId": flow["id"], "type": "webhook", "key": OFF_KEY, "enabled": False},
         format="json",
     ).json()
-    assert_error(APIClient().post(f"{API}/webhook/off-key-123", {}, format="json"), 404, "not_found")
+    assert_error(APIClient().post(f"{API}/webhook/{OFF_KEY}", {}, format="json"), 404, "not_found")
     assert_error(APIClient().post(f"{API}/webhook/unknown-key", {}, format="json"), 404, "not_found")
     api.put(f"{API}/triggers/{trigger['id']}", {"enabled": True}, format="json")
-    assert APIClient().post(f"{API}/webhook/off-key-123", "plain text", content_type="text/plain").status_code == 201
+    assert APIClient().post(f"{API}/webhook/{OFF_KEY}", "plain text", content_type="text/plain").status_code == 201
     assert Execution.objects.get().trigger_data["body"] == "plain text"
     settings.MILLRACE_MAX_BODY_BYTES = 100
-    big = APIClient().post(f"{API}/webhook/off-key-123", {"x": "y" * 200}, format="json")
+    big = APIClient().post(f"{API}/webhook/{OFF_KEY}", {"x": "y" * 200}, format="json")
     assert_error(big, 413, "payload_too_large")
 
 
@@ -173,9 +199,9 @@ def test_flow_trigger_chain(eager, api, create_flow):
 
 def test_webhook_drops_every_credential_looking_header(eager, api, create_flow):
     flow = create_flow(ECHO)
-    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": "cred-key-123"}, format="json")
+    api.post(f"{API}/triggers", {"flowId": flow["id"], "type": "webhook", "key": CRED_KEY}, format="json")
     fired = APIClient().post(
-        f"{API}/webhook/cred-key-123",
+        f"{API}/webhook/{CRED_KEY}",
         {"customerId": 3},
         format="json",
         HTTP_X_AGENT="github",
