@@ -9,6 +9,7 @@ at most its own bytes: aliases stay shared references while being counted, never
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,21 @@ def _bounded_int(loader: Any, node: ScalarNode) -> int:
     return value
 
 
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+class _NotFinite(yaml.constructor.ConstructorError):
+    """`.inf`, `.nan` and floats past the double range: JSON (what inputs and outputs are
+    stored as) has no such numbers, so a step given one could never be written."""
+
+
+def _finite_float(loader: Any, node: ScalarNode) -> float:
+    value = _SafeBase.construct_yaml_float(loader, node)
+    if not math.isfinite(value):
+        raise _NotFinite(None, None, f"'{node.value[:40]}' is not a finite number", node.start_mark)
+    return value
+
+
 def _refuse_tag(loader: Any, node: Node) -> Any:
     raise yaml.constructor.ConstructorError(
         None, None, f"the YAML tag {node.tag} is not allowed in a flow definition", node.start_mark
@@ -80,6 +96,7 @@ def _refuse_tag(loader: Any, node: Node) -> Any:
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 _Loader.add_constructor(_INT_TAG, _bounded_int)
+_Loader.add_constructor(_FLOAT_TAG, _finite_float)
 for _tag in ("binary", "set", "omap", "pairs"):
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
 
@@ -152,6 +169,8 @@ def _yaml_error(exc: yaml.YAMLError, text: str, limits: YamlLimits) -> Definitio
         return _too_deep(limits, line)
     if isinstance(exc, _IntegerTooLarge):
         return _fatal(str(exc.problem), "integer_too_large", line)
+    if isinstance(exc, _NotFinite):
+        return _fatal(str(exc.problem), "number_not_finite", line)
     message = str(exc)
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
         message = exc.problem
@@ -224,6 +243,13 @@ def _check_graph(loader: Any, root: Node, limits: YamlLimits) -> list[Problem]:
             except _IntegerTooLarge as exc:
                 raise _fatal(
                     str(exc.problem), "integer_too_large", node.start_mark.line + 1, format_path(path)
+                ) from exc
+        if isinstance(node, ScalarNode) and node.tag == _FLOAT_TAG:
+            try:
+                _finite_float(loader, node)
+            except _NotFinite as exc:
+                raise _fatal(
+                    str(exc.problem), "number_not_finite", node.start_mark.line + 1, format_path(path)
                 ) from exc
         if isinstance(node, SequenceNode):
             for index, child in enumerate(node.value):

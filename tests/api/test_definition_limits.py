@@ -39,3 +39,13 @@ def test_absurd_nesting_is_a_validation_error_in_both_dialects(make_account, cli
     assert "64 levels" in response.json()["error"]["message"]
     checked = client.post(f"{WD}/flows/validate", {"yamlContent": "tasks: " + "[" * 50_000}, format="json")
     assert checked.json()["valid"] is False and "64 levels" in checked.json()["errors"][0]["message"]
+
+
+def test_flowrunner_create_refuses_a_number_json_cannot_hold(make_account, client_for):
+    """`.inf` once saved fine and then left every run of the flow RUNNING: its step could not be written."""
+    client = client_for(make_account(Role.EDITOR))
+    definition = nodes_yaml().replace("      message:", "      ratio: .inf\n      message:", 1)
+    response = client.post("/api/v1/flows", {"definition": definition}, format="json")
+    assert_flowrunner_error(response, 422, "validation_error")
+    [problem] = response.json()["error"]["details"]["errors"]
+    assert problem["path"] == "nodes.start.params.ratio" and problem["line"] == 10

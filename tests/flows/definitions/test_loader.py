@@ -211,6 +211,19 @@ def test_integers_up_to_the_limit_load():
     assert refused("? " + "1" * 4_301 + "\n: key\n")[0] == "integer_too_large"
 
 
+@pytest.mark.parametrize("number", [".inf", "-.Inf", ".NaN", "1.0e+999", "-1.0e+400"])
+def test_numbers_json_cannot_hold_are_refused_with_path_and_line(number):
+    with pytest.raises(DefinitionError) as caught:
+        load_yaml(f"a:\n  b: [1.5, {number}]\n", YamlLimits())
+    [problem] = caught.value.problems
+    assert (problem.code, problem.line) == ("number_not_finite", 2)
+    assert problem.message == f"'{number}' is not a finite number" and problem.path == "a.b[1]"
+
+
+def test_finite_floats_load():
+    assert load_yaml("a: [1.5, -2.0e+10, 1.7976931348623157e+308]\n", YamlLimits()).data["a"][2] > 1e308
+
+
 def test_more_aliases_than_allowed_are_refused():
     source = "a: &a 1\nlist:\n" + "".join("  - *a\n" for _ in range(101))
     code, line, message = refused(source, YamlLimits(max_aliases=100))
