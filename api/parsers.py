@@ -19,6 +19,6 @@ class JSONParser(parsers.JSONParser):
         encoding = parsers.get_encoding(parser_context or {})
         try:
             text = stream.read().decode(encoding) if stream is not None else ""
-            return jsonlimits.loads(text, parse_constant=drf_json.strict_constant if self.strict else None)
+            return jsonlimits.loads(text, parse_constant=drf_json.strict_constant if self.strict else float)
         except ValueError as exc:  # JSONTooDeep and UnicodeDecodeError included
             raise ParseError(f"JSON parse error - {exc}") from exc

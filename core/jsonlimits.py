@@ -47,13 +47,20 @@ def text_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return text_depth(text) > limit
 
 
+def refuse_constant(name: str) -> Any:
+    """Python's json reads `NaN` and `Infinity`, which JSON has not; nothing Millrace stores
+    (JSON columns, step outputs) can hold them, so a document using them is not JSON here."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def loads(
     text: str | bytes,
     *,
     max_depth: int = MAX_JSON_DEPTH,
-    parse_constant: Callable[[str], Any] | None = None,
+    parse_constant: Callable[[str], Any] = refuse_constant,
 ) -> Any:
-    """`json.loads` that raises JSONTooDeep (a ValueError) instead of recursing too deep."""
+    """`json.loads` that raises JSONTooDeep (a ValueError) instead of recursing too deep, and
+    a ValueError for `NaN`/`Infinity` unless `parse_constant` says otherwise."""
     if isinstance(text, bytes | bytearray):
         text = text.decode("utf-8")
     if text_too_deep(text, max_depth):

@@ -12,6 +12,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jmespath.exceptions import JMESPathError
 
 from connectors.registry import Plugin, PluginContext, Result, register
+from core import jsonlimits
 
 MAX_TEXT_CHARS = 1_000_000  # a step's output is stored and streamed; a template cannot make more than this
 _MAX_POWER_BITS = 65_536
@@ -133,7 +134,7 @@ class JsonParse(Plugin):
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         try:
-            value = json.loads(inputs["text"], parse_constant=_refuse_constant)
+            value = jsonlimits.loads(inputs["text"])  # bounded depth, no NaN/Infinity
         except json.JSONDecodeError as error:
             return Result.failed(
                 f"Invalid JSON at line {error.lineno} column {error.colno}: {error.msg}", code="INVALID_JSON"
@@ -141,11 +142,6 @@ class JsonParse(Plugin):
         except ValueError as error:
             return Result.failed(f"Invalid JSON: {error}", code="INVALID_JSON")
         return Result.success({"value": value})
-
-
-def _refuse_constant(name: str) -> None:
-    """Python's parser accepts NaN and Infinity; JSON (and the JSON columns outputs go to) does not."""
-    raise ValueError(f"{name} is not a JSON value.")
 
 
 @register

@@ -50,12 +50,8 @@ def _convert(declared: ir.FlowInput, value: Any) -> Any:
             return value.strip().lower() in {"true", "1", "yes"}
         raise ValueError("expected a boolean")
     if isinstance(value, str):
-        return jsonlimits.loads(value, max_depth=MAX_INPUT_DEPTH - 1, parse_constant=_refuse_constant)
+        return jsonlimits.loads(value, max_depth=MAX_INPUT_DEPTH - 1)
     return value
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def ensure_shallow(value: Any, *, field: str, levels: int = MAX_INPUT_DEPTH) -> None:

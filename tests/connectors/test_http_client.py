@@ -335,3 +335,11 @@ def test_a_json_body_nested_past_the_limit_is_text_not_a_recursion_error(httpser
     httpserver.expect_request("/deep").respond_with_data(deep, content_type="application/json")
     response = http.request("GET", httpserver.url_for("/deep"))
     assert response.body() == deep
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_json_with_nan_or_infinity_comes_back_as_text(httpserver: HTTPServer, constant: str) -> None:
+    """Python's json reads these, JSON has them not: a step output holding one could not be stored."""
+    text = f'{{"a": {constant}}}'
+    httpserver.expect_request("/nan").respond_with_data(text, content_type="application/json")
+    assert http.request("GET", httpserver.url_for("/nan")).body() == text

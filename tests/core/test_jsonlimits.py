@@ -54,3 +54,10 @@ def test_the_console_run_form_refuses_over_deep_json():
     with pytest.raises(Exception, match="deeper than"):
         field.clean("[" * 5000 + "]" * 5000)
     assert field.clean(json.dumps({"a": [1]})) == {"a": [1]}
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_unless_asked_for(constant):
+    with pytest.raises(ValueError, match="is not a JSON value"):
+        loads(f"[1, {constant}]")
+    assert loads(f"[{constant}]", parse_constant=float)[0] != 0

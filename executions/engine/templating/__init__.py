@@ -25,6 +25,7 @@ work unseen (macros, call/filter/set/block blocks, recursive loops, include) are
   masked as well.
 """
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -104,6 +105,8 @@ def _to_json_value(value: Any) -> Any:
     """A native result as plain JSON data; undefined or unsafe values raise their error here."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"the expression gives {value}, which JSON cannot hold")
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):

@@ -170,6 +170,16 @@ def test_undefined_variable_names_the_field(renderer):
     assert "nope" in raised.value.message
 
 
+@pytest.mark.parametrize(
+    "template", ["{{ 1.0e308 * 10 }}", "{{ [1, -1.0e308 * 10] }}", "{{ {'x': (1.0e308 * 10) - (1.0e308 * 10)} }}"]
+)
+def test_a_value_json_cannot_hold_names_the_field(renderer, template):
+    """inf and nan render fine in Python but could never be written: the step fails instead."""
+    with pytest.raises(TemplateRenderError) as raised:
+        renderer.render({"n": template}, "properties")
+    assert raised.value.field_path == "properties.n" and "JSON cannot hold" in raised.value.message
+
+
 def test_field_path_of_list_items(renderer):
     with pytest.raises(TemplateRenderError) as raised:
         renderer.render({"args": ["ok", "{{ missing }}"]}, "properties")
