@@ -131,7 +131,6 @@ class TriggerFactory(DjangoModelFactory):
         model = Trigger
 
     flow = factory.SubFactory(FlowFactory)
-    name = factory.Sequence(lambda n: f"trigger-{n}")
     type = Trigger.Type.WEBHOOK
     key = factory.Maybe(
         factory.LazyAttribute(lambda o: o.type == Trigger.Type.WEBHOOK),

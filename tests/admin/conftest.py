@@ -12,7 +12,22 @@ from accounts.models import Account, Membership, Namespace
 from accounts.roles import Role
 from executions.models import Approval, Execution, ExecutionEvent, Message, TaskRun
 from flows.models import Agent, Flow, FlowRevision, Trigger
-from tests.factories import AccountFactory, AgentFactory, ExecutionFactory, FlowFactory, NamespaceFactory
+from tests.factories import (
+    AccountFactory,
+    AgentFactory,
+    ApprovalFactory,
+    ExecutionEventFactory,
+    ExecutionFactory,
+    FlowFactory,
+    FlowRevisionFactory,
+    KeyValueFactory,
+    MembershipFactory,
+    MessageFactory,
+    NamespaceFactory,
+    SecretFactory,
+    TaskRunFactory,
+    TriggerFactory,
+)
 from vault.models import KeyValue, Secret
 
 
@@ -38,7 +53,7 @@ def make_tenant(letter: str) -> Tenant:
     namespace = NamespaceFactory(name=f"space-{letter}")
     flow = FlowFactory(namespace=namespace, name=f"flow-in-{letter}", description=f"does {letter} things")
     execution = ExecutionFactory(flow=flow)
-    task_run = TaskRun.objects.create(
+    task_run = TaskRunFactory(
         execution=execution, step_id="hello", name=f"task-in-{letter}", plugin_type="util.log", sequence=1
     )
     agent = AgentFactory(namespace=namespace, name=f"agent-in-{letter}")
@@ -47,22 +62,20 @@ def make_tenant(letter: str) -> Tenant:
     return Tenant(
         namespace=namespace,
         flow=flow,
-        revision=FlowRevision.objects.create(flow=flow, number=1, source=flow.source),
-        trigger=Trigger.objects.create(
-            flow=flow, name=f"trigger-in-{letter}", type="webhook", key=f"hook-key-{letter}"
-        ),
+        revision=FlowRevisionFactory(flow=flow, number=1, source=flow.source),
+        trigger=TriggerFactory(flow=flow, name=f"trigger-in-{letter}", type="webhook", key=f"hook-key-{letter}"),
         agent=agent,
-        message=Message.objects.create(agent=agent, payload={"text": f"message-in-{letter}"}),
+        message=MessageFactory(agent=agent, payload={"text": f"message-in-{letter}"}),
         execution=execution,
         task_run=task_run,
-        event=ExecutionEvent.objects.create(execution=execution, type="log", message=f"event-in-{letter}"),
-        approval=Approval.objects.create(task_run=task_run, execution=execution, comment=f"approval-in-{letter}"),
-        secret=Secret.objects.create(
+        event=ExecutionEventFactory(execution=execution, type="log", message=f"event-in-{letter}"),
+        approval=ApprovalFactory(task_run=task_run, execution=execution, comment=f"approval-in-{letter}"),
+        secret=SecretFactory(
             namespace=namespace, name=f"secret-in-{letter}", ciphertext=b"CIPHERTEXT-BYTES", nonce=b"NONCE-BYTES!"
         ),
-        kv=KeyValue.objects.create(namespace=namespace, key=f"kv-in-{letter}", value={"n": 1}),
+        kv=KeyValueFactory(namespace=namespace, key=f"kv-in-{letter}", value={"n": 1}),
         account=account,
-        membership=Membership.objects.create(account=member, namespace=namespace, role=Role.VIEWER),
+        membership=MembershipFactory(account=member, namespace=namespace, role=Role.VIEWER),
     )
 
 
@@ -91,7 +104,7 @@ def superuser(db) -> Account:
 def ns_admin(tenant_a: Tenant) -> Account:
     """A viewer in its own default namespace, and admin of namespace A through a membership."""
     account = AccountFactory(username="ns-admin", default_namespace=NamespaceFactory(name="home-of-admin"))
-    Membership.objects.create(account=account, namespace=tenant_a.namespace, role=Role.ADMIN)
+    MembershipFactory(account=account, namespace=tenant_a.namespace, role=Role.ADMIN)
     return account
 
 

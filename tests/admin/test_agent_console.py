@@ -8,13 +8,13 @@ import re
 import pytest
 from django.urls import reverse
 
-from accounts.models import AuditEntry, Membership
+from accounts.models import AuditEntry
 from accounts.roles import Role
 from executions.agents import services
 from executions.models import AgentLog, Message
 from flows.models import Agent, AgentLink, Flow
 from tests.admin.helpers import add_url, change_url
-from tests.factories import AccountFactory, NamespaceFactory
+from tests.factories import AccountFactory, AgentLogFactory, FlowFactory, MembershipFactory, NamespaceFactory
 from vault.services import secret_set
 
 
@@ -46,7 +46,7 @@ def viewer(space):
 @pytest.fixture
 def chain(eager, editor, space):
     """inbox (manual) → shaper (formatting), in a workflow."""
-    flow = Flow.objects.create(namespace=space, name="news", source="name: news\ntasks: []\n")
+    flow = FlowFactory(namespace=space, name="news", source="name: news\ntasks: []\n")
     inbox = services.agent_create(
         actor=editor, namespace=space, name="inbox", type="Agents::ManualEventAgent", workflow_ids=[flow.pk]
     )
@@ -134,7 +134,7 @@ def test_a_refused_agent_is_a_form_error(client, editor, space, fields, problem)
 
 def test_a_source_of_another_namespace_cannot_be_chosen(client, chain, editor, space):
     other = NamespaceFactory(name="agents-elsewhere")
-    Membership.objects.create(account=editor, namespace=other, role=Role.EDITOR)
+    MembershipFactory(account=editor, namespace=other, role=Role.EDITOR)
     _, inbox, _ = chain
     client.force_login(editor)
 
@@ -254,7 +254,7 @@ def test_the_page_shows_recent_messages_newest_first_and_the_last_error(client, 
 def test_the_page_shows_the_agents_log_lines(client, chain, editor, executor):
     _, inbox, shaper = chain
     services.message_create(actor=editor, agent=inbox, payload={"n": 7})
-    AgentLog.objects.create(agent=shaper, level=AgentLog.Level.ERROR, text="the upstream said <no>")
+    AgentLogFactory(agent=shaper, level=AgentLog.Level.ERROR, text="the upstream said <no>")
     client.force_login(executor)
 
     page = client.get(change_url(shaper)).content.decode()
@@ -301,7 +301,7 @@ def test_a_namespace_admin_sees_the_agents_activity(client, chain, editor, space
     _, inbox, _ = chain
     services.message_create(actor=editor, agent=inbox, payload={"n": 1})
     admin = AccountFactory(role=Role.VIEWER, default_namespace=None)
-    Membership.objects.create(account=admin, namespace=space, role=Role.ADMIN)
+    MembershipFactory(account=admin, namespace=space, role=Role.ADMIN)
     client.force_login(admin)
 
     page = client.get(change_url(inbox)).content.decode()
@@ -342,7 +342,7 @@ def test_another_namespaces_workflow_is_not_found(client, chain, space):
 def test_export_then_import_into_another_namespace(client, chain, editor):
     flow, _, _ = chain
     target = NamespaceFactory(name="agents-copy")
-    Membership.objects.create(account=editor, namespace=target, role=Role.EDITOR)
+    MembershipFactory(account=editor, namespace=target, role=Role.EDITOR)
     client.force_login(editor)
 
     exported = client.get(reverse("admin:flows_agent_export", args=[flow.pk]))

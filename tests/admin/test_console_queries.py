@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from accounts.models import AuditEntry, Namespace
 from accounts.services import audit_record
-from executions.models import Execution, Message
-from flows.models import Agent, AgentLink, Flow
+from executions.models import Execution
+from flows.models import Agent, Flow
 from tests.admin.helpers import change_url, changelist_url
-from tests.factories import AgentFactory, ExecutionFactory, FlowFactory
+from tests.factories import AgentFactory, AgentLinkFactory, ExecutionFactory, FlowFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,9 +55,9 @@ def test_an_agents_page_with_its_messages_and_links(client, ns_admin, tenant_a, 
 
     def add(count: int) -> None:
         for _ in range(count):
-            Message.objects.create(agent=agent, payload={"n": 1})
-            AgentLink.objects.create(source=AgentFactory(namespace=tenant_a.namespace), receiver=agent)
-            AgentLink.objects.create(source=agent, receiver=AgentFactory(namespace=tenant_a.namespace))
+            MessageFactory(agent=agent, payload={"n": 1})
+            AgentLinkFactory(source=AgentFactory(namespace=tenant_a.namespace), receiver=agent)
+            AgentLinkFactory(source=agent, receiver=AgentFactory(namespace=tenant_a.namespace))
             agent.flows.add(FlowFactory(namespace=tenant_a.namespace))
 
     client.force_login(ns_admin)
@@ -71,7 +71,7 @@ def add_workflows(namespace: Namespace) -> Callable[[int], None]:
             first, second = AgentFactory.create_batch(2, namespace=namespace)
             first.flows.add(flow)
             second.flows.add(flow)
-            AgentLink.objects.create(source=first, receiver=second)
+            AgentLinkFactory(source=first, receiver=second)
 
     return add
 
@@ -90,9 +90,9 @@ def test_a_workflow_graph(client, ns_admin, tenant_a, django_assert_max_num_quer
         previous = None
         for agent in AgentFactory.create_batch(count, namespace=tenant_a.namespace):
             agent.flows.add(flow)
-            Message.objects.create(agent=agent, payload={})
+            MessageFactory(agent=agent, payload={})
             if previous is not None:
-                AgentLink.objects.create(source=previous, receiver=agent)
+                AgentLinkFactory(source=previous, receiver=agent)
             previous = agent
 
     client.force_login(ns_admin)

@@ -16,7 +16,15 @@ from executions.admin import executions as execution_pages
 from executions.models import Approval, Execution, ExecutionEvent, ExecutionStatus, TaskRun
 from executions.services import execution_start
 from tests.admin.helpers import change_url
-from tests.factories import AccountFactory, ExecutionFactory, FlowFactory, NamespaceFactory
+from tests.factories import (
+    AccountFactory,
+    ApprovalFactory,
+    ExecutionEventFactory,
+    ExecutionFactory,
+    FlowFactory,
+    NamespaceFactory,
+    TaskRunFactory,
+)
 from vault.masking import MASK
 from vault.services import secret_set
 
@@ -256,11 +264,11 @@ def test_the_page_costs_the_same_queries_for_many_task_runs(client, ns_admin, te
     def add_runs(execution: Execution, count: int) -> None:
         start = execution.task_runs.count()
         for number in range(start + 1, start + count + 1):
-            run = TaskRun.objects.create(
+            run = TaskRunFactory(
                 execution=execution, step_id=f"s{number}", name=f"s{number}", plugin_type="util.log", sequence=number
             )
-            ExecutionEvent.objects.create(execution=execution, task_run=run, type="log", message=f"line {number}")
-            Approval.objects.create(task_run=run, execution=execution)
+            ExecutionEventFactory(execution=execution, task_run=run, type="log", message=f"line {number}")
+            ApprovalFactory(task_run=run, execution=execution)
 
     execution = ExecutionFactory(flow=tenant_a.flow)
     client.force_login(ns_admin)
@@ -276,7 +284,7 @@ def test_the_page_costs_the_same_queries_for_many_task_runs(client, ns_admin, te
 
 def test_the_events_link_lists_this_executions_events_only(client, ns_admin, tenant_a):
     other = ExecutionFactory(flow=tenant_a.flow)
-    ExecutionEvent.objects.create(execution=other, type="log", message="event-of-the-other-run")
+    ExecutionEventFactory(execution=other, type="log", message="event-of-the-other-run")
     client.force_login(ns_admin)
 
     url = reverse("admin:executions_executionevent_changelist") + f"?execution={tenant_a.execution.pk}"

@@ -5,7 +5,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Membership
 from accounts.roles import Role
 from executions.models import Execution
 from flows.admin.flow_pages import side_by_side
@@ -13,7 +12,7 @@ from flows.models import Flow, FlowRevision
 from flows.services import flow_create, flow_update
 from tests.admin.conftest import Tenant
 from tests.admin.helpers import add_url, change_url
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, FlowFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +102,7 @@ def test_a_namespace_the_yaml_contradicts_is_a_form_error(client, editor_a, tena
 
 def test_a_taken_name_is_a_form_error_on_the_name(client, editor_a, tenant_a) -> None:
     client.force_login(editor_a)
-    other = Flow.objects.create(namespace=tenant_a.namespace, name="taken", source=tenant_a.flow.source)
+    other = FlowFactory(namespace=tenant_a.namespace, name="taken", source=tenant_a.flow.source)
 
     response = client.post(change_url(tenant_a.flow), form_data(tenant_a.flow, name=other.name))
 
@@ -291,7 +290,7 @@ def test_running_needs_the_executor_role(client, viewer_a, typed_flow) -> None:
 
 def test_a_membership_role_counts_for_running(client, typed_flow, tenant_a) -> None:
     member = AccountFactory(username="member-executor")
-    Membership.objects.create(account=member, namespace=tenant_a.namespace, role=Role.EXECUTOR)
+    MembershipFactory(account=member, namespace=tenant_a.namespace, role=Role.EXECUTOR)
     client.force_login(member)
     assert client.get(url("run", typed_flow)).status_code == 200
 
@@ -323,6 +322,6 @@ def test_the_flow_list_with_filters_and_search_costs_the_same_for_few_and_many(c
 
     few, shown = count()
     for n in range(15):
-        Flow.objects.create(namespace=tenant_a.namespace, name=f"flow-{n}", source=tenant_a.flow.source)
+        FlowFactory(namespace=tenant_a.namespace, name=f"flow-{n}", source=tenant_a.flow.source)
     many, shown_later = count()
     assert (many, shown_later) == (few, shown + 15)

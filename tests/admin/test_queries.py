@@ -12,7 +12,21 @@ from accounts.services import api_token_create
 from executions.models import Approval, Execution, ExecutionEvent, Message, TaskRun
 from flows.models import Agent, Flow, FlowRevision, Trigger
 from tests.admin.helpers import changelist_url
-from tests.factories import AccountFactory, AgentFactory, ExecutionFactory, FlowFactory, MembershipFactory
+from tests.factories import (
+    AccountFactory,
+    AgentFactory,
+    ApprovalFactory,
+    ExecutionEventFactory,
+    ExecutionFactory,
+    FlowFactory,
+    FlowRevisionFactory,
+    KeyValueFactory,
+    MembershipFactory,
+    MessageFactory,
+    SecretFactory,
+    TaskRunFactory,
+    TriggerFactory,
+)
 from vault.models import KeyValue, Secret
 
 pytestmark = pytest.mark.django_db
@@ -26,11 +40,9 @@ def add_flows(namespace: Namespace, count: int) -> None:
 
 def add_executions(namespace: Namespace, count: int) -> None:
     for execution in ExecutionFactory.create_batch(count, flow=FlowFactory(namespace=namespace)):
-        task_run = TaskRun.objects.create(
-            execution=execution, step_id="s", name="step", plugin_type="util.log", sequence=1
-        )
-        ExecutionEvent.objects.create(execution=execution, task_run=task_run, type="log", message="hi")
-        Approval.objects.create(task_run=task_run, execution=execution)
+        task_run = TaskRunFactory(execution=execution, step_id="s", name="step", plugin_type="util.log", sequence=1)
+        ExecutionEventFactory(execution=execution, task_run=task_run, type="log", message="hi")
+        ApprovalFactory(task_run=task_run, execution=execution)
 
 
 def add_accounts(namespace: Namespace, count: int) -> None:
@@ -40,20 +52,20 @@ def add_accounts(namespace: Namespace, count: int) -> None:
 
 def add_agents(namespace: Namespace, count: int) -> None:
     for agent in AgentFactory.create_batch(count, namespace=namespace):
-        Message.objects.create(agent=agent, payload={})
+        MessageFactory(agent=agent, payload={})
 
 
 def add_flow_records(namespace: Namespace, count: int) -> None:
     for flow in FlowFactory.create_batch(count, namespace=namespace):
-        FlowRevision.objects.create(flow=flow, number=1, source=flow.source)
-        Trigger.objects.create(flow=flow, type="schedule", cron="* * * * *")
+        FlowRevisionFactory(flow=flow, number=1, source=flow.source)
+        TriggerFactory(flow=flow, type="schedule", cron="* * * * *")
 
 
 def add_vault(namespace: Namespace, count: int) -> None:
     for _ in range(count):
         name = uuid.uuid4().hex
-        Secret.objects.create(namespace=namespace, name=name, ciphertext=b"x", nonce=b"123456789012")
-        KeyValue.objects.create(namespace=namespace, key=name, value=name)
+        SecretFactory(namespace=namespace, name=name, ciphertext=b"x", nonce=b"123456789012")
+        KeyValueFactory(namespace=namespace, key=name, value=name)
 
 
 def add_tokens(namespace: Namespace, count: int) -> None:

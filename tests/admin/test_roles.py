@@ -2,12 +2,12 @@
 
 import pytest
 
-from accounts.models import AuditEntry, Membership
+from accounts.models import AuditEntry
 from accounts.roles import Role
 from executions.models import Execution, ExecutionEvent, TaskRun
 from flows.models import Flow, FlowRevision, Trigger
 from tests.admin.helpers import admin_url, change_url, changelist_url
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, MembershipFactory, SecretFactory
 from vault.models import KeyValue, Secret
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,7 @@ def test_saving_an_unchanged_source_keeps_the_revision(client, editor_a, tenant_
 
 
 def test_editor_is_offered_only_namespaces_it_may_edit(client, editor_a, tenant_a, tenant_b):
-    Membership.objects.create(account=editor_a, namespace=tenant_b.namespace, role=Role.VIEWER)
+    MembershipFactory(account=editor_a, namespace=tenant_b.namespace, role=Role.VIEWER)
     client.force_login(editor_a)
 
     form = client.get(admin_url("flows_flow_add")).content.decode()
@@ -217,7 +217,7 @@ def test_secret_never_shows_its_value(client, superuser, tenant_a):
 
 
 def test_account_secret_is_visible_to_its_owner_only(client, viewer_a, editor_a, tenant_a):
-    Secret.objects.create(account=viewer_a, name="my-own-secret", ciphertext=b"x", nonce=b"123456789012")
+    SecretFactory(account=viewer_a, name="my-own-secret", ciphertext=b"x", nonce=b"123456789012")
 
     client.force_login(viewer_a)
     own = client.get(changelist_url(Secret)).content.decode()

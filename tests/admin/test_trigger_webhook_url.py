@@ -6,9 +6,8 @@ import pytest
 
 from accounts.roles import Role
 from executions.models import Execution
-from flows.models import Trigger
 from tests.admin.helpers import change_url
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, TriggerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +43,7 @@ def test_a_viewer_gets_no_webhook_url(client, viewer_a, tenant_a):
 
 
 def test_a_schedule_has_no_webhook_url(client, editor_a, tenant_a):
-    schedule = Trigger.objects.create(flow=tenant_a.flow, name="nightly", type="schedule", cron="0 3 * * *")
+    schedule = TriggerFactory(flow=tenant_a.flow, name="nightly", type="schedule", cron="0 3 * * *")
     client.force_login(editor_a)
 
     assert shown_url(client.get(change_url(schedule)).content.decode()) is None

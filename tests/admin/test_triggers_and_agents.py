@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from accounts.models import AuditEntry
-from flows.models import Agent, AgentLink, Trigger
+from flows.models import Trigger
 from tests.admin.helpers import add_url, change_url
-from tests.factories import FlowFactory
+from tests.factories import AgentFactory, AgentLinkFactory, FlowFactory, TriggerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_a_console_schedule_is_armed_and_audited_by_the_service(client, editor_a
 
 
 def test_a_console_change_reschedules_through_the_service(client, editor_a, tenant_a):
-    trigger = Trigger.objects.create(flow=tenant_a.flow, name="nightly", type="schedule", cron="0 3 * * *")
+    trigger = TriggerFactory(flow=tenant_a.flow, name="nightly", type="schedule", cron="0 3 * * *")
     client.force_login(editor_a)
     response = client.post(change_url(trigger), trigger_form(tenant_a.flow.pk, name="nightly", cron="30 4 * * *"))
     assert response.status_code == 302
@@ -79,7 +79,7 @@ def test_a_flow_trigger_watching_its_own_flow_is_a_form_error(client, editor_a, 
 
 
 def test_yaml_declared_triggers_are_read_only(client, editor_a, tenant_a):
-    declared = Trigger.objects.create(
+    declared = TriggerFactory(
         flow=tenant_a.flow, name="from-yaml", type="schedule", cron="0 3 * * *", from_definition=True
     )
     client.force_login(editor_a)
@@ -101,8 +101,8 @@ def test_trigger_source_flow_choices_stay_in_the_triggers_namespace(client, glob
 
 
 def test_agent_flow_and_source_choices_stay_in_the_agents_namespace(client, global_admin, tenant_a, tenant_b):
-    other_a = Agent.objects.create(namespace=tenant_a.namespace, name="other-agent-in-a", type="manual")
-    AgentLink.objects.create(source=other_a, receiver=tenant_a.agent)
+    other_a = AgentFactory(namespace=tenant_a.namespace, name="other-agent-in-a", type="manual")
+    AgentLinkFactory(source=other_a, receiver=tenant_a.agent)
     FlowFactory(namespace=tenant_a.namespace, name="second-flow-in-a")
     client.force_login(global_admin)
     page = client.get(change_url(tenant_a.agent)).content.decode()

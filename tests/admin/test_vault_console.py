@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import AuditEntry
 from accounts.roles import Role
 from tests.admin.helpers import add_url, admin_url, change_url, changelist_url
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, KeyValueFactory
 from vault.models import KeyValue, Secret
 from vault.selectors import secret_value
 from vault.services import secret_set
@@ -216,7 +216,7 @@ def test_a_kv_value_over_the_limit_is_a_form_error(client, editor_a, tenant_a, s
 
 
 def test_deleting_a_kv_entry_is_audited_even_when_it_expired(client, editor_a, tenant_a):
-    expired = KeyValue.objects.create(
+    expired = KeyValueFactory(
         namespace=tenant_a.namespace, key="old", value=1, expires_at=timezone.now() - timedelta(seconds=1)
     )
     client.force_login(editor_a)
