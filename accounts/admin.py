@@ -19,6 +19,13 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from accounts import services
+from accounts.admin_scoping import (
+    NamespaceListFilter,
+    NamespaceScopedAdmin,
+    OwnedRecordsDeleteMixin,
+    ParentScopedInline,
+    adopt,
+)
 from accounts.models import Account, ApiToken, AuditEntry, Membership, Namespace
 from accounts.roles import Role
 from accounts.selectors import (
@@ -28,13 +35,6 @@ from accounts.selectors import (
     can_administer,
     email_visible,
     namespace_list,
-)
-from core.admin_scoping import (
-    NamespaceListFilter,
-    NamespaceScopedAdmin,
-    OwnedRecordsDeleteMixin,
-    ParentScopedInline,
-    adopt,
 )
 from core.errors import MillraceError
 

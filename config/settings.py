@@ -134,7 +134,7 @@ MILLRACE_CONTENT_SECURITY_POLICY = (
 )
 
 INSTALLED_APPS = [
-    "core.apps.MillraceAdminConfig",
+    "console.apps.MillraceAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -154,6 +154,7 @@ INSTALLED_APPS = [
     "executions",
     "connectors",
     "vault",
+    "console",
     "api",
 ]
 

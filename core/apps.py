@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.contrib.admin import apps as admin_apps
 
 from core.logfilters import install_token_redaction
 
@@ -10,14 +9,8 @@ class CoreConfig(AppConfig):
     verbose_name = "Millrace core"
 
     def ready(self) -> None:
-        from core import forking
+        from core import forking  # imports the PostgreSQL backend (psycopg): once the apps are loaded
 
         forking.register()
         install_token_redaction()  # after Django's LOGGING (and uvicorn's) are configured
 
-
-class MillraceAdminConfig(admin_apps.AdminConfig):
-    """The Django admin as Millrace's operator console, on a role-aware site."""
-
-    default = False
-    default_site = "core.admin_site.MillraceAdminSite"

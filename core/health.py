@@ -5,6 +5,7 @@ import uuid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
+from django_q.brokers import get_broker
 
 
 def check_database() -> None:
@@ -14,8 +15,6 @@ def check_database() -> None:
 
 
 def check_broker() -> None:
-    from django_q.brokers import get_broker
-
     broker = get_broker()
     if not broker.ping():
         raise RuntimeError("broker did not answer")

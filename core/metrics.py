@@ -1,10 +1,9 @@
-"""Prometheus metrics: per-process request counters and database-wide execution gauges."""
+"""Prometheus metrics: the registry `/metrics` serves and the per-process counters.
 
-from collections.abc import Iterator
+Gauges read from the database are registered by the app that owns the table
+(`executions.metrics`), so this module imports no app."""
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -27,23 +26,3 @@ EXECUTIONS_STARTED = Counter(
     registry=REGISTRY,
 )
 
-
-class ExecutionStatusCollector(Collector):
-    """Counts executions per status from the database, so every process reports the same."""
-
-    def describe(self) -> list:
-        return []  # collecting needs the database; never do it at registration
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db.models import Count
-
-        from executions.models import Execution
-
-        gauge = GaugeMetricFamily("millrace_executions", "Executions in the database, by status.", labels=["status"])
-        counts = dict(Execution.objects.values_list("status").annotate(n=Count("id")).order_by())
-        for status in Execution.Status.values:
-            gauge.add_metric([status], counts.get(status, 0))
-        yield gauge
-
-
-REGISTRY.register(ExecutionStatusCollector())

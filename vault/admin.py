@@ -19,10 +19,10 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from accounts.admin import administered_accounts
+from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, adopt
 from accounts.models import Account
 from accounts.roles import Role
 from accounts.selectors import can_administer, namespace_list
-from core.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, adopt
 from core.errors import MillraceError, NotFound
 from vault.masking import MIN_SECRET_LENGTH
 from vault.models import KeyValue, Secret

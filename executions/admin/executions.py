@@ -22,8 +22,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin
 from accounts.roles import Role
-from core.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin
 from core.errors import MillraceError, NotFound
 from executions.admin.timeline import pretty, seconds_text, timeline
 from executions.models import Approval, Execution, ExecutionStatus, TaskRun

@@ -14,9 +14,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.text import Truncator
 
+from accounts.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, adopt
 from accounts.roles import Role
 from accounts.selectors import scope_to_namespaces
-from core.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, adopt
 from core.errors import MillraceError
 from executions.admin.timeline import pretty
 from executions.agents.services import message_create

@@ -18,10 +18,10 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, adopt
 from accounts.roles import Role
 from accounts.selectors import namespace_ids_for, scope_to_namespaces
 from core import jsonlimits
-from core.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, adopt
 from core.errors import MillraceError, ValidationFailed
 from executions.agents.logic_types import WebhookAgent
 from executions.agents.services import (

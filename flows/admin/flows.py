@@ -17,7 +17,7 @@ from django.forms import Field as FormField
 from django.http import HttpRequest, HttpResponse
 from django.utils.safestring import mark_safe
 
-from core.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, ParentScopedInline, adopt
+from accounts.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, ParentScopedInline, adopt
 from core.errors import Conflict, MillraceError, ValidationFailed
 from flows.admin.flow_pages import FlowPagesMixin, can_run
 from flows.definitions import DefinitionError, compile_definition

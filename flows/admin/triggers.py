@@ -7,8 +7,8 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
+from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, adopt
 from accounts.roles import Role
-from core.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, adopt
 from core.errors import MillraceError, ValidationFailed
 from flows.models import Flow, Trigger
 from flows.triggers import trigger_create, trigger_update, trigger_validate

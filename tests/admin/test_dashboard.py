@@ -14,7 +14,7 @@ from django_q.brokers.orm import ORM
 from django_q.signing import SignedPackage
 from django_q.status import Stat
 
-from core.workers import queue_status
+from console.workers import queue_status
 from executions.models import Execution, ExecutionStatus
 from tests.admin.conftest import Tenant
 from tests.factories import AgentFactory, ExecutionFactory, FlowFactory

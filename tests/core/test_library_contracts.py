@@ -147,7 +147,7 @@ def test_django_admin_site_registry_maps_models_to_their_admins():
     why = contract(
         "Django",
         "AdminSite._registry",
-        "core/admin_scoping.py:OwnedRecordsDeleteMixin",
+        "accounts/admin_scoping.py:OwnedRecordsDeleteMixin",
         "a dict model → ModelAdmin instance of every registered model",
     )
     registry = getattr(admin.site, "_registry", None)

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from accounts.selectors import namespace_roles
+from console.dashboard import dashboard_for
 
 
 def can_use_console(account: Any) -> bool:
@@ -43,7 +44,7 @@ class RoleAuthenticationForm(AdminAuthenticationForm):
 
 
 class MillraceAdminSite(admin.AdminSite):
-    """Roles decide what each page shows and allows; see `core.admin_scoping`."""
+    """Roles decide what each page shows and allows; see `accounts.admin_scoping`."""
 
     site_header = "Millrace"
     site_title = "Millrace console"
@@ -63,7 +64,5 @@ class MillraceAdminSite(admin.AdminSite):
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         """The dashboard: executions, failures, agents and the task queue, in the caller's namespaces."""
-        from core.dashboard import dashboard_for  # reads models: not at import time of the admin site
-
         context = {"dashboard": dashboard_for(request.user), **(extra_context or {})}
         return super().index(request, extra_context=context)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from accounts.models import Account
-from core.workers import QueueStatus, queue_status
+from console.workers import QueueStatus, queue_status
 from executions.models import Execution, ExecutionStatus
 from executions.selectors import execution_status_counts, executions_failed_recently, executions_in_progress
 from flows.models import Agent

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.status import Stat
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,6 @@ def queue_status(broker: Any = None) -> QueueStatus:
 
     An unreachable broker is reported, not raised: the dashboard must still render.
     """
-    from django_q.brokers import get_broker
-    from django_q.status import Stat
-
     try:
         broker = broker or get_broker()
         depth = broker.queue_size()
