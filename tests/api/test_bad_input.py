@@ -6,7 +6,7 @@ from accounts.roles import Role
 from core.errors import ValidationFailed
 from flows.models import Trigger
 from tests.api.test_error_shapes import shape_of
-from tests.factories import AccountFactory, AgentFactory, FlowFactory
+from tests.factories import AccountFactory, AgentFactory, FlowFactory, TriggerFactory
 from vault.services import KV_MAX_TTL_SECONDS, kv_put
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ LIST_ENDPOINTS = [
 def api(namespace, client_for):
     account = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
     flow = FlowFactory(namespace=namespace, source=SOURCE, created_by=account)
-    Trigger.objects.create(flow=flow, type=Trigger.Type.WEBHOOK, key=WEBHOOK_KEY)
+    TriggerFactory(flow=flow, type=Trigger.Type.WEBHOOK, key=WEBHOOK_KEY)
     client = client_for(account)
     client.flow = flow
     return client

@@ -7,7 +7,7 @@ from executions.engine.inputs import MAX_INPUT_DEPTH
 from executions.models import Execution
 from flows.models import Trigger
 from tests.api.test_error_shapes import shape_of
-from tests.factories import AccountFactory, FlowFactory
+from tests.factories import AccountFactory, FlowFactory, TriggerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ DIALECTS = ["flowrunner", "workflowdev", "workflowdev-webhook", "workflowsvc", "
 def api(namespace, client_for):
     account = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
     flow = FlowFactory(namespace=namespace, source=SOURCE, created_by=account)
-    Trigger.objects.create(flow=flow, type=Trigger.Type.WEBHOOK, key=WEBHOOK_KEY)
+    TriggerFactory(flow=flow, type=Trigger.Type.WEBHOOK, key=WEBHOOK_KEY)
     client = client_for(account)
     client.flow = flow
     return client

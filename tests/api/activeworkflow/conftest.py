@@ -5,9 +5,8 @@ from collections.abc import Callable
 import pytest
 
 from accounts.roles import Role
-from executions.models import Message
-from flows.models import Agent, AgentLink
-from tests.factories import AgentFactory
+from flows.models import Agent
+from tests.factories import AgentFactory, AgentLinkFactory, MessageFactory
 
 
 def assert_error(response, status: int) -> None:
@@ -49,7 +48,7 @@ def pair(make_agent) -> tuple[Agent, Agent]:
         type="Agents::TriggerAgent",
         options={"rules": [{"type": "regex", "path": "title", "value": "x"}]},
     )
-    AgentLink.objects.create(source=source, receiver=receiver)
+    AgentLinkFactory(source=source, receiver=receiver)
     for number in range(3):
-        Message.objects.create(agent=source, payload={"n": number})
+        MessageFactory(agent=source, payload={"n": number})
     return source, receiver

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from accounts.services import api_token_create, api_token_revoke
 from executions.models import Message
 from tests.api.activeworkflow.conftest import assert_error
-from tests.factories import AgentFactory, FlowFactory
+from tests.factories import AgentFactory, FlowFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +104,7 @@ def test_export_is_a_json_file_download(client_for, viewer, namespace, pair):
 
 def test_unknown_and_other_namespace_ids_are_404(client_for, viewer, other_namespace, pair):
     stranger = AgentFactory(namespace=other_namespace)
-    message = Message.objects.create(agent=stranger, payload={})
+    message = MessageFactory(agent=stranger, payload={})
     flow = FlowFactory(namespace=other_namespace)
     client = client_for(viewer)
     for path in (

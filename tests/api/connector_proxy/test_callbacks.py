@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from executions.models import TaskRun, TaskStatus
-from tests.factories import FlowFactory
+from executions.models import TaskStatus
+from tests.factories import FlowFactory, TaskRunFactory
 
 CALLBACK = {
     "command_response": {
@@ -48,7 +48,7 @@ def test_a_task_that_is_not_waiting_is_refused(db, namespace) -> None:
 
     flow = FlowFactory(namespace=namespace)
     execution = execution_create(flow=flow)
-    TaskRun.objects.create(
+    TaskRunFactory(
         execution=execution,
         step_id="hello",
         name="hello",

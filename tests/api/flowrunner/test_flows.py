@@ -4,10 +4,10 @@ import pytest
 
 from accounts.roles import Role
 from executions.models import Execution, ExecutionStatus
-from flows.models import Flow, FlowRevision
+from flows.models import Flow
 from tests.api.flowrunner.conftest import nodes_yaml
 from tests.api.flowrunner.test_auth import assert_flowrunner_error
-from tests.factories import AccountFactory, NamespaceFactory
+from tests.factories import AccountFactory, FlowRevisionFactory, NamespaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +190,7 @@ def test_an_account_without_default_namespace_gets_422(client_for):
 
 def test_update_writes_a_new_revision(make_account, client_for, make_flow):
     flow = make_flow()
-    FlowRevision.objects.create(flow=flow, number=1, source=flow.source)
+    FlowRevisionFactory(flow=flow, number=1, source=flow.source)
     before = flow.updated_at
     body = {
         "name": "Updated Flow",

@@ -5,7 +5,7 @@ import pytest
 from accounts.roles import Role
 from tests.api.flowrunner.conftest import nodes_yaml
 from tests.api.flowrunner.test_auth import assert_flowrunner_error
-from tests.factories import AccountFactory, NamespaceFactory
+from tests.factories import AccountFactory, NamespaceFactory, SecretFactory
 from vault.models import Secret
 from vault.selectors import secret_value
 
@@ -62,7 +62,7 @@ def test_errors(make_account, client_for):
 
 def test_other_accounts_see_nothing(make_account, client_for, other_namespace):
     owner = make_account(Role.VIEWER)
-    Secret.objects.create(account=owner, name="MINE", ciphertext=b"x", nonce=b"0" * 12)
+    SecretFactory(account=owner, name="MINE", ciphertext=b"x", nonce=b"0" * 12)
     for stranger in (
         make_account(Role.EDITOR),  # same namespace, not an admin
         AccountFactory(role=Role.ADMIN, default_namespace=other_namespace, is_superuser=False, username="x-admin"),

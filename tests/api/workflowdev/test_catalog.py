@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from accounts.roles import Role
 from connectors.registry import all_plugins
 from tests.api.workflowdev.conftest import API, WD, assert_error
-from tests.factories import MembershipFactory
+from tests.factories import KeyValueFactory, MembershipFactory
 from vault.models import KeyValue, Secret
 from vault.selectors import secret_value
 
@@ -109,7 +109,7 @@ def test_kv_errors_expiry_and_isolation(api, settings, other_namespace):
     KeyValue.objects.filter(key="old").update(expires_at=timezone.now() - timedelta(seconds=1))
     assert_error(api.get(f"{API}/kv/production/old"), 404, "not_found")
     assert api.get(f"{API}/kv/production").json() == []
-    KeyValue.objects.create(namespace=other_namespace, key="theirs", value=1)
+    KeyValueFactory(namespace=other_namespace, key="theirs", value=1)
     assert_error(api.get(f"{API}/kv/{other_namespace.name}/theirs"), 404, "not_found")
     assert_error(api.get(f"{API}/kv/{other_namespace.name}"), 404, "not_found")
     assert_error(api.put(f"{API}/kv/{other_namespace.name}/x", {"value": 1}, format="json"), 404, "not_found")

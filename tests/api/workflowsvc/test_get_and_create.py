@@ -9,9 +9,9 @@ import uuid
 import pytest
 
 from accounts.roles import Role
-from executions.models import Execution, TaskRun
+from executions.models import Execution
 from tests.api.workflowsvc.conftest import SEED_NS, error_of, url
-from tests.factories import ExecutionFactory, MembershipFactory, NamespaceFactory
+from tests.factories import ExecutionFactory, MembershipFactory, NamespaceFactory, TaskRunFactory
 
 pytestmark = pytest.mark.django_db
 SPOTIFY = {"_url": "https://api.spotify.com/v1/artists/0TnOYISbd1XYRBk9myaseg"}
@@ -131,7 +131,7 @@ def test_get_returns_every_field_of_the_seed_example(api, make_flow, caller):
     flow = make_flow(name="rest_connector_workflow")
     created = api.post(url(), {"_workflowDefId": str(flow.pk), "_inputParams": SPOTIFY}, format="json").json()
     execution = Execution.objects.get(pk=created["_id"])
-    task = TaskRun.objects.create(
+    task = TaskRunFactory(
         execution=execution, step_id="REST_CONNECTOR", name="REST_CONNECTOR", plugin_type="REST_CONNECTOR", sequence=1
     )
     response = api.get(url(f"/{execution.pk}", _includeLoopOverTasks="false"))
@@ -154,11 +154,9 @@ def test_get_returns_every_field_of_the_seed_example(api, make_flow, caller):
 
 def test_loop_over_tasks_only_when_asked(api, make_flow):
     execution = ExecutionFactory(flow=make_flow())
-    loop = TaskRun.objects.create(
-        execution=execution, step_id="each", name="each", plugin_type="flow.forEach", sequence=1
-    )
+    loop = TaskRunFactory(execution=execution, step_id="each", name="each", plugin_type="flow.forEach", sequence=1)
     for index in range(2):
-        TaskRun.objects.create(
+        TaskRunFactory(
             execution=execution,
             parent=loop,
             step_id="call",
@@ -167,7 +165,7 @@ def test_loop_over_tasks_only_when_asked(api, make_flow):
             sequence=2 + index,
             loop_index=index,
         )
-    TaskRun.objects.create(execution=execution, step_id="end", name="end", plugin_type="util.log", sequence=4)
+    TaskRunFactory(execution=execution, step_id="end", name="end", plugin_type="util.log", sequence=4)
 
     def names(**query: str) -> list[tuple[str, int]]:
         response = api.get(url(f"/{execution.pk}", **query))

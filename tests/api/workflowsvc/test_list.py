@@ -8,9 +8,9 @@ from urllib.parse import quote
 import pytest
 
 from accounts.roles import Role
-from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
+from executions.models import Execution, ExecutionStatus, TaskStatus
 from tests.api.workflowsvc.conftest import SEED_NS, error_of, url
-from tests.factories import ExecutionFactory, MembershipFactory, NamespaceFactory
+from tests.factories import ExecutionFactory, MembershipFactory, NamespaceFactory, TaskRunFactory
 
 pytestmark = pytest.mark.django_db
 E, T = ExecutionStatus, TaskStatus
@@ -36,7 +36,7 @@ def test_list_matches_the_seed_example_field_by_field(api, make_flow, caller):
         flow, inputs={"_url": "https://api.spotify.com/v1/artists/0TnOYISbd1XYRBk9myaseg"}, created_by=caller
     )
     Execution.objects.filter(pk=execution.pk).update(updated_by=caller)
-    task = TaskRun.objects.create(
+    task = TaskRunFactory(
         execution=execution, step_id="REST_CONNECTOR", name="REST_CONNECTOR", plugin_type="REST_CONNECTOR", sequence=1
     )
     response = api.get(url(_pageSize="10", _offset="0"))

@@ -1,5 +1,6 @@
 """The listing costs a fixed number of SQL queries, whatever the page and its size (10,000 runs)."""
 
+import functools
 import random
 
 import pytest
@@ -9,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.roles import Role
 from executions.models import Execution, ExecutionStatus, TaskRun
 from tests.api.workflowsvc.conftest import url
-from tests.factories import MembershipFactory, NamespaceFactory
+from tests.factories import ExecutionFactory, MembershipFactory, NamespaceFactory, TaskRunFactory
 
 pytestmark = pytest.mark.django_db
 RUNS = 10_000
@@ -28,24 +29,22 @@ def many_runs(seed_ns, caller, make_flow, make_account) -> None:
     for index in range(RUNS):
         flow, creator = flows[index % 3], creators[index % 4]
         executions.append(
-            Execution(
+            ExecutionFactory.build(
                 flow=flow,
-                flow_name=flow.name,
-                namespace_id=flow.namespace_id,
+                source="",
                 status=chance.choice(statuses),
                 inputs={"n": index},
                 created_by=creator,
                 updated_by=creator,
             )
         )
-    Execution.objects.bulk_create(executions, batch_size=1000)
+    Execution.objects.bulk_create(executions, batch_size=1000)  # built by the factory, saved in bulk for speed
     tasks = []
     for execution in executions[::5]:
-        tasks.append(TaskRun(execution=execution, step_id="a", name="a", plugin_type="REST_CONNECTOR", sequence=1))
-        tasks.append(TaskRun(execution=execution, step_id="l", name="l", plugin_type="flow.forEach", sequence=2))
-        tasks.append(
-            TaskRun(execution=execution, step_id="c", name="c", plugin_type="util.echo", sequence=3, loop_index=0)
-        )
+        run = functools.partial(TaskRunFactory.build, execution=execution)
+        tasks.append(run(step_id="a", name="a", plugin_type="REST_CONNECTOR", sequence=1))
+        tasks.append(run(step_id="l", name="l", plugin_type="flow.forEach", sequence=2))
+        tasks.append(run(step_id="c", name="c", plugin_type="util.echo", sequence=3, loop_index=0))
     TaskRun.objects.bulk_create(tasks, batch_size=1000)
 
 
