@@ -8,13 +8,20 @@ from accounts.roles import Role
 from accounts.selectors import creator_role
 from executions import selectors
 from executions.models import Execution, TaskRun
-from tests.factories import AccountFactory, ExecutionFactory, FlowFactory, MembershipFactory, NamespaceFactory
+from tests.factories import (
+    AccountFactory,
+    ExecutionFactory,
+    FlowFactory,
+    MembershipFactory,
+    NamespaceFactory,
+    TaskRunFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 def _task(execution: Execution, sequence: int, loop_index: int | None = None) -> TaskRun:
-    return TaskRun.objects.create(
+    return TaskRunFactory(
         execution=execution,
         step_id=f"s{sequence}",
         name=f"s{sequence}",

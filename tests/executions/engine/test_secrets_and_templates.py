@@ -12,8 +12,8 @@ from executions.models import Execution, ExecutionEvent, ExecutionStatus, TaskRu
 from executions.services import execution_start
 from flows.services import flow_create
 from tests.executions.engine.support import run_named
-from tests.factories import FlowFactory
-from vault.crypto import encrypt, generate_key, secret_aad
+from tests.factories import FlowFactory, SecretFactory
+from vault.crypto import generate_key
 from vault.masking import MASK
 from vault.models import Secret
 
@@ -29,10 +29,7 @@ def credentials_key(settings) -> None:
 
 
 def make_secret(name: str, value: str, *, namespace: Namespace | None = None, account: Account | None = None) -> Secret:
-    secret = Secret(name=name, namespace=namespace, account=account)
-    secret.ciphertext, secret.nonce, secret.key_id = encrypt(value, aad=secret_aad(secret))
-    secret.save()
-    return secret
+    return SecretFactory(name=name, value=value, namespace=namespace, account=account)
 
 
 def everything_stored(execution: Execution) -> str:
@@ -255,13 +252,8 @@ def test_inputs_must_be_an_object(runner_account, namespace):
 
 def test_secrets_transformed_in_templates_and_control_steps_are_never_stored(run_flow, namespace):
     """b64encode(...) hides a secret from plain masking; flow.fail and graph conditions render too."""
-    from vault.crypto import encrypt, secret_aad
-    from vault.models import Secret
-
     value = "pw-7a1c9e3b5d"
-    secret = Secret(namespace=namespace, name="PW")
-    secret.ciphertext, secret.nonce, secret.key_id = encrypt(value, aad=secret_aad(secret))
-    secret.save()
+    SecretFactory(namespace=namespace, name="PW", value=value)
     execution = run_flow("""
 name: derived
 tasks:

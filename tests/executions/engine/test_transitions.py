@@ -32,7 +32,7 @@ from executions.models import (
     TaskStatus,
 )
 from tests.executions.engine.support import status_events
-from tests.factories import ExecutionFactory
+from tests.factories import ExecutionFactory, TaskRunFactory
 
 E, T = ExecutionStatus, TaskStatus
 
@@ -43,7 +43,7 @@ TASK_REFUSED = [(a, b) for a, b in product(T.values, T.values) if b not in TASK_
 
 
 def make_task_run(status: str = T.QUEUED, execution: Execution | None = None, **fields: Any) -> TaskRun:
-    return TaskRun.objects.create(
+    return TaskRunFactory(
         execution=execution or ExecutionFactory(status=E.RUNNING),
         step_id="step",
         name="step",

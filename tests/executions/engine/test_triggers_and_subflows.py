@@ -7,7 +7,7 @@ from executions.models import Execution, ExecutionEvent, ExecutionStatus, TaskSt
 from executions.services import execution_cancel, execution_retry
 from flows.models import Flow, Trigger
 from tests.executions.engine.support import later, names_and_statuses, run_named
-from tests.factories import FlowFactory
+from tests.factories import FlowFactory, TriggerFactory
 
 pytestmark = pytest.mark.usefixtures("eager")
 E, T = ExecutionStatus, TaskStatus
@@ -44,7 +44,7 @@ def downstream(flows) -> Flow:
 
 
 def watch(downstream: Flow, source: Flow, statuses: list[str], **fields) -> Trigger:
-    return Trigger.objects.create(
+    return TriggerFactory(
         flow=downstream, type=Trigger.Type.FLOW, source_flow=source, statuses=statuses, inputs={"tag": "t"}, **fields
     )
 
@@ -142,7 +142,7 @@ def test_a_downstream_that_cannot_start_does_not_undo_the_source(run_flow, flows
         "name: {name}\ninputs:\n  - id: needed\n    type: INT\n    required: true\n" + SUCCEEDS.split("\n", 1)[1],
     )
     source = flows("source", SUCCEEDS)
-    trigger = Trigger.objects.create(flow=strict, type=Trigger.Type.FLOW, source_flow=source, statuses=["SUCCESS"])
+    trigger = TriggerFactory(flow=strict, type=Trigger.Type.FLOW, source_flow=source, statuses=["SUCCESS"])
     execution = run_flow("", flow=source)
     assert execution.status == E.SUCCESS
     assert run_named(execution, "work").status == T.SUCCESS

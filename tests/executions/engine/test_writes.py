@@ -21,7 +21,7 @@ from executions.engine.writes import deferred_writes
 from executions.models import Execution, ExecutionEvent, ExecutionStatus, TaskRun, TaskStatus
 from executions.services import execution_start
 from tests.executions.engine.support import names_and_statuses, status_events
-from tests.factories import AccountFactory, ExecutionFactory, FlowFactory
+from tests.factories import AccountFactory, ExecutionFactory, FlowFactory, TaskRunFactory
 
 E, T = ExecutionStatus, TaskStatus
 
@@ -35,7 +35,7 @@ tasks:
 
 
 def new_run(execution: Execution, name: str, status: str = T.RUNNING, sequence: int = 1) -> TaskRun:
-    return TaskRun(
+    return TaskRunFactory.build(
         id=uuid.uuid4(),
         execution=execution,
         step_id=name,
