@@ -1,7 +1,8 @@
 """Writes on executions: start, cancel, pause, resume, retry, approvals and callbacks.
 
 Every status change goes through the engine's `transition`; these services check roles
-and tenancy, then ask the engine.
+and tenancy, record the audit entry, then ask the engine (`executions.engine.lifecycle`
+creates and ends executions). The engine never calls back here.
 """
 
 from __future__ import annotations
@@ -16,75 +17,20 @@ from accounts.models import Account
 from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_entry, audit_record
-from core.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from core.metrics import EXECUTIONS_STARTED
+from core.errors import BadRequest, Conflict, NotFound
 from executions.engine import dispatch
 from executions.engine.compiler import compiled
 from executions.engine.context import callback_digest
 from executions.engine.events import batched
-from executions.engine.inputs import coerce_inputs, ensure_shallow
+from executions.engine.lifecycle import execution_create, execution_end
 from executions.engine.rows import execution_snapshot
-from executions.engine.transitions import StaleStatus, transition
+from executions.engine.transitions import transition
 from executions.engine.writes import deferred_writes
-from executions.engine.writes import pending as pending_writes
-from executions.models import TERMINAL_EXECUTION_STATUSES, Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from executions.models import Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import CONTROL_TYPES
 from flows.models import Flow, Trigger
 
 E, T = ExecutionStatus, TaskStatus
-ACTIVE_TASKS = (T.PENDING, T.QUEUED, T.WAITING, T.RETRYING)
-
-
-def execution_create(
-    *,
-    flow: Flow,
-    inputs: Any = None,
-    origin: str = "api",
-    created_by: Account | None = None,
-    trigger: Trigger | None = None,
-    trigger_data: dict[str, Any] | None = None,
-    parent_task: TaskRun | None = None,
-) -> Execution:
-    """Write a QUEUED execution of `flow` (no role check: callers have done it)."""
-    for key, value in (trigger_data or {}).items():  # a webhook's body is data as inputs are
-        ensure_shallow(value, field=f"webhook {key}" if key == "body" else f"trigger {key}")
-    try:
-        definition = compiled(flow.source)
-    except Exception as exc:
-        raise ValidationFailed(f"The flow definition does not compile: {exc}") from exc
-    execution = Execution(
-        flow=flow,
-        flow_name=flow.name,
-        flow_revision=flow.revision,
-        source=flow.source,
-        namespace_id=flow.namespace_id,
-        status=E.QUEUED,
-        inputs=coerce_inputs(definition, inputs),
-        origin=origin,
-        trigger=trigger,
-        trigger_data=trigger_data or {},
-        parent_task=parent_task,
-        created_by=created_by,
-        updated_by=created_by,
-        tasks_total=definition.tasks_total,
-        timeout_seconds=int(definition.timeout) if definition.timeout else None,
-        timeout_policy=str(definition.timeout_policy) if definition.timeout else "",
-    )
-    writes = pending_writes()
-    if writes is not None:
-        writes.insert([execution])
-    else:
-        execution.save(force_insert=True)
-    from executions.engine.events import event_append
-
-    event_append(
-        execution_id=execution.pk,
-        type="execution_status",
-        message="Execution queued",
-        data={"status": E.QUEUED, "previous": None},
-    )
-    EXECUTIONS_STARTED.labels(origin).inc()
-    return execution
 
 
 def execution_start(
@@ -126,62 +72,19 @@ def _locked(execution: Execution) -> Execution:
     return Execution.objects.select_for_update(of=("self",)).select_related("namespace").get(pk=execution.pk)
 
 
-def end_active_steps(execution: Execution, status: str) -> None:
-    """End every step that is not running (running ones finish and record their result)."""
-    for run in TaskRun.objects.filter(execution=execution, status__in=ACTIVE_TASKS):
-        try:
-            transition(
-                run,
-                status,
-                message=f"Step '{run.name}' {status.lower()}",
-                lease_owner="",
-                lease_until=None,
-                wake_at=None,
-            )
-        except StaleStatus:
-            continue
-        Approval.objects.filter(task_run=run, status=Approval.Status.PENDING).update(
-            status=Approval.Status.REJECTED, comment=f"Execution {status.lower()}", decided_at=timezone.now()
-        )
-
-
-def execution_ended(execution: Execution) -> None:
-    """What follows an execution that a service or the sweeper ended (cancel, flow timeout):
-    its live subflow executions are cancelled, the parent step of a subflow ends like it,
-    and `flow` triggers watching its flow fire. Call inside the transaction that ended it."""
-    from executions.engine.hooks import execution_finished
-    from executions.engine.subflows import subflow_finished
-
-    children = Execution.objects.filter(parent_task__execution=execution).exclude(
-        status__in=TERMINAL_EXECUTION_STATUSES
-    )
-    for child in children:
-        try:
-            transition(child, E.CANCELLED, message="Parent execution ended", error="Parent execution ended")
-        except StaleStatus:
-            continue
-        end_active_steps(child, T.CANCELLED)
-        execution_ended(child)
-    if execution.parent_task_id:
-        subflow_finished(execution)
-    execution_finished(execution)
-
-
 def execution_cancel(*, actor: Account, execution: Execution) -> Execution:
     ensure_role(actor, execution.namespace, Role.EXECUTOR)
     with transaction.atomic():
         execution = _locked(execution)
         if execution.is_terminal:
             raise Conflict(f"The execution already ended ({execution.status}).")
-        transition(
+        execution_end(
             execution,
             E.CANCELLED,
             message=f"Execution cancelled by {actor.username}",
             updated_by=actor,
             error=f"Cancelled by {actor.username}",
         )
-        end_active_steps(execution, T.CANCELLED)
-        execution_ended(execution)
         audit_record(
             actor=actor,
             action="execution.cancel",
@@ -306,9 +209,13 @@ def approval_decide(*, actor: Account, approval: Approval, approve: bool, commen
         run = approval.task_run
         if run.status != T.WAITING:
             raise Conflict(f"The gate is not waiting ({run.status}).")
-        approval.status = Approval.Status.APPROVED if approve else Approval.Status.REJECTED
-        approval.decided_by, approval.comment, approval.decided_at = actor, comment, timezone.now()
-        approval.save(update_fields=["status", "decided_by", "comment", "decided_at"])
+        transition(
+            approval,
+            Approval.Status.APPROVED if approve else Approval.Status.REJECTED,
+            decided_by=actor,
+            comment=comment,
+            decided_at=timezone.now(),
+        )
         if approve:
             transition(
                 run,

@@ -23,8 +23,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from executions.engine.context import ExecutionView, render_control, render_control_redacted
-from executions.engine.transitions import TERMINAL_TASK_STATUSES, task_runs_create, transition
-from executions.models import Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from executions.engine.subflows import subflow_start
+from executions.engine.transitions import (
+    TERMINAL_TASK_STATUSES,
+    approval_open,
+    task_run_lease_new,
+    task_runs_create,
+    transition,
+)
+from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import ir
 
 T, E = TaskStatus, ExecutionStatus
@@ -287,20 +294,9 @@ class Orchestrator:
                 message = str(shown or f"Flow failed at '{step.name}'.")
                 transition(run, T.FAILED, error=message, level="error", message=message)
             elif step.type == ir.PAUSE:
-                Approval.objects.update_or_create(
-                    task_run=run,
-                    defaults={
-                        "execution": self.execution,
-                        "status": Approval.Status.PENDING,
-                        "decided_by": None,
-                        "comment": "",
-                        "decided_at": None,
-                    },
-                )
+                approval_open(run)
                 transition(run, T.WAITING, message=f"Step '{run.name}' waits for approval")
             elif step.type == ir.SUBFLOW:
-                from executions.engine.subflows import subflow_start
-
                 child = subflow_start(self.view, run, step)
                 self.tick.subflows.append(child)
                 transition(
@@ -320,12 +316,8 @@ class Orchestrator:
         if not self.pending:
             return
         if claim_inline and len(self.pending) == 1 and not self._other_runnable():
-            run = self.pending[0]
-            run.status = T.RUNNING
-            run.attempt = 1
-            run.lease_owner = claim_inline
-            run.lease_until = timezone.now() + timedelta(seconds=settings.MILLRACE_LEASE_SECONDS)
-            run.started_at = timezone.now()
+            until = timezone.now() + timedelta(seconds=settings.MILLRACE_LEASE_SECONDS)
+            task_run_lease_new(self.pending[0], claim_inline, until)
         task_runs_create(self.pending)
         self.tick.runnable = list(self.pending)
 

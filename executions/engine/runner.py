@@ -24,6 +24,7 @@ from executions.engine import dispatch, leases
 from executions.engine.compiler import compiled
 from executions.engine.context import ExecutionView, StepContext
 from executions.engine.events import batched
+from executions.engine.lifecycle import execution_finished
 from executions.engine.orchestrator import Orchestrator, Tick
 from executions.engine.rows import execution_from_snapshot, execution_row
 from executions.engine.templating import TemplateRenderer, TemplateRenderError, secret_refused
@@ -124,7 +125,7 @@ def _orchestrate(execution: Execution, known: list[TaskRun] | None = None) -> tu
             queued.append(str(run.pk))
     dispatch.run_task_runs(queued)
     if tick.finished and not was_terminal:
-        _on_execution_finished(execution)
+        execution_finished(execution)  # a subflow's parent step, the callback owed, flow triggers
     if inline is None:
         return None
     inline.execution = execution
@@ -164,16 +165,6 @@ def _advance(execution_id: str, snapshot: dict[str, Any] | None = None) -> tuple
             return None
         with batched(), deferred_writes():
             return _orchestrate(execution)
-
-
-def _on_execution_finished(execution: Execution) -> None:
-    """A finished subflow wakes its parent step; triggers on flow end fire."""
-    from executions.engine.hooks import execution_finished
-    from executions.engine.subflows import subflow_finished
-
-    if execution.parent_task_id:
-        subflow_finished(execution)
-    execution_finished(execution)
 
 
 # --- running one step -----------------------------------------------------------------------

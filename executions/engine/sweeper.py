@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from executions.engine import dispatch
 from executions.engine.callbacks import queue_due_callbacks
+from executions.engine.events import event_append
+from executions.engine.lifecycle import execution_end
 from executions.engine.transitions import StaleStatus, transition
 from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionStatus, TaskRun, TaskStatus
 
@@ -126,8 +128,6 @@ def time_out_executions(now: datetime) -> int:
         for execution in _due(live.filter(deadline__lte=now)):
             if execution.timeout_policy == "ALERT_ONLY":
                 Execution.objects.filter(pk=execution.pk).update(deadline=None)
-                from executions.engine.events import event_append
-
                 event_append(
                     execution_id=execution.pk,
                     type="log",
@@ -135,15 +135,11 @@ def time_out_executions(now: datetime) -> int:
                     message=f"Execution exceeded its timeout of {execution.timeout_seconds}s (alert only)",
                 )
             else:
-                from executions.services import end_active_steps, execution_ended
-
                 try:
                     error = f"Execution timed out after {execution.timeout_seconds}s"
-                    transition(execution, E.TIMED_OUT, error=error, level="error", message=error)
+                    execution_end(execution, E.TIMED_OUT, error=error, level="error", message=error)
                 except StaleStatus:
                     continue
-                end_active_steps(execution, T.TIMED_OUT)
-                execution_ended(execution)
             handled += 1
     return handled
 

@@ -1,11 +1,14 @@
 """The one function that writes statuses, checked against the allowed-transition tables.
 
+Statuses of executions, task runs and approvals are written here and nowhere else; new rows
+start in their initial status (the model's default, or one `task_runs_create` checks).
 Every write is conditional on the status the caller saw (`WHERE status = <seen>`), so two
 workers racing on one row cannot both win; the loser gets `StaleStatus`. Each transition
 appends an ExecutionEvent in the same transaction. Inside `writes.deferred_writes()` the
 write is queued and checked when the block flushes (the runner's chained steps).
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -14,6 +17,7 @@ from executions.engine.events import event_append, events_append_many
 from executions.engine.writes import pending as pending_writes
 from executions.models import (
     TERMINAL_EXECUTION_STATUSES,
+    Approval,
     Execution,
     ExecutionEvent,
     ExecutionStatus,
@@ -21,7 +25,7 @@ from executions.models import (
     TaskStatus,
 )
 
-E, T = ExecutionStatus, TaskStatus
+E, T, A = ExecutionStatus, TaskStatus, Approval.Status
 
 EXECUTION_TRANSITIONS: dict[str, frozenset[str]] = {
     E.QUEUED: frozenset({E.RUNNING, E.PAUSED, E.CANCELLED, E.FAILED, E.TIMED_OUT}),
@@ -49,6 +53,13 @@ TASK_TRANSITIONS: dict[str, frozenset[str]] = {
 
 TERMINAL_TASK_STATUSES = frozenset({T.SUCCESS, T.FAILED, T.SKIPPED, T.CANCELLED, T.TIMED_OUT})
 
+#: An approval is decided once; a retried gate opens a new one (`approval_open`).
+APPROVAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    A.PENDING: frozenset({A.APPROVED, A.REJECTED}),
+    A.APPROVED: frozenset(),
+    A.REJECTED: frozenset(),
+}
+
 
 class IllegalTransition(Exception):
     """The table does not allow this move (e.g. SUCCESS → RUNNING)."""
@@ -58,13 +69,13 @@ class StaleStatus(Exception):
     """The row's status changed since it was read; another worker or request won."""
 
 
-def allowed(current: str, target: str, *, task: bool) -> bool:
-    table = TASK_TRANSITIONS if task else EXECUTION_TRANSITIONS
+def allowed(current: str, target: str, *, task: bool = False, approval: bool = False) -> bool:
+    table = APPROVAL_TRANSITIONS if approval else TASK_TRANSITIONS if task else EXECUTION_TRANSITIONS
     return target in table.get(current, frozenset())
 
 
 def transition(
-    obj: Execution | TaskRun,
+    obj: Execution | TaskRun | Approval,
     to: str,
     *,
     message: str = "",
@@ -76,8 +87,12 @@ def transition(
     """Move `obj` to status `to`, writing `fields` with it, and record the event.
 
     `expect` adds conditions besides the status the caller saw (a worker's lease). Must run
-    inside a transaction (the event and the status commit together).
+    inside a transaction (the event and the status commit together). An approval's decision
+    has no event of its own: the gate's task run records it.
     """
+    if isinstance(obj, Approval):
+        _approval_transition(obj, to, expect, fields)
+        return
     task = isinstance(obj, TaskRun)
     current = obj.status
     if not allowed(current, to, task=task):
@@ -112,6 +127,52 @@ def transition(
         )
     else:
         event_append(execution_id=obj.pk, type="execution_status", message=message, level=level, data=event_data)
+
+
+def _approval_transition(approval: Approval, to: str, expect: dict[str, Any] | None, fields: dict[str, Any]) -> None:
+    current = approval.status
+    if not allowed(current, to, approval=True):
+        raise IllegalTransition(f"An approval cannot go from {current} to {to}.")
+    if not Approval.objects.filter(pk=approval.pk, status=current, **(expect or {})).update(status=to, **fields):
+        raise StaleStatus(f"Approval {approval.pk} is no longer {current}.")
+    approval.status = to
+    for name, value in fields.items():
+        setattr(approval, name, value)
+
+
+def approval_close_pending(run: TaskRun, to: str, **fields: Any) -> int:
+    """Decide the step's approval `to` if it is still pending (its step ended without a
+    decision), in one conditional statement; returns how many were decided (0 or 1)."""
+    if not allowed(A.PENDING, to, approval=True):
+        raise IllegalTransition(f"An approval cannot go from {A.PENDING} to {to}.")
+    fields.setdefault("decided_at", timezone.now())
+    return Approval.objects.filter(task_run=run, status=A.PENDING).update(status=to, **fields)
+
+
+def approval_open(run: TaskRun) -> Approval:
+    """The pending approval a gate step waits for; a retried gate's earlier one starts afresh."""
+    approval, _ = Approval.objects.update_or_create(
+        task_run=run,
+        defaults={
+            "execution": run.execution,
+            "status": A.PENDING,
+            "decided_by": None,
+            "comment": "",
+            "decided_at": None,
+        },
+    )
+    return approval
+
+
+def task_run_lease_new(run: TaskRun, owner: str, until: datetime) -> None:
+    """Start a task run not yet inserted RUNNING, leased to `owner` (the worker runs it inline)."""
+    if run.status not in (T.PENDING, T.QUEUED):
+        raise IllegalTransition(f"A new task run cannot start from {run.status}.")
+    run.status = T.RUNNING
+    run.attempt = 1
+    run.lease_owner = owner
+    run.lease_until = until
+    run.started_at = timezone.now()
 
 
 def task_runs_create(runs: list[TaskRun]) -> None:
