@@ -1,4 +1,4 @@
-"""Connector proxy endpoints: they translate requests to `connectors.commands` and render envelopes."""
+"""Connector proxy endpoints: they translate requests to the command table (`commands`) and render envelopes."""
 
 from typing import Any
 
@@ -14,9 +14,10 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from api.connector_proxy.authentication import ConnectorApiKeyAuthentication, IsAccountOrBackend
-from api.connector_proxy.dialect import DIALECT, envelope
+from api.connector_proxy.commands import commands, run_command
+from api.connector_proxy.dialect import DIALECT
+from api.connector_proxy.protocol import Caller, envelope
 from api.dialect import DialectViewMixin
-from connectors.commands import Caller, commands, run_command
 from core.errors import BadRequest
 from executions.services import task_complete_callback
 
@@ -62,10 +63,7 @@ class CommandRunView(ConnectorAPIView):
         envelope; its status is the command's `http_status`."""
         caller = Caller(account=request.user if isinstance(request.user, Account) else None)
         result = run_command(f"{plugin}/{command}", _body(request), caller)
-        return Response(
-            envelope(result.body, http_status=result.http_status, error=result.error, logs=result.logs),
-            status=result.outer_status,
-        )
+        return Response(result.as_envelope(), status=result.outer_status)
 
 
 class CallbackView(ConnectorAPIView):

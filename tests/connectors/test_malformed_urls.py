@@ -9,9 +9,9 @@ from werkzeug.datastructures import Headers
 
 from accounts.roles import Role
 from connectors import http
-from connectors.commands import put_callback
 from connectors.netpolicy import InvalidOutboundURL, check_url
 from connectors.registry import ResultStatus
+from executions.engine.callbacks import put_callback
 from executions.models import ExecutionStatus, TaskRun
 from executions.services import execution_start
 from tests.factories import AccountFactory, FlowFactory

@@ -21,10 +21,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from accounts.roles import Role
-from connectors import commands
+from agents.runtime import run_agent
+from api.connector_proxy import commands
 from connectors.netpolicy import check_url
 from connectors.registry import ResultStatus, get_plugin
-from executions.agents.runtime import run_agent
+from executions.engine.callbacks import put_callback
 from executions.models import TaskRun, TaskStatus
 from executions.services import execution_start
 from tests.connectors.conftest import FakeContext
@@ -215,7 +216,7 @@ def via_proxy_command(url: str) -> Outcome:
 
 
 def via_callback_delivery(url: str) -> Outcome:
-    delivered = commands.put_callback(url, {"command_response": {}}).delivered
+    delivered = put_callback(url, {"command_response": {}}).delivered
     try:
         check_url(url)
     except Exception as error:
@@ -346,7 +347,7 @@ def test_redirects_into_internal_addresses_are_refused(
     )
     url = sink.url_for("/")
     if path == "RunFlow callback delivery":
-        assert commands.put_callback(url, {"command_response": {}}).delivered is False
+        assert put_callback(url, {"command_response": {}}).delivered is False
     else:
         code, message = PATHS[path](url)
         assert code == POLICY, message

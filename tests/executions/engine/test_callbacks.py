@@ -3,14 +3,15 @@ end, delivered once, retried with back-off, given up on refusal, and queued agai
 when its queue message was lost."""
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from connectors.commands import CALLBACK_ATTEMPTS
 from executions.engine import callbacks
+from executions.engine.callbacks import CALLBACK_ATTEMPTS
 from executions.engine.sweeper import sweep
 from executions.models import CallbackDelivery, ExecutionStatus
 from tests.factories import ExecutionFactory
@@ -124,3 +125,17 @@ def test_a_delivery_already_made_is_not_made_again(transactional_db, httpserver:
 
     assert callbacks.deliver(str(execution.pk)) is False  # a duplicate queue message
     assert len(httpserver.log) == 1
+
+
+def test_the_outbox_is_neutral_a_dialect_registers_its_url_key_and_body(transactional_db, monkeypatch) -> None:
+    monkeypatch.setattr(callbacks, "_FORMATS", dict(callbacks._FORMATS))
+    callbacks.register_format("other", url_key="otherUrl", render=lambda execution: {"done": execution.status})
+    execution = ExecutionFactory(status=ExecutionStatus.FAILED, trigger_data={"otherUrl": "http://127.0.0.1:9/cb"})
+    with mock.patch.object(callbacks.dispatch, "on_commit"):
+        callbacks.callback_owed(execution)
+    assert (owed(execution).url, owed(execution).body) == ("http://127.0.0.1:9/cb", {"done": "FAILED"})
+
+
+def test_workers_know_the_connector_proxy_format_without_its_urls() -> None:
+    """Registered by the api app's ready(), which every process runs (workers load no URL conf)."""
+    assert callbacks._FORMATS["connector"].url_key == "spiffCallbackUrl"

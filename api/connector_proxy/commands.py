@@ -3,41 +3,29 @@
 SpiffWorkflow backends call commands by id (`http/GetRequest`) with flat parameters and read
 the answer from an envelope. The table is built from the plugin manifests, so the proxy and
 flow tasks share one implementation (the network policy, timeouts and size caps included).
-A command returns a `CommandResult`; the dialect only renders it. Long-running commands
-(`millrace/RunFlow` with `spiff__callback_url`) answer 202; the engine's callback outbox
-(`executions.engine.callbacks`) PUTs the envelope when the execution ends, through
-`put_callback`, retrying with back-off.
+A command returns a `CommandResult`; the view only renders it. `millrace/RunFlow` is in
+`run_flow`.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-
+from api.connector_proxy.protocol import CALLBACK_PARAMETER, SPIFF_PREFIX, Caller, CommandResult, invalid
+from api.connector_proxy.run_flow import RUN_FLOW_PARAMETERS, run_flow
 from connectors import http
 from connectors.plugins.http import HttpRequest, send
 from connectors.plugins.http import _loggable as loggable_url
 from core import jsonlimits
-from core.errors import BadRequest, Forbidden, NotFound
+from core.errors import BadRequest, NotFound
 from vault.masking import Masker
 
-logger = logging.getLogger("millrace.connectors")
+__all__ = ["Caller", "Command", "CommandResult", "Parameter", "commands", "run_command"]
 
-SPIFF_PREFIX = "spiff__"
-CALLBACK_PARAMETER = "spiff__callback_url"
-CALLBACK_ATTEMPTS = 8
-CALLBACK_FIRST_DELAY_SECONDS = 5.0
-CALLBACK_MAX_DELAY_SECONDS = 600.0
 #: Refusals of the caller's own making are answered 400; upstream failures 500, as the seed shows.
 _CLIENT_ERRORS = frozenset({"NETWORK_POLICY_ERROR", "INVALID_URL"})
-#: Statuses whose response cannot carry the envelope; the outer status is then 200.
-_BODILESS = frozenset({204, 205, 304})
-_FLOW_ERROR_CODES = {"FAILED": "FLOW_FAILED", "CANCELLED": "FLOW_CANCELLED", "TIMED_OUT": "FLOW_TIMED_OUT"}
 
 
 @dataclass(frozen=True)
@@ -48,27 +36,6 @@ class Parameter:
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "required": self.required}
-
-
-@dataclass
-class CommandResult:
-    """What a command produced: the envelope's body, status, error and log lines."""
-
-    body: Any
-    http_status: int = 200
-    error: dict[str, str] | None = None
-    logs: list[str] = field(default_factory=list)
-
-    @property
-    def outer_status(self) -> int:
-        return 200 if self.http_status in _BODILESS or self.http_status < 200 else self.http_status
-
-
-@dataclass
-class Caller:
-    """Who called: a platform account, or None for a backend that proved only the proxy API key."""
-
-    account: Any = None
 
 
 @dataclass(frozen=True)
@@ -112,13 +79,8 @@ def commands() -> dict[str, Command]:
         f"http/{method.title()}Request": Command(f"http/{method.title()}Request", _http_parameters(), _http(method))
         for method in HTTP_METHODS
     }
-    run_flow = (
-        Parameter("flow_id", "str"),
-        Parameter("namespace", "str"),
-        Parameter("flow_name", "str"),
-        Parameter("inputs", "any"),
-    )
-    table["millrace/RunFlow"] = Command("millrace/RunFlow", run_flow, _run_flow)
+    parameters = tuple(Parameter(name, type_) for name, type_ in RUN_FLOW_PARAMETERS)
+    table["millrace/RunFlow"] = Command("millrace/RunFlow", parameters, run_flow)
     return table
 
 
@@ -153,11 +115,7 @@ def _check(command: Command, parameters: dict[str, Any]) -> None:
         if name in known and value is not None and not _TYPE_CHECKS[known[name].type](value)
     ]
     if problems:
-        _invalid(problems)
-
-
-def _invalid(problems: list[str]) -> None:
-    raise BadRequest(f"Invalid parameters: {'; '.join(problems)}", code="invalid_parameters", details=problems)
+        invalid(problems)
 
 
 # --- http commands -----------------------------------------------------------------------------
@@ -216,7 +174,7 @@ def _http_request(method: str, parameters: dict[str, Any]) -> CommandResult:
     inputs.update({"method": method, "fail_on_status": False})
     problems = HttpRequest.input_problems(inputs)
     if problems:
-        _invalid([f"{_RENAMED.get(p['path'], p['path']) or '(parameters)'}: {p['message']}" for p in problems])
+        invalid([f"{_RENAMED.get(p['path'], p['path']) or '(parameters)'}: {p['message']}" for p in problems])
     headers = inputs.get("headers") or {}
     secrets = [str(v) for v in headers.values()] + [inputs.get("basic_auth_password", "")]
     ctx = ProxyContext(secrets)
@@ -254,127 +212,3 @@ def _response_body(response: http.OutboundResponse) -> Any:
         except ValueError:
             pass
     return {"raw_response": response.text}
-
-
-# --- millrace/RunFlow ----------------------------------------------------------------------------
-
-
-def _run_flow(parameters: dict[str, Any], caller: Caller, callback_url: str | None) -> CommandResult:
-    """Start a flow as the caller (executor role); 202 + callback, or wait (bounded) for its end."""
-    from executions.services import execution_start
-
-    if caller.account is None:
-        raise Forbidden("millrace/RunFlow runs as a platform account: send a platform token.")
-    flow = _find_flow(caller.account, parameters)
-    inputs = parameters.get("inputs")
-    if inputs is not None and not isinstance(inputs, dict):
-        _invalid(["inputs: must be an object"])
-    if callback_url is not None:
-        _check_callback_url(callback_url)
-    execution = execution_start(
-        actor=caller.account,
-        flow=flow,
-        inputs=inputs or {},
-        origin="connector",
-        trigger_data={"spiffCallbackUrl": callback_url} if callback_url else None,
-    )
-    logs = [f"Started flow '{flow.namespace.name}/{flow.name}' as execution {execution.pk}"]
-    if callback_url is None:
-        _wait_for_end(execution, float(settings.MILLRACE_WEBHOOK_WAIT_SECONDS))
-        if execution.is_terminal:
-            result = flow_result(execution)
-            result.logs = [*logs, *result.logs]
-            return result
-        logs.append(f"Execution still {execution.status} after {settings.MILLRACE_WEBHOOK_WAIT_SECONDS} seconds")
-    else:
-        logs.append("The result will be PUT to the callback URL")
-    return CommandResult({"task_id": str(execution.pk), "status": "processing"}, 202, None, logs)
-
-
-def _find_flow(account: Any, parameters: dict[str, Any]) -> Any:
-    from flows.selectors import flow_get, flow_list
-
-    if parameters.get("flow_id"):
-        return flow_get(account=account, flow_id=parameters["flow_id"])
-    namespace, name = parameters.get("namespace"), parameters.get("flow_name")
-    if not namespace or not name:
-        _invalid(["flow_id: required (or namespace and flow_name)"])
-    flow = flow_list(account=account, namespaces=[namespace]).filter(name=name).first()
-    if flow is None:
-        raise NotFound(f"Flow '{namespace}/{name}' not found.")
-    return flow
-
-
-def _check_callback_url(url: str) -> None:
-    """Refuse a callback URL the delivery could never reach (scheme, network policy) up front."""
-    try:
-        http.check_url(url)
-    except http.OutboundError as error:
-        _invalid([f"{CALLBACK_PARAMETER}: {error}"])
-
-
-def _wait_for_end(execution: Any, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    pause = 0.05
-    while not execution.is_terminal and time.monotonic() < deadline:
-        time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
-        pause = min(pause * 2, 0.5)
-        execution.refresh_from_db(fields=["status", "outputs", "error"])
-
-
-def flow_result(execution: Any) -> CommandResult:
-    """An ended execution as the envelope: its outputs, or an error naming why it did not succeed."""
-    if execution.status == "SUCCESS":
-        body = execution.outputs if execution.outputs is not None else {}
-        return CommandResult(body, 200, None, [f"Execution {execution.pk} succeeded"])
-    code = _FLOW_ERROR_CODES.get(execution.status, "FLOW_FAILED")
-    message = execution.error or f"The execution ended {execution.status}."
-    return CommandResult(
-        {}, 500, {"message": message, "error_code": code}, [f"Execution {execution.pk} ended {execution.status}"]
-    )
-
-
-def envelope(result: CommandResult) -> dict[str, Any]:
-    return {
-        "command_response": {"body": result.body, "mimetype": "application/json", "http_status": result.http_status},
-        "command_response_version": 2,
-        "error": result.error,
-        "spiff__logs": result.logs,
-    }
-
-
-# --- callbacks of long-running commands ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CallbackOutcome:
-    """What one PUT to a callback URL came to: `final` failures are not worth another attempt."""
-
-    delivered: bool
-    final: bool = False
-    reason: str = ""
-
-
-def put_callback(url: str, body: dict[str, Any]) -> CallbackOutcome:
-    """PUT `body` to a callback URL through the outbound client (network policy included).
-
-    Refusals (4xx other than 408/429, a URL the network policy refuses) are final. Logs name the
-    host only: the callback URL's path is its credential.
-    """
-    host = http.display_host(url)
-    try:
-        response = http.request("PUT", url, json=body, headers={"Content-Type": "application/json"})
-    except http.OutboundError as error:
-        outcome = CallbackOutcome(False, error.code in _CLIENT_ERRORS, str(error))
-    else:
-        if response.status_code < 300:
-            return CallbackOutcome(True)
-        final = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
-        outcome = CallbackOutcome(False, final, f"status {response.status_code}")
-    logger.info("Callback to %s failed: %s", host, outcome.reason)
-    return outcome
-
-
-def callback_delay(attempt: int) -> float:
-    """Seconds before the attempt after `attempt`: 5 s, doubling, at most 10 minutes."""
-    return min(CALLBACK_FIRST_DELAY_SECONDS * 2 ** (attempt - 1), CALLBACK_MAX_DELAY_SECONDS)
