@@ -19,9 +19,10 @@ from executions.engine.events import event_append
 from executions.engine.templating import RenderContext, TemplateRenderer
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import ir
+from flows.models import FlowRevision
+from vault.kv import kv_delete, kv_put
 from vault.masking import Masker
 from vault.selectors import kv_value, secret_value
-from vault.services import kv_delete, kv_put
 
 
 class VaultResolver:
@@ -40,8 +41,6 @@ class VaultResolver:
         that person's secrets (saving checks `${NAME}` against the saver's own secrets).
         """
         if not hasattr(self, "_owner_id"):
-            from flows.models import FlowRevision
-
             revision = (
                 FlowRevision.objects.filter(flow_id=self.execution.flow_id, number=self.execution.flow_revision)
                 .values_list("created_by_id", flat=True)

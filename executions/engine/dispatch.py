@@ -19,6 +19,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
+from django_q import tasks as django_q_tasks
+from django_q.brokers import get_broker
 
 logger = logging.getLogger("millrace.engine")
 
@@ -31,8 +34,6 @@ SNAPSHOT_MAX_BYTES = 64 * 1024
 @lru_cache(maxsize=1)
 def _broker() -> Any:
     """One broker connection per process: a new one per enqueue costs milliseconds."""
-    from django_q.brokers import get_broker
-
     return get_broker()
 
 
@@ -51,10 +52,8 @@ def _enqueue(func: str, *args: Any, fallback: tuple[Any, ...] | None = None) -> 
         if not getattr(_local, "draining", False):
             _drain(queue)
         return
-    from django_q.tasks import async_task
-
     try:
-        async_task(func, *args, broker=_broker(), q_options={"save": False}, hook=None)
+        django_q_tasks.async_task(func, *args, broker=_broker(), q_options={"save": False}, hook=None)
     except Exception as error:
         if fallback is not None:
             logger.warning(
@@ -72,8 +71,6 @@ def _enqueue(func: str, *args: Any, fallback: tuple[Any, ...] | None = None) -> 
 
 
 def _drain(queue: deque) -> None:
-    from django.utils.module_loading import import_string
-
     _local.draining = True
     try:
         while queue:

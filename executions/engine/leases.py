@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from executions.models import TaskRun, TaskStatus
+
 logger = logging.getLogger("millrace.engine")
 
 _held: set[UUID] = set()
@@ -33,8 +35,6 @@ def release(task_run_id: UUID) -> None:
 
 def renew() -> int:
     """Extend every held lease now; returns how many rows were renewed."""
-    from executions.models import TaskRun, TaskStatus
-
     with _lock:
         ids = list(_held)
     if not ids:
