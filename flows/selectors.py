@@ -18,12 +18,17 @@ def flow_list(
     if namespaces:
         queryset = queryset.filter(namespace__name__in=namespaces)
     if tag:
-        queryset = (
-            queryset.filter(tags__contains=[tag]) if _json_contains() else queryset.filter(tags__icontains=f'"{tag}"')
-        )
+        queryset = flows_tagged(queryset, tag=tag)
     if q:
         queryset = queryset.filter(name__icontains=q)
     return queryset.order_by("created_at", "id")
+
+
+def flows_tagged(queryset: QuerySet[Flow], *, tag: str) -> QuerySet[Flow]:
+    """The flows of `queryset` carrying `tag` (a JSON list: containment on PostgreSQL, a quoted match elsewhere)."""
+    if _json_contains():
+        return queryset.filter(tags__contains=[tag])
+    return queryset.filter(tags__icontains=f'"{tag}"')
 
 
 def _json_contains() -> bool:

@@ -48,19 +48,6 @@ def task_word(status: str) -> str:
     return TASK_WORDS.get(status, status.lower())
 
 
-def statuses_for(word: str | None) -> tuple[str, ...] | None:
-    """Core statuses matching a FlowRunner status filter (`running` is QUEUED, RUNNING, WAITING)."""
-    if not word:
-        return None
-    try:
-        return STATUS_FILTER[word.lower()]
-    except KeyError:
-        raise BadRequest(
-            f"Unknown status '{word}'; use one of {', '.join(STATUS_FILTER)}.",
-            details={"field": "status", "reason": "unknown status"},
-        ) from None
-
-
 def log_level(value: str | None) -> str | None:
     """A `level` filter; `warning` is accepted for `warn`."""
     if not value:

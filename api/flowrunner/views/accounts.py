@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.models import Account
+from api.flowrunner.filters import AccountFilterSet
 from api.flowrunner.serializers import (
     AccountCreateSerializer,
     AccountListSerializer,
@@ -25,7 +26,6 @@ from core.errors import Forbidden
         description="Get a list of accounts: yours and those of the namespaces you administer (every account for "
         "a global admin), optionally of one role.",
         parameters=[
-            OpenApiParameter("role", str),
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
@@ -67,6 +67,7 @@ from core.errors import Forbidden
 )
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FlowRunnerViewSet):
     serializer_class = AccountSerializer
+    filterset_class = AccountFilterSet
     results_key = "accounts"
     lookup_value_regex = "[^/]+"
 
@@ -75,7 +76,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FlowRunne
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return selectors.account_list(account=self.request.user, role=self.request.query_params.get("role"))
+        return selectors.account_list(account=self.request.user)
 
     def get_object(self):
         return selectors.account_get(account=self.request.user, account_id=self.kwargs["pk"])

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.dialect import DialectViewMixin
+from api.filtering import DialectFilterBackend
 from api.flowrunner.dialect import DIALECT, FlowRunnerPagination
 
 
@@ -28,3 +29,4 @@ class FlowRunnerAPIView(DialectViewMixin, APIView):
 class FlowRunnerViewSet(DialectViewMixin, viewsets.GenericViewSet):
     dialect = DIALECT
     pagination_class = FlowRunnerPagination
+    filter_backends = (DialectFilterBackend,)

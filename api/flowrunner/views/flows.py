@@ -10,6 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.services import namespace_home
+from api.filtering import FilteredListMixin
+from api.flowrunner.filters import FlowFilterSet
 from api.flowrunner.serializers import (
     FlowCreateSerializer,
     FlowDetailSerializer,
@@ -25,6 +27,7 @@ from core.errors import BadRequest, PayloadTooLarge
 from executions.services import execution_start
 from flows import selectors, services
 from flows.definitions import DefinitionError, load_yaml
+from flows.models import Flow
 
 #: Reads document only what every operation can answer (api.docs: 401, and 404 on a path that
 #: names an object); writes add the role check and their own refusals.
@@ -57,12 +60,14 @@ def check_yaml(source: str | None) -> None:
             raise PayloadTooLarge(f"The definition is too large: {problem.message}", details=details) from exc
 
 
-class FlowListView(FlowRunnerAPIView):
+class FlowListView(FilteredListMixin, FlowRunnerAPIView):
+    filterset_class = FlowFilterSet
+    queryset = Flow.objects.none()  # the model, for the schema; requests use the scoped selector
+
     @extend_schema(
         operation_id="list_flows",
         summary="List flows",
         parameters=[
-            OpenApiParameter("tag", str, description="Only flows carrying this tag"),
             OpenApiParameter("limit", int, description="Default 10, at most 1000"),
             OpenApiParameter("offset", int),
         ],
@@ -70,7 +75,7 @@ class FlowListView(FlowRunnerAPIView):
     )
     def get(self, request: Request) -> Response:
         """Get a list of flows."""
-        flows = selectors.flow_list(account=request.user, tag=request.query_params.get("tag") or None)
+        flows = self.filter_queryset(selectors.flow_list(account=request.user))
         return self.paginated(request, flows, "flows", FlowSerializer)
 
     @extend_schema(
