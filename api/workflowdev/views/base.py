@@ -13,6 +13,7 @@ from accounts.models import Account, Namespace
 from accounts.selectors import namespace_get
 from accounts.services import namespace_create, namespace_home
 from api.dialect import DialectViewMixin
+from api.filtering import DialectFilterBackend
 from api.workflowdev.dialect import DIALECT, WorkflowDevPagination
 from core.errors import NotFound
 
@@ -24,6 +25,7 @@ class WorkflowDevAPIView(DialectViewMixin, APIView):
 class WorkflowDevViewSet(DialectViewMixin, viewsets.GenericViewSet):
     dialect = DIALECT
     pagination_class = WorkflowDevPagination
+    filter_backends = (DialectFilterBackend,)
 
 
 #: A write the caller's role does not allow (viewers read; executors run; editors write).
@@ -65,9 +67,3 @@ def body_namespace(account: Account, name: str | None) -> Namespace:
             raise
         return namespace_create(actor=account, name=name)
 
-
-def query_list(request: Request, name: str) -> list[str] | None:
-    """A comma-separated (or repeated) query parameter as a list; None when absent."""
-    values = [part.strip() for raw in request.query_params.getlist(name) for part in raw.split(",")]
-    values = [value for value in values if value]
-    return values or None

@@ -8,8 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.selectors import namespace_get
+from api.filtering import FilteredListMixin
 from api.pagination import Window
 from api.workflowdev.dialect import WorkflowDevPagination
+from api.workflowdev.filters import CredentialFilterSet
 from api.workflowdev.serializers.resources import (
     CredentialSerializer,
     CredentialWriteSerializer,
@@ -26,12 +28,12 @@ from api.workflowdev.views.base import (
     body_namespace,
     page_response,
     paginate,
-    query_list,
 )
 from connectors.registry import all_plugins, categories, get_plugin
 from core.errors import NotFound, ValidationFailed
 from vault import selectors as vault_selectors
 from vault import services as vault_services
+from vault.models import Secret
 
 NOT_FOUND = OpenApiResponse(description="Not found (or in a namespace you cannot read)")
 
@@ -83,16 +85,19 @@ class PluginDetailView(WorkflowDevAPIView):
         return Response(PluginSerializer(plugin.manifest()).data)
 
 
-class CredentialListView(WorkflowDevAPIView):
+class CredentialListView(FilteredListMixin, WorkflowDevAPIView):
+    filterset_class = CredentialFilterSet
+    queryset = Secret.objects.none()  # the model, for the schema; requests use the scoped selector
+
     @extend_schema(
         summary="List credentials (never their values)",
         operation_id="credentials_list",
-        parameters=[OpenApiParameter("namespace", str), *PAGE_PARAMETERS],
+        parameters=PAGE_PARAMETERS,
         responses={200: page_response(CredentialSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
         """List the credentials of the namespaces you can read. Values are never returned."""
-        credentials = vault_selectors.credential_list(actor=request.user, namespaces=query_list(request, "namespace"))
+        credentials = self.filter_queryset(vault_selectors.credential_list(actor=request.user))
         return paginate(self, request, credentials, CredentialSerializer)
 
     @extend_schema(

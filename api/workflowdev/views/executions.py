@@ -1,9 +1,11 @@
 """Executions (list, get with tasks, cancel, retry) and approvals of gates."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.filtering import FilteredListMixin
+from api.workflowdev.filters import ApprovalFilterSet, ExecutionFilterSet
 from api.workflowdev.serializers.executions import (
     ApprovalSerializer,
     DecisionSerializer,
@@ -18,51 +20,28 @@ from api.workflowdev.views.base import (
     WorkflowDevAPIView,
     page_response,
     paginate,
-    query_list,
 )
-from core.errors import BadRequest
 from executions import selectors
-from executions.models import Approval, ExecutionStatus
+from executions.models import Approval, Execution
 from executions.services import approval_decide, execution_cancel, execution_retry
 
 NOT_FOUND = OpenApiResponse(description="Not found (or in a namespace you cannot read)")
 CONFLICT = OpenApiResponse(description="Not allowed in the current status")
 
 
-def _statuses(request: Request) -> list[str] | None:
-    statuses = query_list(request, "status")
-    if statuses is None:
-        return None
-    statuses = [status.upper() for status in statuses]
-    unknown = sorted(set(statuses) - set(ExecutionStatus.values))
-    if unknown:
-        raise BadRequest(
-            f"Unknown status {', '.join(unknown)}; use {', '.join(ExecutionStatus.values)}.",
-            details={"field": "status", "reason": "unknown status"},
-        )
-    return statuses
+class ExecutionListView(FilteredListMixin, WorkflowDevAPIView):
+    filterset_class = ExecutionFilterSet
+    queryset = Execution.objects.none()  # the model, for the schema; requests use the scoped selector
 
-
-class ExecutionListView(WorkflowDevAPIView):
     @extend_schema(
         summary="List executions, newest first",
         operation_id="executions_list",
-        parameters=[
-            OpenApiParameter("namespace", str),
-            OpenApiParameter("flowId", str),
-            OpenApiParameter("status", str, description="One or more statuses, comma-separated."),
-            *PAGE_PARAMETERS,
-        ],
+        parameters=PAGE_PARAMETERS,
         responses={200: page_response(ExecutionSerializer), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
         """List executions, newest first, optionally filtered by flow, namespace or state."""
-        executions = selectors.execution_list(
-            account=request.user,
-            namespaces=query_list(request, "namespace"),
-            flow_id=request.query_params.get("flowId") or None,
-            statuses=_statuses(request),
-        )
+        executions = self.filter_queryset(selectors.execution_list(account=request.user))
         return paginate(self, request, executions, ExecutionSerializer)
 
 
@@ -107,15 +86,14 @@ class ExecutionRetryView(WorkflowDevAPIView):
         return _detail(request, id)
 
 
-class ApprovalListView(WorkflowDevAPIView):
+class ApprovalListView(FilteredListMixin, WorkflowDevAPIView):
+    filterset_class = ApprovalFilterSet
+    queryset = Approval.objects.none()  # the model, for the schema; requests use the scoped selector
+
     @extend_schema(
         summary="List approvals, newest first",
         operation_id="approvals_list",
-        parameters=[
-            OpenApiParameter("executionId", str),
-            OpenApiParameter("status", str, enum=Approval.Status.values),
-            *PAGE_PARAMETERS,
-        ],
+        parameters=PAGE_PARAMETERS,
         responses={
             200: page_response(ApprovalSerializer),
             400: BAD_QUERY,
@@ -124,15 +102,7 @@ class ApprovalListView(WorkflowDevAPIView):
     )
     def get(self, request: Request) -> Response:
         """List the approvals of gate tasks, optionally of one execution or one status."""
-        status = (request.query_params.get("status") or "").lower() or None
-        if status and status not in Approval.Status.values:
-            raise BadRequest(
-                f"Unknown approval status '{status}'; use {', '.join(Approval.Status.values)}.",
-                details={"field": "status", "reason": "unknown status"},
-            )
-        approvals = selectors.approval_list(
-            account=request.user, execution_id=request.query_params.get("executionId") or None, status=status
-        )
+        approvals = self.filter_queryset(selectors.approval_list(account=request.user))
         return paginate(self, request, approvals, ApprovalSerializer)
 
 

@@ -10,7 +10,9 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.selectors import namespace_get
+from api.filtering import FilteredListMixin
 from api.parsers import JSONParser
+from api.workflowdev.filters import FlowFilterSet
 from api.workflowdev.parsers import YAML_PARSERS
 from api.workflowdev.serializers.flows import (
     ExecuteResponseSerializer,
@@ -32,6 +34,7 @@ from api.workflowdev.views.base import (
 from core.errors import ValidationFailed
 from executions.services import execution_start
 from flows import selectors
+from flows.models import Flow
 from flows.services import flow_create, flow_delete, flow_restore, flow_update, flow_validate
 from flows.transfer import flow_export, flow_import
 
@@ -48,24 +51,19 @@ def _truthy(value: str | None) -> bool:
     return (value or "").lower() in {"1", "true", "yes"}
 
 
-class FlowListView(WorkflowDevAPIView):
+class FlowListView(FilteredListMixin, WorkflowDevAPIView):
+    filterset_class = FlowFilterSet
+    queryset = Flow.objects.none()  # the model, for the schema; requests use the scoped selector
+
     @extend_schema(
         summary="List flows",
         operation_id="flows_list",
-        parameters=[
-            OpenApiParameter("namespace", str),
-            OpenApiParameter("q", str, description="Name contains"),
-            *PAGE_PARAMETERS,
-        ],
+        parameters=PAGE_PARAMETERS,
         responses={200: page_response(FlowSerializer)},
     )
     def get(self, request: Request) -> Response:
         """List flows, optionally of one namespace or with a part of the name (`q`)."""
-        params = request.query_params
-        namespace = params.get("namespace")
-        flows = selectors.flow_list(
-            account=request.user, namespaces=[namespace] if namespace else None, q=params.get("q")
-        )
+        flows = self.filter_queryset(selectors.flow_list(account=request.user))
         return paginate(self, request, flows, FlowSerializer)
 
     @extend_schema(summary="Create a flow", request=FlowWriteSerializer, responses={201: FlowSerializer, **FLOW_ERRORS})
