@@ -10,7 +10,7 @@ from executions.models import Execution
 from flows.models import Trigger
 from flows.scheduling import due_triggers, fire_due_schedules, fire_trigger
 from flows.triggers import next_fire_time, trigger_create
-from tests.factories import AccountFactory, FlowFactory
+from tests.factories import AccountFactory, FlowFactory, TriggerFactory
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 25, 9, 0, 30, tzinfo=UTC)
@@ -87,7 +87,7 @@ def test_yaml_declared_schedules_are_armed_then_fired(namespace):
         "tasks:\n  - name: a\n    type: util.log\n    properties: {message: m}\n"
     )
     flow = FlowFactory(namespace=namespace, source=source)
-    Trigger.objects.create(flow=flow, type="schedule", cron="*/5 * * * *", from_definition=True, name="tick")
+    TriggerFactory(flow=flow, type="schedule", cron="*/5 * * * *", from_definition=True, name="tick")
     assert fire_due_schedules(now=T0) == []  # armed for 09:05
     assert Trigger.objects.get(flow=flow).next_fire_at == datetime(2026, 3, 25, 9, 5, tzinfo=UTC)
     assert len(fire_due_schedules(now=datetime(2026, 3, 25, 9, 5, tzinfo=UTC))) == 1

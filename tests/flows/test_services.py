@@ -8,11 +8,11 @@ from django.db.models import QuerySet
 from accounts.models import AuditEntry
 from accounts.roles import Role
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
+from executions.models import Execution, ExecutionStatus, TaskStatus
 from flows.models import Flow, FlowRevision, Trigger
 from flows.services import flow_create, flow_delete, flow_restore, flow_update, flow_validate
-from tests.factories import ExecutionFactory
-from vault.crypto import encrypt, generate_key, secret_aad
+from tests.factories import ExecutionFactory, FlowRevisionFactory, SecretFactory, TaskRunFactory
+from vault.crypto import generate_key
 from vault.models import Secret
 
 pytestmark = pytest.mark.django_db
@@ -58,10 +58,7 @@ def simple(name: str = "simple", value: str = "one") -> str:
 
 
 def make_secret(name: str, **owner) -> Secret:
-    secret = Secret(name=name, **owner)
-    secret.ciphertext, secret.nonce, secret.key_id = encrypt("value", aad=secret_aad(secret))
-    secret.save()
-    return secret
+    return SecretFactory(name=name, value="value", **owner)
 
 
 # --- create -----------------------------------------------------------------------------------
@@ -298,7 +295,7 @@ def test_update_and_restore_need_the_editor_role(editor, make_account, namespace
 def test_delete_refuses_live_executions_unless_forced(editor, make_account, namespace):
     flow = flow_create(actor=editor, namespace=namespace, source=simple())
     live = ExecutionFactory(flow=flow, status=E.WAITING)
-    waiting = TaskRun.objects.create(
+    waiting = TaskRunFactory(
         execution=live, step_id="hello", name="hello", plugin_type="util.echo", sequence=1, status=T.WAITING
     )
     done = ExecutionFactory(flow=flow, status=E.SUCCESS)
@@ -352,7 +349,7 @@ def test_an_editor_cannot_reach_the_flow_creators_personal_secrets(db):
     assert "PERSONAL" in str(refused.value.details)
 
     Flow.objects.filter(pk=flow.pk).update(source=stealing, revision=2)  # even written behind the services' back
-    FlowRevision.objects.create(flow=flow, number=2, source=stealing, created_by=editor)
+    FlowRevisionFactory(flow=flow, number=2, source=stealing, created_by=editor)
     execution = Execution(flow=flow, flow_revision=2, namespace=flow.namespace, created_by=editor)
     with pytest.raises(LookupError):
         VaultResolver(execution).secret("PERSONAL")

@@ -8,14 +8,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounts.models import Account, Membership, Namespace
+from accounts.models import Account, Namespace
 from accounts.roles import Role
-from executions.models import Approval, ExecutionStatus, Message, TaskRun, TaskStatus
+from executions.models import ExecutionStatus, TaskStatus
 from flows.models import Trigger
 from tests.conftest import token_for
-from tests.factories import PASSWORD, AccountFactory, AgentFactory, ExecutionFactory, FlowFactory, NamespaceFactory
-from vault.crypto import encrypt, secret_aad
-from vault.models import KeyValue, Secret
+from tests.factories import (
+    PASSWORD,
+    AccountFactory,
+    AgentFactory,
+    ApprovalFactory,
+    ExecutionFactory,
+    FlowFactory,
+    FlowRevisionFactory,
+    KeyValueFactory,
+    MembershipFactory,
+    MessageFactory,
+    NamespaceFactory,
+    SecretFactory,
+    TaskRunFactory,
+    TriggerFactory,
+)
+from vault.models import Secret
 
 ROLES = ("viewer", "executor", "editor", "admin")
 FLOW_YAML = "name: {name}\ntasks:\n  - name: hello\n    type: util.log\n    properties:\n      message: Hello\n"
@@ -35,33 +49,30 @@ class Side:
 
 
 def _secret(name: str, value: str, **owner: Any) -> Secret:
-    secret = Secret(name=name, **owner)
-    secret.ciphertext, secret.nonce, secret.key_id = encrypt(value, aad=secret_aad(secret))
-    secret.save()
-    return secret
+    return SecretFactory(name=name, value=value, **owner)
 
 
 def _side(namespace: Namespace, owner: Account, tag: str) -> Side:
     flow = FlowFactory(namespace=namespace, name=f"flow-{tag}", source=FLOW_YAML.format(name=f"flow-{tag}"))
-    flow.revisions.create(number=1, source=flow.source, created_by=owner)
+    FlowRevisionFactory(flow=flow, number=1, source=flow.source, created_by=owner)
     failed = ExecutionFactory(flow=flow, status=ExecutionStatus.FAILED, created_by=owner)
     waiting = ExecutionFactory(flow=flow, status=ExecutionStatus.WAITING, created_by=owner)
-    gate = TaskRun.objects.create(
+    gate = TaskRunFactory(
         execution=waiting, step_id="gate", name="gate", plugin_type="flow.pause", sequence=1, status=TaskStatus.WAITING
     )
-    approval = Approval.objects.create(task_run=gate, execution=waiting)
-    trigger = Trigger.objects.create(flow=flow, name=f"hook-{tag}", type=Trigger.Type.WEBHOOK, key=f"webhook-key-{tag}")
+    approval = ApprovalFactory(task_run=gate, execution=waiting)
+    trigger = TriggerFactory(flow=flow, name=f"hook-{tag}", type=Trigger.Type.WEBHOOK, key=f"webhook-key-{tag}")
     credential = _secret("API_TOKEN", "credential-value", namespace=namespace)
-    KeyValue.objects.create(namespace=namespace, key="greeting", value="hi")
+    KeyValueFactory(namespace=namespace, key="greeting", value="hi")
     agent = AgentFactory(namespace=namespace, name=f"agent-{tag}", type="util.echo")
     hook = AgentFactory(
         namespace=namespace, name=f"webhook-{tag}", type="WebhookAgent", options={"secret": f"hook-{tag}"}
     )
-    message = Message.objects.create(agent=agent, payload={"n": 1})
+    message = MessageFactory(agent=agent, payload={"n": 1})
     member = AccountFactory(role=Role.VIEWER, default_namespace=namespace, username=f"member-{tag}")
     _secret("PERSONAL", "personal-value", account=member)
     guest = AccountFactory(role=Role.VIEWER, default_namespace=None, username=f"guest-{tag}")
-    Membership.objects.create(account=guest, namespace=namespace, role=Role.VIEWER)
+    MembershipFactory(account=guest, namespace=namespace, role=Role.VIEWER)
     return Side(
         {
             "ns": namespace.name,
@@ -103,7 +114,7 @@ def build_world() -> World:
     home = NamespaceFactory(name="admin-home")
     accounts = {role: AccountFactory(role=role, default_namespace=production, username=role) for role in ROLES[:3]}
     admin = AccountFactory(role=Role.EDITOR, default_namespace=home, username="admin")
-    Membership.objects.create(account=admin, namespace=production, role=Role.ADMIN)
+    MembershipFactory(account=admin, namespace=production, role=Role.ADMIN)
     accounts["admin"] = admin
     stranger = AccountFactory(role=Role.EDITOR, default_namespace=elsewhere, username="stranger")
     return World(

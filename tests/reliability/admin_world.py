@@ -32,11 +32,11 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts.models import Account, Membership, Namespace
 from accounts.roles import Role
 from accounts.services import api_token_create, audit_record
-from executions.models import AgentLog, Approval, ExecutionEvent, ExecutionStatus, Message
+from executions.models import Approval, Execution, ExecutionStatus, Message
 from flows.models import Agent, Flow
 from flows.services import flow_update
 from tests.conftest import token_for
-from tests.factories import AccountFactory, ExecutionFactory
+from tests.factories import AccountFactory, AgentLogFactory, ExecutionEventFactory, ExecutionFactory
 from tests.reliability.access_world import FLOW_YAML, ROLES, Side, build_world
 
 CALLERS = ("anonymous", *ROLES)
@@ -138,8 +138,10 @@ def _extend(side: Side, tag: str, root: Account) -> dict[str, str]:
     flow_update(actor=root, flow=flow, source=SECOND_REVISION.format(name=flow.name))  # revision 1 is restorable
     agent = Agent.objects.get(pk=side["agent"])
     agent.flows.add(flow)
-    AgentLog.objects.create(agent=agent, text=f"ran-{tag}")
-    event = ExecutionEvent.objects.create(execution_id=side["execution"], type="log", message=f"event-{tag}")
+    AgentLogFactory(agent=agent, text=f"ran-{tag}")
+    event = ExecutionEventFactory(
+        execution=Execution.objects.get(pk=side["execution"]), type="log", message=f"event-{tag}"
+    )
     paused = ExecutionFactory(flow=flow, status=ExecutionStatus.PAUSED, created_by=root)
     approval = Approval.objects.get(pk=side["approval"])
     member = Account.objects.get(pk=side["member"])

@@ -468,13 +468,13 @@ def test_references_to_another_namespace_are_refused_at_run(kind: str, transacti
     from accounts.models import Namespace
     from executions.models import Execution
     from executions.services import execution_start
-    from flows.models import Flow
+    from tests.factories import FlowFactory
     from tests.reliability.access_world import _secret
 
     settings.MILLRACE_ENGINE_EAGER = True
     world = build_world()
     _secret("OTHER_ONLY", "other-value", namespace=Namespace.objects.get(name="elsewhere"))
-    flow = Flow.objects.create(
+    flow = FlowFactory(
         namespace=Namespace.objects.get(name="production"), name="borrower", source=_foreign_source(kind, world)
     )
     execution = execution_start(actor=world.accounts["editor"], flow=flow, inputs={})

@@ -165,9 +165,9 @@ def _extras(
     a second flow of a name, a decided approval, an empty accounts table, a broker that is down."""
     from accounts.models import Account
     from executions.engine.context import callback_digest
-    from executions.models import TaskRun, TaskStatus
-    from flows.models import Trigger
-    from tests.factories import FlowFactory
+    from executions.models import Execution, TaskRun, TaskStatus
+    from flows.models import Flow
+    from tests.factories import FlowFactory, TaskRunFactory, TriggerFactory
     from tests.reliability.access_world import NODES_YAML, PASSWORD
 
     own, mount = world.own, MOUNTS[slug]
@@ -227,8 +227,12 @@ def _extras(
         yield send(
             "PUT", "/api/v1/triggers/{}", f"/api/v1/triggers/{own['trigger']}", {"cron": "nope", "type": "schedule"}
         )
-        declared = Trigger.objects.create(
-            flow_id=own["flow"], name="declared", type="webhook", key="declared-key", from_definition=True
+        declared = TriggerFactory(
+            flow=Flow.objects.get(pk=own["flow"]),
+            name="declared",
+            type="webhook",
+            key="declared-key",
+            from_definition=True,
         )
         yield send("PUT", "/api/v1/triggers/{}", f"/api/v1/triggers/{declared.pk}", {"enabled": False})
         export = {"flow": {"name": "imported", "namespace": "production", "yamlContent": tasks.format(name="imported")}}
@@ -292,10 +296,15 @@ def _extras(
         settings.MILLRACE_HTTP_ALLOWED_NETWORKS = ["127.0.0.1/32"]
         upstream.expect_request("/items").respond_with_json({"items": []})
         yield send("POST", "/v1/do/{}/{}", "/v1/do/http/GetRequest", {"url": upstream.url_for("/items")})
-        run = TaskRun.objects.create(
-            execution_id=own["waiting"], step_id="call", name="call", plugin_type="connector.call", sequence=2,
-            status=TaskStatus.WAITING, callback_digest=callback_digest("a-callback-token"),
-        )  # fmt: skip
+        run = TaskRunFactory(
+            execution=Execution.objects.get(pk=own["waiting"]),
+            step_id="call",
+            name="call",
+            plugin_type="connector.call",
+            sequence=2,
+            status=TaskStatus.WAITING,
+            callback_digest=callback_digest("a-callback-token"),
+        )
         yield send("PUT", "/v1/callbacks/{}", "/v1/callbacks/a-callback-token", {"command_response": {"body": {}}}, {})
         assert TaskRun.objects.get(pk=run.pk).status != TaskStatus.WAITING
     elif slug == "activeworkflow":

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import Account, Namespace
+from tests.factories import AccountFactory, NamespaceFactory, SecretFactory
 from vault import crypto
 from vault.models import Secret
 
@@ -13,10 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def make_secret(name: str, value: str, **owner) -> Secret:
-    secret = Secret(name=name, **owner)
-    secret.ciphertext, secret.nonce, secret.key_id = crypto.encrypt(value, aad=crypto.secret_aad(secret))
-    secret.save()
-    return secret
+    return SecretFactory(name=name, value=value, **owner)
 
 
 def read(secret: Secret) -> str:
@@ -34,8 +31,8 @@ def rotate(*args: str) -> str:
 def old_secrets(settings):
     old, new = crypto.generate_key(), crypto.generate_key()
     settings.MILLRACE_CREDENTIALS_KEY = old
-    namespace = Namespace.objects.create(name="production")
-    account = Account.objects.create_user(username="ada", password="pw-ada-123")
+    namespace = NamespaceFactory(name="production")
+    account = AccountFactory(username="ada")
     secrets = [
         make_secret("DB_PASSWORD", "db-pass", namespace=namespace),
         make_secret("API_KEY", "api-key", account=account),
