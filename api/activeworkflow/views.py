@@ -6,11 +6,9 @@ Bare arrays, `{"error": "..."}`; a body or parameter that fails validation is a 
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpResponse
-from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -25,6 +23,7 @@ from accounts.permissions import IsAccount
 from accounts.selectors import namespace_get
 from accounts.services import namespace_home
 from api.activeworkflow.dialect import DIALECT
+from api.activeworkflow.filters import MessageFilterSet
 from api.activeworkflow.serializers import (
     AgentSerializer,
     AgentWriteSerializer,
@@ -35,8 +34,10 @@ from api.activeworkflow.serializers import (
     WorkflowImportSerializer,
     WorkflowSerializer,
 )
+from api.filtering import FilteredListMixin
 from core.errors import BadRequest
 from executions.agents import exchange, selectors, services
+from executions.models import Message
 from flows.models import Agent, Flow
 
 MAX_LIMIT = 1000
@@ -84,18 +85,6 @@ def _valid(serializer_class: type, data: Any, *, partial: bool = False) -> dict[
     body = serializer_class(data=data, partial=partial)
     body.is_valid(raise_exception=True)
     return dict(body.validated_data)
-
-
-def _after(value: str | None) -> datetime | None:
-    if value in (None, ""):
-        return None
-    try:
-        parsed = parse_datetime(value.replace(" ", "+"))  # a `+` in a query string arrives as a space
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise BadRequest("'after' must be an ISO 8601 datetime.")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _limit(value: str | None) -> int | None:
@@ -160,11 +149,13 @@ class AgentDetailView(ActiveWorkflowView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AgentMessagesView(ActiveWorkflowView):
+class AgentMessagesView(FilteredListMixin, ActiveWorkflowView):
+    filterset_class = MessageFilterSet
+    queryset = Message.objects.none()  # the model, for the schema; requests use the agent's messages
+
     @extend_schema(
         summary="The agent's latest messages, newest first",
         parameters=[
-            OpenApiParameter("after", OpenApiTypes.DATETIME, description="Only messages created after this time."),
             OpenApiParameter("limit", int, description=f"At most this many (up to {MAX_LIMIT}); default all."),
         ],
         responses={200: MessageSerializer(many=True), **ERRORS},
@@ -172,10 +163,10 @@ class AgentMessagesView(ActiveWorkflowView):
     def get(self, request: Request, agent_id: str) -> Response:
         """Get the latest messages the agent emitted, newest first."""
         agent = selectors.agent_get(account=request.user, agent_id=agent_id)
-        params = request.query_params
-        messages = selectors.message_list(
-            agent=agent, after=_after(params.get("after")), limit=_limit(params.get("limit"))
-        )
+        messages = self.filter_queryset(selectors.message_list(agent=agent))
+        limit = _limit(request.query_params.get("limit"))
+        if limit is not None:
+            messages = messages[:limit]
         return Response(MessageSerializer(messages, many=True).data)
 
     @extend_schema(
