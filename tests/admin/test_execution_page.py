@@ -313,10 +313,8 @@ def test_the_execution_list_filters_by_date_and_searches_by_id(client, ns_admin,
 def test_a_long_timeline_is_cut_short_with_a_link_to_every_task_run(client, ns_admin, tenant_a, monkeypatch):
     monkeypatch.setattr(execution_pages, "TIMELINE_LIMIT", 4)
     execution = tenant_a.execution
-    TaskRun.objects.bulk_create(
-        TaskRun(execution=execution, step_id="item", name=f"item-{n}", plugin_type="util.log", sequence=n + 2)
-        for n in range(6)
-    )
+    for n in range(6):
+        TaskRunFactory(execution=execution, step_id="item", name=f"item-{n}", plugin_type="util.log", sequence=n + 2)
     client.force_login(ns_admin)
 
     page = client.get(change_url(execution)).content.decode()

@@ -34,11 +34,11 @@ import uvicorn
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import connections, transaction
 
-from accounts.models import Account, Membership, Namespace
+from accounts.models import Account, Namespace
 from accounts.roles import Role
 from tests.browser import helpers
 from tests.conftest import ON_CI
-from tests.factories import PASSWORD, AccountFactory, NamespaceFactory
+from tests.factories import PASSWORD, AccountFactory, MembershipFactory, NamespaceFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -305,7 +305,7 @@ def make_namespace_admin(transactional_db) -> Callable[..., Account]:
     def make(*namespaces: Namespace, username: str = "ns-admin") -> Account:
         account = AccountFactory(username=username, role=Role.VIEWER, default_namespace=None)
         for namespace in namespaces:
-            Membership.objects.create(account=account, namespace=namespace, role=Role.ADMIN)
+            MembershipFactory(account=account, namespace=namespace, role=Role.ADMIN)
         return account
 
     return make

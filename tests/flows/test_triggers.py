@@ -11,7 +11,7 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from executions.models import Execution
 from flows.models import Trigger
 from flows.triggers import trigger_create, trigger_delete, trigger_update, webhook_fire
-from tests.factories import AccountFactory, FlowFactory
+from tests.factories import AccountFactory, FlowFactory, TriggerFactory
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 25, 9, 0, 30, tzinfo=UTC)
@@ -92,11 +92,11 @@ def test_keys_are_unique_and_every_refused_key_gets_the_same_answer(editor, flow
 
 
 def test_a_trigger_keeps_its_key_and_yaml_triggers_are_refused(editor, flow):
-    legacy = Trigger.objects.create(flow=flow, type="webhook", key="legacy-1")  # chosen before the rule
+    legacy = TriggerFactory(flow=flow, type="webhook", key="legacy-1")  # chosen before the rule
     assert trigger_update(actor=editor, trigger=legacy, enabled=False, key="legacy-1").key == "legacy-1"
     with pytest.raises(ValidationFailed):
         trigger_update(actor=editor, trigger=legacy, key="legacy-2")
-    declared = Trigger.objects.create(flow=flow, type="webhook", key="declared-1", from_definition=True)
+    declared = TriggerFactory(flow=flow, type="webhook", key="declared-1", from_definition=True)
     with pytest.raises(Conflict):
         trigger_update(actor=editor, trigger=declared, enabled=False)
     with pytest.raises(Conflict):

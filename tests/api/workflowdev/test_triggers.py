@@ -9,7 +9,7 @@ from accounts.roles import Role
 from executions.models import Execution
 from flows.models import Trigger
 from tests.api.workflowdev.conftest import API, WD, assert_error
-from tests.factories import FlowFactory
+from tests.factories import FlowFactory, TriggerFactory
 
 ECHO = """name: echo
 tasks:
@@ -93,7 +93,7 @@ def test_trigger_errors_roles_and_isolation(api, create_flow, as_role, other_nam
 
 @pytest.mark.django_db
 def test_a_refused_key_tells_nothing_of_other_tenants_keys(api, create_flow, other_namespace):
-    theirs = Trigger.objects.create(flow=FlowFactory(namespace=other_namespace), type="webhook", key=TAKEN_KEY)
+    theirs = TriggerFactory(flow=FlowFactory(namespace=other_namespace), type="webhook", key=TAKEN_KEY)
     flow = create_flow()
     answers = []
     for key in (theirs.key, "my-webhook-key", "a" * 40, "abcdefghijklmnopqrstuvwxyzABCDEF", "k" * 31 + "!"):

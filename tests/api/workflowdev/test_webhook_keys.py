@@ -7,7 +7,7 @@ import pytest
 
 from flows.models import Flow, Trigger
 from tests.api.workflowdev.conftest import WD, assert_error
-from tests.factories import FlowFactory
+from tests.factories import FlowFactory, TriggerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +37,7 @@ def test_a_strong_chosen_key_is_kept_and_a_missing_one_generated(api):
 
 
 def test_weak_and_taken_keys_get_one_answer_with_the_line(api, other_namespace):
-    theirs = Trigger.objects.create(
-        flow=FlowFactory(namespace=other_namespace), type="webhook", key=secrets.token_urlsafe(24)
-    )
+    theirs = TriggerFactory(flow=FlowFactory(namespace=other_namespace), type="webhook", key=secrets.token_urlsafe(24))
     answers = []
     for key in (theirs.key, "my-hook", "a" * 40, "0123456789abcdef" * 2):
         error = assert_error(declare(api, key), 422, "validation_error")
