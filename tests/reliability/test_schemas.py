@@ -163,12 +163,11 @@ def _extras(
 ) -> Iterator[tuple[str, str, int]]:
     """The refusals that need a particular state: a conflict, a definition that does not compile,
     a second flow of a name, a decided approval, an empty accounts table, a broker that is down."""
-    from accounts.models import Account
     from executions.engine.context import callback_digest
     from executions.models import Execution, TaskRun, TaskStatus
     from flows.models import Flow
-    from tests.factories import FlowFactory, TaskRunFactory, TriggerFactory
-    from tests.reliability.access_world import NODES_YAML, PASSWORD
+    from tests.factories import AccountFactory, FlowFactory, TaskRunFactory, TriggerFactory
+    from tests.reliability.access_world import NODES_YAML
 
     own, mount = world.own, MOUNTS[slug]
     as_admin = {"HTTP_AUTHORIZATION": _headers(world, "admin")["Authorization"]}
@@ -258,7 +257,7 @@ def _extras(
             yield send(
                 "POST", f"/api/v1/approvals/{{}}/{decision}", f"/api/v1/approvals/{own['approval']}/{decision}", {}
             )
-        global_admin = Account.objects.create_user(username="root", password=PASSWORD, role="admin")
+        global_admin = AccountFactory(username="root", role="admin")
         root = {"HTTP_AUTHORIZATION": f"Bearer {token_for(global_admin)}"}
         for name in ("brand-new", "brand-new", "Not A Name!"):
             yield send("POST", "/api/v1/namespaces", "/api/v1/namespaces", {"name": name}, root)
