@@ -152,6 +152,7 @@ INSTALLED_APPS = [
     "accounts",
     "flows",
     "executions",
+    "agents",
     "connectors",
     "vault",
     "console",

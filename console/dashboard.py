@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from accounts.models import Account
+from agents.selectors import agents_with_errors
 from console.workers import QueueStatus, queue_status
 from executions.models import Execution, ExecutionStatus
 from executions.selectors import execution_status_counts, executions_failed_recently, executions_in_progress
 from flows.models import Agent
-from flows.selectors import agents_with_errors
 
 WINDOW = timedelta(hours=24)
 

@@ -2,13 +2,13 @@
 
 from uuid import UUID
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 
 from accounts.models import Account
 from accounts.selectors import scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
-from flows.models import Agent, Flow, FlowRevision, Trigger
+from flows.models import Flow, FlowRevision, Trigger
 
 
 def flow_list(
@@ -67,13 +67,3 @@ def trigger_get(*, account: Account, trigger_id: UUID | str) -> Trigger:
     if trigger is None:
         raise NotFound("Trigger not found.")
     return trigger
-
-
-def agents_with_errors(*, account: Account, limit: int = 10) -> QuerySet[Agent]:
-    """Agents whose last run failed, the most recent first."""
-    queryset = scope_to_namespaces(Agent.objects.select_related("namespace"), account=account)
-    return (
-        queryset.exclude(last_error="")
-        .only("id", "name", "type", "namespace__name", "last_error", "last_run_at", "disabled")
-        .order_by(F("last_run_at").desc(nulls_last=True), "name")[:limit]
-    )

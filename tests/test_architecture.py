@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "connectors", "core", "executions", "flows", "vault")
+APPS = ("accounts", "agents", "connectors", "console", "core", "executions", "flows", "vault")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -188,3 +188,20 @@ def test_no_import_inside_a_function_without_a_reason(package):
 
 def test_no_import_inside_the_execution_services_without_a_reason():
     assert _unexplained_inner_imports(ROOT / "executions" / "services.py") == []
+
+# --- agents in one place -------------------------------------------------------------------
+
+
+def test_agents_sit_above_flows_and_executions():
+    """The agent code (`agents/`) uses flows, executions and their models; nothing below it
+    imports it back (their admin modules included: the agent pages are `agents.admin`). Only
+    entry points may name it: `manage.py worker` registers the agents' schedules."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name for name in imported_modules(path) | dotted_names(path) if name.split(".")[0] == "agents"
+        )
+        for package in ("accounts", "connectors", "core", "executions", "flows", "vault")
+        for path in modules_of(package)
+        if "management" not in path.parts
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}

@@ -1,4 +1,4 @@
-"""ActiveWorkflow endpoints: thin views over `executions.agents` services and selectors.
+"""ActiveWorkflow endpoints: thin views over `agents` services and selectors.
 
 Bare arrays, `{"error": "..."}`; a body or parameter that fails validation is a 400 here
 (the reference answers 500; DIALECTS.md settles 400).
@@ -22,6 +22,7 @@ from accounts.models import Account, Namespace
 from accounts.permissions import IsAccount
 from accounts.selectors import namespace_get
 from accounts.services import namespace_home
+from agents import exchange, selectors, services
 from api.activeworkflow.dialect import DIALECT
 from api.activeworkflow.filters import MessageFilterSet
 from api.activeworkflow.serializers import (
@@ -36,7 +37,6 @@ from api.activeworkflow.serializers import (
 )
 from api.filtering import FilteredListMixin
 from core.errors import BadRequest
-from executions.agents import exchange, selectors, services
 from executions.models import Message
 from flows.models import Agent, Flow
 

@@ -1,5 +1,5 @@
 """Console pages of the flows app, one module a concern; importing them registers them."""
 
-from flows.admin import agents, flows, triggers
+from flows.admin import flows, triggers
 
-__all__ = ["agents", "flows", "triggers"]
+__all__ = ["flows", "triggers"]

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEntry
 from accounts.roles import Role
-from executions.agents import services
+from agents import services
 from executions.models import AgentLog, Message
 from flows.models import Agent, AgentLink, Flow
 from tests.admin.helpers import add_url, change_url

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import Membership
 from accounts.roles import Role
-from executions.agents import services
+from agents import services
 from flows.models import Agent, AgentLink, Flow
 from tests.browser.helpers import outside_playwright, save_screenshot
 from tests.factories import AccountFactory

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from accounts.roles import Role
-from executions.agents import services
+from agents import services
 from executions.models import AgentLog, Message
 from flows.models import Agent, AgentLink
 from tests.factories import AccountFactory
@@ -95,8 +95,8 @@ def test_a_scheduled_fetch_trigger_post_chain(
 
     # The worker registered the tick and the expiry job; the tick ran the website agent.
     schedules = dict(Schedule.objects.values_list("func", "schedule_type"))
-    assert schedules["executions.agents.runtime.tick"] == Schedule.MINUTES
-    assert schedules["executions.agents.runtime.purge_expired"] == Schedule.MINUTES
+    assert schedules["agents.runtime.tick"] == Schedule.MINUTES
+    assert schedules["agents.runtime.purge_expired"] == Schedule.MINUTES
     website.refresh_from_db()
     assert website.last_run_at is not None and website.last_error == ""
     assert posted == [{"title": "alpha", "score": 5, "message": "Hot: alpha", "via": "notify"}]
@@ -132,7 +132,7 @@ def test_a_scheduled_fetch_trigger_post_chain(
     )
 
     # Expiry: the job, run by a worker as if two hours had passed, removes only the website's messages.
-    async_task("executions.agents.runtime.purge_expired", (website.last_run_at + timedelta(hours=2)).isoformat())
+    async_task("agents.runtime.purge_expired", (website.last_run_at + timedelta(hours=2)).isoformat())
     wait_until(lambda: not Message.objects.filter(agent=website).exists(), 60, "the expiry job")
     assert [p["title"] for p in payloads(trigger)] == ["alpha", "gamma"]
     assert Message.objects.filter(agent=post).count() == 0  # a PostAgent emits nothing unless asked

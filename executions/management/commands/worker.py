@@ -26,8 +26,8 @@ SWEEP_SCHEDULE = "millrace: engine sweep"
 SCHEDULES = (
     (SWEEP_SCHEDULE, "executions.engine.sweeper.sweep", 1),
     ("millrace: schedule triggers", "flows.scheduling.fire_due_schedules", 1),
-    ("millrace: agent schedules", "executions.agents.runtime.tick", 1),
-    ("millrace: expired agent messages", "executions.agents.runtime.purge_expired", 5),
+    ("millrace: agent schedules", "agents.runtime.tick", 1),
+    ("millrace: expired agent messages", "agents.runtime.purge_expired", 5),
 )
 #: Key of the PostgreSQL advisory lock that serialises workers starting at the same time.
 SCHEDULES_LOCK = 0x6D696C6C  # "mill"

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.roles import Role
-from executions.agents import exchange
+from agents import exchange
 from executions.models import Message
 from flows.models import Agent, AgentLink, Flow
 from tests.factories import AccountFactory, FlowFactory

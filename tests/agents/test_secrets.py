@@ -10,8 +10,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from accounts.roles import Role
+from agents import services
 from core.errors import ValidationFailed
-from executions.agents import services
 from executions.models import Message
 from flows.models import Agent
 from tests.factories import AccountFactory

@@ -3,7 +3,7 @@ secrets masked, the newest `MILLRACE_AGENT_LOG_KEEP` kept, a failure that blocks
 
 from pytest_httpserver import HTTPServer
 
-from executions.agents import runtime, services
+from agents import runtime, services
 from executions.models import AgentLog, Message
 from vault.services import secret_set
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account, AuditEntry
@@ -122,3 +122,13 @@ def agent_activity(*, agent: Agent, limit: int = 20) -> list[AuditEntry]:
 def agent_log_list(*, agent: Agent, limit: int = 50) -> list[AgentLog]:
     """The agent's newest log lines (the caller has already checked it may see the agent)."""
     return list(agent.logs.order_by("-id")[:limit])
+
+
+def agents_with_errors(*, account: Account, limit: int = 10) -> QuerySet[Agent]:
+    """Agents whose last run failed, the most recent first (the console's dashboard)."""
+    queryset = scope_to_namespaces(Agent.objects.select_related("namespace"), account=account)
+    return (
+        queryset.exclude(last_error="")
+        .only("id", "name", "type", "namespace__name", "last_error", "last_run_at", "disabled")
+        .order_by(F("last_run_at").desc(nulls_last=True), "name")[:limit]
+    )

@@ -6,7 +6,7 @@ import re
 import secrets
 from typing import Any
 
-from executions.agents.types import AgentError, AgentRun, AgentType, json_path, register, truthy
+from agents.types import AgentError, AgentRun, AgentType, json_path, register, truthy
 
 RULE_TYPES = ("regex", "!regex", "field==value", "field!=value", "field>value", "field>=value", "field<value",
               "field<=value")  # fmt: skip

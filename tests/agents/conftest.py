@@ -8,7 +8,7 @@ from pytest_httpserver import HTTPServer
 
 from accounts.models import Account
 from accounts.roles import Role
-from executions.agents import services
+from agents import services
 from flows.models import Agent
 from tests.factories import AccountFactory
 

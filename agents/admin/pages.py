@@ -22,11 +22,10 @@ from django.views.decorators.http import require_POST
 from accounts.models import Namespace
 from accounts.roles import Role
 from accounts.selectors import namespace_ids_for, namespace_list
-from core import jsonlimits
-from core.errors import MillraceError, NotFound
-from executions.agents.exchange import export_document, workflow_import
-from executions.agents.logic_types import WebhookAgent
-from executions.agents.selectors import (
+from agents.admin.graph import agent_svg
+from agents.exchange import export_document, workflow_import
+from agents.logic_types import WebhookAgent
+from agents.selectors import (
     agent_activity,
     agent_links,
     agent_log_list,
@@ -36,8 +35,9 @@ from executions.agents.selectors import (
     workflow_links,
     workflows_with_agents,
 )
-from executions.agents.services import agent_logs_clear, agent_run, agent_type_or_none, message_create
-from flows.admin.agent_graph import agent_svg
+from agents.services import agent_logs_clear, agent_run, agent_type_or_none, message_create
+from core import jsonlimits
+from core.errors import MillraceError, NotFound
 from flows.models import Agent, Flow
 
 RECENT_MESSAGES = 20

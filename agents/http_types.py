@@ -13,8 +13,8 @@ from typing import Any
 from bs4 import BeautifulSoup
 from soupsieve import SelectorSyntaxError
 
+from agents.types import AgentError, AgentRun, AgentType, json_path, register, run_plugin, truthy
 from connectors.registry import get_plugin
-from executions.agents.types import AgentError, AgentRun, AgentType, json_path, register, run_plugin, truthy
 
 MODES = ("all", "on_change", "merge")
 SEEN_LIMIT = 500  # digests of emitted rows kept in memory for `mode: on_change`

@@ -4,7 +4,7 @@ The form takes the options as JSON and the sources and workflows as choices of t
 namespace; `agent_validate` checks it (types, options, schedule, secret names the saver may
 use), then `agent_create`/`agent_update` write it, so a new source starts at its newest
 message and re-enabling skips what was emitted meanwhile. The pages beside it (run now, manual
-message, messages and logs, workflow graphs, import) are in `flows.admin.agent_pages`.
+message, messages and logs, workflow graphs, import) are in `agents.admin.pages`.
 """
 
 import json
@@ -21,10 +21,9 @@ from django.http import HttpRequest
 from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, adopt
 from accounts.roles import Role
 from accounts.selectors import namespace_ids_for, scope_to_namespaces
-from core import jsonlimits
-from core.errors import MillraceError, ValidationFailed
-from executions.agents.logic_types import WebhookAgent
-from executions.agents.services import (
+from agents.admin.pages import AgentPagesMixin
+from agents.logic_types import WebhookAgent
+from agents.services import (
     agent_create,
     agent_delete,
     agent_run,
@@ -33,8 +32,9 @@ from executions.agents.services import (
     agent_validate,
     message_create,
 )
-from executions.agents.types import huginn_types
-from flows.admin.agent_pages import AgentPagesMixin
+from agents.types import huginn_types
+from core import jsonlimits
+from core.errors import MillraceError, ValidationFailed
 from flows.models import Agent, Flow
 
 FORM_FIELD_OF = {"sources": "source_agents", "workflow_ids": "workflows"}  # service names → form fields

@@ -5,7 +5,7 @@ import threading
 
 from django.db import connection
 
-from executions.agents import runtime, services
+from agents import runtime, services
 from executions.models import Message
 from flows.models import AgentLink
 
@@ -80,7 +80,7 @@ def test_disabled_agent_receives_nothing(make_agent, actor):
 
 
 def test_disabled_agent_does_not_run_on_schedule(make_agent, httpserver):
-    from tests.executions.agents.conftest import T0
+    from tests.agents.conftest import T0
 
     httpserver.expect_request("/x").respond_with_json({"v": 1})
     make_agent("w", "Agents::WebsiteAgent", {"url": httpserver.url_for("/x"), "extract": {"v": {"path": "v"}}},

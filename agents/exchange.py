@@ -16,11 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Namespace
+from agents import services
+from agents.logic_types import WebhookAgent
+from agents.types import agent_type
 from core.errors import ValidationFailed
 from core.timefmt import isoformat
-from executions.agents import services
-from executions.agents.logic_types import WebhookAgent
-from executions.agents.types import agent_type
 from flows.models import Agent, AgentLink, Flow
 from flows.services import flow_create
 

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 from werkzeug import Request, Response
 
-from executions.agents import runtime
+from agents import runtime
 from executions.models import Message
 from flows.models import Agent, AgentLink
-from tests.executions.agents.conftest import T0
+from tests.agents.conftest import T0
 
 ITEMS = [{"title": "alpha", "score": 5}, {"title": "beta", "score": 1}]
 
@@ -101,7 +101,7 @@ def test_a_failing_receiver_does_not_block_its_cursor(make_agent):
     source = make_agent("source", "Agents::ManualEventAgent")
     formatter = make_agent("fmt", "Agents::EventFormattingAgent", {"instructions": {"x": "{{ message.a.b }}"}},
                            sources=(source,))  # fmt: skip
-    from executions.agents.services import message_create
+    from agents.services import message_create
 
     actor = source.created_by
     message_create(actor=actor, agent=source, payload={"nothing": 1})  # message.a is undefined: fails

@@ -21,12 +21,12 @@ from accounts.models import Account, Namespace
 from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_record
+from agents import schedules
+from agents.logic_types import WebhookAgent
+from agents.runtime import emit
+from agents.types import AgentError, AgentType, agent_type
 from connectors.netpolicy import check_literal_url
 from core.errors import BadRequest, NotFound, ValidationFailed
-from executions.agents import schedules
-from executions.agents.logic_types import WebhookAgent
-from executions.agents.runtime import emit
-from executions.agents.types import AgentError, AgentType, agent_type
 from executions.engine import dispatch
 from executions.models import AgentLog, Message
 from flows.definitions.fields import is_template
@@ -311,7 +311,7 @@ def agent_run(*, actor: Account, agent: Agent) -> None:
         actor=actor, action="agent.run", resource_type="agent", resource_id=agent.pk, namespace=agent.namespace,
         summary={"name": agent.name},
     )  # fmt: skip
-    dispatch.on_commit("executions.agents.runtime.run_agent", str(agent.pk), None, True)
+    dispatch.on_commit("agents.runtime.run_agent", str(agent.pk), None, True)
 
 
 @transaction.atomic

@@ -11,8 +11,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account, Namespace
+from agents.exchange import workflow_import
 from core.errors import MillraceError
-from executions.agents.exchange import workflow_import
 
 
 class Command(BaseCommand):

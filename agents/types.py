@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 import jmespath
 from jmespath.exceptions import JMESPathError
 
+from agents.context import AgentContext
 from connectors.registry import Plugin, ResultStatus, get_plugin
-from executions.agents.context import AgentContext
 from executions.engine.templating import secret_refused
 from flows.models import Agent
 
@@ -84,7 +84,8 @@ def register(cls: type[AgentType]) -> type[AgentType]:
 
 
 def _load() -> None:
-    from executions.agents import http_types, logic_types  # noqa: F401  (register the Huginn types)
+    # They import this module to register the Huginn types: loaded on first use, a real cycle.
+    from agents import http_types, logic_types  # noqa: F401
 
 
 def huginn_types() -> list[str]:

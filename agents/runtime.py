@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -20,9 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from executions.agents import schedules
-from executions.agents.context import AgentContext, AgentResolver
-from executions.agents.types import AgentError, AgentRun, agent_type
+from agents import schedules
+from agents.context import AgentContext, AgentResolver
+from agents.types import AgentError, AgentRun, agent_type
 from executions.engine import dispatch
 from executions.engine.templating import TemplateRenderer, TemplateRenderError
 from executions.models import AgentLog, Message
@@ -64,7 +65,7 @@ def tick(now: datetime | str | None = None) -> int:
         if not schedules.is_due(schedule, last_run_at, now):
             continue
         if Agent.objects.filter(pk=agent_id, last_run_at=last_run_at).update(last_run_at=now):
-            dispatch.on_commit("executions.agents.runtime.run_agent", str(agent_id), now.isoformat())
+            dispatch.on_commit("agents.runtime.run_agent", str(agent_id), now.isoformat())
             started += 1
     return started
 
@@ -93,7 +94,7 @@ def deliver(receiver_id: str) -> None:
     for _ in range(DELIVER_BATCH):
         if not _deliver_one(receiver_id):
             return
-    dispatch.on_commit("executions.agents.runtime.deliver", str(receiver_id))
+    dispatch.on_commit("agents.runtime.deliver", str(receiver_id))
 
 
 def _deliver_one(receiver_id: str) -> bool:
@@ -212,19 +213,19 @@ def emit(
     messages = [Message.objects.create(agent=agent, payload=payload, expires_at=expires_at) for payload in payloads]
     receivers = AgentLink.objects.filter(source=agent, receiver__disabled=False).values_list("receiver_id", flat=True)
     for receiver_id in receivers:
-        dispatch.on_commit("executions.agents.runtime.deliver", str(receiver_id))
+        dispatch.on_commit("agents.runtime.deliver", str(receiver_id))
     return messages
 
 
 def _control(agent: Agent, actions: list[tuple[str, list[str]]], now: datetime) -> None:
     """SchedulerAgent's actions on agents of its own namespace."""
-    from executions.agents.services import jump_cursors
+    from agents.services import jump_cursors  # services imports this module (`emit`): a real cycle
 
     for action, target_ids in actions:
         targets = Agent.objects.filter(namespace_id=agent.namespace_id, pk__in=_uuids(target_ids)).exclude(pk=agent.pk)
         if action == "run":
             for target_id in targets.values_list("pk", flat=True):
-                dispatch.on_commit("executions.agents.runtime.run_agent", str(target_id), now.isoformat())
+                dispatch.on_commit("agents.runtime.run_agent", str(target_id), now.isoformat())
         elif action == "enable":
             for target in targets.filter(disabled=True):
                 jump_cursors(target)
@@ -234,8 +235,6 @@ def _control(agent: Agent, actions: list[tuple[str, list[str]]], now: datetime) 
 
 
 def _uuids(values: list[str]) -> list[str]:
-    from uuid import UUID
-
     valid = []
     for value in values:
         try:

@@ -4,11 +4,11 @@ from datetime import timedelta
 
 import pytest
 
-from executions.agents import schedules
-from executions.agents.http_types import extract_html, extract_json
-from executions.agents.logic_types import WebhookAgent, rule_matches
-from executions.agents.types import AgentError, agent_type
-from tests.executions.agents.conftest import T0
+from agents import schedules
+from agents.http_types import extract_html, extract_json
+from agents.logic_types import WebhookAgent, rule_matches
+from agents.types import AgentError, agent_type
+from tests.agents.conftest import T0
 
 
 @pytest.mark.parametrize(

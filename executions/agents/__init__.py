@@ -1,1 +1,0 @@
-"""The ActiveWorkflow (Huginn-style) agent runtime: types, schedules, propagation and services."""
