@@ -189,6 +189,7 @@ def test_no_import_inside_a_function_without_a_reason(package):
 def test_no_import_inside_the_execution_services_without_a_reason():
     assert _unexplained_inner_imports(ROOT / "executions" / "services.py") == []
 
+
 # --- agents in one place -------------------------------------------------------------------
 
 
