@@ -17,6 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 LOG_TAIL = 60
 
 
+LOOPBACK = "127.0.0.0/8"
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings) -> None:
+    """The test process judges outbound URLs as the workers do: flows and agents saved here
+    (checked against the policy at save time) call the local test servers."""
+    settings.MILLRACE_HTTP_ALLOWED_NETWORKS = [LOOPBACK]
+
+
 @pytest.fixture
 def worker_env(transactional_db) -> dict[str, str]:
     """The environment of a worker process that shares this test's database."""
@@ -26,7 +36,7 @@ def worker_env(transactional_db) -> dict[str, str]:
         f"postgres://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
         f"/{database['NAME']}"
     )
-    env.update({"MILLRACE_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8", "MILLRACE_WORKERS": "2", "LOG_LEVEL": "WARNING"})
+    env.update({"MILLRACE_HTTP_ALLOWED_NETWORKS": LOOPBACK, "MILLRACE_WORKERS": "2", "LOG_LEVEL": "WARNING"})
     return env
 
 
