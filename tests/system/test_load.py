@@ -2,6 +2,7 @@
 works end to end, and nothing fails under a small steady load with WebSocket subscribers."""
 
 import asyncio
+import secrets
 
 import pytest
 
@@ -18,9 +19,10 @@ def test_a_short_load_run_has_no_errors_and_reports_every_figure(live_server_pro
     processes = {"server": live_server_process.process, "worker 1": workers.start(), "worker 2": workers.start()}
     actor = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
     plan = Plan(seconds=3, rate=5, subscribers=10, watched=2, tick_seconds=0.5)
-    watched, pair = prepare(actor, namespace, plan, key="load-smoke-key")
+    key = f"load-smoke-{secrets.token_urlsafe(24)}"  # a chosen webhook key must be long and random
+    watched, pair = prepare(actor, namespace, plan, key=key)
     with MemoryWatch(processes, every=1.0) as watch:
-        found = asyncio.run(drive(live_server_process.url, "load-smoke-key", token_for(actor), watched, plan))
+        found = asyncio.run(drive(live_server_process.url, key, token_for(actor), watched, plan))
     result = {"plan": plan.__dict__, **settle(found, watched, actor), "memory_mib": watch.report()}
 
     assert result["errors"] == 0, result["error_samples"]
