@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Namespace
-from flows.models import Agent, Flow, Trigger
+from flows.models import EXECUTION_END_STATUSES, Agent, Flow, Trigger
 
 
 class ExecutionStatus(models.TextChoices):
@@ -38,9 +38,9 @@ class TaskStatus(models.TextChoices):
     TIMED_OUT = "TIMED_OUT"
 
 
-TERMINAL_EXECUTION_STATUSES = frozenset(
-    {ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.TIMED_OUT}
-)
+#: SUCCESS, FAILED, CANCELLED, TIMED_OUT: named in flows (flow triggers watch them), which
+#: cannot import this app; `ExecutionStatus(name)` refuses a name that is not a status.
+TERMINAL_EXECUTION_STATUSES = frozenset(ExecutionStatus(name) for name in EXECUTION_END_STATUSES)
 
 
 class Execution(models.Model):

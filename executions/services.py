@@ -1,4 +1,5 @@
-"""Writes on executions: start, cancel, pause, resume, retry, approvals and callbacks.
+"""Writes on executions: start, cancel, pause, resume, retry, approvals and callbacks; deleting
+a flow with its live executions cancelled.
 
 Every status change goes through the engine's `transition`; these services check roles
 and tenancy, record the audit entry, then ask the engine (`executions.engine.lifecycle`
@@ -26,7 +27,8 @@ from executions.engine.lifecycle import execution_create, execution_end
 from executions.engine.rows import execution_snapshot
 from executions.engine.transitions import transition
 from executions.engine.writes import deferred_writes
-from executions.models import Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from executions.models import TERMINAL_EXECUTION_STATUSES, Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from flows import services as flows_services
 from flows.definitions import CONTROL_TYPES
 from flows.models import Flow, Trigger
 
@@ -93,6 +95,22 @@ def execution_cancel(*, actor: Account, execution: Execution) -> Execution:
             namespace=execution.namespace,
         )
     return execution
+
+
+@transaction.atomic
+def flow_delete(*, actor: Account, flow: Flow, force: bool = False) -> None:
+    """Delete a flow; with live executions only when `force`, which cancels them first.
+
+    The deletion itself, and its refusal while a run is live, is `flows.services.flow_delete`.
+    """
+    ensure_role(actor, flow.namespace, Role.EDITOR)
+    live = list(flow.executions.exclude(status__in=TERMINAL_EXECUTION_STATUSES)) if force else []
+    for execution in live:
+        try:
+            execution_cancel(actor=actor, execution=execution)
+        except Conflict:  # already ended by an earlier cancel (a subflow of a cancelled parent)
+            continue
+    flows_services.flow_delete(actor=actor, flow=flow, cancelled=len(live))
 
 
 def execution_pause(*, actor: Account, execution: Execution) -> Execution:

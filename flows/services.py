@@ -26,7 +26,7 @@ from flows.definitions.problems import Problems, format_path
 from flows.definitions.references import check_subflows
 from flows.definitions.urls import check_urls
 from flows.definitions.validate import ExtraCheck
-from flows.models import Flow, FlowRevision, Trigger
+from flows.models import EXECUTION_END_STATUSES, Flow, FlowRevision, Trigger
 from flows.webhook_keys import KEY_REFUSED, new_webhook_key, strong_key
 from vault.selectors import secret_names
 
@@ -265,26 +265,22 @@ def flow_restore(*, actor: Account, flow: Flow, revision: int) -> Flow:
 
 
 @transaction.atomic
-def flow_delete(*, actor: Account, flow: Flow, force: bool = False) -> None:
-    """Delete a flow; with live executions only when `force`, which cancels them first."""
-    from executions.models import TERMINAL_EXECUTION_STATUSES
-    from executions.services import execution_cancel
+def flow_delete(*, actor: Account, flow: Flow, cancelled: int = 0) -> None:
+    """Delete a flow; refused while one of its runs is live. Its ended runs keep their history.
 
+    Cancelling the live runs first (`force`) is `executions.services.flow_delete`, which says
+    in `cancelled` how many it cancelled, for the audit entry.
+    """
     ensure_role(actor, flow.namespace, Role.EDITOR)
-    live = list(flow.executions.exclude(status__in=TERMINAL_EXECUTION_STATUSES))
-    if live and not force:
-        raise Conflict(f"Flow '{flow.name}' has {len(live)} running execution(s); delete with force to cancel them.")
-    for execution in live:
-        try:
-            execution_cancel(actor=actor, execution=execution)
-        except Conflict:  # already ended by an earlier cancel (a subflow of a cancelled parent)
-            continue
+    live = flow.executions.exclude(status__in=EXECUTION_END_STATUSES).count()
+    if live:
+        raise Conflict(f"Flow '{flow.name}' has {live} running execution(s); delete with force to cancel them.")
     audit_record(
         actor=actor,
         action="flow.delete",
         resource_type="flow",
         resource_id=flow.pk,
         namespace=flow.namespace,
-        summary={"name": flow.name, "cancelled": len(live)},
+        summary={"name": flow.name, "cancelled": cancelled},
     )
     flow.delete()

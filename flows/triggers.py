@@ -1,9 +1,9 @@
-"""Writes on triggers created through the API, and firing webhooks.
+"""Writes on triggers created through the API; firing them is `executions.triggers`.
 
 Triggers declared in a flow's YAML are owned by the definition (`flows.services` syncs them
 on every save), so the API refuses to change or delete those: the next save would undo it.
 Schedule triggers keep `next_fire_at`, the claim the scheduler updates conditionally
-(see `flows.scheduling`); it is recomputed from *now* whenever the schedule changes or the
+(see `executions.triggers`); it is recomputed from *now* whenever the schedule changes or the
 trigger is enabled again, so a trigger never fires for time it spent disabled.
 """
 
@@ -21,15 +21,12 @@ from accounts.models import Account
 from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_record
-from core.errors import Conflict, NotFound, ValidationFailed
-from executions.models import TERMINAL_EXECUTION_STATUSES, Execution
-from flows.models import Flow, Trigger
+from core.errors import Conflict, ValidationFailed
+from flows.models import EXECUTION_END_STATUSES, Flow, Trigger
 from flows.selectors import flow_get
 from flows.webhook_keys import KEY_REFUSED, new_webhook_key, strong_key
 
 TRIGGER_FIELDS = ("enabled", "inputs", "key", "cron", "timezone", "source_flow_id", "statuses", "name")
-CREDENTIAL_HEADER_WORDS = ("auth", "token", "key", "secret", "signature", "cookie", "password", "session")
-"""A header whose lower-cased name contains one of these is dropped from `trigger.headers`."""
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -87,8 +84,8 @@ def _check_values(actor: Account, flow: Flow, values: dict[str, Any], kept_key: 
         if source.pk == flow.pk:  # it would start itself each time it ends
             raise _invalid("sourceFlowId", "a flow trigger cannot watch its own flow")
         statuses = values.get("statuses") or []
-        if not isinstance(statuses, list) or any(s not in TERMINAL_EXECUTION_STATUSES for s in statuses):
-            raise _invalid("statuses", f"a list of {', '.join(sorted(TERMINAL_EXECUTION_STATUSES))}")
+        if not isinstance(statuses, list) or any(s not in EXECUTION_END_STATUSES for s in statuses):
+            raise _invalid("statuses", f"a list of {', '.join(sorted(EXECUTION_END_STATUSES))}")
         values["source_flow_id"], values["statuses"] = source.pk, statuses
     else:
         values["source_flow_id"], values["statuses"] = None, []
@@ -191,48 +188,3 @@ def trigger_delete(*, actor: Account, trigger: Trigger) -> None:
         summary=_summary(trigger),
     )
     trigger.delete()
-
-
-def shown_headers(headers: dict[str, str]) -> dict[str, str]:
-    """The request headers a flow may see: credential-looking ones dropped.
-
-    `trigger_data` is readable by every viewer of the namespace, so API keys, signatures,
-    tokens, cookies and sessions (`X-Api-Key`, `X-Hub-Signature-256`, `X-Gitlab-Token`...)
-    must not land there. A name match is deliberately broad: a harmless header lost costs
-    less than a leaked credential.
-    """
-    return {
-        name: value
-        for name, value in headers.items()
-        if not any(word in name.lower() for word in CREDENTIAL_HEADER_WORDS)
-    }
-
-
-def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
-    """Start the flow of the enabled webhook trigger with this key; the key is the credential.
-
-    The request body is `trigger.body` and its headers (minus credentials, see
-    `shown_headers`) `trigger.headers`; the trigger's own `inputs` are the execution's inputs.
-    """
-    from executions.services import execution_start
-
-    trigger = (
-        Trigger.objects.select_related("flow__namespace")
-        .filter(key=key, type=Trigger.Type.WEBHOOK, enabled=True)
-        .first()
-        if key
-        else None
-    )
-    if trigger is None:
-        raise NotFound("Unknown webhook.")
-    shown = shown_headers(headers)
-    with transaction.atomic():
-        Trigger.objects.filter(pk=trigger.pk).update(last_fired_at=timezone.now())
-        return execution_start(
-            actor=None,
-            flow=trigger.flow,
-            inputs=trigger.inputs,
-            origin="webhook",
-            trigger=trigger,
-            trigger_data={"type": "webhook", "triggerId": str(trigger.pk), "body": body, "headers": shown},
-        )

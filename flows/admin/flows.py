@@ -19,11 +19,12 @@ from django.utils.safestring import mark_safe
 
 from accounts.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, ParentScopedInline, adopt
 from core.errors import Conflict, MillraceError, ValidationFailed
+from executions.services import flow_delete
 from flows.admin.flow_pages import FlowPagesMixin, can_run
 from flows.definitions import DefinitionError, compile_definition
 from flows.graph import flow_svg
 from flows.models import Flow, FlowRevision
-from flows.services import flow_create, flow_delete, flow_update
+from flows.services import flow_create, flow_update
 
 EDITOR_MEDIA = forms.Media(js=["millrace/editor.js"], css={"all": ["millrace/console.css"]})
 

@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection, connections
+from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
 from executions.management.commands import worker
@@ -77,3 +78,10 @@ def test_the_sweeper_looks_for_due_timers_every_interval_and_sweeps_fully_about_
 
     assert 2 <= full.call_count <= 3  # on the first tick, then about 1 s and 2 s later
     assert timers.call_count >= 20  # every 0.05 s in between
+
+
+def test_every_schedule_names_a_function_that_exists():
+    """django-q2 stores `func` as a dotted path: a moved function must be renamed here, and
+    `ensure_schedules` rewrites the row of an existing database at the next worker start."""
+    for _name, func, _minutes in SCHEDULES:
+        assert callable(import_string(func)), func

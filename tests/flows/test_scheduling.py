@@ -7,8 +7,8 @@ from django.test import override_settings
 
 from accounts.roles import Role
 from executions.models import Execution
+from executions.triggers import due_triggers, fire_due_schedules, fire_trigger
 from flows.models import Trigger
-from flows.scheduling import due_triggers, fire_due_schedules, fire_trigger
 from flows.triggers import next_fire_time, trigger_create
 from tests.factories import AccountFactory, FlowFactory, TriggerFactory
 

@@ -9,8 +9,9 @@ from accounts.models import AuditEntry
 from accounts.roles import Role
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from executions.models import Execution, ExecutionStatus, TaskStatus
+from executions.services import flow_delete
 from flows.models import Flow, FlowRevision, Trigger
-from flows.services import flow_create, flow_delete, flow_restore, flow_update, flow_validate
+from flows.services import flow_create, flow_restore, flow_update, flow_validate
 from tests.factories import ExecutionFactory, FlowRevisionFactory, SecretFactory, TaskRunFactory
 from vault.crypto import generate_key
 from vault.models import Secret

@@ -9,8 +9,9 @@ from accounts.models import AuditEntry
 from accounts.roles import Role
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from executions.models import Execution
+from executions.triggers import webhook_fire
 from flows.models import Trigger
-from flows.triggers import trigger_create, trigger_delete, trigger_update, webhook_fire
+from flows.triggers import trigger_create, trigger_delete, trigger_update
 from tests.factories import AccountFactory, FlowFactory, TriggerFactory
 
 pytestmark = pytest.mark.django_db

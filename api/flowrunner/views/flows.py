@@ -24,7 +24,7 @@ from api.flowrunner.serializers import (
 )
 from api.flowrunner.views.base import FlowRunnerAPIView
 from core.errors import BadRequest, PayloadTooLarge
-from executions.services import execution_start
+from executions.services import execution_start, flow_delete
 from flows import selectors, services
 from flows.definitions import DefinitionError, load_yaml
 from flows.models import Flow
@@ -150,7 +150,7 @@ class FlowDetailView(FlowRunnerAPIView):
         """Delete a flow."""
         flow = selectors.flow_get(account=request.user, flow_id=flow_id)
         force = request.query_params.get("force", "").lower() in ("1", "true", "yes")
-        services.flow_delete(actor=request.user, flow=flow, force=force)
+        flow_delete(actor=request.user, flow=flow, force=force)
         return Response({"message": "Flow deleted successfully"})
 
 

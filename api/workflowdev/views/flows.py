@@ -32,10 +32,10 @@ from api.workflowdev.views.base import (
     paginate,
 )
 from core.errors import ValidationFailed
-from executions.services import execution_start
+from executions.services import execution_start, flow_delete
 from flows import selectors
 from flows.models import Flow
-from flows.services import flow_create, flow_delete, flow_restore, flow_update, flow_validate
+from flows.services import flow_create, flow_restore, flow_update, flow_validate
 from flows.transfer import flow_export, flow_import
 
 FLOW_ERRORS = {

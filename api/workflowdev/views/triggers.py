@@ -20,9 +20,10 @@ from api.workflowdev.serializers.resources import TriggerSerializer, TriggerWrit
 from api.workflowdev.views.base import PAGE_PARAMETERS, ROLE_REFUSED, WorkflowDevAPIView, page_response, paginate
 from core.errors import ValidationFailed
 from executions.models import Execution
+from executions.triggers import webhook_fire
 from flows import selectors
 from flows.models import Trigger
-from flows.triggers import trigger_create, trigger_delete, trigger_update, webhook_fire
+from flows.triggers import trigger_create, trigger_delete, trigger_update
 
 NOT_FOUND = OpenApiResponse(description="Not found (or in a namespace you cannot read)")
 INVALID = OpenApiResponse(

@@ -25,7 +25,7 @@ SWEEP_SCHEDULE = "millrace: engine sweep"
 #: (name, function, every so many minutes) of the schedules every worker makes sure exist.
 SCHEDULES = (
     (SWEEP_SCHEDULE, "executions.engine.sweeper.sweep", 1),
-    ("millrace: schedule triggers", "flows.scheduling.fire_due_schedules", 1),
+    ("millrace: schedule triggers", "executions.triggers.fire_due_schedules", 1),
     ("millrace: agent schedules", "agents.runtime.tick", 1),
     ("millrace: expired agent messages", "agents.runtime.purge_expired", 5),
 )

@@ -1,0 +1,146 @@
+"""Firing triggers: a webhook's request or a schedule's due time starts an execution.
+
+Trigger rows, their checks, keys and `next_fire_time` belong to flows (`flows.triggers`);
+firing one starts a run, so it lives here, above flows, beside `execution_start`.
+
+Any number of schedulers may run at once (one per worker machine); django-q2 runs
+`fire_due_schedules` every minute. Each due trigger is *claimed* by a conditional update of
+`next_fire_at` — from the value the scheduler read to the next cron time after now — so
+exactly one scheduler wins a given fire time, and a trigger that missed several runs
+(workers down) fires once and moves on to the future. The claim and the new execution
+commit together; a flow that cannot start (its definition no longer compiles, inputs it
+refuses) is logged and the claim stands, so it is retried at its next cron time rather than
+every minute.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import NotFound
+from core.timefmt import isoformat
+from executions.models import Execution
+from executions.services import execution_start
+from flows.models import Trigger
+from flows.triggers import next_fire_time
+
+logger = logging.getLogger("millrace.scheduler")
+
+CREDENTIAL_HEADER_WORDS = ("auth", "token", "key", "secret", "signature", "cookie", "password", "session")
+"""A header whose lower-cased name contains one of these is dropped from `trigger.headers`."""
+
+
+def shown_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The request headers a flow may see: credential-looking ones dropped.
+
+    `trigger_data` is readable by every viewer of the namespace, so API keys, signatures,
+    tokens, cookies and sessions (`X-Api-Key`, `X-Hub-Signature-256`, `X-Gitlab-Token`...)
+    must not land there. A name match is deliberately broad: a harmless header lost costs
+    less than a leaked credential.
+    """
+    return {
+        name: value
+        for name, value in headers.items()
+        if not any(word in name.lower() for word in CREDENTIAL_HEADER_WORDS)
+    }
+
+
+def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
+    """Start the flow of the enabled webhook trigger with this key; the key is the credential.
+
+    The request body is `trigger.body` and its headers (minus credentials, see
+    `shown_headers`) `trigger.headers`; the trigger's own `inputs` are the execution's inputs.
+    """
+    trigger = (
+        Trigger.objects.select_related("flow__namespace")
+        .filter(key=key, type=Trigger.Type.WEBHOOK, enabled=True)
+        .first()
+        if key
+        else None
+    )
+    if trigger is None:
+        raise NotFound("Unknown webhook.")
+    shown = shown_headers(headers)
+    with transaction.atomic():
+        Trigger.objects.filter(pk=trigger.pk).update(last_fired_at=timezone.now())
+        return execution_start(
+            actor=None,
+            flow=trigger.flow,
+            inputs=trigger.inputs,
+            origin="webhook",
+            trigger=trigger,
+            trigger_data={"type": "webhook", "triggerId": str(trigger.pk), "body": body, "headers": shown},
+        )
+
+
+def _arm_new(now: datetime) -> None:
+    """Give enabled schedule triggers without a fire time (YAML-declared ones) their next one."""
+    pending = Trigger.objects.filter(type=Trigger.Type.SCHEDULE, enabled=True, next_fire_at__isnull=True)
+    for trigger in pending.only("pk", "cron", "timezone"):
+        try:
+            following = next_fire_time(trigger.cron, trigger.timezone, now)
+        except Exception:
+            logger.warning("Schedule trigger %s has an unusable cron %r", trigger.pk, trigger.cron, exc_info=True)
+            continue
+        Trigger.objects.filter(pk=trigger.pk, next_fire_at__isnull=True).update(next_fire_at=following)
+
+
+def due_triggers(now: datetime) -> list[Trigger]:
+    """Enabled schedule triggers whose fire time has come, as read now (claims may still fail)."""
+    return list(
+        Trigger.objects.select_related("flow__namespace")
+        .filter(type=Trigger.Type.SCHEDULE, enabled=True, next_fire_at__lte=now)
+        .order_by("next_fire_at", "pk")
+    )
+
+
+def fire_trigger(trigger: Trigger, now: datetime) -> str | None:
+    """Claim `trigger`'s fire time and start its flow; the execution id, or None if another won."""
+    scheduled_for = trigger.next_fire_at
+    try:
+        following = next_fire_time(trigger.cron, trigger.timezone, now)
+    except Exception:
+        logger.warning("Schedule trigger %s has an unusable cron %r", trigger.pk, trigger.cron, exc_info=True)
+        return None
+    with transaction.atomic():
+        claimed = Trigger.objects.filter(
+            pk=trigger.pk, type=Trigger.Type.SCHEDULE, enabled=True, next_fire_at=scheduled_for
+        ).update(next_fire_at=following, last_fired_at=now)
+        if not claimed:
+            return None
+        try:
+            with transaction.atomic():
+                execution = execution_start(
+                    actor=None,
+                    flow=trigger.flow,
+                    inputs=trigger.inputs,
+                    origin="schedule",
+                    trigger=trigger,
+                    trigger_data={
+                        "type": "schedule",
+                        "triggerId": str(trigger.pk),
+                        "date": isoformat(scheduled_for),
+                        "firedAt": isoformat(now),
+                    },
+                )
+        except Exception:
+            logger.warning("Schedule trigger %s could not start flow %s", trigger.pk, trigger.flow_id, exc_info=True)
+            return None
+    return str(execution.pk)
+
+
+def fire_due_schedules(now: datetime | None = None) -> list[str]:
+    """One scheduler tick: the ids of the executions it started."""
+    now = now or timezone.now()
+    _arm_new(now)
+    started = []
+    for trigger in due_triggers(now):
+        execution_id = fire_trigger(trigger, now)
+        if execution_id:
+            started.append(execution_id)
+    return started
