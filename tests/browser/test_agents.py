@@ -5,12 +5,11 @@ import json
 
 import pytest
 
-from accounts.models import Membership
 from accounts.roles import Role
 from agents import services
-from flows.models import Agent, AgentLink, Flow
+from flows.models import Agent, AgentLink
 from tests.browser.helpers import outside_playwright, save_screenshot
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, FlowFactory, MembershipFactory
 
 
 @pytest.fixture
@@ -18,8 +17,8 @@ def newsroom(make_namespace):
     """An editor and a workflow of four agents, written before the server starts."""
     space, copies = make_namespace("newsroom"), make_namespace("newsroom-copy")
     editor = AccountFactory(username="news-editor", role=Role.EDITOR, default_namespace=space)
-    Membership.objects.create(account=editor, namespace=copies, role=Role.EDITOR)
-    flow = Flow.objects.create(namespace=space, name="headlines", source="name: headlines\ntasks: []\n")
+    MembershipFactory(account=editor, namespace=copies, role=Role.EDITOR)
+    flow = FlowFactory(namespace=space, name="headlines", source="name: headlines\ntasks: []\n")
 
     def make(name: str, type: str, options: dict | None = None, sources: tuple = (), **extra) -> Agent:
         return services.agent_create(
