@@ -24,14 +24,24 @@ import json
 import math
 import os
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import django
+import httpx
+import requests
+from django.db import connections
+from websockets.asyncio.client import connect
+
+from bench.__main__ import backend_env, drop
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "load.json"
@@ -107,8 +117,6 @@ async def _fire(client: Any, url: str, n: int, gate: asyncio.Semaphore, found: M
 
 
 async def _webhooks(base: str, key: str, plan: Plan, found: Measurements) -> None:
-    import httpx
-
     url = f"{base}/api/v1/webhook/{key}"
     gate = asyncio.Semaphore(plan.concurrency)
     limits = httpx.Limits(max_connections=plan.concurrency)
@@ -123,8 +131,6 @@ async def _webhooks(base: str, key: str, plan: Plan, found: Measurements) -> Non
 
 async def _subscribe(url: str, stop: asyncio.Event, gate: asyncio.Semaphore, found: Measurements) -> None:
     """Follow one stream until `stop`; replayed messages (older than the connection) are not timed."""
-    from websockets.asyncio.client import connect
-
     try:
         async with gate:
             socket = await connect(url, open_timeout=30, close_timeout=5, max_size=2**22)
@@ -176,6 +182,7 @@ def stream_urls(base: str, token: str, watched: list[str], subscribers: int) -> 
 def stream_gaps(found: Measurements) -> list[str]:
     """Every FlowRunner stream must have received its execution's events from the first, each
     once and in order, up to where it hung up."""
+    # models import once Django is set up, in main() or the test, on the database it picked
     from executions.models import ExecutionEvent
 
     problems = []
@@ -209,6 +216,7 @@ async def drive(base: str, key: str, token: str, watched: list[str], plan: Plan)
 def prepare(actor: Any, namespace: Any, plan: Plan, key: str) -> tuple[list[str], Any]:
     """Save both flows (Django must be set up) and start the watched executions; returns their
     ids and the pair flow."""
+    # models import once Django is set up, in main() or the test, on the database it picked
     from executions.services import execution_start
     from flows.services import flow_create
 
@@ -221,6 +229,7 @@ def prepare(actor: Any, namespace: Any, plan: Plan, key: str) -> tuple[list[str]
 
 def settle(found: Measurements, watched: list[str], actor: Any, timeout: float = 300) -> dict[str, Any]:
     """Wait for every started execution to end, cancel the watched ones, and compute the figures."""
+    # models import once Django is set up, in main() or the test, on the database it picked
     from executions.models import TERMINAL_EXECUTION_STATUSES, Execution
     from executions.services import execution_cancel
 
@@ -288,8 +297,6 @@ class MemoryWatch:
     """Samples `memory(processes)` every `every` seconds in a thread, for the trend over the run."""
 
     def __init__(self, processes: dict[str, subprocess.Popen], every: float = 5.0) -> None:
-        import threading
-
         self.processes, self.every = processes, every
         self.samples: list[tuple[float, dict[str, dict[str, float]]]] = []
         self._stop = threading.Event()
@@ -375,10 +382,6 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _serve(env: dict[str, str], count: int) -> tuple[str, dict[str, subprocess.Popen]]:
-    import socket
-
-    import requests
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -412,8 +415,6 @@ def _serve(env: dict[str, str], count: int) -> tuple[str, dict[str, subprocess.P
 
 
 def main() -> None:
-    from bench.__main__ import backend_env, drop
-
     plan = Plan.from_env()
     stamp = f"load_{int(time.time())}_{os.getpid()}"
     os.environ.setdefault("BENCH_PG", os.environ.get("LOAD_PG", "postgres://postgres@127.0.0.1:5432"))
@@ -428,9 +429,8 @@ def main() -> None:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         base, processes = _serve(env, int(os.environ.get("LOAD_WORKERS", "2")))
         os.environ.update(env)
-        import django
-
         django.setup()
+        # these import models: only now that the environment above picked the database
         from rest_framework_simplejwt.tokens import SlidingToken
 
         from accounts.models import Account, Namespace
@@ -442,8 +442,6 @@ def main() -> None:
         with MemoryWatch(processes) as watch:
             found = asyncio.run(drive(base, key, str(SlidingToken.for_user(actor)), watched, plan))
         result = {"plan": asdict(plan), **settle(found, watched, actor), "memory_mib": watch.report()}
-        from django.db import connections
-
         connections.close_all()
     finally:
         for process in processes.values():

@@ -11,6 +11,9 @@ import sys
 import time
 
 import django
+from django.utils import timezone
+
+from bench.flows import light_flow, long_flow, pair_flow
 
 
 def setup() -> None:
@@ -20,6 +23,7 @@ def setup() -> None:
 
 def calibrate_fibo(target_seconds: float = 0.3) -> int:
     """The n whose naive recursive fibonacci takes closest to `target_seconds` here."""
+    # the plugin library loads once Django is set up (`setup()` in main)
     from connectors.plugins.util import fibonacci_recursive
 
     timings = {}
@@ -34,6 +38,7 @@ def calibrate_fibo(target_seconds: float = 0.3) -> int:
 
 def wait_all(ids: list, timeout: float) -> float:
     """Poll until every execution is terminal; returns the monotonic time it happened."""
+    # models import once Django is set up (`setup()` in main)
     from executions.models import TERMINAL_EXECUTION_STATUSES, Execution
 
     deadline = time.monotonic() + timeout
@@ -56,6 +61,7 @@ def wait_flow(flow_id: object, since: object, count: int, timeout: float) -> flo
     """Poll until `count` executions of the flow created since `since` are terminal; returns the
     monotonic time it happened. One small count per poll: a list of hundreds of ids per poll
     would take the CPU the workers are being measured on."""
+    # models import once Django is set up (`setup()` in main)
     from executions.models import TERMINAL_EXECUTION_STATUSES, Execution
 
     deadline = time.monotonic() + timeout
@@ -69,10 +75,8 @@ def wait_flow(flow_id: object, since: object, count: int, timeout: float) -> flo
 
 def main() -> None:
     setup()
-    from django.utils import timezone
-
+    # models import only now that Django is set up on the database the environment picked
     from accounts.models import Account, Namespace
-    from bench.flows import light_flow, long_flow, pair_flow
     from executions.models import Execution
     from executions.services import execution_start
     from flows.models import Flow

@@ -2,6 +2,7 @@
 
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Account
@@ -32,8 +33,6 @@ def flows_tagged(queryset: QuerySet[Flow], *, tag: str) -> QuerySet[Flow]:
 
 
 def _json_contains() -> bool:
-    from django.db import connection
-
     return connection.vendor == "postgresql"
 
 

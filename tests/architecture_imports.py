@@ -150,6 +150,12 @@ def rank(module: str) -> int:
     return ROLES.get(parts[1], RANK.get(parts[0], 0)) if len(parts) > 1 else RANK.get(parts[0], 0)
 
 
+def wrong_way_imports() -> list[Import]:
+    """Imports of a higher layer by a lower one (`LAYERS`), TYPE_CHECKING ones included."""
+    found, _, _ = collect()
+    return sorted((i for i in found if rank(i.source) < rank(i.target)), key=lambda i: (i.source, i.line))
+
+
 def cycles(edges: set[tuple[str, str]]) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan, iterative)."""
     graph: dict[str, list[str]] = defaultdict(list)
@@ -206,7 +212,7 @@ def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
 def report(verbose: bool = False) -> str:
     found, modules, library_in_function = collect()
     between = Counter((top(i.source), top(i.target)) for i in found if top(i.source) != top(i.target))
-    wrong = [i for i in found if rank(i.source) < rank(i.target)]
+    wrong = wrong_way_imports()
     wrong_pairs = Counter((top(i.source), top(i.target)) for i in wrong)
     runtime = [i for i in found if not i.type_checking]
     module_cycles = cycles({(i.source, i.target) for i in runtime if not i.in_function})

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.architecture_imports import wrong_way_imports
+
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("accounts", "agents", "connectors", "console", "core", "executions", "flows", "vault")
 
@@ -164,26 +166,50 @@ def test_only_the_transition_function_writes_a_status():
 
 
 def _unexplained_inner_imports(path: Path) -> list[int]:
-    """Lines of imports inside a function with no comment on the line or the line above."""
+    """Lines of imports inside a function with no comment on the line or above it; a comment
+    right above a block of imports (blank lines between its groups too) explains the block."""
     lines = path.read_text().splitlines()
+    tree = ast.parse("\n".join(lines))
+    imports = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
+    import_lines = {line for node in imports for line in range(node.lineno, node.end_lineno + 1)}
     found = []
-    for function in ast.walk(ast.parse("\n".join(lines))):
+    for function in ast.walk(tree):
         if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for node in ast.walk(function):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                here, above = lines[node.lineno - 1], lines[node.lineno - 2].strip()
-                if "#" not in here and not above.startswith("#"):
+            if isinstance(node, ast.Import | ast.ImportFrom) and "#" not in lines[node.lineno - 1]:
+                above = node.lineno - 1
+                while above in import_lines or (not lines[above - 1].strip() and above - 1 in import_lines):
+                    above -= 1
+                if not lines[above - 1].strip().startswith("#"):
                     found.append(node.lineno)
     return sorted(set(found))
 
 
-@pytest.mark.parametrize("package", ["executions/engine", "connectors", "api/connector_proxy"])
+#: Every top-level package of the project, found in the tree.
+PACKAGES = sorted(first_party_packages())
+
+
+def test_every_package_is_checked():
+    expected = {"accounts", "agents", "api", "bench", "config", "connectors", "console", "core", "executions"}
+    assert expected | {"flows", "vault"} <= set(PACKAGES)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_inside_a_function_without_a_reason(package):
     """An import inside a function hides a cycle; the few that must wait for Django's app
     loading say why in a comment."""
     offenders = {str(path.relative_to(ROOT)): _unexplained_inner_imports(path) for path in modules_of(package)}
     assert {path: lines for path, lines in offenders.items() if lines} == {}
+
+
+def test_no_import_goes_the_wrong_way():
+    """A package imports its own layer and those below (`tests/architecture_imports.py`'s
+    LAYERS: core < connectors < accounts < vault < flows < executions < agents < console < api
+    < config/bench; an app's admin is the console, its management commands entry points).
+    Code that needs a higher layer belongs in it: firing a trigger starts an execution, so it
+    is `executions.triggers`, not flows."""
+    assert [f"{i.source}:{i.line} -> {i.target}" for i in wrong_way_imports()] == []
 
 
 def test_no_import_inside_the_execution_services_without_a_reason():

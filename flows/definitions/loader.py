@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from yaml.events import (
     AliasEvent,
     MappingEndEvent,
@@ -113,9 +115,6 @@ class YamlLimits:
     @classmethod
     def from_settings(cls) -> YamlLimits:
         """`MILLRACE_YAML_MAX_BYTES` (and optional `_MAX_DEPTH`, `_MAX_ALIASES`, `_MAX_NODES`)."""
-        from django.conf import settings
-        from django.core.exceptions import ImproperlyConfigured
-
         try:
             get = lambda name, default: int(getattr(settings, name, default))  # noqa: E731
             return cls(

@@ -10,6 +10,8 @@ from django.db.models import Q
 from accounts.models import Account, Namespace
 from accounts.roles import Role
 from accounts.services import account_create
+from flows.models import Flow
+from flows.services import flow_create
 
 ADMIN_USERNAME = "admin"
 EXAMPLES = Path(__file__).resolve().parents[3] / "flows" / "examples"
@@ -33,9 +35,6 @@ class Command(BaseCommand):
             self._load_demo()
 
     def _load_demo(self) -> None:
-        from flows.models import Flow
-        from flows.services import flow_create
-
         namespace, created = Namespace.objects.get_or_create(
             name="demo", defaults={"description": "Example flows loaded by `make run`."}
         )

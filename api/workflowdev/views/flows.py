@@ -34,6 +34,7 @@ from api.workflowdev.views.base import (
 from core.errors import ValidationFailed
 from executions.services import execution_start, flow_delete
 from flows import selectors
+from flows.definitions import DefinitionError, compile_definition
 from flows.models import Flow
 from flows.services import flow_create, flow_restore, flow_update, flow_validate
 from flows.transfer import flow_export, flow_import
@@ -85,8 +86,6 @@ class FlowListView(FilteredListMixin, WorkflowDevAPIView):
 
 def _yaml_namespace(source: str) -> str | None:
     """The `namespace:` a tasks-format definition declares, if it parses (validation comes later)."""
-    from flows.definitions import DefinitionError, compile_definition
-
     try:
         return compile_definition(source).namespace or None
     except (DefinitionError, ValueError):
