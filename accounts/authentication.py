@@ -108,9 +108,7 @@ def credential_current(credential: Credential) -> bool:
     kinds are the caller's to check (sessions) or always hold (open access).
     """
     if credential.kind == "api_token":
-        return ApiToken.objects.filter(
-            digest=credential.key, revoked_at__isnull=True, account__is_active=True
-        ).exists()
+        return ApiToken.objects.filter(digest=credential.key, revoked_at__isnull=True, account__is_active=True).exists()
     if credential.kind != "jwt":
         return True
     row = (

@@ -13,4 +13,3 @@ class CoreConfig(AppConfig):
 
         forking.register()
         install_token_redaction()  # after Django's LOGGING (and uvicorn's) are configured
-

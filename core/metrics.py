@@ -25,4 +25,3 @@ EXECUTIONS_STARTED = Counter(
     ["origin"],
     registry=REGISTRY,
 )
-

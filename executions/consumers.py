@@ -167,11 +167,7 @@ class ExecutionStream(AsyncWebsocketConsumer):
 
     def _authorize(self, query: dict[str, list[str]]) -> int | None:
         self.headers = headers = dict(self.scope.get("headers") or [])
-        raw = (
-            bearer_token(headers.get(b"authorization"))
-            or self.subprotocol_token
-            or (query.get("token") or [None])[0]
-        )
+        raw = bearer_token(headers.get(b"authorization")) or self.subprotocol_token or (query.get("token") or [None])[0]
         found = (not raw and session_credential(headers)) or authenticate(raw)
         if not found:
             return CLOSE_UNAUTHORIZED

@@ -231,8 +231,7 @@ def report(verbose: bool = False) -> str:
     if verbose:
         out += [f"  {i.source}:{i.line} -> {i.target}" for i in sorted(wrong, key=lambda i: (i.source, i.line))]
     out += [
-        f"File cycles, module-level imports: {len(module_cycles)} "
-        f"({sum(len(c) for c in module_cycles)} modules)",
+        f"File cycles, module-level imports: {len(module_cycles)} ({sum(len(c) for c in module_cycles)} modules)",
         f"File cycles, with imports inside functions: {len(all_cycles)} ({sum(len(c) for c in all_cycles)} modules)",
     ]
     for component in all_cycles:

@@ -5,7 +5,6 @@ and approvals are read-only here; approvals are decided through `approval_decide
 messages are listed with the agents (`agents.admin.messages`).
 """
 
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest

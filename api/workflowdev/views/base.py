@@ -66,4 +66,3 @@ def body_namespace(account: Account, name: str | None) -> Namespace:
         if not account.is_global_admin:
             raise
         return namespace_create(actor=account, name=name)
-
