@@ -15,6 +15,7 @@ from soupsieve import SelectorSyntaxError
 
 from agents.types import AgentError, AgentRun, AgentType, json_path, register, run_plugin, truthy
 from connectors.registry import get_plugin
+from core import jsonlimits
 
 MODES = ("all", "on_change", "merge")
 SEEN_LIMIT = 500  # digests of emitted rows kept in memory for `mode: on_change`
@@ -47,7 +48,7 @@ def _rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
 def extract_json(body: Any, extract: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(body, str | bytes):
         try:
-            body = json.loads(body)
+            body = jsonlimits.loads(body)  # bounded depth, no NaN/Infinity
         except ValueError:
             raise AgentError("The response is not JSON.") from None
     return _rows({name: _column(json_path(body, spec["path"])) for name, spec in extract.items()})

@@ -69,6 +69,13 @@ def test_extract_json_zips_columns_and_refuses_uneven_ones():
         extract_json(body, {"t": {"path": "data.items[*].t"}, "one": {"path": "data"}})
 
 
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"a": NaN}', '{"a": Infinity}'])
+def test_extract_json_refuses_what_no_message_could_hold(body):
+    """A body nested past the recursion limit, or using NaN/Infinity, is no JSON for an agent."""
+    with pytest.raises(AgentError, match="not JSON"):
+        extract_json(body, {"a": {"path": "a"}})
+
+
 def test_extract_html_by_css():
     html = '<ul><li><a href="/1"> One </a></li><li><a href="/2">Two\n  items</a></li></ul>'
     spec = {"title": {"css": "li a", "value": "normalize-space(.)"}, "url": {"css": "li a", "value": "@href"}}
