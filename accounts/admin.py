@@ -97,7 +97,7 @@ class NamespaceAdmin(NamespaceScopedAdmin):
     edit_role = Role.ADMIN
     list_display = ("name", "description", "created_at", "updated_at")
     search_fields = ("name", "description")
-    fields = ("name", "description", "created_at", "updated_at")
+    fields = ("name", "description", "retention_days", "created_at", "updated_at")
     readonly_fields = ("created_at", "updated_at")
     inlines = (MembershipInline,)
 
@@ -118,9 +118,19 @@ class NamespaceAdmin(NamespaceScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Namespace, form: Any, change: bool) -> None:
         if change:
-            services.namespace_update(actor=request.user, namespace=obj, description=obj.description)
+            services.namespace_update(
+                actor=request.user, namespace=obj, description=obj.description, retention_days=obj.retention_days
+            )
         else:
-            adopt(obj, services.namespace_create(actor=request.user, name=obj.name, description=obj.description))
+            created = services.namespace_create(actor=request.user, name=obj.name, description=obj.description)
+            if obj.retention_days is not None:
+                created = services.namespace_update(
+                    actor=request.user,
+                    namespace=created,
+                    description=created.description,
+                    retention_days=obj.retention_days,
+                )
+            adopt(obj, created)
 
     def delete_model(self, request: HttpRequest, obj: Namespace) -> None:
         services.namespace_delete(actor=request.user, namespace=obj)

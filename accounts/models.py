@@ -34,6 +34,11 @@ class Namespace(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True, validators=[namespace_name_validator])
     description = models.TextField(blank=True, default="")
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days ended executions are kept (empty: MILLRACE_RETENTION_DAYS; 0: forever).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

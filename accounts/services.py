@@ -24,6 +24,8 @@ from core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFai
 
 API_TOKEN_PREFIX = "mr_"
 BOOTSTRAP_NAMESPACE = DEFAULT_NAMESPACE
+KEEP = object()
+"""An argument not given: the field keeps its value."""
 BOOTSTRAP_LOCK_ID = 0x4D494C4C  # "MILL": the advisory lock key that serialises the bootstrap registration
 
 
@@ -299,17 +301,30 @@ def namespace_create(*, actor: Account, name: str, description: str = "") -> Nam
 
 
 @transaction.atomic
-def namespace_update(*, actor: Account, namespace: Namespace, description: str) -> Namespace:
+def namespace_update(
+    *, actor: Account, namespace: Namespace, description: str, retention_days: int | object | None = KEEP
+) -> Namespace:
+    """Change a namespace (its admin); `retention_days` (None: the global default) only when given."""
     ensure_role(actor, namespace, Role.ADMIN)
     namespace.description = description
-    namespace.save(update_fields=["description", "updated_at"])
+    fields, summary = ["description", "updated_at"], {"description": description}
+    if retention_days is not KEEP:
+        if retention_days is not None and (not isinstance(retention_days, int) or retention_days < 0):
+            raise ValidationFailed(
+                "retention_days: a whole number of days, 0 or more",
+                details=[{"field": "retention_days", "reason": "a whole number of days, 0 or more"}],
+            )
+        namespace.retention_days = retention_days
+        fields.append("retention_days")
+        summary["retentionDays"] = retention_days
+    namespace.save(update_fields=fields)
     audit_record(
         actor=actor,
         action="namespace.update",
         resource_type="namespace",
         resource_id=namespace.id,
         namespace=namespace,
-        summary={"description": description},
+        summary=summary,
     )
     return namespace
 

@@ -294,6 +294,11 @@ MILLRACE_LEASE_SECONDS = env_int("MILLRACE_LEASE_SECONDS", 60)
 MILLRACE_REDISPATCH_SECONDS = env_int("MILLRACE_REDISPATCH_SECONDS", 60)
 #: Log lines each agent keeps (the newest), as Huginn's `AGENT_LOG_LENGTH`.
 MILLRACE_AGENT_LOG_KEEP = env_int("MILLRACE_AGENT_LOG_KEEP", 200)
+#: Ended executions (task runs, events) older than this many days are purged by the sweeper;
+#: a namespace's `retention_days` overrides it; 0 keeps them forever.
+MILLRACE_RETENTION_DAYS = env_int("MILLRACE_RETENTION_DAYS", 30)
+#: Audit entries older than this many days are purged by the sweeper; 0 keeps them forever.
+MILLRACE_AUDIT_RETENTION_DAYS = env_int("MILLRACE_AUDIT_RETENTION_DAYS", 365)
 #: An open WebSocket checks its token again this often and closes (4401) once it is revoked.
 MILLRACE_WS_RECHECK_SECONDS = float(os.environ.get("MILLRACE_WS_RECHECK_SECONDS", "2"))
 

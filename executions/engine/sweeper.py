@@ -1,5 +1,6 @@
 """Time-driven engine work: timers and retry back-offs that are due, expired leases of dead
-workers, queue messages that were lost, step and execution timeouts, callbacks due again. Each row is claimed with
+workers, queue messages that were lost, step and execution timeouts, callbacks due again, and
+(every few minutes) executions past their retention (`retention`). Each row is claimed with
 SKIP LOCKED, so any number of sweepers can run; each move is a conditional transition, so none
 is applied twice.
 """
@@ -16,6 +17,7 @@ from executions.engine import dispatch
 from executions.engine.callbacks import queue_due_callbacks
 from executions.engine.events import event_append
 from executions.engine.lifecycle import execution_end
+from executions.engine.retention import purge_due
 from executions.engine.transitions import StaleStatus, transition
 from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionStatus, TaskRun, TaskStatus
 
@@ -154,4 +156,5 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         "stepsTimedOut": time_out_steps(now),
         "executionsTimedOut": time_out_executions(now),
         "callbacks": queue_due_callbacks(now),
+        "purged": purge_due(now),
     }
