@@ -15,15 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from flows.definitions import fields
+from flows.definitions.concurrency import concurrency
 from flows.definitions.fields import type_name
 from flows.definitions.ir import ERRORS, MAIN, Block, CompiledFlow, FlowFormat
 from flows.definitions.problems import Problems, key_text
 from flows.definitions.steps import StepParser
 
 _COMMON_KEYS = {"inputs", "variables", "timeout", "timeoutPolicy", "triggers", "tags", "labels"}
-TASKS_KEYS = _COMMON_KEYS | {"name", "id", "namespace", "description", "version", "tasks", "errors"}
+TASKS_KEYS = _COMMON_KEYS | {"name", "id", "namespace", "description", "version", "tasks", "errors", "concurrency"}
 NODES_KEYS = _COMMON_KEYS | {"metadata", "nodes"}
-_METADATA_KEYS = {"name", "description", "version", "tags"}
+_METADATA_KEYS = {"name", "description", "version", "tags", "concurrency"}
 
 
 def detect_format(data: Any) -> FlowFormat | None:
@@ -94,6 +95,7 @@ def _tasks_flow(problems: Problems, data: dict[str, Any]) -> CompiledFlow:
         namespace=fields.text(problems, data, "namespace", ()) or None,
         main=parser.block(data.get("tasks"), ("tasks",), MAIN, None),
         errors=parser.block(data.get("errors"), ("errors",), ERRORS, None, required=False),
+        concurrency=concurrency(problems, data.get("concurrency"), ("concurrency",)),
     )
 
 
@@ -109,6 +111,7 @@ def _nodes_flow(problems: Problems, data: dict[str, Any]) -> CompiledFlow:
     )
     if "tags" in metadata:
         flow.tags = _tags(problems, metadata["tags"], ("metadata", "tags"))
+    flow.concurrency = concurrency(problems, metadata.get("concurrency"), ("metadata", "concurrency"))
     nodes = data.get("nodes")
     if not isinstance(nodes, dict) or not nodes:
         what = "empty" if isinstance(nodes, dict) else type_name(nodes)

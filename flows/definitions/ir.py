@@ -58,6 +58,22 @@ class TimeoutPolicy(StrEnum):
     ALERT_ONLY = "ALERT_ONLY"  # an event is raised, the execution goes on
 
 
+class ConcurrencyBehavior(StrEnum):
+    """What a start does when `concurrency.limit` executions of the flow are live."""
+
+    QUEUE = "QUEUE"  # stays QUEUED until a slot frees, first in first out
+    CANCEL = "CANCEL"  # ends CANCELLED at once
+    FAIL = "FAIL"  # ends FAILED at once, naming the limit
+
+
+@dataclass
+class Concurrency:
+    """`concurrency: {limit, behavior}`: at most `limit` executions of the flow live at once."""
+
+    limit: int
+    behavior: ConcurrencyBehavior = ConcurrencyBehavior.QUEUE
+
+
 class TriggerType(StrEnum):
     SCHEDULE = "schedule"
     WEBHOOK = "webhook"
@@ -204,6 +220,7 @@ class CompiledFlow:
     variables: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None  # seconds
     timeout_policy: TimeoutPolicy = TimeoutPolicy.TIME_OUT_WF
+    concurrency: Concurrency | None = None  # None: no limit (the start path reads nothing more)
     triggers: list[Trigger] = field(default_factory=list)
     main: Block = field(default_factory=lambda: Block(MAIN))
     errors: Block = field(default_factory=lambda: Block(ERRORS))
