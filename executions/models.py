@@ -82,6 +82,9 @@ class Execution(models.Model):
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     timeout_policy = models.CharField(max_length=16, blank=True, default="")
     deadline = models.DateTimeField(null=True, blank=True)
+    # QUEUED by the flow's `concurrency` limit (not a start still on its way to a worker): the
+    # sweeper leaves it to the slot handoff, and the console says why it waits
+    waiting_for_slot = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -96,6 +99,9 @@ class Execution(models.Model):
             models.Index(fields=["flow", "created_at"]),
             models.Index(fields=["status", "deadline"]),
             models.Index(fields=["trigger"], name="execution_trigger_set", condition=Q(trigger__isnull=False)),
+            models.Index(
+                fields=["flow", "created_at"], name="execution_waiting_for_slot", condition=Q(waiting_for_slot=True)
+            ),
             models.Index(fields=["parent_task"], name="execution_parent_set", condition=Q(parent_task__isnull=False)),
             models.Index(fields=["updated_by"], name="execution_updated_by_set", condition=Q(updated_by__isnull=False)),
         ]

@@ -34,6 +34,7 @@ from core.metrics import EXECUTIONS_STARTED
 from executions.engine import dispatch
 from executions.engine.callbacks import callback_owed
 from executions.engine.compiler import compiled
+from executions.engine.concurrency import slot_freed
 from executions.engine.events import event_append
 from executions.engine.inputs import coerce_inputs, ensure_shallow
 from executions.engine.transitions import StaleStatus, approval_close_pending, transition
@@ -173,11 +174,13 @@ def execution_end(execution: Execution, status: str, *, message: str, **fields: 
 
 
 def execution_finished(execution: Execution) -> None:
-    """The parent step of a subflow ends like it, its callback is owed, `flow` triggers fire."""
+    """The parent step of a subflow ends like it, its callback is owed, `flow` triggers fire, and
+    a flow with a concurrency limit hands the slot on."""
     if execution.parent_task_id:
         subflow_finished(execution)
     callback_owed(execution)
     fire_flow_triggers(execution)
+    slot_freed(execution)
 
 
 def subflow_finished(child: Execution) -> None:

@@ -20,11 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.registry import Plugin, Result, ResultStatus, WaitKind, get_plugin
-from executions.engine import dispatch, leases
+from executions.engine import concurrency, dispatch, leases
 from executions.engine.compiler import compiled
 from executions.engine.context import ExecutionView, StepContext
 from executions.engine.events import batched
-from executions.engine.lifecycle import execution_finished
+from executions.engine.lifecycle import execution_end, execution_finished
 from executions.engine.orchestrator import Orchestrator, Tick
 from executions.engine.rows import execution_from_snapshot, execution_row
 from executions.engine.templating import TemplateRenderer, TemplateRenderError, secret_refused
@@ -151,9 +151,10 @@ def _advance(execution_id: str, snapshot: dict[str, Any] | None = None) -> tuple
     execution = execution_from_snapshot(snapshot) if snapshot is not None else execution_row(execution_id)
     if execution is None:
         return None
-    if _first_start(execution):
+    if _first_start(execution) and concurrency.limit_of(execution) is None:
         # No task run exists and nothing else acts on a queued execution but a cancel: walk
         # it from this unlocked read, and let the one statement that writes check the guess.
+        # (A limited flow takes its slot under locks: the careful path below.)
         try:
             with transaction.atomic(), batched(), deferred_writes(guard=execution, whole_transaction=True):
                 return _orchestrate(execution, [])
@@ -164,7 +165,21 @@ def _advance(execution_id: str, snapshot: dict[str, Any] | None = None) -> tuple
         if execution is None:
             return None
         with batched(), deferred_writes():
+            if execution.status == E.QUEUED and not _admitted(execution):
+                return None
             return _orchestrate(execution)
+
+
+def _admitted(execution: Execution) -> bool:
+    """A QUEUED execution of a flow with a concurrency limit takes a slot, waits, or ends at once."""
+    limit = concurrency.limit_of(execution)
+    if limit is None:
+        return True
+    admission = concurrency.admit(execution, limit)
+    if admission.status:
+        level = "warn" if admission.status == E.CANCELLED else "error"
+        execution_end(execution, admission.status, message=admission.message, error=admission.message, level=level)
+    return admission.start
 
 
 # --- running one step -----------------------------------------------------------------------
@@ -187,6 +202,8 @@ def _claim(task_run_id: str) -> TaskRun | None:
                 return None
             if execution.status == E.PAUSED or execution.is_terminal:
                 return None  # resume or retry dispatches it again
+            if execution.status == E.QUEUED and concurrency.limit_of(execution) is not None:
+                return None  # a retried run of a limited flow: its start dispatches it once it has a slot
             resuming = bool(run.state.get("resume"))
             transition(
                 run,

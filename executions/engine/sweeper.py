@@ -1,5 +1,6 @@
 """Time-driven engine work: timers and retry back-offs that are due, expired leases of dead
-workers, queue messages that were lost, step and execution timeouts, callbacks due again, and
+workers, queue messages that were lost, step and execution timeouts, callbacks due again, free
+concurrency slots whose handoff was lost (`concurrency.start_waiting`), and
 (every few minutes) executions past their retention (`retention`). Each row is claimed with
 SKIP LOCKED, so any number of sweepers can run; each move is a conditional transition, so none
 is applied twice.
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from executions.engine import dispatch
 from executions.engine.callbacks import queue_due_callbacks
+from executions.engine.concurrency import start_waiting
 from executions.engine.events import event_append
 from executions.engine.lifecycle import execution_end
 from executions.engine.retention import purge_due
@@ -80,7 +82,8 @@ def requeue_lost_dispatches(now: datetime) -> int:
     idle = (E.PAUSED, *TERMINAL_EXECUTION_STATUSES)
     active = TaskRun.objects.filter(execution=OuterRef("pk"), status__in=(T.PENDING, *ACTIVE_TASK_STATUSES))
     lost_runs = TaskRun.objects.filter(status=T.QUEUED, updated_at__lt=cutoff).exclude(execution__status__in=idle)
-    lost_starts = Execution.objects.filter(status=E.QUEUED, updated_at__lt=cutoff)
+    # an execution waiting for a concurrency slot is not lost: `start_waiting` hands it one
+    lost_starts = Execution.objects.filter(status=E.QUEUED, waiting_for_slot=False, updated_at__lt=cutoff)
     stalled_executions = Execution.objects.filter(status__in=(E.RUNNING, E.WAITING), updated_at__lt=cutoff)
     with transaction.atomic():
         runs = [str(pk) for pk in _due(lost_runs.values_list("pk", flat=True))]
@@ -156,5 +159,6 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         "stepsTimedOut": time_out_steps(now),
         "executionsTimedOut": time_out_executions(now),
         "callbacks": queue_due_callbacks(now),
+        "slotsHandedOn": start_waiting(now),
         "purged": purge_due(now),
     }

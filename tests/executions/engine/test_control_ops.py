@@ -147,6 +147,7 @@ tasks:
         "stepsTimedOut": 0,
         "executionsTimedOut": 0,
         "callbacks": 0,
+        "slotsHandedOn": 0,
     }
     assert names_and_statuses(execution) == [("busy", T.SUCCESS)]
 

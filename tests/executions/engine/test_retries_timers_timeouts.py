@@ -152,6 +152,7 @@ tasks:
         "stepsTimedOut": 0,
         "executionsTimedOut": 0,
         "callbacks": 0,
+        "slotsHandedOn": 0,
         "purged": 0,
     }
     assert names_and_statuses(execution) == [("nap", T.TIMED_OUT)]

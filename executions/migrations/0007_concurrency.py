@@ -1,0 +1,25 @@
+"""`waiting_for_slot`: an execution QUEUED by its flow's concurrency limit, indexed where set."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("executions", "0004_lean_indexes"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="execution",
+            name="waiting_for_slot",
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddIndex(
+            model_name="execution",
+            index=models.Index(
+                condition=models.Q(("waiting_for_slot", True)),
+                fields=["flow", "created_at"],
+                name="execution_waiting_for_slot",
+            ),
+        ),
+    ]
