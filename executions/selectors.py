@@ -10,6 +10,7 @@ from accounts.models import Account
 from accounts.selectors import annotate_creator_role, scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
+from executions.engine.concurrency import slot_wait_text
 from executions.models import Approval, Execution, ExecutionEvent, ExecutionStatus, TaskRun
 
 LEVELS = ("debug", "info", "warn", "error")
@@ -159,3 +160,9 @@ def executions_in_progress(*, account: Account, limit: int = 20) -> QuerySet[Exe
 def executions_failed_recently(*, account: Account, limit: int = 10) -> QuerySet[Execution]:
     """The latest failed or timed-out executions, with their error."""
     return execution_list(account=account, statuses=FAILED_STATUSES).only(*DASHBOARD_FIELDS)[:limit]
+
+
+def execution_slot_wait(*, execution: Execution) -> str:
+    """Why a QUEUED execution waits for its flow's concurrency limit, with the live count
+    ("Waiting for a concurrency slot: 2 of 2 running"); "" when it does not."""
+    return slot_wait_text(execution)

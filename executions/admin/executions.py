@@ -27,7 +27,7 @@ from accounts.roles import Role
 from core.errors import MillraceError, NotFound
 from executions.admin.timeline import pretty, seconds_text, timeline
 from executions.models import Approval, Execution, ExecutionStatus, TaskRun
-from executions.selectors import approval_get, execution_events, task_runs
+from executions.selectors import approval_get, execution_events, execution_slot_wait, task_runs
 from executions.services import (
     approval_decide,
     execution_cancel,
@@ -85,6 +85,8 @@ class ExecutionAdmin(NamespaceScopedAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Execution) -> str:
+        if obj.status == E.QUEUED and obj.waiting_for_slot:
+            return f"{obj.status} (waiting for a concurrency slot)"
         return obj.status
 
     @admin.display(description="duration")
@@ -131,6 +133,7 @@ class ExecutionAdmin(NamespaceScopedAdmin):
         allowed = self.may_control(request, execution)
         return {
             "execution": execution,
+            "slot_wait": execution_slot_wait(execution=execution),
             "outputs": pretty(execution.outputs),
             "duration": self.duration(execution),
             "rows": timeline(execution, runs),
