@@ -148,6 +148,7 @@ tasks:
         "executionsTimedOut": 0,
         "callbacks": 0,
         "slotsHandedOn": 0,
+        "purged": 0,
     }
     assert names_and_statuses(execution) == [("busy", T.SUCCESS)]
 
