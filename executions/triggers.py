@@ -6,8 +6,10 @@ firing one starts a run, so it lives here, above flows, beside `execution_start`
 Any number of schedulers may run at once (one per worker machine); django-q2 runs
 `fire_due_schedules` every minute. Each due trigger is *claimed* by a conditional update of
 `next_fire_at` — from the value the scheduler read to the next cron time after now — so
-exactly one scheduler wins a given fire time, and a trigger that missed several runs
-(workers down) fires once and moves on to the future. The claim and the new execution
+exactly one scheduler wins a given fire time. A trigger that missed several runs (workers
+down) starts what its `recoverMissedSchedules` says (LAST: the latest missed tick, once; ALL:
+one per missed tick; NONE: none) and moves on to the future. A backfill starts one execution
+per tick of a past range (`trigger_backfill`). The claim and the new execution
 commit together; a flow that cannot start (its definition no longer compiles, inputs it
 refuses) is logged and the claim stands, so it is retried at its next cron time rather than
 every minute.
@@ -22,12 +24,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import NotFound
+from accounts.models import Account
+from accounts.roles import Role
+from accounts.selectors import ensure_role
+from accounts.services import audit_record
+from core.errors import BadRequest, NotFound
 from core.timefmt import isoformat
 from executions.models import Execution
 from executions.services import execution_start
 from flows.models import Trigger
-from flows.triggers import next_fire_time
+from flows.triggers import backfill_ticks, missed_ticks, next_fire_time
 
 logger = logging.getLogger("millrace.scheduler")
 
@@ -99,39 +105,58 @@ def due_triggers(now: datetime) -> list[Trigger]:
     )
 
 
-def fire_trigger(trigger: Trigger, now: datetime) -> str | None:
-    """Claim `trigger`'s fire time and start its flow; the execution id, or None if another won."""
+def _start_tick(trigger: Trigger, tick: datetime, now: datetime, *, actor=None, inputs=None, origin="schedule"):
+    """Start `trigger`'s flow for cron time `tick` (`trigger.date` in templates)."""
+    return execution_start(
+        actor=actor,
+        flow=trigger.flow,
+        inputs=trigger.inputs if inputs is None else inputs,
+        origin=origin,
+        trigger=trigger,
+        trigger_data={
+            "type": "schedule",
+            "triggerId": str(trigger.pk),
+            "date": isoformat(tick),
+            "firedAt": isoformat(now),
+            **({"backfill": True} if origin == "backfill" else {}),
+        },
+    )
+
+
+def _fire(trigger: Trigger, now: datetime) -> list[str] | None:
+    """Claim `trigger`'s fire time and start its flow once per due tick its
+    `recover_missed` keeps (`flows.triggers.missed_ticks`); None if another scheduler won."""
     scheduled_for = trigger.next_fire_at
     try:
         following = next_fire_time(trigger.cron, trigger.timezone, now)
+        ticks = missed_ticks(trigger, now, following)
     except Exception:
         logger.warning("Schedule trigger %s has an unusable cron %r", trigger.pk, trigger.cron, exc_info=True)
         return None
+    started: list[str] = []
     with transaction.atomic():
         claimed = Trigger.objects.filter(
             pk=trigger.pk, type=Trigger.Type.SCHEDULE, enabled=True, next_fire_at=scheduled_for
         ).update(next_fire_at=following, last_fired_at=now)
         if not claimed:
             return None
-        try:
-            with transaction.atomic():
-                execution = execution_start(
-                    actor=None,
-                    flow=trigger.flow,
-                    inputs=trigger.inputs,
-                    origin="schedule",
-                    trigger=trigger,
-                    trigger_data={
-                        "type": "schedule",
-                        "triggerId": str(trigger.pk),
-                        "date": isoformat(scheduled_for),
-                        "firedAt": isoformat(now),
-                    },
+        for tick in ticks:
+            try:
+                with transaction.atomic():
+                    started.append(str(_start_tick(trigger, tick, now).pk))
+            except Exception:
+                logger.warning(
+                    "Schedule trigger %s could not start flow %s", trigger.pk, trigger.flow_id, exc_info=True
                 )
-        except Exception:
-            logger.warning("Schedule trigger %s could not start flow %s", trigger.pk, trigger.flow_id, exc_info=True)
-            return None
-    return str(execution.pk)
+                break  # the same refusal would meet every other tick
+    return started
+
+
+def fire_trigger(trigger: Trigger, now: datetime) -> str | None:
+    """Claim `trigger`'s fire time and start its flow; the (last) execution id, or None if
+    another scheduler won or nothing started."""
+    started = _fire(trigger, now)
+    return started[-1] if started else None
 
 
 def fire_due_schedules(now: datetime | None = None) -> list[str]:
@@ -140,7 +165,43 @@ def fire_due_schedules(now: datetime | None = None) -> list[str]:
     _arm_new(now)
     started = []
     for trigger in due_triggers(now):
-        execution_id = fire_trigger(trigger, now)
-        if execution_id:
-            started.append(execution_id)
+        started.extend(_fire(trigger, now) or [])
     return started
+
+
+def trigger_backfill(
+    *, actor: Account, trigger: Trigger, start: datetime, end: datetime, inputs: dict[str, Any] | None = None
+) -> list[Execution]:
+    """Start `trigger`'s flow once per cron tick in [start, end), oldest first (executor role).
+
+    Each execution is started as a scheduled one would be (`trigger.date` is its tick), so the
+    flow's concurrency limit applies at start. `inputs` are merged over the trigger's own.
+    All start or none: one refused start (inputs the flow refuses) refuses the backfill.
+    """
+    if trigger.type != Trigger.Type.SCHEDULE:
+        raise BadRequest(
+            f"Only a schedule trigger can be backfilled; this one is a {trigger.type} trigger.",
+            details={"field": "type", "reason": "not a schedule trigger"},
+        )
+    if inputs is not None and not isinstance(inputs, dict):
+        raise BadRequest("inputs must be an object.", details={"field": "inputs", "reason": "not an object"})
+    ensure_role(actor, trigger.flow.namespace, Role.EXECUTOR)
+    ticks = backfill_ticks(trigger.cron, trigger.timezone, start, end)
+    now = timezone.now()
+    merged = {**(trigger.inputs or {}), **(inputs or {})}
+    with transaction.atomic():
+        executions = [_start_tick(trigger, tick, now, actor=actor, inputs=merged, origin="backfill") for tick in ticks]
+        audit_record(
+            actor=actor,
+            action="trigger.backfill",
+            resource_type="trigger",
+            resource_id=trigger.pk,
+            namespace=trigger.flow.namespace,
+            summary={
+                "flow": trigger.flow.name,
+                "start": isoformat(start),
+                "end": isoformat(end),
+                "executions": len(executions),
+            },
+        )
+    return executions

@@ -82,6 +82,12 @@ class Trigger(models.Model):
     key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     cron = models.CharField(max_length=120, blank=True, default="")
     timezone = models.CharField(max_length=64, blank=True, default="UTC")
+    recover_missed = models.CharField(
+        max_length=4,
+        choices=[("ALL", "All missed ticks"), ("LAST", "The last missed tick"), ("NONE", "None")],
+        default="LAST",
+        help_text="Schedule: which ticks missed while no worker ran are started.",
+    )
     source_flow = models.ForeignKey(
         Flow, null=True, blank=True, on_delete=models.CASCADE, related_name="downstream_triggers"
     )

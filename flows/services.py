@@ -140,6 +140,7 @@ def _sync_triggers(flow: Flow, compiled: CompiledFlow) -> None:
             "inputs": spec.inputs,
             "cron": spec.cron or "",
             "timezone": spec.timezone or "UTC",
+            "recover_missed": spec.recover_missed,
             "source_flow": source_flow,
             "statuses": spec.statuses,
         }

@@ -10,7 +10,7 @@ trigger is enabled again, so a trigger never fires for time it spent disabled.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import croniter
@@ -21,12 +21,28 @@ from accounts.models import Account
 from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_record
-from core.errors import Conflict, ValidationFailed
+from core.errors import BadRequest, Conflict, ValidationFailed
+from flows.definitions.fields import RECOVER_MISSED
 from flows.models import EXECUTION_END_STATUSES, Flow, Trigger
 from flows.selectors import flow_get
 from flows.webhook_keys import KEY_REFUSED, new_webhook_key, strong_key
 
-TRIGGER_FIELDS = ("enabled", "inputs", "key", "cron", "timezone", "source_flow_id", "statuses", "name")
+TRIGGER_FIELDS = (
+    "enabled",
+    "inputs",
+    "key",
+    "cron",
+    "timezone",
+    "recover_missed",
+    "source_flow_id",
+    "statuses",
+    "name",
+)
+#: A tick started later than this after its time was missed (`recoverMissedSchedules: NONE`
+#: skips it); the scheduler runs every minute, so an on-time tick is at most about a minute late.
+MISSED_GRACE = timedelta(minutes=5)
+#: At most this many executions from one backfill, or from one recovery of missed ticks (ALL).
+MAX_TICKS = 1000
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -37,6 +53,53 @@ def next_fire_time(cron: str, zone: str, after: datetime) -> datetime:
     """The first time strictly after `after` that `cron` names, read in timezone `zone` (UTC result)."""
     local = after.astimezone(zoneinfo.ZoneInfo(zone or "UTC"))
     return croniter(cron, local).get_next(datetime).astimezone(UTC)
+
+
+def ticks_before(cron: str, zone: str, end: datetime, since: datetime, limit: int) -> list[datetime]:
+    """The times `cron` names in [since, end), newest first, at most `limit` of them (UTC).
+
+    Walking back from `end` bounds the work by `limit` however long the range is.
+    """
+    walker = croniter(cron, end.astimezone(zoneinfo.ZoneInfo(zone or "UTC")))
+    found: list[datetime] = []
+    while len(found) < limit:
+        tick = walker.get_prev(datetime).astimezone(UTC)
+        if tick < since:
+            break
+        if tick < end:  # croniter's walk back from a time between whole seconds may start at it
+            found.append(tick)
+    return found
+
+
+def backfill_ticks(cron: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
+    """The ticks of a backfill over [start, end), oldest first; refused past `MAX_TICKS`."""
+    if end <= start:
+        raise BadRequest("end must be after start.", details={"field": "end", "reason": "not after start"})
+    ticks = ticks_before(cron, zone, end, start, MAX_TICKS + 1)
+    if len(ticks) > MAX_TICKS:
+        raise BadRequest(
+            f"The range holds more than {MAX_TICKS} ticks of '{cron}' (at most {MAX_TICKS} executions a backfill).",
+            details={"field": "end", "reason": f"more than {MAX_TICKS} ticks"},
+        )
+    return ticks[::-1]
+
+
+def missed_ticks(trigger: Trigger, now: datetime, following: datetime) -> list[datetime]:
+    """The ticks of `trigger` due at `now` (from its claimed `next_fire_at` on) to start, oldest first.
+
+    LAST starts the latest due tick (one execution, as before), ALL every due tick (the latest
+    `MAX_TICKS`), NONE only a tick that is not late by more than `MISSED_GRACE` (one missed while
+    no worker ran is skipped).
+    """
+    limit = MAX_TICKS if trigger.recover_missed == "ALL" else 1
+    due = ticks_before(trigger.cron, trigger.timezone, following, trigger.next_fire_at, limit)
+    if not due:  # the claimed time is no tick of the cron (changed since): fire it as before
+        due = [trigger.next_fire_at]
+    if trigger.recover_missed == "ALL":
+        return due[::-1]
+    if trigger.recover_missed == "NONE":
+        return [due[0]] if now - due[0] <= MISSED_GRACE else []
+    return [due[0]]
 
 
 def _check_schedule(cron: Any, zone: Any) -> None:
@@ -72,8 +135,12 @@ def _check_values(actor: Account, flow: Flow, values: dict[str, Any], kept_key: 
     if kind == Trigger.Type.SCHEDULE:
         values["timezone"] = values.get("timezone") or "UTC"
         _check_schedule(values.get("cron"), values["timezone"])
+        recover = values.get("recover_missed") or "LAST"
+        if recover not in RECOVER_MISSED:
+            raise _invalid("recoverMissedSchedules", f"one of {', '.join(RECOVER_MISSED)}")
+        values["recover_missed"] = recover
     else:
-        values["cron"], values["timezone"] = "", "UTC"
+        values["cron"], values["timezone"], values["recover_missed"] = "", "UTC", "LAST"
     if kind == Trigger.Type.FLOW:
         source_id = values.get("source_flow_id")
         if not source_id:

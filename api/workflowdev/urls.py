@@ -17,6 +17,7 @@ own_patterns = [
     path("api/v1/audit", AuditViewSet.as_view({"get": "list"}), name="audit"),
     path("api/v1/triggers", triggers.TriggerListView.as_view(), name="triggers"),
     path("api/v1/triggers/<str:id>", triggers.TriggerDetailView.as_view(), name="trigger"),
+    path("api/v1/triggers/<str:id>/backfill", triggers.TriggerBackfillView.as_view(), name="trigger-backfill"),
     path("api/v1/webhook/<str:key>", triggers.WebhookView.as_view(), name="webhook"),
     path("api/v1/plugins", catalog.PluginListView.as_view(), name="plugins"),
     path("api/v1/plugins/categories", catalog.PluginCategoriesView.as_view(), name="plugin-categories"),

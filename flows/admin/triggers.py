@@ -10,11 +10,15 @@ from django.urls import reverse
 from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, adopt
 from accounts.roles import Role
 from core.errors import MillraceError, ValidationFailed
+from flows.admin.trigger_pages import TriggerPagesMixin, can_backfill
 from flows.models import Flow, Trigger
 from flows.triggers import trigger_create, trigger_update, trigger_validate
 
-SERVICE_FIELDS = ("name", "cron", "timezone", "statuses", "enabled", "inputs")
-FORM_FIELD_OF = {"sourceFlowId": "source_flow"}  # service error fields named like the API's
+SERVICE_FIELDS = ("name", "cron", "timezone", "recover_missed", "statuses", "enabled", "inputs")
+FORM_FIELD_OF = {
+    "sourceFlowId": "source_flow",
+    "recoverMissedSchedules": "recover_missed",
+}  # service error fields named like the API's
 
 
 def _service_values(data: dict[str, Any]) -> dict[str, Any]:
@@ -28,10 +32,28 @@ class TriggerAdminForm(forms.ModelForm):
     """Checked by the trigger services (cron, timezone, source flow...), so refusals are form errors."""
 
     actor: Any = None  # set by TriggerAdmin.get_form
+    recover_missed = forms.ChoiceField(
+        choices=Trigger._meta.get_field("recover_missed").choices,
+        required=False,
+        initial="LAST",
+        label="Recover missed schedules",
+        help_text="Schedule: ticks missed while no worker ran start all (ALL), the latest once (LAST) or none.",
+    )
 
     class Meta:
         model = Trigger
-        fields = ("flow", "name", "type", "cron", "timezone", "source_flow", "statuses", "enabled", "inputs")
+        fields = (
+            "flow",
+            "name",
+            "type",
+            "cron",
+            "timezone",
+            "recover_missed",
+            "source_flow",
+            "statuses",
+            "enabled",
+            "inputs",
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -57,7 +79,7 @@ class TriggerAdminForm(forms.ModelForm):
 
 
 @admin.register(Trigger)
-class TriggerAdmin(NamespaceScopedAdmin):
+class TriggerAdmin(TriggerPagesMixin, NamespaceScopedAdmin):
     """Writes go through `flows.triggers` like the API's; YAML-declared triggers are read-only."""
 
     form = TriggerAdminForm
@@ -89,6 +111,7 @@ class TriggerAdmin(NamespaceScopedAdmin):
         obj = kwargs.get("obj")
         if obj is not None:
             context["webhook_url"] = self.webhook_url(request, obj)
+            context["can_backfill"] = can_backfill(request, obj)
         return super().render_change_form(request, context, add=add, change=change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Trigger | None = None) -> tuple[str, ...]:

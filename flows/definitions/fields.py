@@ -19,10 +19,12 @@ from flows.definitions.ir import FlowInput, InputType, RetryPolicy, TimeoutPolic
 from flows.definitions.problems import Path, Problems, key_text
 
 TERMINAL_STATUSES = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
+#: What a schedule does with ticks missed while no worker ran: start one per tick, the last only, none.
+RECOVER_MISSED = ("ALL", "LAST", "NONE")
 _WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
 _INPUT_KEYS = {"id", "name", "type", "required", "defaults", "default", "description"}
 _TRIGGER_KEYS = {
-    TriggerType.SCHEDULE: {"cron", "timezone"},
+    TriggerType.SCHEDULE: {"cron", "timezone", "recoverMissedSchedules"},
     TriggerType.WEBHOOK: {"key"},
     TriggerType.FLOW: {"sourceFlowId", "flow", "namespace", "statuses"},
 }
@@ -228,6 +230,15 @@ def _schedule(problems: Problems, raw: dict[str, Any], path: Path, trigger: Trig
         trigger.timezone = zone
     except (ValueError, zoneinfo.ZoneInfoNotFoundError):
         problems.add((*path, "timezone"), f"unknown timezone {zone!r}", "invalid_timezone")
+    recover = raw.get("recoverMissedSchedules", "LAST")
+    if isinstance(recover, str) and recover.upper() in RECOVER_MISSED:
+        trigger.recover_missed = recover.upper()
+    else:
+        problems.add(
+            (*path, "recoverMissedSchedules"),
+            f"recoverMissedSchedules {recover!r} is not one of {', '.join(RECOVER_MISSED)}",
+            "invalid_value",
+        )
 
 
 def _watch(problems: Problems, raw: dict[str, Any], path: Path, trigger: Trigger) -> None:

@@ -121,6 +121,7 @@ class Trigger:
     inputs: dict[str, Any] = field(default_factory=dict)
     cron: str | None = None  # schedule
     timezone: str = "UTC"  # schedule
+    recover_missed: str = "LAST"  # schedule: ALL, LAST or NONE of the ticks missed while no worker ran
     key: str | None = None  # webhook; None = generate one
     source_flow_id: str | None = None  # flow: the watched flow, by id ...
     source_flow: str | None = None  # ... or by name (in `source_namespace`, default: this flow's)

@@ -9,7 +9,11 @@ from accounts.roles import Role
 from flows.models import Trigger
 from vault.models import KeyValue, Secret
 
-TYPE_FIELDS = {"webhook": ("key",), "schedule": ("cron", "timezone"), "flow": ("sourceFlowId", "statuses")}
+TYPE_FIELDS = {
+    "webhook": ("key",),
+    "schedule": ("cron", "timezone", "recoverMissedSchedules"),
+    "flow": ("sourceFlowId", "statuses"),
+}
 ALL_TYPE_FIELDS = {name for names in TYPE_FIELDS.values() for name in names}
 
 
@@ -23,6 +27,9 @@ class TriggerSerializer(serializers.ModelSerializer):
     key = serializers.CharField(required=False, allow_null=True, help_text="Webhook triggers.")
     cron = serializers.CharField(required=False, help_text="Schedule triggers.")
     timezone = serializers.CharField(required=False, help_text="Schedule triggers.")
+    recoverMissedSchedules = serializers.CharField(
+        source="recover_missed", required=False, help_text="Schedule triggers: ALL, LAST or NONE."
+    )
     sourceFlowId = serializers.UUIDField(source="source_flow_id", required=False, help_text="Flow triggers.")
     statuses = serializers.ListField(child=serializers.CharField(), required=False, help_text="Flow triggers.")
     fromDefinition = serializers.BooleanField(source="from_definition")
@@ -43,6 +50,7 @@ class TriggerSerializer(serializers.ModelSerializer):
             "key",
             "cron",
             "timezone",
+            "recoverMissedSchedules",
             "sourceFlowId",
             "statuses",
             "fromDefinition",
@@ -80,16 +88,31 @@ class TriggerWriteSerializer(serializers.Serializer):
     )
     cron = serializers.CharField(max_length=120, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    recoverMissedSchedules = serializers.CharField(
+        max_length=4,
+        required=False,
+        help_text="Schedule triggers: what ticks missed while no worker ran start (ALL, LAST, NONE); default LAST.",
+    )
     sourceFlowId = serializers.UUIDField(required=False, allow_null=True)
     statuses = serializers.ListField(child=serializers.CharField(), required=False)
 
-    RENAMES = {"sourceFlowId": "source_flow_id"}
+    RENAMES = {"sourceFlowId": "source_flow_id", "recoverMissedSchedules": "recover_missed"}
 
     def service_fields(self) -> dict[str, Any]:
         """The validated body as the trigger services name their keyword arguments."""
         data = dict(self.validated_data)
         data.pop("flowId", None)
         return {self.RENAMES.get(name, name): value for name, value in data.items()}
+
+
+class BackfillSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="First moment of the range (included).")
+    end = serializers.DateTimeField(help_text="End of the range (excluded).")
+    inputs = serializers.DictField(required=False, help_text="Merged over the trigger's own inputs.")
+
+
+class BackfillResponseSerializer(serializers.Serializer):
+    executions = serializers.IntegerField(help_text="How many executions were started, one per tick.")
 
 
 class WebhookResponseSerializer(serializers.Serializer):

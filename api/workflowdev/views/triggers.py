@@ -16,11 +16,17 @@ from api.filtering import FilteredListMixin
 from api.parsers import JSONParser
 from api.workflowdev.filters import TriggerFilterSet
 from api.workflowdev.parsers import RawBodyParser
-from api.workflowdev.serializers.resources import TriggerSerializer, TriggerWriteSerializer, WebhookResponseSerializer
+from api.workflowdev.serializers.resources import (
+    BackfillResponseSerializer,
+    BackfillSerializer,
+    TriggerSerializer,
+    TriggerWriteSerializer,
+    WebhookResponseSerializer,
+)
 from api.workflowdev.views.base import PAGE_PARAMETERS, ROLE_REFUSED, WorkflowDevAPIView, page_response, paginate
 from core.errors import ValidationFailed
 from executions.models import Execution
-from executions.triggers import webhook_fire
+from executions.triggers import trigger_backfill, webhook_fire
 from flows import selectors
 from flows.models import Trigger
 from flows.triggers import trigger_create, trigger_delete, trigger_update
@@ -114,6 +120,29 @@ class TriggerDetailView(WorkflowDevAPIView):
         """Delete a trigger."""
         trigger_delete(actor=request.user, trigger=selectors.trigger_get(account=request.user, trigger_id=id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TriggerBackfillView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Backfill a schedule trigger",
+        request=BackfillSerializer,
+        responses={
+            201: BackfillResponseSerializer,
+            400: OpenApiResponse(
+                description="Not a schedule trigger, end not after start, or more than 1000 ticks in the range"
+            ),
+            403: ROLE_REFUSED,
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request: Request, id: str) -> Response:
+        """Start one execution per cron tick in [start, end), oldest first, each with `trigger.date` set to its
+        tick; the flow's concurrency limit applies to them as to any start."""
+        trigger = selectors.trigger_get(account=request.user, trigger_id=id)
+        body = BackfillSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        executions = trigger_backfill(actor=request.user, trigger=trigger, **body.validated_data)
+        return Response({"executions": len(executions)}, status=status.HTTP_201_CREATED)
 
 
 def _wait_for_end(execution: Execution) -> Execution:
