@@ -69,6 +69,10 @@ class Execution(models.Model):
     parent_task = models.ForeignKey(
         "TaskRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="child_executions", db_index=False
     )
+    # the execution this one replays (`execution_replay`), kept while both exist
+    original = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays", db_index=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -103,6 +107,7 @@ class Execution(models.Model):
                 fields=["flow", "created_at"], name="execution_waiting_for_slot", condition=Q(waiting_for_slot=True)
             ),
             models.Index(fields=["parent_task"], name="execution_parent_set", condition=Q(parent_task__isnull=False)),
+            models.Index(fields=["original"], name="execution_original_set", condition=Q(original__isnull=False)),
             models.Index(fields=["updated_by"], name="execution_updated_by_set", condition=Q(updated_by__isnull=False)),
         ]
 

@@ -19,18 +19,20 @@ from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_entry, audit_record
 from core.errors import BadRequest, Conflict, NotFound
+from core.ids import parse_uuid
 from executions.engine import dispatch
 from executions.engine.compiler import compiled
 from executions.engine.context import callback_digest
 from executions.engine.events import batched
 from executions.engine.lifecycle import execution_create, execution_end
+from executions.engine.replay import replay_create
 from executions.engine.rows import execution_snapshot
 from executions.engine.transitions import transition
 from executions.engine.writes import deferred_writes
 from executions.models import TERMINAL_EXECUTION_STATUSES, Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows import services as flows_services
 from flows.definitions import CONTROL_TYPES
-from flows.models import Flow, Trigger
+from flows.models import Flow, FlowRevision, Trigger
 
 E, T = ExecutionStatus, TaskStatus
 
@@ -290,3 +292,43 @@ def task_complete_callback(*, token: str, payload: Any) -> TaskRun:
         )
         dispatch.run_task_runs([str(run.pk)])
     return run
+
+
+def execution_replay(
+    *, actor: Account, execution: Execution, task_run_id: Any, revision: int | None = None
+) -> Execution:
+    """A new execution of `execution`'s flow and inputs that keeps the outputs of the tasks
+    before task run `task_run_id` and runs from it (Kestra's replay; `retry` runs in place).
+
+    On the original's revision, or on `revision` of the flow. Executor role; the original must
+    have ended (409). A task run of another execution, or an unknown revision, is a 404.
+    """
+    ensure_role(actor, execution.namespace, Role.EXECUTOR)
+    chosen = TaskRun.objects.filter(pk=parse_uuid(task_run_id, what="Task run"), execution=execution).first()
+    if chosen is None:
+        raise NotFound("Task run not found in this execution.")
+    if not execution.is_terminal:
+        raise Conflict(f"Only an ended execution can be replayed; this one is {execution.status}.")
+    flow = execution.flow
+    if flow is None:
+        raise Conflict("The execution's flow was deleted; it cannot be replayed.")
+    source, number = execution.source, execution.flow_revision
+    if revision is not None:
+        stored = FlowRevision.objects.filter(flow=flow, number=revision).first()
+        if stored is None:
+            raise NotFound(f"Flow '{flow.name}' has no revision {revision}.")
+        source, number = stored.source, stored.number
+    with transaction.atomic():
+        replay = replay_create(
+            original=execution, chosen=chosen, flow=flow, source=source, revision=number, created_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action="execution.replay",
+            resource_type="execution",
+            resource_id=replay.pk,
+            namespace=execution.namespace,
+            summary={"flow": flow.name, "originalId": str(execution.pk), "taskRun": chosen.name, "revision": number},
+        )
+        dispatch.start_execution(str(replay.pk))
+    return replay

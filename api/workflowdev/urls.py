@@ -54,6 +54,7 @@ shared_patterns = [
     path("api/v1/executions/<str:id>", executions.ExecutionDetailView.as_view(), name="execution"),
     path("api/v1/executions/<str:id>/cancel", executions.ExecutionCancelView.as_view(), name="execution-cancel"),
     path("api/v1/executions/<str:id>/retry", executions.ExecutionRetryView.as_view(), name="execution-retry"),
+    path("api/v1/executions/<str:id>/replay", executions.ExecutionReplayView.as_view(), name="execution-replay"),
 ]
 
 app_name = "workflowdev"

@@ -32,6 +32,7 @@ from executions.services import (
     approval_decide,
     execution_cancel,
     execution_pause,
+    execution_replay,
     execution_resume,
     execution_retry,
 )
@@ -117,6 +118,7 @@ class ExecutionAdmin(NamespaceScopedAdmin):
         return [
             path("<path:object_id>/live/", wrap(self.live_view), name=f"{prefix}_live"),
             path("<path:object_id>/control/<str:control>/", wrap(self.control_view), name=f"{prefix}_control"),
+            path("<path:object_id>/replay/<str:task_run_id>/", wrap(self.replay_view), name=f"{prefix}_replay"),
             path(
                 "<path:object_id>/approvals/<str:approval_id>/<str:decision>/",
                 wrap(self.decide_view),
@@ -152,6 +154,10 @@ class ExecutionAdmin(NamespaceScopedAdmin):
                 and approval.task_run.status == TaskRun.Status.WAITING
             },
             "controls": [c for c in CONTROLS if allowed and execution.status in c.statuses],
+            "replayable": allowed and execution.is_terminal and execution.flow_id is not None,
+            "replay_of": self.get_queryset(request).filter(pk=execution.original_id).first()
+            if execution.original_id
+            else None,
             "children": list(
                 self.get_queryset(request).filter(parent_task__execution=execution).order_by("created_at")
             ),
@@ -199,6 +205,20 @@ class ExecutionAdmin(NamespaceScopedAdmin):
         else:
             self.message_user(request, f"{action.done}: {execution.flow_name}.", messages.SUCCESS)
         return self._back(execution)
+
+    def replay_view(self, request: HttpRequest, object_id: str, task_run_id: str) -> HttpResponse:
+        return require_POST(self._replay)(request, object_id, task_run_id)
+
+    def _replay(self, request: HttpRequest, object_id: str, task_run_id: str) -> HttpResponse:
+        """Replay from here: a new execution keeping the steps before this one (`execution_replay`)."""
+        execution = self._visible(request, object_id)
+        try:
+            replay = execution_replay(actor=request.user, execution=execution, task_run_id=task_run_id)
+        except MillraceError as exc:
+            self.message_user(request, f"Replay: {exc.message}", messages.ERROR)
+            return self._back(execution)
+        self.message_user(request, f"Replaying {execution.flow_name} from this step.", messages.SUCCESS)
+        return self._back(replay)
 
     def decide_view(self, request: HttpRequest, object_id: str, approval_id: str, decision: str) -> HttpResponse:
         return require_POST(self._decide)(request, object_id, approval_id, decision)

@@ -55,6 +55,13 @@ def register_format(name: str, *, url_key: str, render: Callable[[Execution], di
     _FORMATS[name] = CallbackFormat(url_key, render)
 
 
+def without_callbacks(trigger_data: dict[str, Any]) -> dict[str, Any]:
+    """`trigger_data` without the callback URLs of every format: a copy of an execution (a
+    replay) owes its caller nothing."""
+    keys = {owed.url_key for owed in _FORMATS.values()}
+    return {key: value for key, value in trigger_data.items() if key not in keys}
+
+
 def _owed_to(execution: Execution) -> tuple[str, CallbackFormat] | None:
     data = execution.trigger_data or {}
     for owed in _FORMATS.values():

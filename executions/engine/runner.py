@@ -133,7 +133,14 @@ def _orchestrate(execution: Execution, known: list[TaskRun] | None = None) -> tu
 
 
 def _first_start(execution: Execution) -> bool:
-    return execution.status == E.QUEUED and execution.attempt == 1 and not execution.started_at
+    """A queued execution no walk has seen: no task run exists yet (a replay starts with the
+    ones it kept, so it is not one)."""
+    return (
+        execution.status == E.QUEUED
+        and execution.attempt == 1
+        and not execution.started_at
+        and execution.original_id is None
+    )
 
 
 def _sole_active(run: TaskRun, runs: list[TaskRun]) -> bool:

@@ -207,3 +207,34 @@ def task_runs_create(runs: list[TaskRun]) -> None:
             for run in runs
         ]
     )
+
+
+def task_runs_copy(runs: list[TaskRun], *, original_id: Any) -> None:
+    """Insert the task runs a replay keeps from execution `original_id`: SUCCESS steps with
+    their outputs, and RUNNING the control steps the replayed step sits in (their children
+    are walked again). One event each."""
+    for run in runs:
+        if run.status not in (T.SUCCESS, T.RUNNING):
+            raise IllegalTransition(f"A replay keeps SUCCESS steps and re-opens RUNNING ones, not {run.status}.")
+    TaskRun.objects.bulk_create(runs)
+    events_append_many(
+        [
+            ExecutionEvent(
+                execution_id=run.execution_id,
+                task_run_id=run.pk,
+                type="task_status",
+                message=f"Step '{run.name}' kept from execution {original_id}"
+                if run.status == T.SUCCESS
+                else f"Step '{run.name}' re-opened from execution {original_id}",
+                data={
+                    "step": run.step_id,
+                    "name": run.name,
+                    "plugin": run.plugin_type,
+                    "status": run.status,
+                    "previous": None,
+                    "originalId": str(original_id),
+                },
+            )
+            for run in runs
+        ]
+    )

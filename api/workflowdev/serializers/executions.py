@@ -24,6 +24,9 @@ class ExecutionSerializer(serializers.ModelSerializer):
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
     finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
     durationMs = serializers.IntegerField(source="duration_ms", allow_null=True)
+    originalId = serializers.UUIDField(
+        source="original_id", allow_null=True, help_text="The execution this one replays (`POST .../replay`)."
+    )
 
     class Meta:
         model = Execution
@@ -40,6 +43,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "startedAt",
             "finishedAt",
             "durationMs",
+            "originalId",
         ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -111,3 +115,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
 
 class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+
+
+class ReplayResponseSerializer(serializers.Serializer):
+    executionId = serializers.UUIDField(help_text="The new execution, linked to the replayed one (`originalId`).")

@@ -1,6 +1,7 @@
-"""Executions (list, get with tasks, cancel, retry) and approvals of gates."""
+"""Executions (list, get with tasks, cancel, retry, replay) and approvals of gates."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -11,6 +12,7 @@ from api.workflowdev.serializers.executions import (
     DecisionSerializer,
     ExecutionDetailSerializer,
     ExecutionSerializer,
+    ReplayResponseSerializer,
     execution_detail,
 )
 from api.workflowdev.views.base import (
@@ -21,9 +23,10 @@ from api.workflowdev.views.base import (
     page_response,
     paginate,
 )
+from core.errors import BadRequest
 from executions import selectors
 from executions.models import Approval, Execution
-from executions.services import approval_decide, execution_cancel, execution_retry
+from executions.services import approval_decide, execution_cancel, execution_replay, execution_retry
 
 NOT_FOUND = OpenApiResponse(description="Not found (or in a namespace you cannot read)")
 CONFLICT = OpenApiResponse(description="Not allowed in the current status")
@@ -84,6 +87,46 @@ class ExecutionRetryView(WorkflowDevAPIView):
         execution = selectors.execution_get(account=request.user, execution_id=id)
         execution_retry(actor=request.user, execution=execution)
         return _detail(request, id)
+
+
+def _revision(request: Request) -> int | None:
+    text = request.query_params.get("revision")
+    if text in (None, ""):
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise BadRequest("revision must be a revision number.", details={"field": "revision", "reason": "not a number"})
+    return int(text)
+
+
+class ExecutionReplayView(WorkflowDevAPIView):
+    @extend_schema(
+        summary="Replay an ended execution from one of its tasks",
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "taskRunId", str, required=True, description="The task run to run again, and all after it."
+            ),
+            OpenApiParameter("revision", int, description="The flow revision to run (default: the execution's)."),
+        ],
+        responses={
+            201: ReplayResponseSerializer,
+            400: OpenApiResponse(description="taskRunId missing, or its task is not in the revision"),
+            403: ROLE_REFUSED,
+            404: OpenApiResponse(description="No such execution, task run of it, or revision"),
+            409: OpenApiResponse(description="The execution has not ended"),
+        },
+    )
+    def post(self, request: Request, id: str) -> Response:
+        """Start a new execution of the same flow and inputs that keeps the outputs of the tasks before the chosen
+        task run and runs from it; it links to this one (`originalId`)."""
+        execution = selectors.execution_get(account=request.user, execution_id=id)
+        task_run_id = request.query_params.get("taskRunId")
+        if not task_run_id:
+            raise BadRequest("taskRunId is required.", details={"field": "taskRunId", "reason": "required"})
+        replay = execution_replay(
+            actor=request.user, execution=execution, task_run_id=task_run_id, revision=_revision(request)
+        )
+        return Response({"executionId": str(replay.pk)}, status=status.HTTP_201_CREATED)
 
 
 class ApprovalListView(FilteredListMixin, WorkflowDevAPIView):

@@ -46,6 +46,7 @@ EXECUTION_FIELDS = {
     "startedAt",
     "finishedAt",
     "durationMs",
+    "originalId",
 }
 TASK_FIELDS = {
     "id",
