@@ -10,7 +10,7 @@ from accounts.models import Namespace
 #: The statuses a run of a flow ends in: a flow trigger watches some of them, and a flow is not
 #: deleted while one of its runs is in none of them. `executions.models.TERMINAL_EXECUTION_STATUSES`
 #: is built from these names, so the two cannot drift apart.
-EXECUTION_END_STATUSES = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
+EXECUTION_END_STATUSES = ("SUCCESS", "WARNING", "FAILED", "CANCELLED", "TIMED_OUT")
 
 
 class Flow(models.Model):

@@ -23,6 +23,7 @@ EXECUTION_WORDS: dict[str, str] = {
     E.WAITING: "running",
     E.PAUSED: "paused",
     E.SUCCESS: "completed",
+    E.WARNING: "completed",  # ended after a step with `allowFailure` failed
     E.FAILED: "failed",
     E.CANCELLED: "cancelled",
     E.TIMED_OUT: "failed",
@@ -30,14 +31,14 @@ EXECUTION_WORDS: dict[str, str] = {
 STATUS_FILTER: dict[str, tuple[str, ...]] = {
     "running": (E.QUEUED, E.RUNNING, E.WAITING),
     "paused": (E.PAUSED,),
-    "completed": (E.SUCCESS,),
+    "completed": (E.SUCCESS, E.WARNING),
     "failed": (E.FAILED, E.TIMED_OUT),
     "cancelled": (E.CANCELLED,),
 }
 #: Node statuses have no word in the seed; SUCCESS reads like the execution's `completed`.
 TASK_WORDS: dict[str, str] = {T.SUCCESS: "completed"}
 LOG_LEVELS = ("debug", "info", "warn", "error")
-TERMINAL_WORDS = {E.SUCCESS, E.FAILED, E.CANCELLED, E.TIMED_OUT}
+TERMINAL_WORDS = {E.SUCCESS, E.WARNING, E.FAILED, E.CANCELLED, E.TIMED_OUT}
 
 
 def status_word(status: str) -> str:
@@ -111,7 +112,7 @@ def stream_message(event: ExecutionEvent, execution: Execution, *, final: bool) 
     data = event.data or {}
     status = data.get("status", "")
     if event.type == "execution_status":
-        if final and status == E.SUCCESS:
+        if final and status in (E.SUCCESS, E.WARNING):
             return {
                 **base,
                 "type": "execution_completed",

@@ -26,7 +26,7 @@ STATUS_WORDS: dict[str, tuple[str, ...]] = {
     "QUEUED": (E.QUEUED,),
     "RUNNING": (E.RUNNING, E.WAITING),
     "PAUSED": (E.PAUSED,),
-    "COMPLETED": (E.SUCCESS,),
+    "COMPLETED": (E.SUCCESS, E.WARNING),
     "FAILED": (E.FAILED,),
     "TERMINATED": (E.CANCELLED,),
     "TIMED_OUT": (E.TIMED_OUT,),

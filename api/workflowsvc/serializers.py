@@ -25,6 +25,7 @@ EXECUTION_WORDS: dict[str, str] = {
     E.WAITING: "RUNNING",
     E.PAUSED: "PAUSED",
     E.SUCCESS: "COMPLETED",
+    E.WARNING: "COMPLETED",  # ended after a step with `allowFailure` failed
     E.FAILED: "FAILED",
     E.CANCELLED: "TERMINATED",
     E.TIMED_OUT: "TIMED_OUT",

@@ -90,7 +90,7 @@ class Orchestrator:
         """Walk the flow once. With `claim_inline` (a worker id), a single new runnable step is
         created RUNNING and leased to that worker, so it can run without a queue hop."""
         execution = self.execution
-        if execution.status in (E.SUCCESS, E.FAILED, E.CANCELLED, E.TIMED_OUT, E.PAUSED):
+        if execution.status in (E.SUCCESS, E.WARNING, E.FAILED, E.CANCELLED, E.TIMED_OUT, E.PAUSED):
             self.tick.finished = execution.is_terminal
             return self.tick
         if execution.status == E.QUEUED:
@@ -124,6 +124,10 @@ class Orchestrator:
                 return BlockState(Outcome.ACTIVE)
             elif last.status in FAILED_STATUSES:
                 target = self.flow.successor(last.step_id, ir.ERROR) if last.status != T.CANCELLED else None
+                if target is None and self._failure_allowed(last):  # on along the node's other routes
+                    target = self.flow.successor(last.step_id, last.outcome or None)
+                    if target is None:
+                        return BlockState(Outcome.DONE)
                 if target is None:
                     return BlockState(Outcome.FAILED, last)
             else:
@@ -148,11 +152,18 @@ class Orchestrator:
                 return state
         return BlockState(Outcome.DONE)
 
+    def _failure_allowed(self, run: TaskRun) -> bool:
+        """A failed or timed-out step with `allowFailure` (a cancelled one never goes on)."""
+        if not self.flow.allows_failure or run.status not in (T.FAILED, T.TIMED_OUT):
+            return False
+        step = self.flow.get_step(run.step_id)
+        return step is not None and step.allow_failure
+
     def _step_state(self, step: ir.Step, run: TaskRun) -> BlockState:
         if run.status in (T.SUCCESS, T.SKIPPED):
             return BlockState(Outcome.DONE)
         if run.status in FAILED_STATUSES:
-            return BlockState(Outcome.FAILED, run)
+            return BlockState(Outcome.DONE if self._failure_allowed(run) else Outcome.FAILED, run)
         if step.control and run.status == T.QUEUED:  # a control step re-opened by an execution retry
             transition(run, T.RUNNING, message=f"Step '{run.name}' started again")
             if step.type not in ir.BLOCK_TYPES:
@@ -339,11 +350,13 @@ class Orchestrator:
     def _finish(self, status: str, *, failed: TaskRun | None = None) -> None:
         execution = self.execution
         if status == E.SUCCESS:
+            warned = self.flow.allows_failure and any(self._failure_allowed(run) for run in self.view.task_runs)
             transition(
                 execution,
-                E.SUCCESS,
+                E.WARNING if warned else E.SUCCESS,
                 outputs=self.view.final_outputs(),
-                message="Execution completed",
+                message="Execution completed with allowed failures" if warned else "Execution completed",
+                level="warn" if warned else "info",
                 **self._progress(),
             )
         else:

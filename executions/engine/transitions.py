@@ -29,10 +29,11 @@ E, T, A = ExecutionStatus, TaskStatus, Approval.Status
 
 EXECUTION_TRANSITIONS: dict[str, frozenset[str]] = {
     E.QUEUED: frozenset({E.RUNNING, E.PAUSED, E.CANCELLED, E.FAILED, E.TIMED_OUT}),
-    E.RUNNING: frozenset({E.WAITING, E.PAUSED, E.SUCCESS, E.FAILED, E.CANCELLED, E.TIMED_OUT}),
-    E.WAITING: frozenset({E.RUNNING, E.PAUSED, E.SUCCESS, E.FAILED, E.CANCELLED, E.TIMED_OUT}),
+    E.RUNNING: frozenset({E.WAITING, E.PAUSED, E.SUCCESS, E.WARNING, E.FAILED, E.CANCELLED, E.TIMED_OUT}),
+    E.WAITING: frozenset({E.RUNNING, E.PAUSED, E.SUCCESS, E.WARNING, E.FAILED, E.CANCELLED, E.TIMED_OUT}),
     E.PAUSED: frozenset({E.RUNNING, E.QUEUED, E.CANCELLED, E.FAILED, E.TIMED_OUT}),
     E.SUCCESS: frozenset(),
+    E.WARNING: frozenset(),
     E.FAILED: frozenset({E.QUEUED}),
     E.CANCELLED: frozenset({E.QUEUED}),
     E.TIMED_OUT: frozenset({E.QUEUED}),

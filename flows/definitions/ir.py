@@ -171,6 +171,7 @@ class Step:
     blocks: dict[str, Block] = field(default_factory=dict)  # role (then/else/tasks/default) → block
     cases: dict[str, Block] = field(default_factory=dict)  # flow.switch: case value (as text) → block
     concurrency: int | None = None  # flow.forEach (default 1); flow.parallel (None or 0 written = no limit)
+    allow_failure: bool = False  # `allowFailure`: a failure (or timeout) lets the flow go on; it ends WARNING
     path: str = ""  # where the step is written, e.g. `tasks[1]` or `nodes.start`
     line: int | None = None
     source: Path = field(default=(), repr=False, compare=False)
@@ -248,6 +249,8 @@ class CompiledFlow:
 
         index(self.main, None)
         index(self.errors, None)
+        #: whether any step has `allowFailure` (the walk looks for allowed failures only then)
+        self.allows_failure = any(step.allow_failure for step in self._steps.values())
 
     @property
     def is_graph(self) -> bool:

@@ -1,7 +1,8 @@
 """Tasks (tasks format) and nodes (nodes format) → `Step`s, with control constructs' blocks.
 
-A task is `{name, type, properties, retry, timeout, description}`; a node is
-`{type, params, next, retry, timeout, description}`. Control constructs nest task lists:
+A task is `{name, type, properties, retry, timeout, description, allowFailure}`; a
+node is `{type, params, next, retry, timeout, description, allowFailure}` (or
+`allow_failure`). Control constructs nest task lists:
 `flow.if` (`then`, `else`), `flow.switch` (`cases`, `default`), `flow.parallel` and
 `flow.sequential` (`tasks`), `flow.forEach` (`items`, `concurrency`, `tasks`). Their
 structure may be written in `properties`/`params` or, Kestra-style, on the task itself;
@@ -30,8 +31,8 @@ from flows.definitions.ir import (
 )
 from flows.definitions.problems import Path, Problems, format_path, key_text
 
-TASK_KEYS = {"name", "id", "type", "properties", "retry", "timeout", "description"}
-NODE_KEYS = {"type", "params", "next", "retry", "timeout", "description"}
+TASK_KEYS = {"name", "id", "type", "properties", "retry", "timeout", "description", "allowFailure"}
+NODE_KEYS = {"type", "params", "next", "retry", "timeout", "description", "allowFailure", "allow_failure"}
 CHILD_KEYS = ("tasks", "then", "else", "cases", "default", "defaults")
 # role → required, per block-holding control type ("cases" is the switch's mapping of blocks)
 _CHILDREN: dict[str, dict[str, bool]] = {
@@ -127,9 +128,23 @@ class StepParser:
             inputs_source=inputs_path,
             input_sources=sources,
         )
+        step.allow_failure = self._allow_failure(raw, path)
         if kind in BLOCK_TYPES:
             self._children(step, graph_node)
         return step
+
+    def _allow_failure(self, raw: dict[str, Any], path: Path) -> bool:
+        """`allowFailure` (a node may write `allow_failure`, FlowRunner's spelling): true or false."""
+        keys = [key for key in ("allowFailure", "allow_failure") if key in raw]
+        if len(keys) > 1:
+            self.problems.add((*path, keys[1]), "give either 'allowFailure' or 'allow_failure', not both", "conflict")
+        if not keys:
+            return False
+        value = raw[keys[0]]
+        if not isinstance(value, bool):
+            self.problems.add((*path, keys[0]), f"'{keys[0]}' must be true or false", "invalid_type")
+            return False
+        return value
 
     def _next(self, raw: Any, path: Path) -> dict[str, str]:
         """`next: <node id>` or `next: {<outcome>: <node id>}` → outcome → node id."""

@@ -118,11 +118,11 @@ def test_def_id_is_partial_on_the_definition_id(api, make_flow):
         ("QUEUED", {E.QUEUED}),
         ("RUNNING", {E.RUNNING, E.WAITING}),
         ("PAUSED", {E.PAUSED}),
-        ("COMPLETED", {E.SUCCESS}),
+        ("COMPLETED", {E.SUCCESS, E.WARNING}),
         ("FAILED", {E.FAILED}),
         ("TERMINATED", {E.CANCELLED}),
         ("TIMED_OUT", {E.TIMED_OUT}),
-        ("completed,FAILED", {E.SUCCESS, E.FAILED}),
+        ("completed,FAILED", {E.SUCCESS, E.WARNING, E.FAILED}),
     ],
 )
 def test_status_filter_uses_workflowsvc_words(api, make_flow, word, matching):
@@ -139,7 +139,7 @@ def test_status_words_in_the_body(api, make_flow):
         execution = run(flow, status=status)
         words[str(execution.pk)] = status
     got = {item["_id"]: item["_status"] for item in api.get(url(_pageSize="100")).json()["_list"]}
-    expected = {E.WAITING: "RUNNING", E.SUCCESS: "COMPLETED", E.CANCELLED: "TERMINATED"}
+    expected = {E.WAITING: "RUNNING", E.SUCCESS: "COMPLETED", E.WARNING: "COMPLETED", E.CANCELLED: "TERMINATED"}
     assert got == {pk: expected.get(status, status) for pk, status in words.items()}
 
 
