@@ -19,7 +19,6 @@ class ExecutionStatus(models.TextChoices):
     WAITING = "WAITING"
     PAUSED = "PAUSED"
     SUCCESS = "SUCCESS"
-    WARNING = "WARNING"  # ended, but a step with `allowFailure` failed
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     TIMED_OUT = "TIMED_OUT"
@@ -39,7 +38,7 @@ class TaskStatus(models.TextChoices):
     TIMED_OUT = "TIMED_OUT"
 
 
-#: SUCCESS, WARNING, FAILED, CANCELLED, TIMED_OUT: named in flows (flow triggers watch them), which
+#: SUCCESS, FAILED, CANCELLED, TIMED_OUT: named in flows (flow triggers watch them), which
 #: cannot import this app; `ExecutionStatus(name)` refuses a name that is not a status.
 TERMINAL_EXECUTION_STATUSES = frozenset(ExecutionStatus(name) for name in EXECUTION_END_STATUSES)
 
@@ -60,6 +59,10 @@ class Execution(models.Model):
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="executions", db_index=False)
     status = models.CharField(max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED)
     inputs = models.JSONField(default=dict, blank=True)
+    # read with the row; `ExecutionLabel` rows (written with it) are what lists filter on
+    labels = models.JSONField(default=dict, blank=True)
+    # SECRET inputs, encrypted (`inputs` holds them masked): see executions/engine/inputs.py
+    sealed_inputs = models.JSONField(default=dict, blank=True)
     outputs = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     origin = models.CharField(max_length=32, default="api")
@@ -124,6 +127,28 @@ class Execution(models.Model):
         if self.started_at is None or self.finished_at is None:
             return None
         return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+class ExecutionLabel(models.Model):
+    """One `key: value` label of an execution, indexed so that lists filter on labels fast.
+
+    The map itself is `Execution.labels` (read with the row); these rows exist only for
+    executions that have labels, written in the same statement as the execution.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="label_rows", db_index=False)
+    key = models.CharField(max_length=100)
+    value = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["key", "value", "execution"], name="execution_label_lookup"),
+            models.Index(fields=["execution"], name="execution_label_execution"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}:{self.value}"
 
 
 class TaskRun(models.Model):

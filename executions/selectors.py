@@ -11,7 +11,7 @@ from accounts.selectors import annotate_creator_role, scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
 from executions.engine.concurrency import slot_wait_text
-from executions.models import Approval, Execution, ExecutionEvent, ExecutionStatus, TaskRun
+from executions.models import Approval, Execution, ExecutionEvent, ExecutionLabel, ExecutionStatus, TaskRun
 
 LEVELS = ("debug", "info", "warn", "error")
 PAGE_TASKS_ATTR = "page_task_runs"
@@ -40,6 +40,23 @@ def execution_list(
     if created_before is not None:
         queryset = queryset.filter(created_at__lte=created_before)
     return queryset.defer("source").order_by("-created_at", "-id")
+
+
+def executions_labelled(queryset: QuerySet[Execution], *, labels: Iterable[tuple[str, str]]) -> QuerySet[Execution]:
+    """Only executions carrying every `(key, value)` of `labels`.
+
+    One `IN (SELECT ...)` per label on the `(key, value, execution)` index: each reads only the
+    matching label rows, on SQLite and PostgreSQL alike (see docs/decisions.md).
+    """
+    for key, value in labels:
+        queryset = queryset.filter(pk__in=ExecutionLabel.objects.filter(key=key, value=value).values("execution_id"))
+    return queryset
+
+
+def labels_in_use(queryset: QuerySet[Execution], *, limit: int = 50) -> list[tuple[str, str]]:
+    """The distinct `(key, value)` labels of `queryset`'s executions, sorted, at most `limit`."""
+    rows = ExecutionLabel.objects.filter(execution__in=queryset.values("pk")).values_list("key", "value")
+    return list(rows.distinct().order_by("key", "value")[:limit])
 
 
 def execution_get(*, account: Account, execution_id: UUID | str) -> Execution:

@@ -45,14 +45,23 @@ def execution_start(
     origin: str = "api",
     trigger: Trigger | None = None,
     trigger_data: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Execution:
-    """Start a run of `flow`: executor role in its namespace (none for system triggers)."""
+    """Start a run of `flow`: executor role in its namespace (none for system triggers).
+
+    `labels` are added to the flow's own (a shared key takes the given value)."""
     if actor is not None:
         ensure_role(actor, flow.namespace, Role.EXECUTOR)
     # the execution, its event and the audit entry: one statement, sent as its own transaction
     with transaction.atomic(), batched(), deferred_writes(whole_transaction=True) as writes:
         execution = execution_create(
-            flow=flow, inputs=inputs, origin=origin, created_by=actor, trigger=trigger, trigger_data=trigger_data
+            flow=flow,
+            inputs=inputs,
+            origin=origin,
+            created_by=actor,
+            trigger=trigger,
+            trigger_data=trigger_data,
+            labels=labels,
         )
         writes.insert(
             [
@@ -292,7 +301,6 @@ def task_complete_callback(*, token: str, payload: Any) -> TaskRun:
         )
         dispatch.run_task_runs([str(run.pk)])
     return run
-
 
 def execution_replay(
     *, actor: Account, execution: Execution, task_run_id: Any, revision: int | None = None

@@ -19,6 +19,7 @@ from executions.models import (
     CallbackDelivery,
     Execution,
     ExecutionEvent,
+    ExecutionLabel,
     Message,
     TaskRun,
     TaskStatus,
@@ -169,6 +170,17 @@ class ExecutionFactory(DjangoModelFactory):
     flow_name = factory.LazyAttribute(lambda o: o.flow.name)
     namespace = factory.LazyAttribute(lambda o: o.flow.namespace)
     source = factory.LazyAttribute(lambda o: o.flow.source)
+
+
+class ExecutionLabelFactory(DjangoModelFactory):
+    """One index row of a label; the execution's `labels` map is the caller's to set."""
+
+    class Meta:
+        model = ExecutionLabel
+
+    execution = factory.SubFactory(ExecutionFactory)
+    key = factory.Sequence(lambda n: f"key-{n}")
+    value = "value"
 
 
 class TaskRunFactory(DjangoModelFactory):

@@ -37,6 +37,7 @@ from executions.engine.compiler import compiled
 from executions.engine.concurrency import slot_freed
 from executions.engine.events import event_append
 from executions.engine.inputs import coerce_inputs, ensure_shallow
+from executions.engine.labels import label_rows, labels_check
 from executions.engine.transitions import StaleStatus, approval_close_pending, transition
 from executions.engine.writes import pending as pending_writes
 from executions.models import (
@@ -44,6 +45,7 @@ from executions.models import (
     Approval,
     Execution,
     ExecutionEvent,
+    ExecutionLabel,
     ExecutionStatus,
     TaskRun,
     TaskStatus,
@@ -87,11 +89,14 @@ def execution_create(
     trigger: Trigger | None = None,
     trigger_data: dict[str, Any] | None = None,
     parent_task: TaskRun | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Execution:
     """Write a QUEUED execution of `flow` and its first event (no role check: callers did it).
 
-    Inside `writes.deferred_writes()` the row goes with the transaction's other writes.
+    Inside `writes.deferred_writes()` the row goes with the transaction's other writes. Its
+    labels are the flow's and `labels` (which win on a shared key).
     """
+    given_labels = labels_check(labels)
     for key, value in (trigger_data or {}).items():  # a webhook's body is data as inputs are
         ensure_shallow(value, field=f"webhook {key}" if key == "body" else f"trigger {key}")
     try:
@@ -105,6 +110,7 @@ def execution_create(
         source=flow.source,
         namespace_id=flow.namespace_id,
         inputs=coerce_inputs(definition, inputs),
+        labels={**definition.labels, **given_labels},
         origin=origin,
         trigger=trigger,
         trigger_data=trigger_data or {},
@@ -115,11 +121,14 @@ def execution_create(
         timeout_seconds=int(definition.timeout) if definition.timeout else None,
         timeout_policy=str(definition.timeout_policy) if definition.timeout else "",
     )
+    rows = [execution, *label_rows(execution)]
     writes = pending_writes()
     if writes is not None:
-        writes.insert([execution])
+        writes.insert(rows)
     else:
         execution.save(force_insert=True)
+        if len(rows) > 1:
+            ExecutionLabel.objects.bulk_create(rows[1:])
     event_append(
         execution_id=execution.pk,
         type="execution_status",
@@ -190,7 +199,7 @@ def subflow_finished(child: Execution) -> None:
         if run is None or run.status != T.WAITING:
             return
         try:
-            if child.status in (E.SUCCESS, E.WARNING):  # a WARNING child succeeded for its parent
+            if child.status == E.SUCCESS:
                 transition(
                     run,
                     T.SUCCESS,

@@ -18,7 +18,7 @@ from flows.definitions.durations import parse_duration
 from flows.definitions.ir import FlowInput, InputType, RetryPolicy, TimeoutPolicy, Trigger, TriggerType
 from flows.definitions.problems import Path, Problems, key_text
 
-TERMINAL_STATUSES = ("SUCCESS", "WARNING", "FAILED", "CANCELLED", "TIMED_OUT")
+TERMINAL_STATUSES = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
 #: What a schedule does with ticks missed while no worker ran: start one per tick, the last only, none.
 RECOVER_MISSED = ("ALL", "LAST", "NONE")
 _WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
@@ -88,6 +88,24 @@ def duration(problems: Problems, value: Any, path: Path, *, allow_zero: bool = F
         )
         return None
     return seconds
+
+
+MAX_LABEL_LENGTH = 100  # also executions.engine.labels: a label row's column width
+
+
+def labels(problems: Problems, value: Any, path: Path) -> dict[str, str]:
+    """`labels: {key: value}`: strings of at most MAX_LABEL_LENGTH characters each."""
+    found: dict[str, str] = {}
+    for key, item in mapping(problems, value, path, "labels").items():
+        if not key or len(key) > MAX_LABEL_LENGTH:
+            problems.add((*path, key), f"a label key has 1 to {MAX_LABEL_LENGTH} characters", "invalid_label")
+        elif not isinstance(item, str):
+            problems.add((*path, key), f"label '{key}' must be a string, not {type_name(item)}", "invalid_label")
+        elif len(item) > MAX_LABEL_LENGTH:
+            problems.add((*path, key), f"label '{key}' may have at most {MAX_LABEL_LENGTH} characters", "invalid_label")
+        else:
+            found[key] = item
+    return found
 
 
 def timeout_policy(problems: Problems, value: Any, path: Path) -> TimeoutPolicy:

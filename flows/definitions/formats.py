@@ -1,7 +1,7 @@
 """Format detection and the top level of each format.
 
 - **nodes** (FlowRunner): a top-level `nodes` mapping (node id → node), optional
-  `metadata{name, description, version}`.
+  `metadata{name, description, version, tags, labels}`.
 - **tasks** (workflowdev, Kestra-like): a top-level `tasks` list, with `name`, `namespace`,
   `description`, `inputs`, `variables`, `timeout`, `timeoutPolicy`, `errors`, `triggers`.
 
@@ -24,7 +24,7 @@ from flows.definitions.steps import StepParser
 _COMMON_KEYS = {"inputs", "variables", "timeout", "timeoutPolicy", "triggers", "tags", "labels"}
 TASKS_KEYS = _COMMON_KEYS | {"name", "id", "namespace", "description", "version", "tasks", "errors", "concurrency"}
 NODES_KEYS = _COMMON_KEYS | {"metadata", "nodes"}
-_METADATA_KEYS = {"name", "description", "version", "tags", "concurrency"}
+_METADATA_KEYS = {"name", "description", "version", "tags", "labels", "concurrency"}
 
 
 def detect_format(data: Any) -> FlowFormat | None:
@@ -70,7 +70,8 @@ def _common(problems: Problems, data: dict[str, Any], flow: CompiledFlow) -> Non
     flow.timeout = fields.duration(problems, data.get("timeout"), ("timeout",))
     flow.timeout_policy = fields.timeout_policy(problems, data.get("timeoutPolicy"), ("timeoutPolicy",))
     flow.triggers = fields.triggers(problems, data.get("triggers"), ("triggers",))
-    flow.labels = fields.mapping(problems, data.get("labels"), ("labels",), "labels")
+    if "labels" in data:  # nodes flows may write them in `metadata` instead
+        flow.labels = fields.labels(problems, data["labels"], ("labels",))
     if "tags" in data:
         flow.tags = _tags(problems, data["tags"], ("tags",))
 
@@ -112,6 +113,9 @@ def _nodes_flow(problems: Problems, data: dict[str, Any]) -> CompiledFlow:
     if "tags" in metadata:
         flow.tags = _tags(problems, metadata["tags"], ("metadata", "tags"))
     flow.concurrency = concurrency(problems, metadata.get("concurrency"), ("metadata", "concurrency"))
+    if "labels" in data and "labels" in metadata:
+        problems.add(("metadata", "labels"), "give labels either at the top level or in metadata, not both", "conflict")
+    flow.labels = fields.labels(problems, metadata.get("labels"), ("metadata", "labels"))
     nodes = data.get("nodes")
     if not isinstance(nodes, dict) or not nodes:
         what = "empty" if isinstance(nodes, dict) else type_name(nodes)

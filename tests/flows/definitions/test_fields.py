@@ -164,3 +164,31 @@ def test_duplicate_trigger_names_and_non_list_triggers():
     problems = problems_of("triggers:\n  - {name: t, type: webhook}\n  - {name: t, type: webhook}\n" + ONE_TASK)
     assert found(problems) == [("triggers[1]", 3, "duplicate_name")]
     assert found(problems_of("triggers: {type: webhook}\n" + ONE_TASK)) == [("triggers", 1, "invalid_type")]
+
+
+def test_labels_in_both_formats():
+    assert compile_yaml("labels: {team: data, env: prod}\n" + ONE_TASK).labels == {"team": "data", "env": "prod"}
+    nodes = compile_yaml(
+        """
+        metadata:
+          name: n
+          labels: {team: data}
+        nodes:
+          start: {type: util.echo}
+        """
+    )
+    assert nodes.labels == {"team": "data"}
+
+
+def test_bad_labels_are_each_reported_with_their_line():
+    long = "x" * 101
+    problems = problems_of(f"labels:\n  n: 3\n  {long}: v\n  ok: {long}\n  fine: yes-it-is\n" + ONE_TASK)
+    assert found(problems) == [
+        ("labels.n", 2, "invalid_label"),
+        (f"labels.{long}", 3, "invalid_label"),
+        ("labels.ok", 4, "invalid_label"),
+    ]
+    assert "must be a string, not a number" in problems[0].message
+    assert found(problems_of("labels: [a]\n" + ONE_TASK)) == [("labels", 1, "invalid_type")]
+    both = "labels: {a: b}\nmetadata:\n  labels: {c: d}\nnodes:\n  start: {type: util.echo}\n"
+    assert found(problems_of(both)) == [("metadata.labels", 3, "conflict")]

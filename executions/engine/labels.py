@@ -1,0 +1,79 @@
+"""Execution labels: the flow's `labels:` plus those given at start, checked once, here.
+
+A label is a `key: value` pair of strings of at most `MAX_LABEL_LENGTH` characters. The map is
+kept on the execution (`Execution.labels`, read with the row) and, for the list filters, as
+`ExecutionLabel` rows written with the execution: an execution without labels writes nothing
+more than before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from core.errors import BadRequest
+from executions.models import Execution, ExecutionLabel
+
+MAX_LABEL_LENGTH = 100
+#: Labels one execution may carry: each is an indexed row.
+MAX_LABELS = 50
+
+
+def label_problem(key: Any, value: Any) -> str | None:
+    """Why `key: value` is not a label, or None when it is one."""
+    if not isinstance(key, str) or not key:
+        return "a label key must be a non-empty string"
+    if len(key) > MAX_LABEL_LENGTH:
+        return f"a label key may have at most {MAX_LABEL_LENGTH} characters"
+    if not isinstance(value, str):
+        return "a label value must be a string"
+    if len(value) > MAX_LABEL_LENGTH:
+        return f"a label value may have at most {MAX_LABEL_LENGTH} characters"
+    return None
+
+
+def labels_check(given: Any, *, field: str = "labels") -> dict[str, str]:
+    """The labels given at start as a map; 400 naming the first bad one (`field.<key>`)."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise BadRequest(
+            "Labels must be an object of string keys and string values.",
+            details=[{"field": field, "reason": "not an object"}],
+        )
+    for key, value in given.items():
+        problem = label_problem(key, value)
+        if problem is not None:
+            raise BadRequest(
+                f"Invalid label '{str(key)[:MAX_LABEL_LENGTH]}': {problem}.",
+                details=[{"field": f"{field}.{str(key)[:MAX_LABEL_LENGTH]}", "reason": problem}],
+            )
+    if len(given) > MAX_LABELS:
+        raise BadRequest(
+            f"An execution may carry at most {MAX_LABELS} labels.", details=[{"field": field, "reason": "too many"}]
+        )
+    return dict(given)
+
+
+def label_pairs(raws: Iterable[str], *, field: str = "labels") -> list[tuple[str, str]]:
+    """`key:value` texts (a query's repeated `labels=`) as pairs; 400 on a malformed one."""
+    pairs = []
+    for raw in raws:
+        key, colon, value = raw.partition(":")
+        if not colon or not key:
+            raise BadRequest(
+                f"Invalid label '{raw[:MAX_LABEL_LENGTH]}': write labels as key:value.",
+                details=[{"field": field, "reason": "not key:value"}],
+            )
+        problem = label_problem(key, value)
+        if problem is not None:
+            raise BadRequest(
+                f"Invalid label '{key[:MAX_LABEL_LENGTH]}': {problem}.", details=[{"field": field, "reason": problem}]
+            )
+        pairs.append((key, value))
+    return pairs
+
+
+def label_rows(execution: Execution) -> list[ExecutionLabel]:
+    """The index rows of an execution's labels (none without labels)."""
+    return [ExecutionLabel(execution=execution, key=key, value=value) for key, value in execution.labels.items()]
