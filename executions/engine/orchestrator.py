@@ -23,6 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from executions.engine.context import ExecutionView, render_control, render_control_redacted
+from executions.engine.outputs import OutputError, declared_outputs
 from executions.engine.subflows import subflow_start
 from executions.engine.transitions import (
     TERMINAL_TASK_STATUSES,
@@ -350,29 +351,41 @@ class Orchestrator:
     def _finish(self, status: str, *, failed: TaskRun | None = None) -> None:
         execution = self.execution
         if status == E.SUCCESS:
-            warned = self.flow.allows_failure and any(self._failure_allowed(run) for run in self.view.task_runs)
-            transition(
-                execution,
-                E.WARNING if warned else E.SUCCESS,
-                outputs=self.view.final_outputs(),
-                message="Execution completed with allowed failures" if warned else "Execution completed",
-                level="warn" if warned else "info",
-                **self._progress(),
-            )
-        else:
-            error = execution.error or (
-                f"Task '{failed.name}' failed: {failed.error}" if failed and failed.error else "The execution failed."
-            )
-            transition(
-                execution,
-                E.FAILED,
-                error=error,
-                level="error",
-                message=error,
-                outputs=self.view.final_outputs(),
-                **self._progress(),
-            )
+            try:
+                outputs = self._outputs(strict=True)
+            except OutputError as exc:  # a declared output that cannot be had fails the execution
+                execution.error = str(exc)
+            else:
+                warned = self.flow.allows_failure and any(self._failure_allowed(run) for run in self.view.task_runs)
+                transition(
+                    execution,
+                    E.WARNING if warned else E.SUCCESS,
+                    outputs=outputs,
+                    message="Execution completed with allowed failures" if warned else "Execution completed",
+                    level="warn" if warned else "info",
+                    **self._progress(),
+                )
+                self.tick.finished = True
+                return
+        error = execution.error or (
+            f"Task '{failed.name}' failed: {failed.error}" if failed and failed.error else "The execution failed."
+        )
+        transition(
+            execution,
+            E.FAILED,
+            error=error,
+            level="error",
+            message=error,
+            outputs=self._outputs(strict=False),
+            **self._progress(),
+        )
         self.tick.finished = True
+
+    def _outputs(self, *, strict: bool) -> Any:
+        """Declared outputs when the flow has them, else its steps' (see `final_outputs`)."""
+        if not self.flow.outputs:
+            return self.view.final_outputs()
+        return declared_outputs(self.view, strict=strict)
 
     def _fail_execution(self, error: str) -> None:
         self.execution.error = error

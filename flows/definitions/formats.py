@@ -18,10 +18,11 @@ from flows.definitions import fields
 from flows.definitions.concurrency import concurrency
 from flows.definitions.fields import type_name
 from flows.definitions.ir import ERRORS, MAIN, Block, CompiledFlow, FlowFormat
+from flows.definitions.outputs import flow_outputs
 from flows.definitions.problems import Problems, key_text
 from flows.definitions.steps import StepParser
 
-_COMMON_KEYS = {"inputs", "variables", "timeout", "timeoutPolicy", "triggers", "tags", "labels"}
+_COMMON_KEYS = {"inputs", "variables", "timeout", "timeoutPolicy", "triggers", "tags", "labels", "outputs"}
 TASKS_KEYS = _COMMON_KEYS | {"name", "id", "namespace", "description", "version", "tasks", "errors", "concurrency"}
 NODES_KEYS = _COMMON_KEYS | {"metadata", "nodes"}
 _METADATA_KEYS = {"name", "description", "version", "tags", "labels", "concurrency"}
@@ -70,6 +71,7 @@ def _common(problems: Problems, data: dict[str, Any], flow: CompiledFlow) -> Non
     flow.timeout = fields.duration(problems, data.get("timeout"), ("timeout",))
     flow.timeout_policy = fields.timeout_policy(problems, data.get("timeoutPolicy"), ("timeoutPolicy",))
     flow.triggers = fields.triggers(problems, data.get("triggers"), ("triggers",))
+    flow.outputs = flow_outputs(problems, data.get("outputs"), ("outputs",))
     if "labels" in data:  # nodes flows may write them in `metadata` instead
         flow.labels = fields.labels(problems, data["labels"], ("labels",))
     if "tags" in data:

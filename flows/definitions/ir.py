@@ -53,6 +53,14 @@ class InputType(StrEnum):
     JSON = "JSON"
 
 
+class OutputType(StrEnum):
+    STRING = "STRING"
+    INT = "INT"
+    FLOAT = "FLOAT"
+    BOOLEAN = "BOOLEAN"
+    JSON = "JSON"
+
+
 class TimeoutPolicy(StrEnum):
     TIME_OUT_WF = "TIME_OUT_WF"  # the execution ends TIMED_OUT
     ALERT_ONLY = "ALERT_ONLY"  # an event is raised, the execution goes on
@@ -89,6 +97,17 @@ class FlowInput:
     required: bool = False
     default: Any = None
     has_default: bool = False  # `default: None` cannot tell "no default" from "null"
+    description: str = ""
+    source: Path = field(default=(), repr=False, compare=False)
+
+
+@dataclass
+class FlowOutput:
+    """A declared flow output: `value` (a template over the execution) rendered when it ends."""
+
+    id: str
+    type: OutputType = OutputType.STRING
+    value: Any = None
     description: str = ""
     source: Path = field(default=(), repr=False, compare=False)
 
@@ -224,6 +243,7 @@ class CompiledFlow:
     timeout_policy: TimeoutPolicy = TimeoutPolicy.TIME_OUT_WF
     concurrency: Concurrency | None = None  # None: no limit (the start path reads nothing more)
     triggers: list[Trigger] = field(default_factory=list)
+    outputs: list[FlowOutput] = field(default_factory=list)  # declared: the execution's outputs are these
     main: Block = field(default_factory=lambda: Block(MAIN))
     errors: Block = field(default_factory=lambda: Block(ERRORS))
     start: str | None = None  # nodes format: the entry node id
