@@ -19,6 +19,7 @@ class ExecutionStatus(models.TextChoices):
     WAITING = "WAITING"
     PAUSED = "PAUSED"
     SUCCESS = "SUCCESS"
+    WARNING = "WARNING"  # ended, but a step with `allowFailure` failed
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     TIMED_OUT = "TIMED_OUT"
@@ -38,7 +39,7 @@ class TaskStatus(models.TextChoices):
     TIMED_OUT = "TIMED_OUT"
 
 
-#: SUCCESS, FAILED, CANCELLED, TIMED_OUT: named in flows (flow triggers watch them), which
+#: SUCCESS, WARNING, FAILED, CANCELLED, TIMED_OUT: named in flows (flow triggers watch them), which
 #: cannot import this app; `ExecutionStatus(name)` refuses a name that is not a status.
 TERMINAL_EXECUTION_STATUSES = frozenset(ExecutionStatus(name) for name in EXECUTION_END_STATUSES)
 

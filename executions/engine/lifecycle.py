@@ -199,7 +199,7 @@ def subflow_finished(child: Execution) -> None:
         if run is None or run.status != T.WAITING:
             return
         try:
-            if child.status == E.SUCCESS:
+            if child.status in (E.SUCCESS, E.WARNING):  # a WARNING child succeeded for its parent
                 transition(
                     run,
                     T.SUCCESS,

@@ -18,7 +18,7 @@ from flows.definitions.durations import parse_duration
 from flows.definitions.ir import FlowInput, InputType, RetryPolicy, TimeoutPolicy, Trigger, TriggerType
 from flows.definitions.problems import Path, Problems, key_text
 
-TERMINAL_STATUSES = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
+TERMINAL_STATUSES = ("SUCCESS", "WARNING", "FAILED", "CANCELLED", "TIMED_OUT")
 #: What a schedule does with ticks missed while no worker ran: start one per tick, the last only, none.
 RECOVER_MISSED = ("ALL", "LAST", "NONE")
 _WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
