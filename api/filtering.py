@@ -16,9 +16,12 @@ from django.forms.utils import ErrorDict
 from django_filters import CharFilter, Filter, FilterSet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.request import Request
 
 from core.errors import BadRequest
+from executions.engine.labels import label_pairs
+from executions.selectors import executions_labelled
 
 
 def refusal(errors: ErrorDict) -> BadRequest:
@@ -131,3 +134,31 @@ class ListFilter(Filter):
     """A list parameter (comma-separated or repeated); absent or empty filters nothing."""
 
     field_class = QueryListField
+
+
+class LabelsWidget(forms.TextInput):
+    """`labels=key:value`, repeated; not split on commas, which a label value may hold."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
+        raws = data.getlist(name) if hasattr(data, "getlist") else [data.get(name) or ""]
+        return [raw for raw in raws if raw]
+
+
+class LabelsField(forms.Field):
+    widget = LabelsWidget
+
+    def to_python(self, value: Any) -> list[tuple[str, str]] | None:
+        try:
+            return label_pairs(value or []) or None
+        except BadRequest as exc:
+            raise forms.ValidationError(exc.message, code=exc.details[0]["reason"]) from None
+
+
+@extend_schema_field({"type": "string", "description": "key:value; repeat it to require several labels."})
+class LabelsFilter(Filter):
+    """Executions carrying every `labels=key:value` given (repeatable: all must match)."""
+
+    field_class = LabelsField
+
+    def filter(self, qs: QuerySet, value: list[tuple[str, str]] | None) -> QuerySet:
+        return executions_labelled(qs, labels=value) if value else qs

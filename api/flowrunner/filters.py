@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django_filters import FilterSet, UUIDFilter
 
 from accounts.models import Account
-from api.filtering import TextFilter, WordFilter
+from api.filtering import LabelsFilter, TextFilter, WordFilter
 from api.flowrunner.events import STATUS_FILTER
 from executions.models import Execution
 from flows import selectors as flow_selectors
@@ -39,6 +39,7 @@ class ExecutionFilterSet(FilterSet):
         reason="unknown status",
         help_text="`running` includes queued and waiting",
     )
+    labels = LabelsFilter()
 
     class Meta:
         model = Execution

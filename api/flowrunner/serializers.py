@@ -128,6 +128,9 @@ class FlowListSerializer(serializers.Serializer):
 
 class RunSerializer(serializers.Serializer):
     input = serializers.DictField(required=False, allow_null=True, default=dict)
+    labels = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="Labels added to the flow's own (string values)."
+    )
 
 
 # --- executions -----------------------------------------------------------------------------
@@ -168,9 +171,21 @@ class ExecutionSummarySerializer(serializers.Serializer):
 class ExecutionSerializer(ExecutionSummarySerializer):
     input = serializers.JSONField(source="inputs")
     result = serializers.JSONField(source="outputs", allow_null=True)
+    labels = serializers.DictField(child=serializers.CharField())
 
     class Meta:
-        fields = ["id", "flow_id", "status", "input", "result", "started_at", "completed_at", "duration", "error"]
+        fields = [
+            "id",
+            "flow_id",
+            "status",
+            "input",
+            "result",
+            "started_at",
+            "completed_at",
+            "duration",
+            "error",
+            "labels",
+        ]
 
     def to_representation(self, instance: Execution) -> dict:
         data = super().to_representation(instance)

@@ -15,7 +15,7 @@ from django_filters import FilterSet
 from drf_spectacular.utils import extend_schema_field
 
 from accounts.models import AuditEntry
-from api.filtering import ListFilter, QueryListField, TextFilter, WordFilter
+from api.filtering import LabelsFilter, ListFilter, QueryListField, TextFilter, WordFilter
 from core.ids import parse_uuid
 from executions.models import Approval, Execution, ExecutionStatus
 from flows.models import Flow, Trigger
@@ -58,6 +58,7 @@ class ExecutionFilterSet(FilterSet):
     status = extend_schema_field({"type": "string", "description": "One or more statuses, comma-separated."})(
         StatusesFilter(field_name="status", lookup_expr="in")
     )
+    labels = LabelsFilter()
 
     class Meta:
         model = Execution

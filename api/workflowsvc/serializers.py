@@ -84,6 +84,7 @@ class WorkflowRunSerializer(serializers.Serializer):
     _updatedBy = serializers.UUIDField(source="updated_by_id", allow_null=True)
     _inputParams = serializers.JSONField(source="inputs")
     _output = serializers.JSONField(source="outputs", allow_null=True)
+    _labels = serializers.DictField(source="labels", child=serializers.CharField())
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get__namespaces(self, execution: Execution) -> list[str]:
@@ -127,6 +128,7 @@ class WorkflowListSerializer(serializers.Serializer):
 class WorkflowCreateSerializer(serializers.Serializer):
     _workflowDefId = serializers.CharField()
     _inputParams = serializers.DictField(required=False, allow_null=True, default=dict)
+    _labels = serializers.JSONField(required=False, allow_null=True, default=None, help_text="String values.")
 
 
 class WorkflowStatusSerializer(serializers.Serializer):

@@ -156,7 +156,11 @@ class WorkflowListView(WorkflowSvcView):
         if flow.namespace_id not in {ns.id for ns in namespaces}:
             raise Forbidden(f"The workflow definition is in namespace '{flow.namespace.name}', outside nsfilter.")
         execution = execution_services.execution_start(
-            actor=self.account, flow=flow, inputs=body.get("_inputParams") or {}, origin="workflowsvc"
+            actor=self.account,
+            flow=flow,
+            inputs=body.get("_inputParams") or {},
+            origin="workflowsvc",
+            labels=body.get("_labels"),
         )
         return self.render(execution, status=201)
 

@@ -26,8 +26,16 @@ from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin
 from accounts.roles import Role
 from core.errors import MillraceError, NotFound
 from executions.admin.timeline import pretty, seconds_text, timeline
+from executions.engine.labels import label_pairs
 from executions.models import Approval, Execution, ExecutionStatus, TaskRun
-from executions.selectors import approval_get, execution_events, execution_slot_wait, task_runs
+from executions.selectors import (
+    approval_get,
+    execution_events,
+    execution_slot_wait,
+    executions_labelled,
+    labels_in_use,
+    task_runs,
+)
 from executions.services import (
     approval_decide,
     execution_cancel,
@@ -64,22 +72,50 @@ CONTROL_BY_NAME = {control.name: control for control in CONTROLS}
 DECISIONS = {"approve": True, "reject": False}
 
 
+class LabelListFilter(admin.SimpleListFilter):
+    """`?label=key:value`: the labels in use are offered; any pair may be typed in the URL."""
+
+    title = "label"
+    parameter_name = "label"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        pairs = labels_in_use(model_admin.get_queryset(request))
+        return [(f"{key}:{value}", f"{key}: {value}") for key, value in pairs]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if not self.value():
+            return queryset
+        try:
+            return executions_labelled(queryset, labels=label_pairs([self.value()]))
+        except MillraceError:
+            return queryset.none()  # a malformed label matches nothing
+
+
 @admin.register(Execution)
 class ExecutionAdmin(NamespaceScopedAdmin):
     edit_actions = frozenset({"delete"})
-    list_display = ("flow_name", "namespace", "status_badge", "created_at", "duration", "origin", "short_error")
-    list_filter = (NamespaceListFilter, "status", ("created_at", admin.DateFieldListFilter), "origin")
+    list_display = (
+        "flow_name",
+        "namespace",
+        "status_badge",
+        "created_at",
+        "duration",
+        "origin",
+        "labels_text",
+        "short_error",
+    )
+    list_filter = (NamespaceListFilter, "status", LabelListFilter, ("created_at", admin.DateFieldListFilter), "origin")
     search_fields = ("flow_name", "error", "=id")
     list_select_related = ("namespace",)
     date_hierarchy = "created_at"
     fieldsets = (  # what does not change while it runs; the live region above shows the rest
         (None, {"fields": ("flow", "flow_revision", "namespace", "origin", "trigger", "parent_task")}),
-        ("Data", {"fields": ("inputs_text", "trigger_data")}),
+        ("Data", {"fields": ("inputs_text", "labels_text", "trigger_data")}),
         ("Limits", {"fields": ("timeout_seconds", "timeout_policy")}),
         ("Who and when", {"fields": ("created_by", "created_at")}),
         ("Definition", {"classes": ("collapse",), "fields": ("source",)}),
     )
-    readonly_fields = ("inputs_text",)
+    readonly_fields = ("inputs_text", "labels_text")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).defer("source")
@@ -102,6 +138,10 @@ class ExecutionAdmin(NamespaceScopedAdmin):
     @admin.display(description="inputs")
     def inputs_text(self, obj: Execution) -> str:
         return format_html('<pre class="execution-inputs">{}</pre>', pretty(obj.inputs))
+
+    @admin.display(description="labels")
+    def labels_text(self, obj: Execution) -> str:
+        return ", ".join(f"{key}: {value}" for key, value in sorted(obj.labels.items()))
 
     def has_delete_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
         """An execution that has not ended is still the engine's; cancel it first."""

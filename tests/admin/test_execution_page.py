@@ -21,6 +21,7 @@ from tests.factories import (
     ApprovalFactory,
     ExecutionEventFactory,
     ExecutionFactory,
+    ExecutionLabelFactory,
     FlowFactory,
     NamespaceFactory,
     TaskRunFactory,
@@ -323,3 +324,19 @@ def test_a_long_timeline_is_cut_short_with_a_link_to_every_task_run(client, ns_a
     assert page.count('class="task-row') == 4
     assert "The first 4 of 7 task runs." in page
     assert "item-5" in runs and "task-in-b" not in runs
+
+
+def test_the_execution_list_filters_by_label_and_offers_only_visible_labels(client, ns_admin, tenant_a, tenant_b):
+    labelled = ExecutionFactory(flow=tenant_a.flow, labels={"env": "prod"})
+    ExecutionLabelFactory(execution=labelled, key="env", value="prod")
+    ExecutionLabelFactory(execution=tenant_b.execution, key="secret-team", value="b")
+    client.force_login(ns_admin)
+    changelist = reverse("admin:executions_execution_changelist")
+
+    everything = client.get(changelist).content.decode()
+    prod = client.get(changelist, {"label": "env:prod"}).content.decode()
+    malformed = client.get(changelist, {"label": "nocolon"}).content.decode()
+
+    assert "?label=env%3Aprod" in everything and "secret-team" not in everything
+    assert "1 execution" in prod and "env: prod" in prod
+    assert "0 executions" in malformed

@@ -19,10 +19,10 @@ from executions.models import Execution, ExecutionStatus
 
 #: (view, its dialect's filter parameters, schema slug, schema path)
 LISTS = [
-    (fr_executions.ExecutionListView, {"flow_id", "status"}, "flowrunner", "/api/v1/executions"),
+    (fr_executions.ExecutionListView, {"flow_id", "status", "labels"}, "flowrunner", "/api/v1/executions"),
     (fr_flows.FlowListView, {"tag"}, "flowrunner", "/api/v1/flows"),
     (fr_accounts.AccountViewSet, {"role"}, "flowrunner", "/api/v1/accounts"),
-    (wd_executions.ExecutionListView, {"namespace", "flowId", "status"}, "workflowdev", "/api/v1/executions"),
+    (wd_executions.ExecutionListView, {"namespace", "flowId", "status", "labels"}, "workflowdev", "/api/v1/executions"),
     (wd_executions.ApprovalListView, {"executionId", "status"}, "workflowdev", "/api/v1/approvals"),
     (wd_flows.FlowListView, {"namespace", "q"}, "workflowdev", "/api/v1/flows"),
     (triggers.TriggerListView, {"flowId", "type"}, "workflowdev", "/api/v1/triggers"),

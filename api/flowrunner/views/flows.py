@@ -171,5 +171,10 @@ class FlowRunView(FlowRunnerAPIView):
         flow = selectors.flow_get(account=request.user, flow_id=flow_id)
         body = RunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        execution = execution_start(actor=request.user, flow=flow, inputs=body.validated_data.get("input") or {})
+        execution = execution_start(
+            actor=request.user,
+            flow=flow,
+            inputs=body.validated_data.get("input") or {},
+            labels=body.validated_data.get("labels"),
+        )
         return Response(RunResponseSerializer(execution).data, status=status.HTTP_201_CREATED)

@@ -19,6 +19,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
     tasksTotal = serializers.IntegerField(source="tasks_total")
     tasksExecuted = serializers.IntegerField(source="tasks_executed")
     inputs = serializers.JSONField()
+    labels = serializers.DictField(child=serializers.CharField())
     outputs = serializers.JSONField(allow_null=True)
     error = serializers.SerializerMethodField()
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
@@ -38,6 +39,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "tasksTotal",
             "tasksExecuted",
             "inputs",
+            "labels",
             "outputs",
             "error",
             "startedAt",

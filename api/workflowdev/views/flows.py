@@ -32,6 +32,7 @@ from api.workflowdev.views.base import (
     paginate,
 )
 from core.errors import ValidationFailed
+from executions.engine.labels import label_pairs
 from executions.services import execution_start, flow_delete
 from flows import selectors
 from flows.definitions import DefinitionError, compile_definition
@@ -232,7 +233,9 @@ class FlowExecuteView(WorkflowDevAPIView):
     @extend_schema(
         summary="Execute a flow",
         request={"application/json": OpenApiTypes.OBJECT},
-        description="The optional JSON body is the inputs, checked against the flow's declared inputs.",
+        description="The optional JSON body is the inputs, checked against the flow's declared inputs. "
+        "`labels=key:value` (repeatable) adds labels to the flow's own.",
+        parameters=[OpenApiParameter("labels", str, many=True, description="key:value, repeatable")],
         responses={201: ExecuteResponseSerializer, 403: ROLE_REFUSED, 404: FLOW_ERRORS[404], 422: FLOW_ERRORS[422]},
     )
     def post(self, request: Request, id: str) -> Response:
@@ -242,6 +245,7 @@ class FlowExecuteView(WorkflowDevAPIView):
             raise ValidationFailed(
                 "The inputs must be a JSON object.", details=[{"field": "", "reason": "not an object"}]
             )
-        execution = execution_start(actor=request.user, flow=flow, inputs=dict(inputs), origin="api")
+        labels = dict(label_pairs(request.query_params.getlist("labels")))
+        execution = execution_start(actor=request.user, flow=flow, inputs=dict(inputs), origin="api", labels=labels)
         answer = {"executionId": execution.pk, "status": execution.status, "tasksTotal": execution.tasks_total}
         return Response(ExecuteResponseSerializer(answer).data, status=status.HTTP_201_CREATED)

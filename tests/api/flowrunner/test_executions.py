@@ -14,7 +14,18 @@ pytestmark = pytest.mark.django_db
 
 E = ExecutionStatus
 SUMMARY_FIELDS = {"id", "flow_id", "status", "started_at", "completed_at", "duration", "error"}
-DETAIL_FIELDS = {"id", "flow_id", "status", "input", "result", "started_at", "completed_at", "duration", "error"}
+DETAIL_FIELDS = {
+    "id",
+    "flow_id",
+    "status",
+    "input",
+    "result",
+    "started_at",
+    "completed_at",
+    "duration",
+    "error",
+    "labels",
+}
 
 
 def finished(make_execution, status: str, seconds: float = 5, **kwargs):
@@ -83,6 +94,7 @@ def test_get_shape_matches_the_seed(make_account, client_for, make_execution):
         "completed_at",
         "duration",
         "error",
+        "labels",
     ]
     assert body["input"] == {"key": "value"} and body["result"] == {"output": "value"}
     assert (body["status"], body["duration"], body["error"]) == ("completed", 5000, None)

@@ -41,6 +41,7 @@ EXECUTION_FIELDS = {
     "tasksTotal",
     "tasksExecuted",
     "inputs",
+    "labels",
     "outputs",
     "error",
     "startedAt",

@@ -31,6 +31,7 @@ RUN_FIELDS = [
     "_updatedBy",
     "_inputParams",
     "_output",
+    "_labels",
 ]
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 

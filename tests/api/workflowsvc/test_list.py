@@ -61,6 +61,7 @@ def test_list_matches_the_seed_example_field_by_field(api, make_flow, caller):
         "_updatedBy",
         "_inputParams",
         "_output",
+        "_labels",
     ]
     assert item["_id"] == str(execution.pk)
     assert item["_workflowDefId"] == str(flow.pk)
