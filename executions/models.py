@@ -91,6 +91,8 @@ class Execution(models.Model):
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     timeout_policy = models.CharField(max_length=16, blank=True, default="")
     deadline = models.DateTimeField(null=True, blank=True)
+    # CANCELLED or TIMED_OUT while the flow's `finally` tasks still run; the status follows them
+    ending = models.CharField(max_length=16, blank=True, default="")
     # QUEUED by the flow's `concurrency` limit (not a start still on its way to a worker): the
     # sweeper leaves it to the slot handoff, and the console says why it waits
     waiting_for_slot = models.BooleanField(default=False)

@@ -166,16 +166,17 @@ def execution_resume(*, actor: Account, execution: Execution) -> Execution:
 def _requeue_ended_steps(execution: Execution) -> list[str]:
     """Queue the failed, cancelled and timed-out steps of `execution` again, in place.
 
-    Handlers of the `errors` block stay as they ended (the orchestrator runs them afresh for
-    the new attempt). A step's timeout starts again. Returns the plugin steps for workers:
-    the orchestrator only dispatches steps it creates, so re-queued ones are dispatched here.
+    Handlers of the `errors` and `finally` blocks stay as they ended (the orchestrator runs
+    them afresh for the new attempt). A step's timeout starts again. Returns the plugin steps
+    for workers: the orchestrator only dispatches steps it creates, so re-queued ones are
+    dispatched here.
     """
     flow = compiled(execution.source)
     now = timezone.now()
     plugin_runs: list[str] = []
     for run in TaskRun.objects.filter(execution=execution, status__in=(T.FAILED, T.CANCELLED, T.TIMED_OUT)):
         step = flow.get_step(run.step_id)
-        if step is None or flow.block_of(step.id) is flow.errors:
+        if step is None or flow.block_of(step.id) in (flow.errors, flow.finally_):
             continue
         transition(
             run,

@@ -164,10 +164,54 @@ def execution_end(execution: Execution, status: str, *, message: str, **fields: 
     """End a live execution from outside (cancel, flow timeout, parent ended) and what follows.
 
     `execution` must be locked by the caller's transaction; raises `StaleStatus` when another
-    request or worker moved it first.
+    request or worker moved it first. A flow with `finally` tasks, cancelled or timed out once
+    started, runs them first (`_end_after_finally`); ended again meanwhile, it ends at once.
     """
+    if status in (E.CANCELLED, E.TIMED_OUT) and _finally_first(execution):
+        _end_after_finally(execution, status, message=message, **fields)
+        return
+    if execution.ending:  # ended again while its finally tasks ran: at once, and for good
+        fields["ending"] = ""
     transition(execution, status, message=message, **fields)
     end_active_steps(execution, status)
+    _end_children(execution)
+    execution_finished(execution)
+
+
+def _finally_first(execution: Execution) -> bool:
+    """Whether an outside end waits for the flow's `finally` tasks: not when it is already
+    waiting for them, nor for an execution that never started (nothing ran to clean up)."""
+    if execution.ending or execution.status == E.QUEUED or execution.is_terminal:
+        return False
+    try:
+        return bool(compiled(execution.source).finally_.steps)
+    except Exception:  # a definition that no longer compiles ends at once
+        return False
+
+
+def _end_after_finally(execution: Execution, status: str, *, message: str, **fields: Any) -> None:
+    """Record the end to come (`ending`), end the active steps and live subflows like an end
+    would, and let the walk run the `finally` tasks; the walk writes the status once they end.
+    The flow's deadline is lifted: the `finally` tasks' own timeouts bound them."""
+    error = fields.get("error") or message
+    changes = {"ending": status, "deadline": None, "error": error}
+    if fields.get("updated_by") is not None:
+        changes["updated_by"] = fields["updated_by"]
+    Execution.objects.filter(pk=execution.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(execution, name, value)
+    if execution.status == E.PAUSED:
+        transition(execution, E.RUNNING, message=f"{message}; running its finally tasks first")
+    else:
+        event_append(
+            execution_id=execution.pk, type="log", level="warn", message=f"{message}; running its finally tasks first"
+        )
+    end_active_steps(execution, status)
+    _end_children(execution)
+    dispatch.advance_execution(str(execution.pk))
+
+
+def _end_children(execution: Execution) -> None:
     children = Execution.objects.filter(parent_task__execution=execution).exclude(
         status__in=TERMINAL_EXECUTION_STATUSES
     )
@@ -176,7 +220,6 @@ def execution_end(execution: Execution, status: str, *, message: str, **fields: 
             execution_end(child, E.CANCELLED, message="Parent execution ended", error="Parent execution ended")
         except StaleStatus:
             continue
-    execution_finished(execution)
 
 
 # --- what follows an end --------------------------------------------------------------------

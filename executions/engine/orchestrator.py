@@ -76,14 +76,19 @@ class Orchestrator:
 
     # --- keys -------------------------------------------------------------------------
 
+    def _per_attempt(self, step_id: str) -> bool:
+        """`errors` and `finally` handlers run again on each attempt of the execution."""
+        block = self.flow.block_of(step_id)
+        return block is self.flow.errors or block is self.flow.finally_
+
     def _key(self, step_id: str, parent: TaskRun | None, loop_index: int | None) -> tuple:
-        attempt = self.execution.attempt if self.flow.block_of(step_id) is self.flow.errors else 0
+        attempt = self.execution.attempt if self._per_attempt(step_id) else 0
         return step_id, parent.id if parent else None, loop_index, attempt
 
     def _key_of(self, run: TaskRun) -> tuple:
         step = self.flow.get_step(run.step_id)
-        in_errors = step is not None and self.flow.block_of(step.id) is self.flow.errors
-        return run.step_id, run.parent_id, run.loop_index, run.execution_attempt if in_errors else 0
+        again = step is not None and self._per_attempt(step.id)
+        return run.step_id, run.parent_id, run.loop_index, run.execution_attempt if again else 0
 
     # --- entry point -------------------------------------------------------------------
 
@@ -99,13 +104,16 @@ class Orchestrator:
             if execution.timeout_seconds:
                 deadline = timezone.now() + timedelta(seconds=execution.timeout_seconds)
             transition(execution, E.RUNNING, message="Execution started", deadline=deadline)
-        state = self._walk_graph() if self.flow.is_graph else self._walk_block(self.flow.main, None, None)
-        if state.outcome is Outcome.DONE:
-            self._finish(E.SUCCESS)
-        elif state.outcome is Outcome.FAILED:
-            handled = self._walk_block(self.flow.errors, None, None) if self.flow.errors.steps else None
-            if handled is None or handled.outcome is not Outcome.ACTIVE:
-                self._finish(E.FAILED, failed=state.failed)
+        if execution.ending:
+            self._walk_ending()
+        else:
+            state = self._walk_graph() if self.flow.is_graph else self._walk_block(self.flow.main, None, None)
+            if state.outcome is Outcome.DONE:
+                self._end_after_finally(E.SUCCESS)
+            elif state.outcome is Outcome.FAILED:
+                handled = self._walk_block(self.flow.errors, None, None) if self.flow.errors.steps else None
+                if handled is None or handled.outcome is not Outcome.ACTIVE:
+                    self._end_after_finally(E.FAILED, failed=state.failed)
         self._create_pending(claim_inline)
         if not self.tick.finished:
             self._settle_waiting()
@@ -387,6 +395,48 @@ class Orchestrator:
             return self.view.final_outputs()
         return declared_outputs(self.view, strict=strict)
 
+    def _end_after_finally(self, status: str, *, failed: TaskRun | None = None) -> None:
+        """End `status` once the `finally` tasks (if any) have run; a failed one fails the execution."""
+        if self.flow.finally_.steps:
+            state = self._walk_block(self.flow.finally_, None, None)
+            if state.outcome is Outcome.ACTIVE:
+                return
+            if state.outcome is Outcome.FAILED and status == E.SUCCESS:
+                status, failed = E.FAILED, state.failed
+        self._finish(status, failed=failed)
+
+    def _walk_ending(self) -> None:
+        """Cancelled or timed out while the flow has `finally` tasks (`lifecycle.execution_end`):
+        once the steps still running have recorded their result, run the `finally` tasks, then
+        end as decided (CANCELLED or TIMED_OUT, whatever they do; a failure is added to the error)."""
+        finally_ids = {step.id for step in _block_steps(self.flow.finally_)}
+        for run in self.view.task_runs:  # a step that failed as the end came must not be retried
+            if run.step_id not in finally_ids and run.status in (T.QUEUED, T.RETRYING):
+                transition(run, T.CANCELLED, message=f"Step '{run.name}' cancelled", wake_at=None)
+        if any(
+            run.status in ACTIVE and run.plugin_type not in ir.BLOCK_TYPES and run.step_id not in finally_ids
+            for run in self.view.task_runs
+        ):
+            return
+        state = self._walk_block(self.flow.finally_, None, None)
+        if state.outcome is Outcome.ACTIVE:
+            return
+        execution = self.execution
+        error = execution.error
+        if state.outcome is Outcome.FAILED and state.failed is not None:
+            error = f"{error} Finally task '{state.failed.name}' failed: {state.failed.error}".strip()
+        transition(
+            execution,
+            execution.ending,
+            ending="",
+            error=error,
+            level="error",
+            message=error or f"Execution {execution.ending.lower()}",
+            outputs=self._outputs(strict=False),
+            **self._progress(),
+        )
+        self.tick.finished = True
+
     def _fail_execution(self, error: str) -> None:
         self.execution.error = error
 
@@ -394,7 +444,7 @@ class Orchestrator:
         """RUNNING while anything can run; WAITING when every active step waits on the outside."""
         active = [run for run in self.view.task_runs if run.status in ACTIVE and run.plugin_type not in ir.BLOCK_TYPES]
         execution = self.execution
-        if execution.error and not execution.is_terminal:
+        if execution.error and not execution.is_terminal and not execution.ending:
             self._finish(E.FAILED)
             return
         waiting = bool(active) and all(run.status in (T.WAITING, T.RETRYING) for run in active)
@@ -411,6 +461,16 @@ class Orchestrator:
             if run.status in TERMINAL_TASK_STATUSES and run.plugin_type not in ir.BLOCK_TYPES
         )
         return {"steps_taken": len(self.view.task_runs), "tasks_executed": executed}
+
+
+def _block_steps(block: ir.Block) -> list[ir.Step]:
+    """Every step of `block`, nested ones included."""
+    found: list[ir.Step] = []
+    for step in block.steps:
+        found.append(step)
+        for child in step.child_blocks():
+            found.extend(_block_steps(child))
+    return found
 
 
 def _truth(value: Any) -> bool:

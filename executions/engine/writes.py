@@ -52,11 +52,12 @@ class _Update:
 
 @dataclass
 class PendingWrites:
-    """The queued writes; `guard` is (execution id, status, attempt) as this worker last saw
-    them: checked, and the row locked, before anything is written. `requirements` are SQL
-    conditions the writes were computed on (see `require`)."""
+    """The queued writes; `guard` is (execution id, status, attempt, ending) as this worker
+    last saw them (`ending` changes without the status: a cancel or timeout that waits for the
+    flow's `finally` tasks): checked, and the row locked, before anything is written.
+    `requirements` are SQL conditions the writes were computed on (see `require`)."""
 
-    guard: tuple[Any, str, int] | None = None
+    guard: tuple[Any, str, int, str] | None = None
     updates: dict[tuple[type[Model], Any], _Update] = field(default_factory=dict)
     inserts: list[Model] = field(default_factory=list)
     requirements: list[tuple[str, list[Any]]] = field(default_factory=list)
@@ -131,7 +132,7 @@ def deferred_writes(*, guard: Execution | None = None, whole_transaction: bool =
     if pending() is not None:
         raise RuntimeError("deferred_writes() does not nest")
     writes = PendingWrites(
-        guard=(guard.pk, guard.status, guard.attempt) if guard is not None else None,
+        guard=(guard.pk, guard.status, guard.attempt, guard.ending) if guard is not None else None,
         whole_transaction=whole_transaction,
     )
 
@@ -162,8 +163,12 @@ def _transaction_untouched() -> bool:
 def _flush_orm(writes: PendingWrites) -> None:
     guard = writes.guard
     if guard is not None:
-        pk, status, attempt = guard
-        if not Execution.objects.select_for_update().filter(pk=pk, status=status, attempt=attempt).exists():
+        pk, status, attempt, ending = guard
+        if (
+            not Execution.objects.select_for_update()
+            .filter(pk=pk, status=status, attempt=attempt, ending=ending)
+            .exists()
+        ):
             raise _stale(f"Execution {pk} changed")
     for update in writes.updates.values():
         if not update.model.objects.filter(pk=update.pk, **update.where).update(**update.values):
@@ -196,7 +201,8 @@ def _flush_postgresql(writes: PendingWrites, *, alone: bool = False) -> None:
     # Parameters in the statement's order; a NULL value is written into the SQL instead (its
     # place marked in the shape's masks): fewer parameters to send, and a statement short
     # enough for psycopg to keep its parsed form.
-    params: list[Any] = list(guard) if guard is not None else []
+    # the guard's `ending` is nearly always empty: written into the SQL then, not sent
+    params: list[Any] = [] if guard is None else list(guard) if guard[3] else list(guard[:3])
     update_shapes = []
     for update in updates:
         update_shapes.append(
@@ -208,7 +214,7 @@ def _flush_postgresql(writes: PendingWrites, *, alone: bool = False) -> None:
     for _, values in writes.requirements:
         params += values  # the conditions stand once, in the final SELECT, after every CTE
     statement = _statement(
-        guard is not None,
+        None if guard is None else bool(guard[3]),
         tuple(update_shapes),
         insert_shapes,
         event_masks,
@@ -245,7 +251,7 @@ def _flush_postgresql(writes: PendingWrites, *, alone: bool = False) -> None:
             events.announce_on_commit(execution_id, event_id)
 
 
-def _failed_check(which: Any, guard: tuple[Any, str, int] | None, updates: list[_Update]) -> str:
+def _failed_check(which: Any, guard: tuple[Any, str, int, str] | None, updates: list[_Update]) -> str:
     if which == "guard":
         return f"Execution {guard[0]} changed"
     if isinstance(which, int):
@@ -254,9 +260,12 @@ def _failed_check(which: Any, guard: tuple[Any, str, int] | None, updates: list[
     return f"{which.__name__} rows not created"
 
 
+EMPTY = "''"  # an empty SQL string literal
+
+
 @functools.lru_cache(maxsize=512)
 def _statement(
-    guarded: bool,
+    guarded: bool | None,
     updates: tuple[tuple[type[Model], tuple[str, ...], int, tuple[str, ...]], ...],
     inserts: tuple[tuple[type[Model], tuple[int, ...]], ...],
     event_masks: tuple[int, ...],
@@ -274,10 +283,11 @@ def _statement(
     def gate() -> str:
         return f" AND EXISTS (SELECT 1 FROM {previous})" if previous else ""
 
-    if guarded:
+    if guarded is not None:  # True: the execution is ending (its `ending` is a parameter)
         ctes.append(
             f"g AS (SELECT 1 FROM {quote(Execution._meta.db_table)} WHERE {quote('id')} = %s"
-            f" AND {quote('status')} = %s AND {quote('attempt')} = %s FOR UPDATE)"
+            f" AND {quote('status')} = %s AND {quote('attempt')} = %s"
+            f" AND {quote('ending')} = {'%s' if guarded else EMPTY} FOR UPDATE)"
         )
         checks.append(("g", 1, "guard"))
         previous = "g"

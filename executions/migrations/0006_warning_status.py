@@ -1,4 +1,5 @@
-"""WARNING, the end of an execution whose `allowFailure` step failed."""
+"""WARNING, the end of an execution whose `allowFailure` step failed; `ending`, the status an
+outside end (cancel, timeout) reaches once the flow's `finally` tasks have run."""
 
 from django.db import migrations, models
 
@@ -27,5 +28,10 @@ class Migration(migrations.Migration):
                 default="QUEUED",
                 max_length=16,
             ),
+        ),
+        migrations.AddField(
+            model_name="execution",
+            name="ending",
+            field=models.CharField(blank=True, default="", max_length=16),
         ),
     ]

@@ -17,13 +17,14 @@ from typing import Any
 from flows.definitions import fields
 from flows.definitions.concurrency import concurrency
 from flows.definitions.fields import type_name
-from flows.definitions.ir import ERRORS, MAIN, Block, CompiledFlow, FlowFormat
+from flows.definitions.ir import ERRORS, FINALLY, MAIN, Block, CompiledFlow, FlowFormat
 from flows.definitions.outputs import flow_outputs
 from flows.definitions.problems import Problems, key_text
 from flows.definitions.steps import StepParser
 
 _COMMON_KEYS = {"inputs", "variables", "timeout", "timeoutPolicy", "triggers", "tags", "labels", "outputs"}
 TASKS_KEYS = _COMMON_KEYS | {"name", "id", "namespace", "description", "version", "tasks", "errors", "concurrency"}
+TASKS_KEYS |= {"finally"}
 NODES_KEYS = _COMMON_KEYS | {"metadata", "nodes"}
 _METADATA_KEYS = {"name", "description", "version", "tags", "labels", "concurrency"}
 
@@ -98,6 +99,7 @@ def _tasks_flow(problems: Problems, data: dict[str, Any]) -> CompiledFlow:
         namespace=fields.text(problems, data, "namespace", ()) or None,
         main=parser.block(data.get("tasks"), ("tasks",), MAIN, None),
         errors=parser.block(data.get("errors"), ("errors",), ERRORS, None, required=False),
+        finally_=parser.block(data.get("finally"), ("finally",), FINALLY, None, required=False),
         concurrency=concurrency(problems, data.get("concurrency"), ("concurrency",)),
     )
 

@@ -1,7 +1,8 @@
 """The intermediate representation both YAML formats compile to, and what the engine walks.
 
-Shape: every ordered list of steps is a `Block`. A flow has a `main` block and an
-`errors` block (tasks run when the flow fails). Control steps (`flow.if`, `flow.switch`,
+Shape: every ordered list of steps is a `Block`. A flow has a `main` block, an
+`errors` block (tasks run when the flow fails) and a `finally` block (tasks run after
+both, whatever the outcome). Control steps (`flow.if`, `flow.switch`,
 `flow.parallel`, `flow.sequential`, `flow.forEach`) hold child blocks; the engine runs a
 child block, then returns to the step after the control step.
 
@@ -38,6 +39,7 @@ DEFAULT = "default"  # outcome taken when no other outcome matches
 ERROR = "error"  # outcome of a failed step: only an explicit `error` route catches it
 MAIN = "main"
 ERRORS = "errors"
+FINALLY = "finally"
 
 
 class FlowFormat(StrEnum):
@@ -246,6 +248,7 @@ class CompiledFlow:
     outputs: list[FlowOutput] = field(default_factory=list)  # declared: the execution's outputs are these
     main: Block = field(default_factory=lambda: Block(MAIN))
     errors: Block = field(default_factory=lambda: Block(ERRORS))
+    finally_: Block = field(default_factory=lambda: Block(FINALLY))  # `finally`: run whatever the outcome
     start: str | None = None  # nodes format: the entry node id
 
     def __post_init__(self) -> None:
@@ -269,6 +272,7 @@ class CompiledFlow:
 
         index(self.main, None)
         index(self.errors, None)
+        index(self.finally_, None)
         #: whether any step has `allowFailure` (the walk looks for allowed failures only then)
         self.allows_failure = any(step.allow_failure for step in self._steps.values())
 
@@ -286,7 +290,7 @@ class CompiledFlow:
         return sum(1 for _ in self.steps(include_errors=False))
 
     def steps(self, *, include_errors: bool = True) -> Iterator[Step]:
-        """Every step, depth first in source order: `main`, then (optionally) `errors`."""
+        """Every step, depth first in source order: `main`, then (optionally) `errors` and `finally`."""
 
         def walk(block: Block) -> Iterator[Step]:
             for step in block.steps:
@@ -297,6 +301,7 @@ class CompiledFlow:
         yield from walk(self.main)
         if include_errors:
             yield from walk(self.errors)
+            yield from walk(self.finally_)
 
     def step(self, step_id: str) -> Step:
         """The step with this id; KeyError if there is none."""

@@ -1,10 +1,16 @@
-"""allowFailure (the WARNING end) and declared `outputs`, run by the engine."""
+"""allowFailure (the WARNING end), declared `outputs` and `finally` tasks, run by the engine."""
+
+from typing import Any
 
 import pytest
 
-from executions.models import ExecutionStatus, TaskStatus
+from connectors import registry
+from connectors.registry import Plugin, PluginContext, Result
+from executions.engine.sweeper import sweep
+from executions.models import Execution, ExecutionStatus, TaskStatus
+from executions.services import execution_cancel, execution_retry
 from flows.definitions import validate_definition
-from tests.executions.engine.support import names_and_statuses, run_named
+from tests.executions.engine.support import later, names_and_statuses, run_named
 from tests.factories import FlowFactory, SecretFactory, TriggerFactory
 from vault.crypto import generate_key
 from vault.masking import MASK
@@ -191,3 +197,139 @@ def test_a_repeated_output_id_is_a_problem_with_its_line():
 def test_bad_output_declarations_are_problems():
     problems = validate_definition(DECLARED.replace("type: BOOLEAN", "type: BOOL").replace(', value: "true"', ""))
     assert {(p.path, p.code) for p in problems} == {("outputs[3].type", "invalid_value"), ("outputs[3]", "missing")}
+
+
+# --- finally --------------------------------------------------------------------------------------
+
+FINALLY = """
+name: tidy
+tasks:
+  - name: work
+    type: util.echo
+    properties: {value: work}
+finally:
+  - name: cleanup
+    type: util.echo
+    properties: {value: "cleaned after {{ outputs.get('work', 'nothing') }}"}
+"""
+
+NAP_FINALLY = """
+name: tidy-nap
+timeout: 10
+tasks:
+  - name: nap
+    type: util.sleep
+    properties: {seconds: 60}
+  - name: never
+    type: util.echo
+    properties: {value: never}
+finally:
+  - name: cleanup
+    type: util.echo
+    properties: {value: cleaned}
+"""
+
+
+def test_finally_runs_after_success_and_keeps_the_status(run_flow):
+    execution = run_flow(FINALLY)
+    assert execution.status == E.SUCCESS
+    assert names_and_statuses(execution) == [("work", T.SUCCESS), ("cleanup", T.SUCCESS)]
+    assert execution.tasks_total == 1  # like `errors` handlers, finally tasks are not planned steps
+
+
+def test_finally_runs_after_a_failure_and_after_the_errors_handlers(run_flow):
+    execution = run_flow(
+        FINALLY.replace("properties: {value: work}", 'properties: {value: "{{ outputs.x }}"}').replace(
+            "finally:", "errors:\n  - {name: alert, type: util.echo, properties: {value: a}}\nfinally:"
+        )
+    )
+    assert execution.status == E.FAILED and "Task 'work' failed" in execution.error
+    assert names_and_statuses(execution) == [("work", T.FAILED), ("alert", T.SUCCESS), ("cleanup", T.SUCCESS)]
+
+
+def test_a_failing_finally_task_fails_a_successful_execution(run_flow):
+    execution = run_flow(FINALLY.replace('properties: {value: "cleaned', 'properties: {value: "{{ outputs.x }}'))
+    assert execution.status == E.FAILED and "Task 'cleanup' failed" in execution.error
+
+
+def test_a_cancelled_execution_runs_its_finally_tasks_then_ends_cancelled(run_flow, runner_account):
+    execution = run_flow(NAP_FINALLY)
+    assert execution.status == E.WAITING
+    execution_cancel(actor=runner_account, execution=execution)
+    execution.refresh_from_db()
+    assert execution.status == E.CANCELLED and execution.ending == ""
+    assert runner_account.username in execution.error
+    assert names_and_statuses(execution) == [("nap", T.CANCELLED), ("cleanup", T.SUCCESS)]
+    assert sweep(now=later(120))["woken"] == 0
+
+
+def test_a_timed_out_execution_runs_its_finally_tasks_then_ends_timed_out(run_flow):
+    execution = run_flow(NAP_FINALLY)
+    assert sweep(now=later(20))["executionsTimedOut"] == 1
+    execution.refresh_from_db()
+    assert execution.status == E.TIMED_OUT and "timed out" in execution.error
+    assert names_and_statuses(execution) == [("nap", T.TIMED_OUT), ("cleanup", T.SUCCESS)]
+
+
+def test_finally_tasks_that_wait_hold_the_end_and_a_second_cancel_ends_at_once(run_flow, runner_account):
+    execution = run_flow(
+        NAP_FINALLY.replace("properties: {value: cleaned}", "properties: {seconds: 30}").replace(
+            "name: cleanup\n    type: util.echo", "name: cleanup\n    type: util.sleep"
+        )
+    )
+    execution_cancel(actor=runner_account, execution=execution)
+    execution.refresh_from_db()
+    assert execution.status == E.WAITING and execution.ending == E.CANCELLED  # the cleanup sleeps
+    assert names_and_statuses(execution) == [("nap", T.CANCELLED), ("cleanup", T.WAITING)]
+    execution_cancel(actor=runner_account, execution=execution)
+    execution.refresh_from_db()
+    assert execution.status == E.CANCELLED and execution.ending == ""
+    assert names_and_statuses(execution) == [("nap", T.CANCELLED), ("cleanup", T.CANCELLED)]
+
+
+def test_finally_waits_for_the_sleeping_cleanup_then_ends_cancelled(run_flow, runner_account):
+    execution = run_flow(
+        NAP_FINALLY.replace("properties: {value: cleaned}", "properties: {seconds: 30}").replace(
+            "name: cleanup\n    type: util.echo", "name: cleanup\n    type: util.sleep"
+        )
+    )
+    execution_cancel(actor=runner_account, execution=execution)
+    assert sweep(now=later(40))["woken"] == 1
+    execution.refresh_from_db()
+    assert execution.status == E.CANCELLED
+    assert names_and_statuses(execution) == [("nap", T.CANCELLED), ("cleanup", T.SUCCESS)]
+
+
+def test_a_cancel_while_a_step_runs_lets_it_finish_then_runs_finally(run_flow, runner_account, monkeypatch):
+    """The worker that runs the step guessed the execution unchanged; the cancel changed only
+    `ending`, which the guard of its one-statement write checks too."""
+
+    class CancelWhileRunning(Plugin):
+        id = "test.cancel_while_running"
+        name = category = "test"
+
+        def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+            execution_cancel(actor=runner_account, execution=Execution.objects.get(pk=ctx.execution_id))
+            return Result.success("finished anyway")
+
+    monkeypatch.setitem(registry._REGISTRY, CancelWhileRunning.id, CancelWhileRunning)
+    execution = run_flow(
+        FINALLY.replace("type: util.echo\n    properties: {value: work}", "type: test.cancel_while_running")
+    )
+    assert execution.status == E.CANCELLED and execution.ending == ""
+    assert names_and_statuses(execution) == [("work", T.SUCCESS), ("cleanup", T.SUCCESS)]
+    assert run_named(execution, "cleanup").outputs == "cleaned after finished anyway"
+
+
+def test_a_retry_runs_the_finally_tasks_again(run_flow, runner_account):
+    execution = run_flow(FINALLY.replace("properties: {value: work}", 'properties: {value: "{{ outputs.x }}"}'))
+    assert execution.status == E.FAILED
+    execution_retry(actor=runner_account, execution=execution)
+    execution.refresh_from_db()
+    assert execution.status == E.FAILED and execution.attempt == 2
+    assert [name for name, _ in names_and_statuses(execution)] == ["work", "cleanup", "cleanup"]
+
+
+def test_finally_task_names_are_unique_with_the_others():
+    problems = validate_definition(FINALLY.replace("name: cleanup", "name: work"))
+    assert [(p.path, p.code) for p in problems] == [("finally[0]", "duplicate_name")]
