@@ -1,57 +1,25 @@
 """Check and convert execution inputs against the flow's declared inputs.
 
 Undeclared inputs pass through unchanged (DIALECTS.md); declared ones are converted to
-their type, defaults fill the gaps, and every problem is reported at once. Inputs nest at most
+their type (`flows.definitions.input_types`), defaults fill the gaps, and every problem is
+reported at once, each naming its input. Inputs nest at most
 MAX_INPUT_DEPTH levels, as flow YAML does: deeper data overflowed the queue's pickling.
 """
 
-import math
+import base64
+import json
 from typing import Any
 
 from core import jsonlimits
 from core.errors import BadRequest, ValidationFailed
 from flows.definitions import ir
+from flows.definitions.input_types import convert
+from vault.crypto import decrypt, encrypt
+from vault.masking import MASK
 
 #: Levels of lists and objects an execution's inputs (the object itself is level 1) and
 #: webhook body may have: the YAML limit (`flows.definitions.loader.DEFAULT_MAX_DEPTH`).
 MAX_INPUT_DEPTH = 64
-
-
-def _convert(declared: ir.FlowInput, value: Any) -> Any:
-    kind = declared.type
-    if kind == ir.InputType.STRING:
-        if isinstance(value, dict | list):
-            raise ValueError("expected a string")
-        return value if isinstance(value, str) else str(value)
-    if kind == ir.InputType.INT:
-        if isinstance(value, bool):
-            raise ValueError("expected an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-            return int(value.strip())
-        raise ValueError("expected an integer")
-    if kind == ir.InputType.FLOAT:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError("expected a number")
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError("expected a number") from None
-        if not math.isfinite(number):  # JSON (and the JSON columns inputs go to) has no NaN or Infinity
-            raise ValueError("expected a finite number")
-        return number
-    if kind == ir.InputType.BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "yes", "no"}:
-            return value.strip().lower() in {"true", "1", "yes"}
-        raise ValueError("expected a boolean")
-    if isinstance(value, str):
-        return jsonlimits.loads(value, max_depth=MAX_INPUT_DEPTH - 1)
-    return value
 
 
 def ensure_shallow(value: Any, *, field: str, levels: int = MAX_INPUT_DEPTH) -> None:
@@ -80,9 +48,57 @@ def coerce_inputs(flow: ir.CompiledFlow, given: Any) -> dict[str, Any]:
                 problems.append({"field": f"inputs.{declared.id}", "reason": "required"})
             continue
         try:
-            result[declared.id] = _convert(declared, given[declared.id])
+            result[declared.id] = convert(declared, given[declared.id])
         except (ValueError, TypeError) as exc:
             problems.append({"field": f"inputs.{declared.id}", "reason": f"{exc} ({declared.type})"})
     if problems:
         raise ValidationFailed("The inputs do not match the flow's declared inputs.", details=problems)
     return result
+
+
+# --- SECRET inputs -------------------------------------------------------------------------
+# A SECRET input never lies in the stored inputs in clear: they hold the mask, so every read,
+# event and log shows it masked, and its value is sealed with the vault's key (AES-GCM, bound
+# to the execution) into `Execution.sealed_inputs`. A render reads it as a secret
+# (`templating.SecretInputs`): recorded for masking, usable whole only.
+
+
+def _aad(execution_id: Any) -> str:
+    return f"execution-inputs:{execution_id}"
+
+
+def inputs_seal(flow: ir.CompiledFlow, inputs: dict[str, Any], *, execution_id: Any) -> tuple[dict, dict]:
+    """`(inputs with SECRET ones masked, the sealed values)`; as given when there are none."""
+    clear = {
+        declared.id: inputs[declared.id]
+        for declared in flow.inputs
+        if declared.type == ir.InputType.SECRET and inputs.get(declared.id) is not None
+    }
+    if not clear:
+        return inputs, {}
+    ciphertext, nonce, key_id = encrypt(json.dumps(clear), aad=_aad(execution_id))
+    sealed = {"ciphertext": _b64(ciphertext), "nonce": _b64(nonce), "keyId": key_id}
+    return {**inputs, **dict.fromkeys(clear, MASK)}, sealed
+
+
+def inputs_unseal(execution_id: Any, sealed: dict[str, Any]) -> dict[str, str]:
+    """The SECRET inputs of an execution, in clear, by input id ({} when it has none)."""
+    if not sealed:
+        return {}
+    plaintext = decrypt(
+        base64.b64decode(sealed["ciphertext"]),
+        base64.b64decode(sealed["nonce"]),
+        sealed["keyId"],
+        aad=_aad(execution_id),
+    )
+    return json.loads(plaintext)
+
+
+def inputs_in_clear(execution_id: Any, inputs: dict[str, Any], sealed: dict[str, Any]) -> dict[str, Any]:
+    """An execution's inputs with its SECRET ones unsealed: what a new run of the same inputs
+    (a replay) starts with, to be sealed again under its own id."""
+    return {**inputs, **inputs_unseal(execution_id, sealed)}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

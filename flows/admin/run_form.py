@@ -19,6 +19,8 @@ from flows.definitions import FlowInput, InputType
 
 EXTRA = "_extra"
 PREFIX = "input_"
+#: ISO-8601 durations the engine takes (no years or months), for the browser to check first.
+DURATION_PATTERN = r"[Pp](\d+[Ww])?(\d+[Dd])?([Tt](\d+[Hh])?(\d+[Mm])?(\d+([.,]\d+)?[Ss])?)?"
 
 
 class JsonField(forms.CharField):
@@ -62,9 +64,29 @@ def _field(declared: FlowInput) -> forms.Field:
         if required:
             return RequiredBooleanField(**options)
         return forms.BooleanField(initial=bool(initial), **{**options, "required": False})
-    if kind == InputType.JSON:
+    if kind in (InputType.JSON, InputType.ARRAY):
         return JsonField(initial=json.dumps(initial) if declared.has_default else None, **options)
-    return forms.CharField(initial=initial, strip=False, **options)
+    if kind == InputType.SELECT:
+        return forms.ChoiceField(choices=[("", "—"), *_choices(declared)], initial=initial, **options)
+    if kind == InputType.MULTISELECT:
+        return forms.MultipleChoiceField(choices=_choices(declared), initial=initial, **options)
+    widget = _TEXT_WIDGETS.get(kind)
+    return forms.CharField(initial=initial, strip=False, **({"widget": widget()} if widget else {}), **options)
+
+
+def _choices(declared: FlowInput) -> list[tuple[str, str]]:
+    return [(value, value) for value in declared.values]
+
+
+#: The browser's own input for each text-like type; the engine checks the value whatever it is.
+_TEXT_WIDGETS: dict[InputType, Any] = {
+    InputType.DATETIME: lambda: forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    InputType.DATE: lambda: forms.DateInput(attrs={"type": "date"}),
+    InputType.DURATION: lambda: forms.TextInput(attrs={"pattern": DURATION_PATTERN, "placeholder": "PT30M"}),
+    InputType.URI: lambda: forms.URLInput(attrs={"placeholder": "https://"}),
+    InputType.EMAIL: forms.EmailInput,
+    InputType.SECRET: lambda: forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+}
 
 
 class RunForm(forms.Form):
@@ -92,6 +114,8 @@ class RunForm(forms.Form):
         for item in self.declared:
             value = self.cleaned_data.get(PREFIX + item.id)
             if value is None or (value == "" and item.type == InputType.STRING and not item.required):
+                continue
+            if value in ("", []) and item.type != InputType.STRING:  # not given: the default applies
                 continue
             values[item.id] = value
         return values

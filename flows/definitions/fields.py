@@ -15,6 +15,7 @@ from typing import Any
 from croniter import croniter
 
 from flows.definitions.durations import parse_duration
+from flows.definitions.input_types import ITEM_TYPES, convert
 from flows.definitions.ir import FlowInput, InputType, RetryPolicy, TimeoutPolicy, Trigger, TriggerType
 from flows.definitions.problems import Path, Problems, key_text
 
@@ -22,7 +23,16 @@ TERMINAL_STATUSES = ("SUCCESS", "WARNING", "FAILED", "CANCELLED", "TIMED_OUT")
 #: What a schedule does with ticks missed while no worker ran: start one per tick, the last only, none.
 RECOVER_MISSED = ("ALL", "LAST", "NONE")
 _WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
-_INPUT_KEYS = {"id", "name", "type", "required", "defaults", "default", "description"}
+_INPUT_KEYS = {"id", "name", "type", "required", "defaults", "default", "description", "values", "itemType"}
+_CHOICE_TYPES = (InputType.SELECT, InputType.MULTISELECT)
+#: Types whose defaults `input_types.convert` stores normalised (the first five are kept as written).
+_CONVERTED_DEFAULTS = frozenset(InputType) - {
+    InputType.STRING,
+    InputType.INT,
+    InputType.FLOAT,
+    InputType.BOOLEAN,
+    InputType.JSON,
+}
 _TRIGGER_KEYS = {
     TriggerType.SCHEDULE: {"cron", "timezone", "recoverMissedSchedules"},
     TriggerType.WEBHOOK: {"key"},
@@ -126,11 +136,69 @@ def _default_fits(kind: InputType, value: Any) -> bool:
         InputType.FLOAT: isinstance(value, int | float) and not isinstance(value, bool),
         InputType.BOOLEAN: isinstance(value, bool),
     }
-    return checks[kind]
+    return checks.get(kind, True)
+
+
+def _choices(problems: Problems, declared: FlowInput, raw: dict[str, Any], path: Path) -> None:
+    """`values` of a SELECT or MULTISELECT (required there, refused elsewhere)."""
+    values = raw.get("values")
+    if declared.type not in _CHOICE_TYPES:
+        if "values" in raw:
+            problems.add(
+                (*path, "values"), "'values' is for SELECT and MULTISELECT inputs", "invalid_input_declaration"
+            )
+        return
+    scalars = isinstance(values, list) and all(
+        isinstance(item, str | int | float) and not isinstance(item, bool) for item in values
+    )
+    if not values or not scalars:
+        problems.add(
+            (*path, "values"),
+            f"a {declared.type} input needs 'values', a non-empty list of choices",
+            "invalid_input_declaration",
+        )
+        return
+    declared.values = [key_text(item) for item in values]
+    if len(set(declared.values)) != len(declared.values):
+        problems.add((*path, "values"), "'values' repeats a choice", "invalid_input_declaration")
+
+
+def _item_type(problems: Problems, declared: FlowInput, raw: dict[str, Any], path: Path) -> None:
+    """`itemType` of an ARRAY (optional: without it, items are any JSON)."""
+    if "itemType" not in raw:
+        return
+    if declared.type != InputType.ARRAY:
+        problems.add((*path, "itemType"), "'itemType' is for ARRAY inputs", "invalid_input_declaration")
+        return
+    word = raw["itemType"].upper() if isinstance(raw["itemType"], str) else raw["itemType"]
+    if word not in {str(kind) for kind in ITEM_TYPES}:
+        problems.add(
+            (*path, "itemType"),
+            f"unknown item type {raw['itemType']!r}; use one of {', '.join(sorted(ITEM_TYPES))}",
+            "invalid_input_declaration",
+        )
+        return
+    declared.item_type = InputType(word)
+
+
+def _typed_default(problems: Problems, declared: FlowInput, path: Path) -> None:
+    """Check a default of the richer types against its type, and keep it normalised."""
+    if declared.type == InputType.SECRET and declared.has_default:
+        problems.add(path, "a SECRET input takes no default: keep the value in the vault", "invalid_input_declaration")
+        return
+    if declared.type not in _CONVERTED_DEFAULTS or declared.default is None or is_template(declared.default):
+        return
+    try:
+        declared.default = convert(declared, declared.default)
+    except ValueError as exc:
+        problems.add(
+            path, f"default {declared.default!r} is not of type {declared.type}: {exc}", "invalid_input_declaration"
+        )
 
 
 def inputs(problems: Problems, value: Any, path: Path) -> list[FlowInput]:
-    """`inputs: [{id, type, required, defaults, description}]`; `type` defaults to STRING."""
+    """`inputs: [{id, type, required, defaults, description, values, itemType}]`; `type` defaults
+    to STRING; `values` for SELECT/MULTISELECT, `itemType` for ARRAY."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -177,7 +245,11 @@ def inputs(problems: Problems, value: Any, path: Path) -> list[FlowInput]:
         elif input_id:
             first_at[input_id] = index
         description = text(problems, raw, "description", item_path)
-        declared.append(FlowInput(input_id, kind, required, default, default_key in raw, description, item_path))
+        item = FlowInput(input_id, kind, required, default, default_key in raw, description, item_path)
+        _choices(problems, item, raw, item_path)
+        _item_type(problems, item, raw, item_path)
+        _typed_default(problems, item, (*item_path, default_key))
+        declared.append(item)
     return declared
 
 

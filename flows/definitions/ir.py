@@ -53,6 +53,15 @@ class InputType(StrEnum):
     FLOAT = "FLOAT"
     BOOLEAN = "BOOLEAN"
     JSON = "JSON"
+    SELECT = "SELECT"  # one of `values`
+    MULTISELECT = "MULTISELECT"  # a list of `values`
+    DATETIME = "DATETIME"  # ISO-8601, kept as text
+    DATE = "DATE"
+    DURATION = "DURATION"  # ISO-8601 (PT30M), kept as text
+    ARRAY = "ARRAY"  # a list, each item of `itemType` when given
+    URI = "URI"
+    EMAIL = "EMAIL"
+    SECRET = "SECRET"  # a string masked like a credential, stored encrypted
 
 
 class OutputType(StrEnum):
@@ -101,6 +110,8 @@ class FlowInput:
     has_default: bool = False  # `default: None` cannot tell "no default" from "null"
     description: str = ""
     source: Path = field(default=(), repr=False, compare=False)
+    values: list[str] = field(default_factory=list)  # SELECT, MULTISELECT: the choices
+    item_type: InputType | None = None  # ARRAY: the type of each item (None: any JSON)
 
 
 @dataclass

@@ -51,7 +51,7 @@ def test_bad_input_declarations_are_each_reported():
         """
         inputs:
           - id: a
-            type: DATE
+            type: COLOR
           - id: a
           - type: INT
           - id: n
@@ -76,7 +76,7 @@ def test_bad_input_declarations_are_each_reported():
         ("inputs[4].color", 13, "unknown_key"),
         ("inputs[5]", 14, "invalid_type"),
     ]
-    assert "unknown input type 'DATE'" in problems[0].message
+    assert "unknown input type 'COLOR'" in problems[0].message
     assert "duplicate input id 'a'" in problems[1].message
 
 
