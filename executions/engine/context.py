@@ -16,7 +16,8 @@ from django.conf import settings
 
 from core.timefmt import isoformat
 from executions.engine.events import event_append
-from executions.engine.templating import RenderContext, TemplateRenderer
+from executions.engine.inputs import inputs_unseal
+from executions.engine.templating import RenderContext, SecretInputs, TemplateRenderer
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
 from flows.definitions import ir
 from flows.models import FlowRevision
@@ -100,11 +101,20 @@ class ExecutionView:
             return max(main, key=lambda r: r.sequence).outputs
         return {r.name: r.outputs for r in sorted(main, key=lambda r: r.sequence)}
 
+    def template_inputs(self) -> Any:
+        """The inputs templates see: SECRET ones read as secrets (`SecretInputs`)."""
+        execution = self.execution
+        if not execution.sealed_inputs:
+            return execution.inputs or {}
+        if not hasattr(self, "_secret_inputs"):  # decrypted once per walk
+            self._secret_inputs = inputs_unseal(execution.pk, execution.sealed_inputs)
+        return SecretInputs(execution.inputs or {}, self._secret_inputs)
+
     def render_context(self, run: TaskRun) -> RenderContext:
         execution = self.execution
         scope = run.state.get("scope", {}) if run.state else {}
         return RenderContext(
-            inputs=execution.inputs or {},
+            inputs=self.template_inputs(),
             outputs=self.outputs_for(run),
             vars=self.flow.variables,
             execution={

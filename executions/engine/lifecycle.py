@@ -36,7 +36,7 @@ from executions.engine.callbacks import callback_owed
 from executions.engine.compiler import compiled
 from executions.engine.concurrency import slot_freed
 from executions.engine.events import event_append
-from executions.engine.inputs import coerce_inputs, ensure_shallow
+from executions.engine.inputs import coerce_inputs, ensure_shallow, inputs_seal
 from executions.engine.labels import label_rows, labels_check
 from executions.engine.transitions import StaleStatus, approval_close_pending, transition
 from executions.engine.writes import pending as pending_writes
@@ -109,7 +109,6 @@ def execution_create(
         flow_revision=flow.revision,
         source=flow.source,
         namespace_id=flow.namespace_id,
-        inputs=coerce_inputs(definition, inputs),
         labels={**definition.labels, **given_labels},
         origin=origin,
         trigger=trigger,
@@ -120,6 +119,10 @@ def execution_create(
         tasks_total=definition.tasks_total,
         timeout_seconds=int(definition.timeout) if definition.timeout else None,
         timeout_policy=str(definition.timeout_policy) if definition.timeout else "",
+    )
+    # the id (set by the model's default) binds the sealed SECRET inputs to this execution
+    execution.inputs, execution.sealed_inputs = inputs_seal(
+        definition, coerce_inputs(definition, inputs), execution_id=execution.pk
     )
     rows = [execution, *label_rows(execution)]
     writes = pending_writes()

@@ -325,3 +325,67 @@ def test_the_flow_list_with_filters_and_search_costs_the_same_for_few_and_many(c
         FlowFactory(namespace=tenant_a.namespace, name=f"flow-{n}", source=tenant_a.flow.source)
     many, shown_later = count()
     assert (many, shown_later) == (few, shown + 15)
+
+
+RICH = """name: rich
+inputs:
+  - {id: env, type: SELECT, values: [dev, prod], required: true}
+  - {id: regions, type: MULTISELECT, values: [eu, us]}
+  - {id: at, type: DATETIME}
+  - {id: day, type: DATE}
+  - {id: wait, type: DURATION}
+  - {id: ids, type: ARRAY, itemType: INT}
+  - {id: site, type: URI}
+  - {id: mail, type: EMAIL}
+  - {id: token, type: SECRET}
+tasks:
+  - name: hello
+    type: util.log
+    properties:
+      message: "{{ inputs.env }}"
+"""
+
+
+def test_the_run_form_gives_each_type_its_widget(client, executor_a, tenant_a, editor_a) -> None:
+    flow = flow_create(actor=editor_a, namespace=tenant_a.namespace, source=RICH)
+    client.force_login(executor_a)
+    page = client.get(url("run", flow)).content.decode()
+    assert '<select name="input_env"' in page and '<option value="prod">' in page
+    assert '<select name="input_regions"' in page and "multiple" in page
+    assert 'type="datetime-local" name="input_at"' in page
+    assert 'type="date" name="input_day"' in page
+    assert 'name="input_wait"' in page and 'pattern="' in page
+    assert 'type="url" name="input_site"' in page and 'type="email" name="input_mail"' in page
+    assert 'type="password" name="input_token"' in page
+
+
+def test_the_run_form_starts_a_run_with_rich_inputs_and_masks_the_secret(
+    client, executor_a, tenant_a, editor_a
+) -> None:
+    flow = flow_create(actor=editor_a, namespace=tenant_a.namespace, source=RICH)
+    client.force_login(executor_a)
+    response = client.post(
+        url("run", flow),
+        {
+            "input_env": "prod",
+            "input_regions": ["us"],
+            "input_at": "2026-01-31T09:30",
+            "input_ids": "[1, 2]",
+            "input_token": "hunter22",
+            "input_day": "",
+            "input_wait": "",
+            "input_site": "",
+            "input_mail": "",
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors if response.context else response
+    execution = Execution.objects.get(flow=flow)
+    assert execution.inputs == {
+        "env": "prod",
+        "regions": ["us"],
+        "at": "2026-01-31T09:30:00+00:00",
+        "ids": [1, 2],
+        "token": "******",
+    }
+    bad = client.post(url("run", flow), {"input_env": "prod", "input_wait": "soon", "input_mail": "x"})
+    assert bad.status_code == 200 and {"input_wait", "input_mail"} <= set(bad.context["form"].errors)

@@ -50,6 +50,7 @@ __all__ = [
     "MAX_VALUE_SIZE",
     "RenderContext",
     "Resolver",
+    "SecretInputs",
     "TemplateRenderError",
     "TemplateRenderer",
     "render_value",
@@ -200,12 +201,19 @@ class TemplateRenderer:
                 return default
             raise UndefinedError(f"{'secret' if kind == 'secret' else 'kv key'} {name!r} is not defined") from None
         if kind == "secret":
-            value = str(value)
-            self.used_secrets.add(value)
-            self.secret_fields.add(self._field)
-            self._read_secret = True
-            return SecretStr(value)
+            return self.use_secret(value, name)
         return value
+
+    def use_secret(self, value: Any, name: str) -> SecretStr:
+        """Hand out a secret this render read (a vault secret, a SECRET input): recorded for
+        masking, its field redacted whole, and tainted so it can be used whole only."""
+        if not self._secrets_allowed:
+            _refuse(f"a secret cannot be used here (secret {name!r}): this value chooses a branch or a loop")
+        value = str(value)
+        self.used_secrets.add(value)
+        self.secret_fields.add(self._field)
+        self._read_secret = True
+        return SecretStr(value)
 
     def _taint(self, value: Any) -> None:
         """Record the strings of a value derived from a secret, for masking; a string that
@@ -234,6 +242,30 @@ class TemplateRenderer:
         if isinstance(value, list | tuple):
             return [self.redact(item, f"{field_path}[{index}]") for index, item in enumerate(value)]
         return self.masker().mask(value)
+
+
+class SecretInputs(dict):
+    """The `inputs` a template sees when the execution has SECRET inputs.
+
+    The mapping itself holds them masked, as stored, so iterating or printing `inputs` shows
+    the mask; reading one by name (`inputs.token`, `inputs['token']`, `inputs.get('token')`)
+    gives the value as a secret of the render (`TemplateRenderer.use_secret`).
+    """
+
+    def __init__(self, inputs: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+        super().__init__(inputs)
+        self._secrets = dict(secrets)
+
+    def __getitem__(self, key: Any) -> Any:
+        if key in self._secrets:
+            renderer = _ACTIVE.get()
+            if renderer is None:  # read outside a render: the stored form
+                return MASK
+            return renderer.use_secret(self._secrets[key], f"inputs.{key}")
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default  # noqa: SIM401 - dict.get would skip __getitem__
 
 
 def render_value(value: Any, context: RenderContext | Mapping[str, Any], resolver: Resolver | None = None) -> Any:
