@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("executions", "0004_lean_indexes"),
+        ("executions", "0006_warning_status"),
     ]
 
     operations = [
