@@ -62,6 +62,10 @@ def _side(namespace: Namespace, owner: Account, tag: str) -> Side:
     )
     approval = ApprovalFactory(task_run=gate, execution=waiting)
     trigger = TriggerFactory(flow=flow, name=f"hook-{tag}", type=Trigger.Type.WEBHOOK, key=f"webhook-key-{tag}")
+    schedule = TriggerFactory(flow=flow, name=f"daily-{tag}", type=Trigger.Type.SCHEDULE, cron="0 6 * * *")
+    failed_run = TaskRunFactory(
+        execution=failed, step_id="hello", name="hello", plugin_type="util.log", sequence=1, status=TaskStatus.FAILED
+    )
     credential = _secret("API_TOKEN", "credential-value", namespace=namespace)
     KeyValueFactory(namespace=namespace, key="greeting", value="hi")
     agent = AgentFactory(namespace=namespace, name=f"agent-{tag}", type="util.echo")
@@ -82,6 +86,8 @@ def _side(namespace: Namespace, owner: Account, tag: str) -> Side:
             "approval": str(approval.pk),
             "trigger": str(trigger.pk),
             "webhook": trigger.key or "",
+            "schedule_trigger": str(schedule.pk),
+            "failed_run": str(failed_run.pk),
             "credential": str(credential.pk),
             "agent": str(agent.pk),
             "hook_agent": str(hook.pk),

@@ -128,6 +128,13 @@ TABLE: list[Row] = [
     Row("GET", "/api/v1/triggers/{trigger}", "401 200 200 200 200 / 404", None, WD),
     Row("PUT", "/api/v1/triggers/{trigger}", "401 403 403 200 200 / 404", {"enabled": False}, WD),
     Row("DELETE", "/api/v1/triggers/{trigger}", "401 403 403 204 204 / 404", None, WD),
+    Row(
+        "POST",
+        "/api/v1/triggers/{schedule_trigger}/backfill",
+        "401 403 201 201 201 / 404",
+        {"start": "2026-03-01T00:00:00Z", "end": "2026-03-02T00:00:00Z"},
+        WD,
+    ),
     Row("POST", "/api/v1/webhook/{webhook}", "201 201 201 201 201 / -", {"a": 1}, WD),
     Row("GET", "/api/v1/plugins", "401 200 200 200 200 / -", None, WD),
     Row("GET", "/api/v1/plugins/categories", "401 200 200 200 200 / -", None, WD),
@@ -180,6 +187,13 @@ TABLE: list[Row] = [
     Row("GET", "/api/v1/executions/{execution}", "401 200 200 200 200 / 404", None, WD_SHARED),
     Row("POST", "/api/v1/executions/{waiting}/cancel", "401 403 200 200 200 / 404", None, WD_SHARED),
     Row("POST", "/api/v1/executions/{execution}/retry", "401 403 200 200 200 / 404", None, WD_SHARED),
+    Row(
+        "POST",
+        "/api/v1/executions/{execution}/replay?taskRunId={failed_run}",
+        "401 403 201 201 201 / 404",
+        None,
+        WD_SHARED,
+    ),
     # --- workflowsvc -----------------------------------------------------------------------
     Row("GET", "/workflowsvc/api/v1/workflows?nsfilter={ns}", "401 200 200 200 200 / 403"),
     Row(

@@ -221,6 +221,13 @@ TABLE: list[Row] = [
     G("flows/trigger/{trigger}/delete/", f"{EDITORS} / 403 403 gone gone"),
     P("flows/trigger/{trigger}/delete/", f"{EDITOR_SAVES} / 403 403 gone gone", {"post": "yes"}),
     G("flows/trigger/{trigger}/history/", f"{ALL} / gone"),
+    G("flows/trigger/{schedule_trigger}/backfill/", "login 403 200 200 200 / gone"),
+    P(
+        "flows/trigger/{schedule_trigger}/backfill/",
+        "login 403 302+ 302+ 302+ / gone",
+        {"start": "2026-03-01 00:00", "end": "2026-03-02 00:00"},
+        form=True,
+    ),
     # --- flows: agents and their pages
     G("flows/agent/", f"{ALL} / -"),
     P("flows/agent/", f"{EXECUTOR_LIST_ACTS} / 200 302 302 302", action("run_now", "agent")),
@@ -271,6 +278,8 @@ TABLE: list[Row] = [
     P("executions/execution/{waiting}/control/pause/", f"{EXECUTOR_ACTS} / 404"),
     P("executions/execution/{paused}/control/resume/", f"{EXECUTOR_ACTS} / 404"),
     P("executions/execution/{execution}/control/retry/", f"{EXECUTOR_ACTS} / 404"),
+    G("executions/execution/{execution}/replay/{failed_run}/", f"{ONLY_POST} / 405"),
+    P("executions/execution/{execution}/replay/{failed_run}/", f"{EXECUTOR_ACTS} / 404"),
     G("executions/execution/{waiting}/approvals/{approval}/approve/", f"{ONLY_POST} / 405"),
     P("executions/execution/{waiting}/approvals/{approval}/approve/", f"{EXECUTOR_ACTS} / 404", {"comment": "ok"}),
     P("executions/execution/{waiting}/approvals/{approval}/reject/", f"{EXECUTOR_ACTS} / 404", {"comment": "no"}),

@@ -252,6 +252,10 @@ def _extras(
             yield send("PUT", "/api/v1/credentials/{}", f"/api/v1/credentials/{own['credential']}", rename)
         yield send("POST", "/api/v1/executions/{}/cancel", f"/api/v1/executions/{own['execution']}/cancel")
         yield send("POST", "/api/v1/executions/{}/retry", f"/api/v1/executions/{own['waiting']}/retry")
+        gate = TaskRun.objects.get(execution_id=own["waiting"]).pk  # a replay of a live execution: 409
+        yield send(
+            "POST", "/api/v1/executions/{}/replay", f"/api/v1/executions/{own['waiting']}/replay?taskRunId={gate}"
+        )
         yield send("GET", "/api/v1/approvals", "/api/v1/approvals?status=bogus")
         for decision in ("approve", "reject"):
             yield send(

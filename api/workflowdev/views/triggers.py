@@ -133,6 +133,7 @@ class TriggerBackfillView(WorkflowDevAPIView):
             ),
             403: ROLE_REFUSED,
             404: NOT_FOUND,
+            422: OpenApiResponse(description="start or end missing or not a date-time, inputs not an object"),
         },
     )
     def post(self, request: Request, id: str) -> Response:
