@@ -303,6 +303,7 @@ def task_complete_callback(*, token: str, payload: Any) -> TaskRun:
         dispatch.run_task_runs([str(run.pk)])
     return run
 
+
 def execution_replay(
     *, actor: Account, execution: Execution, task_run_id: Any, revision: int | None = None
 ) -> Execution:
