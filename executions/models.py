@@ -110,9 +110,8 @@ class Execution(models.Model):
             models.Index(fields=["flow", "created_at"]),
             models.Index(fields=["status", "deadline"]),
             models.Index(fields=["trigger"], name="execution_trigger_set", condition=Q(trigger__isnull=False)),
-            models.Index(
-                fields=["flow", "created_at"], name="execution_waiting_for_slot", condition=Q(waiting_for_slot=True)
-            ),
+            # few rows wait for a slot at any time: oldest first, whatever their flow
+            models.Index(fields=["created_at"], name="execution_waiting_for_slot", condition=Q(waiting_for_slot=True)),
             models.Index(fields=["parent_task"], name="execution_parent_set", condition=Q(parent_task__isnull=False)),
             models.Index(fields=["original"], name="execution_original_set", condition=Q(original__isnull=False)),
             models.Index(fields=["updated_by"], name="execution_updated_by_set", condition=Q(updated_by__isnull=False)),

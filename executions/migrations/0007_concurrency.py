@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             model_name="execution",
             index=models.Index(
                 condition=models.Q(("waiting_for_slot", True)),
-                fields=["flow", "created_at"],
+                fields=["created_at"],
                 name="execution_waiting_for_slot",
             ),
         ),
