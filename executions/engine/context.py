@@ -101,6 +101,18 @@ class ExecutionView:
             return max(main, key=lambda r: r.sequence).outputs
         return {r.name: r.outputs for r in sorted(main, key=lambda r: r.sequence)}
 
+    def execution_variables(self) -> dict[str, Any]:
+        """`execution` as templates see it (task inputs and declared outputs alike)."""
+        execution = self.execution
+        return {
+            "id": str(execution.id),
+            "namespace": execution.namespace.name,
+            "flow": execution.flow_name,
+            "flowId": str(execution.flow_id) if execution.flow_id else None,
+            "attempt": execution.attempt,
+            "startedAt": isoformat(execution.started_at),
+        }
+
     def template_inputs(self) -> Any:
         """The inputs templates see: SECRET ones read as secrets (`SecretInputs`)."""
         execution = self.execution
@@ -117,14 +129,7 @@ class ExecutionView:
             inputs=self.template_inputs(),
             outputs=self.outputs_for(run),
             vars=self.flow.variables,
-            execution={
-                "id": str(execution.id),
-                "namespace": execution.namespace.name,
-                "flow": execution.flow_name,
-                "flowId": str(execution.flow_id) if execution.flow_id else None,
-                "attempt": execution.attempt,
-                "startedAt": isoformat(execution.started_at),
-            },
+            execution=self.execution_variables(),
             trigger=execution.trigger_data or {},
             item=scope.get("item"),
             index=scope.get("index"),

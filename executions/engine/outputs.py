@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from core.timefmt import isoformat
+from core import jsonlimits
 from executions.engine.context import ExecutionView, VaultResolver
 from executions.engine.templating import RenderContext, TemplateRenderer, TemplateRenderError
 from executions.models import TaskStatus
@@ -44,17 +44,10 @@ def _context(view: ExecutionView) -> RenderContext:
     execution = view.execution
     done = sorted((r for r in view.task_runs if r.status == TaskStatus.SUCCESS), key=lambda r: r.sequence)
     return RenderContext(
-        inputs=execution.inputs or {},
+        inputs=view.template_inputs(),  # a SECRET input is a secret here too, masked if output
         outputs={run.name: run.outputs for run in done},
         vars=view.flow.variables,
-        execution={
-            "id": str(execution.id),
-            "namespace": execution.namespace.name,
-            "flow": execution.flow_name,
-            "flowId": str(execution.flow_id) if execution.flow_id else None,
-            "attempt": execution.attempt,
-            "startedAt": isoformat(execution.started_at),
-        },
+        execution=view.execution_variables(),
         trigger=execution.trigger_data or {},
     )
 
@@ -64,7 +57,7 @@ def _typed(kind: ir.OutputType, value: Any) -> Any:
     if kind == ir.OutputType.JSON:
         if isinstance(value, str):
             try:
-                return json.loads(value)
+                return jsonlimits.loads(value)  # bounded depth, no NaN/Infinity
             except ValueError:
                 raise ValueError("expected JSON") from None
         return value

@@ -164,6 +164,7 @@ def test_declared_outputs_are_all_the_execution_answers_typed(run_flow):
         ('{id: broken, value: "{{ outputs.missing }}"}', "undefined"),
         ('{id: broken, type: INT, value: "not a number"}', "expected an integer"),
         ('{id: broken, type: JSON, value: "{nope"}', "expected json"),
+        ('{id: broken, type: JSON, value: "[NaN]"}', "expected json"),  # no column can hold NaN
     ],
 )
 def test_an_output_that_cannot_be_had_fails_the_execution_naming_it(run_flow, output, reason):
