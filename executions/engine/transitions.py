@@ -191,22 +191,19 @@ def task_runs_create(runs: list[TaskRun]) -> None:
     else:
         TaskRun.objects.bulk_create(runs)
     events_append_many(
-        [
-            ExecutionEvent(
-                execution_id=run.execution_id,
-                task_run_id=run.pk,
-                type="task_status",
-                message=f"Step '{run.name}' {'started' if run.status == T.RUNNING else 'queued'}",
-                data={
-                    "step": run.step_id,
-                    "name": run.name,
-                    "plugin": run.plugin_type,
-                    "status": run.status,
-                    "previous": None,
-                },
-            )
-            for run in runs
-        ]
+        [_created_event(run, f"Step '{run.name}' {'started' if run.status == T.RUNNING else 'queued'}") for run in runs]
+    )
+
+
+def _created_event(run: TaskRun, message: str, **data: Any) -> ExecutionEvent:
+    """The `task_status` event of a task run that comes into being (it had no status before)."""
+    return ExecutionEvent(
+        execution_id=run.execution_id,
+        task_run_id=run.pk,
+        type="task_status",
+        message=message,
+        data={"step": run.step_id, "name": run.name, "plugin": run.plugin_type, "status": run.status, "previous": None}
+        | data,
     )
 
 
@@ -220,21 +217,10 @@ def task_runs_copy(runs: list[TaskRun], *, original_id: Any) -> None:
     TaskRun.objects.bulk_create(runs)
     events_append_many(
         [
-            ExecutionEvent(
-                execution_id=run.execution_id,
-                task_run_id=run.pk,
-                type="task_status",
-                message=f"Step '{run.name}' kept from execution {original_id}"
-                if run.status == T.SUCCESS
-                else f"Step '{run.name}' re-opened from execution {original_id}",
-                data={
-                    "step": run.step_id,
-                    "name": run.name,
-                    "plugin": run.plugin_type,
-                    "status": run.status,
-                    "previous": None,
-                    "originalId": str(original_id),
-                },
+            _created_event(
+                run,
+                f"Step '{run.name}' {'kept' if run.status == T.SUCCESS else 're-opened'} from execution {original_id}",
+                originalId=str(original_id),
             )
             for run in runs
         ]
