@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from connectors.files import FileAccess
 from flows.models import Agent
 from vault.selectors import kv_value, secret_value
 from vault.services import kv_delete, kv_put
@@ -32,12 +33,13 @@ class AgentResolver:
         return kv_value(namespace_id=self.agent.namespace_id, key=key)
 
 
-class AgentContext:
+class AgentContext(FileAccess):
     """The `PluginContext` of one agent run. Logs go to the `millrace.agents` logger and are kept
     on the context (the last few lines) so a failure can say what happened."""
 
     execution_id: str | None = None
     callback_url: str | None = None
+    deadline: float | None = None
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent

@@ -15,45 +15,10 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from config.startup import SettingError
+from config.startup import SettingError, env_bool, env_float, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MILLRACE_VAR_DIR", BASE_DIR / "var"))
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = (os.environ.get(name) or "").strip().lower()
-    if not value:
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise SettingError(f"{name} must be true or false (1/0, yes/no, on/off), not {value!r}.")
-
-
-def env_int(name: str, default: int) -> int:
-    value = (os.environ.get(name) or "").strip()
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise SettingError(f"{name} must be a whole number, not {value!r}.") from None
-
-
-def env_float(name: str, default: float) -> float:
-    value = (os.environ.get(name) or "").strip()
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise SettingError(f"{name} must be a number, not {value!r}.") from None
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -301,6 +266,48 @@ MILLRACE_RETENTION_DAYS = env_int("MILLRACE_RETENTION_DAYS", 30)
 MILLRACE_AUDIT_RETENTION_DAYS = env_int("MILLRACE_AUDIT_RETENTION_DAYS", 365)
 #: An open WebSocket checks its token again this often and closes (4401) once it is revoked.
 MILLRACE_WS_RECHECK_SECONDS = float(os.environ.get("MILLRACE_WS_RECHECK_SECONDS", "2"))
+
+# --- Files, scripts and mail (issue: scripts, files and integrations) ----------------------
+#: Where stored files live: a local directory, or `s3://bucket/prefix` for any S3-compatible
+#: store (credentials and endpoint from the usual AWS_* variables, or MILLRACE_STORAGE_S3_ENDPOINT_URL).
+MILLRACE_STORAGE_DIR = Path(os.environ.get("MILLRACE_STORAGE_DIR", VAR_DIR / "storage"))
+MILLRACE_STORAGE_URL = os.environ.get("MILLRACE_STORAGE_URL", "")
+MILLRACE_MAX_FILE_BYTES = env_int("MILLRACE_MAX_FILE_BYTES", 100 * 1024 * 1024)
+if MILLRACE_STORAGE_URL:
+    _bucket = urlsplit(MILLRACE_STORAGE_URL)
+    if _bucket.scheme != "s3" or not _bucket.netloc:
+        raise SettingError(f"MILLRACE_STORAGE_URL must look like s3://bucket/prefix, not {MILLRACE_STORAGE_URL!r}.")
+    STORAGES["millrace"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket.netloc,
+            "location": _bucket.path.strip("/"),
+            "endpoint_url": os.environ.get("MILLRACE_STORAGE_S3_ENDPOINT_URL") or None,
+            "file_overwrite": True,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
+else:
+    STORAGES["millrace"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MILLRACE_STORAGE_DIR), "allow_overwrite": True, "base_url": None},
+    }
+#: Script tasks (script.python, script.shell) run as processes of the worker: on by default,
+#: turn them off where flow authors are not trusted with the worker's user (docs/scripts.md).
+MILLRACE_SCRIPTS_ENABLED = env_bool("MILLRACE_SCRIPTS_ENABLED", True)
+MILLRACE_SCRIPT_LIMITS = {
+    "cpu_seconds": env_int("MILLRACE_SCRIPT_CPU_SECONDS", 300),
+    "memory_bytes": env_int("MILLRACE_SCRIPT_MEMORY_BYTES", 2 * 1024 * 1024 * 1024),
+    "file_bytes": env_int("MILLRACE_SCRIPT_FILE_BYTES", 1024 * 1024 * 1024),
+    "processes": env_int("MILLRACE_SCRIPT_MAX_PROCESSES", 64),
+    "open_files": env_int("MILLRACE_SCRIPT_OPEN_FILES", 256),
+    "disk_bytes": env_int("MILLRACE_SCRIPT_DISK_BYTES", 2 * 1024 * 1024 * 1024),
+    "seconds": env_int("MILLRACE_SCRIPT_TIMEOUT_SECONDS", 3600),
+}
+#: The SMTP server mail.send uses when a task names none (smtp://user:password@host:port,
+#: smtps:// for SSL, ?tls=STARTTLS): Huginn's EmailAgent sends through the server's own.
+MILLRACE_SMTP_URL = os.environ.get("MILLRACE_SMTP_URL", "")
 
 # Request bodies above the cap get a 413 in the dialect's shape (api.middleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = MILLRACE_MAX_BODY_BYTES

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import IO, Any, ClassVar, Protocol
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
@@ -83,6 +83,21 @@ class PluginContext(Protocol):
     def secret(self, name: str) -> str: ...
 
     def is_cancelled(self) -> bool: ...
+
+    #: When the step must have ended (a `time.monotonic()` value, from its timeout), or None.
+    deadline: float | None
+
+    def file_write(self, name: str, content: bytes | str | IO) -> str:
+        """Store a file of this step; returns its `millrace:///` URI (see `connectors.files`)."""
+        ...
+
+    def file_open(self, uri: str) -> IO[bytes]:
+        """A file of this namespace by URI; FileNotFoundError when missing or another namespace's."""
+        ...
+
+    def namespace_files(self, include: list[str] | None = None) -> list[str]: ...
+
+    def namespace_file_open(self, path: str) -> IO[bytes]: ...
 
 
 class InputError(ValueError):

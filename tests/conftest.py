@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import SlidingToken
 
@@ -124,3 +126,14 @@ def fresh_redis_channel_layer() -> Iterator[None]:
     for alias, layer in list(channel_layers.backends.items()):
         if not isinstance(layer, InMemoryChannelLayer):
             del channel_layers.backends[alias]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def file_storage_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Stored files go to a directory of this test session, never to the checkout's var/."""
+    storages = {**django_settings.STORAGES}
+    if storages["millrace"]["BACKEND"].endswith("FileSystemStorage"):
+        options = {**storages["millrace"]["OPTIONS"], "location": str(tmp_path_factory.mktemp("storage"))}
+        storages["millrace"] = {**storages["millrace"], "OPTIONS": options}
+    with override_settings(STORAGES=storages):
+        yield

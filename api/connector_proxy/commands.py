@@ -16,6 +16,7 @@ from typing import Any
 from api.connector_proxy.protocol import CALLBACK_PARAMETER, SPIFF_PREFIX, Caller, CommandResult, invalid
 from api.connector_proxy.run_flow import RUN_FLOW_PARAMETERS, run_flow
 from connectors import http
+from connectors.files import FileAccess
 from connectors.plugins.http import HttpRequest, send
 from connectors.plugins.http import _loggable as loggable_url
 from core import jsonlimits
@@ -121,8 +122,11 @@ def _check(command: Command, parameters: dict[str, Any]) -> None:
 # --- http commands -----------------------------------------------------------------------------
 
 
-class ProxyContext:
-    """The PluginContext of a proxy command: log lines become `spiff__logs` (secrets masked)."""
+class ProxyContext(FileAccess):
+    """The PluginContext of a proxy command: log lines become `spiff__logs` (secrets masked).
+    It has no namespace, so no file of any namespace opens."""
+
+    deadline: float | None = None
 
     def __init__(self, secrets: list[str]) -> None:
         self.namespace = ""

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
+from connectors.files import FileAccess
+from core.filerefs import execution_prefix
 from core.timefmt import isoformat
 from executions.engine.events import event_append
 from executions.engine.inputs import inputs_unseal
@@ -159,8 +163,8 @@ def callback_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class StepContext:
-    """The PluginContext of one task run."""
+class StepContext(FileAccess):
+    """The PluginContext of one task run; its files go under the execution's prefix."""
 
     def __init__(self, execution: Execution, run: TaskRun, used_secrets: set[str]) -> None:
         self.execution = execution
@@ -173,6 +177,9 @@ class StepContext:
         self.state: dict[str, Any] = dict(run.state.get("plugin", {})) if run.state else {}
         self.execution_inputs: dict[str, Any] = dict(execution.inputs or {})
         self._callback_url: str | None = None
+        self.write_prefix = f"{execution_prefix(self.namespace, self.execution_id)}/tasks/{run.pk}"
+        deadline = run.deadline
+        self.deadline = time.monotonic() + (deadline - timezone.now()).total_seconds() if deadline else None
 
     def log(self, level: str, message: str, data: dict[str, Any] | None = None) -> None:
         event_append(
@@ -204,8 +211,10 @@ class StepContext:
         return value
 
     def is_cancelled(self) -> bool:
-        status = Execution.objects.filter(pk=self.execution.pk).values_list("status", flat=True).first()
-        return status in (ExecutionStatus.CANCELLED, None)
+        """True once the execution is cancelled or gone, or this step was ended from outside
+        (timed out, cancelled): a long-running plugin stops its work then."""
+        row = TaskRun.objects.filter(pk=self.run.pk).values_list("status", "execution__status").first()
+        return row is None or row[1] == ExecutionStatus.CANCELLED or row[0] != TaskStatus.RUNNING
 
     @property
     def callback_url(self) -> str:

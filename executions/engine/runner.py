@@ -88,6 +88,7 @@ RUN_FIELDS = (
     "state",
     "execution_attempt",
     "started_at",
+    "deadline",
 )
 
 
