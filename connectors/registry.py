@@ -118,6 +118,10 @@ class Plugin:
     description: ClassVar[str] = ""
     input_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     output_schema: ClassVar[dict[str, Any]] = {}
+    #: What the plugin does and how, in Markdown, for the catalog and the console's reference.
+    documentation: ClassVar[str] = ""
+    #: A task using it, in the workflowdev `tasks` format (YAML), that can be pasted into a flow.
+    example: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     control: ClassVar[bool] = False  # flow-control constructs the engine interprets itself
     #: An input that, when a graph (nodes-format) node leaves it out, the engine fills with the
@@ -146,6 +150,9 @@ class Plugin:
             "description": cls.description,
             "inputSchema": cls.input_schema,
             "outputSchema": cls.output_schema,
+            "documentation": cls.documentation,
+            "example": cls.example,
+            "aliases": list(cls.aliases),
         }
 
     @classmethod

@@ -129,6 +129,9 @@ class PluginSerializer(serializers.Serializer):
     description = serializers.CharField()
     inputSchema = serializers.JSONField()
     outputSchema = serializers.JSONField()
+    documentation = serializers.CharField(help_text="What the plugin does and how, in Markdown.")
+    example = serializers.CharField(help_text="A task using it, in the workflowdev `tasks` format (YAML).")
+    aliases = serializers.ListField(child=serializers.CharField(), help_text="Other type names that run it.")
 
 
 class CredentialSerializer(serializers.ModelSerializer):

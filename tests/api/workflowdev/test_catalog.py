@@ -24,7 +24,17 @@ def test_plugins_list_every_manifest(api, prefix):
     ids = [p["id"] for p in response.json()]  # `jq '.[].id'`
     assert ids == [p.id for p in all_plugins()] and response["X-Total-Count"] == str(len(ids))
     http = next(p for p in response.json() if p["id"] == "http.request")
-    assert set(http) == {"id", "name", "category", "description", "inputSchema", "outputSchema"}
+    assert set(http) == {
+        "id",
+        "name",
+        "category",
+        "description",
+        "inputSchema",
+        "outputSchema",
+        "documentation",
+        "example",
+        "aliases",
+    }
     assert api.get(f"{prefix}{API}/plugins/http.request").json() == http
     categories = api.get(f"{prefix}{API}/plugins/categories").json()
     assert "http" in categories and categories == sorted(categories)
