@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import uuid
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from connectors.files import FileAccess
 from connectors.registry import PluginContext, Result, ResultStatus, get_plugin
 
 _MISSING = object()
 
 
 @dataclass
-class FakeContext:
-    """PluginContext with an in-memory KV and a log list the tests read."""
+class FakeContext(FileAccess):
+    """PluginContext with an in-memory KV and a log list the tests read; files go to the test
+    session's storage under a fresh execution of `namespace`."""
 
     namespace: str = "production"
     execution_id: str | None = "exec-1"
@@ -29,6 +32,10 @@ class FakeContext:
     ttls: dict[str, int | None] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     cancelled: bool = False
+    deadline: float | None = None
+    write_prefix: str | None = field(
+        default_factory=lambda: f"production/executions/{uuid.uuid4()}/tasks/{uuid.uuid4()}"
+    )
 
     def log(self, level: str, message: str, data: dict[str, Any] | None = None) -> None:
         self.logs.append((level, message, data or {}))
