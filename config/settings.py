@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "agents",
     "connectors",
     "vault",
+    "files",
     "console",
     "api",
 ]

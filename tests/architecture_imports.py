@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("connectors",),
     ("accounts",),
     ("vault",),
+    ("files",),
     ("flows",),
     ("executions",),
     ("agents",),

@@ -1,0 +1,1 @@
+"""Namespace files and execution files: role-checked reads and writes over `core.storage`."""
