@@ -4,6 +4,8 @@ Without a Content-Length, Django's ASGI handler spools the whole request stream 
 middleware runs, so `BodySizeLimitMiddleware` would only see an oversize body after it was
 received in full. `BodySizeLimit` counts the bytes as they arrive and answers 413 (in the
 owning dialect's error shape) as soon as the cap is passed; Django never sees the request.
+A file upload (`api.uploads`) has the larger cap of a stored file and is passed through as it
+arrives, counted, rather than held: Django spools it to disk itself.
 """
 
 import json
@@ -15,6 +17,7 @@ from django.conf import settings
 from api.errors import error_for_status
 from api.registry import DIALECTS
 from api.routing import dialect_for_path
+from api.uploads import body_limit
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -23,20 +26,28 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _declared_length(scope: Scope) -> int | None:
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
     for name, value in scope.get("headers") or ():
-        if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+        if name.lower() == wanted:
+            return value
     return None
 
 
-async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+def _declared_length(scope: Scope) -> int | None:
+    try:
+        return int(_header(scope, b"content-length") or b"")
+    except ValueError:
+        return None
+
+
+def _path(scope: Scope) -> str:
     path = scope.get("path", "")
     root = scope.get("root_path", "")
-    name = dialect_for_path(path[len(root) :] if root and path.startswith(root) else path) or "workflowdev"
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    name = dialect_for_path(_path(scope)) or "workflowdev"
     error = error_for_status(413, f"The request body exceeds {limit} bytes.")
     body = json.dumps(DIALECTS[name].error_body(error)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -58,10 +69,14 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = settings.MILLRACE_MAX_BODY_BYTES
+        content_type = (_header(scope, b"content-type") or b"").decode("latin-1")
+        limit = body_limit(_path(scope), content_type)
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
             await _too_large(scope, send, limit)
+            return
+        if limit > settings.MILLRACE_MAX_BODY_BYTES:  # an upload: counted as it streams, never held
+            await self.app(scope, _counted(scope, receive, send, limit), send)
             return
         received: list[Message] = []
         size = 0
@@ -77,6 +92,24 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(received, receive), send)
+
+
+def _counted(scope: Scope, receive: Receive, send: Send, limit: int) -> Receive:
+    """A `receive` that passes the body through and, once it passes `limit`, answers 413 and
+    tells the app the client left (Django then drops the request it was reading)."""
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                await _too_large(scope, send, limit)
+                return {"type": "http.disconnect"}
+        return message
+
+    return counted
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -5,13 +5,13 @@ import time
 from collections.abc import Callable
 from io import BytesIO
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
 from api.errors import api_error_from_exception, error_for_status
 from api.registry import DIALECTS
 from api.routing import dialect_for_path
+from api.uploads import body_limit, is_upload
 from core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -40,7 +40,8 @@ class DialectErrorMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse bodies over MILLRACE_MAX_BODY_BYTES with 413, declared or streamed (webhooks included)."""
+    """Refuse bodies over MILLRACE_MAX_BODY_BYTES with 413, declared or streamed (webhooks included);
+    file uploads (`api.uploads`) have the cap of a stored file instead."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -48,7 +49,8 @@ class BodySizeLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method in BODY_METHODS and self._too_big(request):
             name = dialect_for_path(request.path_info) or "workflowdev"
-            message = f"The request body exceeds {settings.MILLRACE_MAX_BODY_BYTES} bytes."
+            limit = body_limit(request.path_info, request.META.get("CONTENT_TYPE", ""))
+            message = f"The request body exceeds {limit} bytes."
             return DIALECTS[name].http_response(error_for_status(413, message))
         return self.get_response(request)
 
@@ -58,15 +60,21 @@ class BodySizeLimitMiddleware:
 
         Under ASGI, `api.asgi_limits.BodySizeLimit` already stopped chunked bodies; this covers
         WSGI and the test client. A body within the cap is kept the way `HttpRequest.body`
-        keeps it (`_body` and a fresh `_stream`), so views read it as usual.
+        keeps it (`_body` and a fresh `_stream`), so views read it as usual. An upload is not read
+        here: Django parses it into temporary files.
         """
-        limit = settings.MILLRACE_MAX_BODY_BYTES
+        content_type = request.META.get("CONTENT_TYPE", "")
+        limit = body_limit(request.path_info, content_type)
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
         if declared > limit:
             return True
+        if is_upload(request.path_info, content_type):
+            # left to stream to disk: Django reads no further than the declared length, and an
+            # undeclared (chunked) upload was counted by `BodySizeLimit` as it arrived
+            return False
         if hasattr(request, "_body"):
             return len(request._body) > limit
         try:

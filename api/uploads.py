@@ -1,0 +1,33 @@
+"""Which request bodies may carry a file, and so how large a body may be.
+
+A multipart upload to one of the file endpoints below may be as large as a stored file
+(`MILLRACE_MAX_FILE_BYTES`, plus room for the multipart framing): Django writes its file parts
+to temporary files as they arrive, and the ASGI cap streams it through instead of holding it,
+so a large upload never sits in memory. Every other body keeps `MILLRACE_MAX_BODY_BYTES`, and
+the non-file fields of an upload stay bounded by `DATA_UPLOAD_MAX_MEMORY_SIZE`.
+"""
+
+import re
+
+from django.conf import settings
+
+#: Paths (after any script prefix) that accept a file upload.
+UPLOAD_PATHS = re.compile(
+    r"(?:/workflowdev)?/api/v1/namespaces/[^/]+/files"  # namespace files (workflowdev)
+    r"|(?:/workflowdev)?/api/v1/flows/[^/]+/execute"  # FILE inputs of a run
+    r"|/admin/accounts/namespace/[^/]+/files/upload/"  # the console's namespace files page
+)
+#: Room for the multipart boundaries, part headers and small fields around one file.
+MULTIPART_ROOM = 64 * 1024
+
+
+def is_upload(path: str, content_type: str) -> bool:
+    return content_type.lower().startswith("multipart/form-data") and UPLOAD_PATHS.fullmatch(path) is not None
+
+
+def body_limit(path: str, content_type: str) -> int:
+    """The cap on the body of a request to `path` with this Content-Type, in bytes."""
+    limit = settings.MILLRACE_MAX_BODY_BYTES
+    if is_upload(path, content_type):
+        return max(limit, settings.MILLRACE_MAX_FILE_BYTES + MULTIPART_ROOM)
+    return limit
