@@ -8,9 +8,12 @@ creates and ends executions). The engine never calls back here.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,18 +21,21 @@ from accounts.models import Account
 from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_entry, audit_record
-from core.errors import BadRequest, Conflict, NotFound
+from core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from core.filerefs import FileRefError, FileTooLarge, clean_path
 from core.ids import parse_uuid
 from executions.engine import dispatch
 from executions.engine.compiler import compiled
 from executions.engine.context import callback_digest
 from executions.engine.events import batched
+from executions.engine.inputs import file_inputs_check
 from executions.engine.lifecycle import execution_create, execution_end
 from executions.engine.replay import replay_create
 from executions.engine.rows import execution_snapshot
 from executions.engine.transitions import transition
 from executions.engine.writes import deferred_writes
 from executions.models import TERMINAL_EXECUTION_STATUSES, Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from files.services import execution_file_put, execution_files_delete
 from flows import services as flows_services
 from flows.definitions import CONTROL_TYPES
 from flows.models import Flow, FlowRevision, Trigger
@@ -42,6 +48,7 @@ def execution_start(
     actor: Account | None,
     flow: Flow,
     inputs: Any = None,
+    files: Mapping[str, UploadedFile] | None = None,
     origin: str = "api",
     trigger: Trigger | None = None,
     trigger_data: dict[str, Any] | None = None,
@@ -49,36 +56,79 @@ def execution_start(
 ) -> Execution:
     """Start a run of `flow`: executor role in its namespace (none for system triggers).
 
-    `labels` are added to the flow's own (a shared key takes the given value)."""
+    `files` are the uploads of its FILE inputs (input id → file): stored under the new
+    execution before its row is written, and deleted again when the start fails, so a refused
+    start leaves neither. `labels` are added to the flow's own (a shared key takes the given value)."""
     if actor is not None:
         ensure_role(actor, flow.namespace, Role.EXECUTOR)
-    # the execution, its event and the audit entry: one statement, sent as its own transaction
-    with transaction.atomic(), batched(), deferred_writes(whole_transaction=True) as writes:
-        execution = execution_create(
-            flow=flow,
-            inputs=inputs,
-            origin=origin,
-            created_by=actor,
-            trigger=trigger,
-            trigger_data=trigger_data,
-            labels=labels,
-        )
-        writes.insert(
-            [
-                audit_entry(
-                    actor=actor,
-                    action="execution.start",
-                    resource_type="execution",
-                    resource_id=execution.pk,
-                    namespace=flow.namespace,
-                    summary={"flow": flow.name, "origin": origin},
-                )
-            ]
-        )
+    files = files or {}
+    try:
+        definition = compiled(flow.source)
+    except Exception as exc:
+        raise ValidationFailed(f"The flow definition does not compile: {exc}") from exc
+    file_inputs_check(definition, inputs, files)
+    execution_id = uuid.uuid4()
+    try:
+        if files:
+            inputs = {**(inputs or {}), **_files_store(flow, execution_id, files)}
+        # the execution, its event and the audit entry: one statement, sent as its own transaction
+        with transaction.atomic(), batched(), deferred_writes(whole_transaction=True) as writes:
+            execution = execution_create(
+                flow=flow,
+                inputs=inputs,
+                origin=origin,
+                created_by=actor,
+                trigger=trigger,
+                trigger_data=trigger_data,
+                labels=labels,
+                execution_id=execution_id,
+            )
+            writes.insert(
+                [
+                    audit_entry(
+                        actor=actor,
+                        action="execution.start",
+                        resource_type="execution",
+                        resource_id=execution.pk,
+                        namespace=flow.namespace,
+                        summary={"flow": flow.name, "origin": origin},
+                    )
+                ]
+            )
+    except BaseException:
+        if files:  # what was stored of a start that did not happen
+            execution_files_delete(namespace_name=flow.namespace.name, execution_id=str(execution_id))
+        raise
     # after the write, whose timestamps the snapshot carries; enqueued when the transaction
     # commits (at once, unless a caller's transaction encloses this one)
     dispatch.start_execution(str(execution.pk), execution_snapshot(execution, flow.namespace))
     return execution
+
+
+def _files_store(flow: Flow, execution_id: uuid.UUID, files: Mapping[str, UploadedFile]) -> dict[str, str]:
+    """Store each upload at `inputs/<input id>/<its base name>`; the URIs by input id.
+
+    A name that cannot be a file name (`..`, control characters, over 255 characters) is a
+    422 and a file over `MILLRACE_MAX_FILE_BYTES` a 413, each naming its input."""
+    uris = {}
+    for input_id, upload in files.items():
+        field = f"inputs.{input_id}"
+        base = (upload.name or "").replace("\\", "/").rsplit("/", 1)[-1]
+        try:
+            uris[input_id] = execution_file_put(
+                namespace_name=flow.namespace.name,
+                execution_id=str(execution_id),
+                path=f"inputs/{input_id}/{clean_path(base)}",
+                content=upload,
+            )
+        except FileTooLarge as exc:
+            raise PayloadTooLarge(str(exc), details=[{"field": field, "reason": "too_large"}]) from exc
+        except FileRefError as exc:
+            raise ValidationFailed(
+                f"The file of input '{input_id}' cannot be stored: {exc}",
+                details=[{"field": field, "reason": f"bad file name: {exc}"}],
+            ) from exc
+    return uris
 
 
 def _locked(execution: Execution) -> Execution:

@@ -8,6 +8,7 @@ MAX_INPUT_DEPTH levels, as flow YAML does: deeper data overflowed the queue's pi
 
 import base64
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from core import jsonlimits
@@ -20,6 +21,10 @@ from vault.masking import MASK
 #: Levels of lists and objects an execution's inputs (the object itself is level 1) and
 #: webhook body may have: the YAML limit (`flows.definitions.loader.DEFAULT_MAX_DEPTH`).
 MAX_INPUT_DEPTH = 64
+UPLOAD_ONLY = (
+    "a FILE input is uploaded as a file, not given as a value: POST /api/v1/flows/{id}/execute "
+    "as multipart/form-data (workflowdev) or the console's Run form"
+)
 
 
 def ensure_shallow(value: Any, *, field: str, levels: int = MAX_INPUT_DEPTH) -> None:
@@ -54,6 +59,32 @@ def coerce_inputs(flow: ir.CompiledFlow, given: Any) -> dict[str, Any]:
     if problems:
         raise ValidationFailed("The inputs do not match the flow's declared inputs.", details=problems)
     return result
+
+
+def file_inputs_check(flow: ir.CompiledFlow, given: Any, files: Iterable[str]) -> None:
+    """422 unless a caller's FILE inputs come as uploaded files, and only those do.
+
+    `files` names the inputs a file was uploaded for. A value given for a FILE input is
+    refused: the caller could name a file that is not its own (another execution's), and
+    the execution this start creates has no files before it, so no value can be its own.
+    """
+    files = list(files)
+    if files and not isinstance(given, dict | None):
+        raise ValidationFailed("Inputs must be an object.", details=[{"field": "inputs", "reason": "not an object"}])
+    kinds = {declared.id: declared.type for declared in flow.inputs}
+    problems = [
+        {"field": f"inputs.{name}", "reason": "not a FILE input of the flow: only FILE inputs take a file"}
+        for name in files
+        if kinds.get(name) != ir.InputType.FILE
+    ]
+    if isinstance(given, dict):
+        problems += [
+            {"field": f"inputs.{name}", "reason": UPLOAD_ONLY}
+            for name, kind in kinds.items()
+            if kind == ir.InputType.FILE and given.get(name) is not None
+        ]
+    if problems:
+        raise ValidationFailed("The inputs do not match the flow's declared inputs.", details=problems)
 
 
 # --- SECRET inputs -------------------------------------------------------------------------

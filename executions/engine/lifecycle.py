@@ -23,6 +23,7 @@ The engine never calls the service layer: services check tenancy and roles, then
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -90,11 +91,13 @@ def execution_create(
     trigger_data: dict[str, Any] | None = None,
     parent_task: TaskRun | None = None,
     labels: dict[str, str] | None = None,
+    execution_id: uuid.UUID | None = None,
 ) -> Execution:
     """Write a QUEUED execution of `flow` and its first event (no role check: callers did it).
 
     Inside `writes.deferred_writes()` the row goes with the transaction's other writes. Its
-    labels are the flow's and `labels` (which win on a shared key).
+    labels are the flow's and `labels` (which win on a shared key). `execution_id` is given
+    when files of the execution were stored before it (its FILE inputs).
     """
     given_labels = labels_check(labels)
     for key, value in (trigger_data or {}).items():  # a webhook's body is data as inputs are
@@ -104,6 +107,7 @@ def execution_create(
     except Exception as exc:
         raise ValidationFailed(f"The flow definition does not compile: {exc}") from exc
     execution = Execution(  # QUEUED: the model's initial status
+        id=execution_id or uuid.uuid4(),
         flow=flow,
         flow_name=flow.name,
         flow_revision=flow.revision,
@@ -120,7 +124,7 @@ def execution_create(
         timeout_seconds=int(definition.timeout) if definition.timeout else None,
         timeout_policy=str(definition.timeout_policy) if definition.timeout else "",
     )
-    # the id (set by the model's default) binds the sealed SECRET inputs to this execution
+    # the id binds the sealed SECRET inputs to this execution
     execution.inputs, execution.sealed_inputs = inputs_seal(
         definition, coerce_inputs(definition, inputs), execution_id=execution.pk
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from croniter import croniter
 
+from core.filerefs import FileRefError, clean_path
 from flows.definitions.durations import parse_duration
 from flows.definitions.input_types import ITEM_TYPES, convert
 from flows.definitions.ir import FlowInput, InputType, RetryPolicy, TimeoutPolicy, Trigger, TriggerType
@@ -186,6 +187,11 @@ def _typed_default(problems: Problems, declared: FlowInput, path: Path) -> None:
     if declared.type == InputType.SECRET and declared.has_default:
         problems.add(path, "a SECRET input takes no default: keep the value in the vault", "invalid_input_declaration")
         return
+    if declared.type == InputType.FILE and declared.has_default:
+        problems.add(
+            path, "a FILE input takes no default: its file is uploaded with each run", "invalid_input_declaration"
+        )
+        return
     if declared.type not in _CONVERTED_DEFAULTS or declared.default is None or is_template(declared.default):
         return
     try:
@@ -193,6 +199,22 @@ def _typed_default(problems: Problems, declared: FlowInput, path: Path) -> None:
     except ValueError as exc:
         problems.add(
             path, f"default {declared.default!r} is not of type {declared.type}: {exc}", "invalid_input_declaration"
+        )
+
+
+def _file_input_id(problems: Problems, declared: FlowInput, path: Path) -> None:
+    """A FILE input's id names the directory its file is stored in (`inputs/<id>/<name>`)."""
+    if declared.type != InputType.FILE or not declared.id:
+        return
+    try:
+        fits = "/" not in declared.id and clean_path(declared.id) == declared.id
+    except FileRefError:
+        fits = False
+    if not fits:
+        problems.add(
+            path,
+            "a FILE input's id names a directory of stored files: no '/', '..' or control characters",
+            "invalid_input_declaration",
         )
 
 
@@ -249,6 +271,7 @@ def inputs(problems: Problems, value: Any, path: Path) -> list[FlowInput]:
         _choices(problems, item, raw, item_path)
         _item_type(problems, item, raw, item_path)
         _typed_default(problems, item, (*item_path, default_key))
+        _file_input_id(problems, item, (*item_path, "id"))
         declared.append(item)
     return declared
 

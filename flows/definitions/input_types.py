@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from core import jsonlimits
+from core.filerefs import PREFIX, FileRefError, clean_path, is_uri
 from flows.definitions.durations import parse_duration
 from flows.definitions.ir import FlowInput, InputType
 from flows.definitions.problems import key_text
@@ -132,6 +133,19 @@ def _email(value: Any) -> str:
     return value
 
 
+def _file(value: Any) -> str:
+    """A stored file's `millrace:///` URI, well formed. Where it may point is decided where values
+    come in: a caller's start takes only the files it uploads (`executions.services`), and a
+    task reads files of its own namespace only (`core.filerefs.key_of`)."""
+    if not is_uri(value):
+        raise ValueError("expected an uploaded file (send it as a multipart/form-data file part)")
+    try:
+        clean_path(value[len(PREFIX) :])
+    except FileRefError as exc:
+        raise ValueError(f"expected a file URI: {exc}") from None
+    return value
+
+
 def _choice(declared: FlowInput, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected one of {', '.join(declared.values)}")
@@ -174,6 +188,7 @@ _SIMPLE = {
     InputType.DURATION: _duration,
     InputType.URI: _uri,
     InputType.EMAIL: _email,
+    InputType.FILE: _file,
 }
 
 

@@ -62,6 +62,7 @@ class InputType(StrEnum):
     URI = "URI"
     EMAIL = "EMAIL"
     SECRET = "SECRET"  # a string masked like a credential, stored encrypted
+    FILE = "FILE"  # an uploaded file; the value is its millrace:/// URI under the execution
 
 
 class OutputType(StrEnum):

@@ -2,9 +2,11 @@
 
 import json
 
-from django.http import HttpResponse
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpResponse, QueryDict
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -229,23 +231,52 @@ class FlowRestoreView(WorkflowDevAPIView):
         return Response(FlowSerializer(flow_restore(actor=request.user, flow=flow, revision=rev)).data)
 
 
+def _form_inputs(request: Request) -> tuple[dict[str, str], dict[str, UploadedFile]]:
+    """A multipart body: each text field an input (converted by its declared type, as JSON text
+    is), each file part the file of a FILE input. A name given twice is refused."""
+    repeated = sorted(name for name, values in request.data.lists() if len(values) > 1)
+    if repeated:
+        raise ValidationFailed(
+            "Each input is given once.",
+            details=[{"field": f"inputs.{name}", "reason": "given more than once"} for name in repeated],
+        )
+    files = {name: request.FILES[name] for name in request.FILES}
+    return {name: value for name, value in request.data.items() if name not in files}, files
+
+
 class FlowExecuteView(WorkflowDevAPIView):
+    parser_classes = [JSONParser, MultiPartParser]
+
     @extend_schema(
         summary="Execute a flow",
-        request={"application/json": OpenApiTypes.OBJECT},
+        request={"application/json": OpenApiTypes.OBJECT, "multipart/form-data": OpenApiTypes.OBJECT},
         description="The optional JSON body is the inputs, checked against the flow's declared inputs. "
+        "As multipart/form-data, each text field is an input and each file part the file of a FILE input "
+        "(its value becomes the stored file's millrace:/// URI). "
         "`labels=key:value` (repeatable) adds labels to the flow's own.",
         parameters=[OpenApiParameter("labels", str, many=True, description="key:value, repeatable")],
-        responses={201: ExecuteResponseSerializer, 403: ROLE_REFUSED, 404: FLOW_ERRORS[404], 422: FLOW_ERRORS[422]},
+        responses={
+            201: ExecuteResponseSerializer,
+            403: ROLE_REFUSED,
+            404: FLOW_ERRORS[404],
+            413: OpenApiResponse(description="A file over MILLRACE_MAX_FILE_BYTES"),
+            422: FLOW_ERRORS[422],
+        },
     )
     def post(self, request: Request, id: str) -> Response:
         flow = selectors.flow_get(account=request.user, flow_id=id)
-        inputs = request.data if request.data not in (None, "") else {}
+        files: dict[str, UploadedFile] = {}
+        if isinstance(request.data, QueryDict):
+            inputs, files = _form_inputs(request)
+        else:
+            inputs = request.data if request.data not in (None, "") else {}
         if not isinstance(inputs, dict):
             raise ValidationFailed(
                 "The inputs must be a JSON object.", details=[{"field": "", "reason": "not an object"}]
             )
         labels = dict(label_pairs(request.query_params.getlist("labels")))
-        execution = execution_start(actor=request.user, flow=flow, inputs=dict(inputs), origin="api", labels=labels)
+        execution = execution_start(
+            actor=request.user, flow=flow, inputs=dict(inputs), files=files, origin="api", labels=labels
+        )
         answer = {"executionId": execution.pk, "status": execution.status, "tasksTotal": execution.tasks_total}
         return Response(ExecuteResponseSerializer(answer).data, status=status.HTTP_201_CREATED)
