@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from email.message import Message
 from functools import lru_cache
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -206,16 +206,20 @@ def request(
     max_bytes: int | None = None,
     allow_redirects: bool = True,
     ca_bundle: str | None = None,
+    sink: IO[bytes] | None = None,
 ) -> OutboundResponse:
     """Send one request under the network policy and return it fully read.
 
     `timeout` (seconds) bounds the whole call, redirects and body included; it defaults to
     MILLRACE_HTTP_TIMEOUT and is capped. `max_bytes` may lower MILLRACE_HTTP_MAX_RESPONSE_BYTES,
     never raise it. `ca_bundle` trusts a private CA; certificate checks cannot be turned off.
+    With `sink`, the body is written there as it arrives (the response's `content` stays empty):
+    it is not held in memory, so MILLRACE_MAX_FILE_BYTES caps it instead (a download to a file).
     Raises an OutboundError subclass on any refusal or failure.
     """
     seconds = _timeout_seconds(timeout)
-    limit = min(max_bytes or settings.MILLRACE_HTTP_MAX_RESPONSE_BYTES, settings.MILLRACE_HTTP_MAX_RESPONSE_BYTES)
+    ceiling = settings.MILLRACE_HTTP_MAX_RESPONSE_BYTES if sink is None else settings.MILLRACE_MAX_FILE_BYTES
+    limit = min(max_bytes or ceiling, ceiling)
     deadline = time.monotonic() + seconds
     _require_http(url)
     session = _session()
@@ -230,7 +234,7 @@ def request(
         response = _send(session, prepared, deadline, seconds, ca_bundle)
         location = session.get_redirect_target(response) if allow_redirects else None
         if response.status_code not in REDIRECT_STATUSES or not location:
-            return _read(response, prepared.url or url, tuple(redirects), limit, deadline, seconds)
+            return _read(response, prepared.url or url, tuple(redirects), limit, deadline, seconds, sink)
         response.close()  # a redirect's own body is never read
         if len(redirects) >= MAX_REDIRECTS:
             raise TooManyRedirects(f"More than {MAX_REDIRECTS} redirects, starting at {display_host(url)}.")
@@ -286,6 +290,7 @@ def _read(
     limit: int,
     deadline: float,
     seconds: float,
+    sink: IO[bytes] | None = None,
 ) -> OutboundResponse:
     too_large = ResponseTooLarge(f"The response from {display_host(url)} is larger than the {limit}-byte limit.")
     chunks: list[bytes] = []
@@ -300,7 +305,10 @@ def _read(
                 raise too_large
             if time.monotonic() > deadline:
                 raise _timed_out(url, seconds)
-            chunks.append(chunk)
+            if sink is None:
+                chunks.append(chunk)
+            else:
+                sink.write(chunk)
     except requests.RequestException as error:
         raise _translate(error, seconds, url) from error
     finally:

@@ -2,35 +2,39 @@
 
 All three send through `connectors.http`, so the network policy, timeouts and size caps apply.
 They log what they did (method, URL without credentials or query, status, duration) and never
-header values, auth or bodies, which can carry secrets.
+header values, auth or bodies, which can carry secrets. A body that is a `millrace:///` file
+URI sends that file's bytes: files are how steps hand large or binary content to each other.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
 
 from connectors import http
 from connectors.registry import Plugin, PluginContext, Result, register
+from core.filerefs import FileRefError, is_uri
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 HTTP_ERROR = "HTTP_ERROR"
 
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
-_FIELD = {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}], "description": "null leaves the field out."}
-_HEADERS = {
+FIELD_SCHEMA = {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}], "description": "null leaves the field out."}
+HEADERS_SCHEMA = {
     "type": "object",
     "additionalProperties": {"type": ["string", "number", "boolean"]},
     "description": "Request headers (numbers and booleans are sent as their JSON text).",
 }
-_TIMEOUT = {
+TIMEOUT_SCHEMA = {
     "type": "number",
     "exclusiveMinimum": 0,
     "description": "Seconds for the whole call (default MILLRACE_HTTP_TIMEOUT; capped by the platform).",
 }
-_FAIL_ON_STATUS = {
+FAIL_ON_STATUS_SCHEMA = {
     "type": "boolean",
     "default": True,
     "description": "Fail the step when the response status is 400 or above.",
@@ -44,6 +48,18 @@ _RESPONSE = {
     },
     "required": ["status_code", "headers", "body"],
 }
+
+
+class BodyFileNotFound(http.OutboundError):
+    """A file URI body the step cannot read: missing, another namespace's, or a context without files."""
+
+    code = "FILE_NOT_FOUND"
+
+
+class BodyFileTooLarge(http.OutboundError):
+    """A file URI body over MILLRACE_MAX_FILE_BYTES (possible only when the setting was lowered since)."""
+
+    code = "FILE_TOO_LARGE"
 
 
 def _loggable(url: str) -> str:
@@ -67,21 +83,30 @@ def send(
     body_format: str = "json",
     auth: tuple[str, str] | None = None,
     timeout: float | None = None,
+    sink: IO[bytes] | None = None,
+    max_bytes: int | None = None,
 ) -> http.OutboundResponse:
-    """Send one request through the outbound client, logging the outcome; raises http.OutboundError."""
+    """Send one request through the outbound client, logging the outcome; raises http.OutboundError.
+
+    A `body` that is a file URI (json or raw format) sends the file's bytes, as
+    application/octet-stream unless a header names the type. `sink` and `max_bytes` are the
+    client's: the body streams into `sink` instead of memory.
+    """
     headers = {name: _text(value) for name, value in (headers or {}).items()}
-    json_body, data = None, None
-    if body is not None and body_format == "json":
-        json_body = body
-    elif body is not None and body_format == "form":
-        data = _fields(body)
-    elif body is not None:
-        data = (body if isinstance(body, str) else json.dumps(body)).encode()
-        if not any(name.lower() == "content-type" for name in headers):
-            headers["Content-Type"] = "text/plain; charset=utf-8"
     where = {"method": method, "url": _loggable(url)}
     started = time.monotonic()
+    json_body, data = None, None
     try:
+        if is_uri(body) and body_format != "form":
+            data = _file_body(ctx, body)
+            _default_type(headers, "application/octet-stream")
+        elif body is not None and body_format == "json":
+            json_body = body
+        elif body is not None and body_format == "form":
+            data = _fields(body)
+        elif body is not None:
+            data = (body if isinstance(body, str) else json.dumps(body)).encode()
+            _default_type(headers, "text/plain; charset=utf-8")
         response = http.request(
             method,
             url,
@@ -91,6 +116,8 @@ def send(
             data=data,
             auth=auth,
             timeout=timeout,
+            sink=sink,
+            max_bytes=max_bytes,
         )
     except http.OutboundError as error:
         ctx.log("error", f"HTTP request failed: {error}", {**where, "error_code": error.code})
@@ -101,6 +128,39 @@ def send(
     else:
         ctx.log("info", "HTTP request successful", details)
     return response
+
+
+def _file_body(ctx: PluginContext, uri: str) -> bytes:
+    """The bytes of a file URI body, read whole: a 307/308 redirect sends the body again, which a
+    half-read file could not. Stored files are at most MILLRACE_MAX_FILE_BYTES."""
+    limit = settings.MILLRACE_MAX_FILE_BYTES
+    try:
+        with ctx.file_open(uri) as file:
+            content = file.read(limit + 1)
+    except (FileNotFoundError, FileRefError) as error:  # another namespace's file reads as a missing one
+        raise BodyFileNotFound(f"The body's file was not found: {uri}") from error
+    if len(content) > limit:
+        raise BodyFileTooLarge(f"The body's file is larger than the {limit}-byte limit.")
+    return content
+
+
+def _default_type(headers: dict[str, Any], media_type: str) -> None:
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = media_type
+
+
+def step_timeout(timeout: float | None, deadline: float | None) -> float | None:
+    """Seconds a call may take: the task's `timeout`, shortened to what is left of the step's time.
+
+    Raises http.OutboundTimeout when the step's time is already spent (the client reads a
+    timeout of zero as "the default").
+    """
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise http.OutboundTimeout("The step's time ran out before the request was sent.")
+    return remaining if timeout is None else min(timeout, remaining)
 
 
 def _text(value: Any) -> Any:
@@ -138,18 +198,57 @@ class HttpRequest(Plugin):
         "Sends an HTTP request and returns its status, headers and body. Fails on status 400 or above "
         "unless fail_on_status is false."
     )
+    documentation = """\
+Sends one HTTP request and returns the response's status, headers and body.
+
+- **url**: http or https only. The network policy applies to the host and to every redirect
+  (at most 5 are followed): loopback, private, link-local and cloud-metadata addresses are
+  refused unless the operator opens them with `MILLRACE_HTTP_ALLOWED_NETWORKS`.
+- **params**: the query string; a list repeats the parameter, `null` leaves it out.
+- **body** and **body_format**: `json` (default) sends any value as JSON; `form` sends an object
+  form-encoded; `raw` sends a string as is (`text/plain` unless a `Content-Type` header says
+  otherwise). A body that is a file URI (`millrace:///...`, e.g. an `http.download` or
+  `sql.query` output) sends the file's bytes as `application/octet-stream` unless a header
+  sets the type; a URI of another namespace fails the step like a missing file.
+- **Auth**: `basic_auth_username`/`basic_auth_password` or `bearer_token` (not both). Pass
+  credentials as secrets (`${API_TOKEN}`); header values, auth and bodies are never logged.
+- **timeout**: seconds for the whole call, body included (default `MILLRACE_HTTP_TIMEOUT`).
+  The response body is capped at `MILLRACE_HTTP_MAX_RESPONSE_BYTES`; a bigger one fails the
+  step with `RESPONSE_TOO_LARGE` (use `http.download` to store large responses as files).
+- **fail_on_status**: a status of 400 or above fails the step (`HTTP_ERROR`, the response in
+  its outputs) unless this is `false`.
+
+Outputs: `status_code`, `headers`, and `body` (parsed JSON when the response says JSON, else
+text). Failures name the host, never the path or query, which can carry tokens.
+"""
+    example = """\
+- name: create-ticket
+  type: http.request
+  properties:
+    url: https://api.example.com/tickets
+    method: POST
+    bearer_token: "${API_TOKEN}"
+    headers:
+      Accept: application/json
+    body:
+      title: "Disk almost full on {{ inputs.host }}"
+      priority: high
+"""
     input_schema = {
         "type": "object",
         "properties": {
             "url": {"type": "string", "minLength": 1, "description": "http or https URL."},
             "method": {"enum": METHODS, "default": "GET"},
-            "headers": _HEADERS,
+            "headers": HEADERS_SCHEMA,
             "params": {
                 "type": "object",
-                "additionalProperties": _FIELD,
+                "additionalProperties": FIELD_SCHEMA,
                 "description": "Query-string parameters (a list repeats the parameter).",
             },
-            "body": {"description": "Request body, sent as body_format says."},
+            "body": {
+                "description": "Request body, sent as body_format says; a file URI (millrace:///...) sends "
+                "that file's bytes."
+            },
             "body_format": {
                 "enum": ["json", "form", "raw"],
                 "default": "json",
@@ -159,12 +258,12 @@ class HttpRequest(Plugin):
             "basic_auth_username": {"type": "string"},
             "basic_auth_password": {"type": "string"},
             "bearer_token": {"type": "string", "description": "Sent as 'Authorization: Bearer <token>'."},
-            "timeout": _TIMEOUT,
-            "fail_on_status": _FAIL_ON_STATUS,
+            "timeout": TIMEOUT_SCHEMA,
+            "fail_on_status": FAIL_ON_STATUS_SCHEMA,
         },
         "required": ["url"],
         "if": {"required": ["body_format"], "properties": {"body_format": {"const": "form"}}},
-        "then": {"properties": {"body": {"type": "object", "additionalProperties": _FIELD}}},
+        "then": {"properties": {"body": {"type": "object", "additionalProperties": FIELD_SCHEMA}}},
     }
     output_schema = _RESPONSE
 
@@ -208,18 +307,41 @@ class Webhook(Plugin):
         "In a nodes-format flow a node without body sends the previous node's outputs."
     )
     previous_outputs_input = "body"
+    documentation = """\
+Delivers a JSON payload to a URL, FlowRunner's `webhook` node: `POST` unless `method` says
+otherwise, the `body` as JSON (`null` is sent as the JSON `null`). In a nodes-format flow, a
+node without `body` sends the previous node's outputs. A body that is a file URI sends the
+file's bytes (`application/octet-stream` unless a header sets the type).
+
+The network policy, redirects, timeouts and the response cap are those of `http.request`; a
+status of 400 or above fails the step unless `fail_on_status` is `false`. For chat services
+(Slack, Teams, Discord) use the `notify.*` plugins: they retry on 429 and 5xx.
+
+Outputs: `status_code`, `headers`, `body` (parsed JSON when the response says JSON, else text).
+"""
+    example = """\
+- name: tell-crm
+  type: webhook
+  properties:
+    url: https://crm.example.com/hooks/orders
+    headers:
+      X-Signature: "${CRM_HOOK_SECRET}"
+    body:
+      order: "{{ inputs.orderId }}"
+      status: shipped
+"""
     input_schema = {
         "type": "object",
         "properties": {
             "url": {"type": "string", "minLength": 1, "description": "http or https URL."},
             "method": {"enum": METHODS, "default": "POST"},
-            "headers": _HEADERS,
+            "headers": HEADERS_SCHEMA,
             "body": {
                 "description": "The payload, sent as JSON (a node of a nodes-format flow without it sends the "
                 "previous node's outputs; null is sent as the JSON null)."
             },
-            "timeout": _TIMEOUT,
-            "fail_on_status": _FAIL_ON_STATUS,
+            "timeout": TIMEOUT_SCHEMA,
+            "fail_on_status": FAIL_ON_STATUS_SCHEMA,
         },
         "required": ["url"],
     }
@@ -264,12 +386,34 @@ class RestConnector(Plugin):
         "run's _inputParams (_url and _method only when the task sets neither _headers nor _body); "
         "fails on status 400 or above."
     )
+    documentation = """\
+workflowsvc's REST call. `_url` (required somewhere), `_method` (default `GET`), `_headers`
+and a JSON `_body` come from the task's input; fields the task leaves unset come from the
+run's `_inputParams`. `_url` and `_method` are taken from the run only while the task sets
+neither `_headers` nor `_body`: those may carry the definition's credentials, and someone who
+may start runs but not edit the definition must not be able to send them elsewhere.
+
+The network policy, redirects, timeouts and the response cap are those of `http.request`. A
+status of 400 or above fails the step (`HTTP_ERROR`, the response in its outputs). A `_body`
+that is a file URI sends the file's bytes.
+
+Outputs: `_statusCode`, `_headers`, `_body` (parsed JSON when the response says JSON, else text).
+"""
+    example = """\
+- name: fetch-customer
+  type: REST_CONNECTOR
+  properties:
+    _url: "https://api.example.com/customers/{{ inputs.customerId }}"
+    _method: GET
+    _headers:
+      Authorization: "Bearer ${API_TOKEN}"
+"""
     input_schema = {
         "type": "object",
         "properties": {
             "_url": {"type": "string", "minLength": 1, "description": "http or https URL."},
             "_method": {"enum": METHODS, "default": "GET"},
-            "_headers": _HEADERS,
+            "_headers": HEADERS_SCHEMA,
             "_body": {"description": "Request body, sent as JSON."},
         },
     }
