@@ -6,6 +6,8 @@ resolution (and in every spelling an IP literal can take), and `MILLRACE_HTTP_AL
 is the operator's way to open a network on purpose (a local test server, an intranet API).
 The client in `connectors.http` connects only to addresses `check_url` returned; the error
 types live here so the policy and the client raise the same ones (import them from either).
+Plugins that speak other protocols (a database, an SMTP server) check a host and port with
+`check_host` and connect to an address it returned, under the same rules and errors.
 """
 
 from __future__ import annotations
@@ -185,6 +187,11 @@ def check_url(url: str) -> Target:
     host = parts.hostname
     if not host:
         raise InvalidOutboundURL("The URL has no host.")
+    return _target(scheme, host, port)
+
+
+def _target(scheme: str, host: str, port: int) -> Target:
+    """Resolve `host` and keep the addresses the policy allows; refused when none is left."""
     addresses = resolve(host, port)
     allowed = tuple(address for address in addresses if refusal_reason(address) is None)
     if not allowed:
@@ -194,6 +201,35 @@ def check_url(url: str) -> Target:
             "not allowed by MILLRACE_HTTP_ALLOWED_NETWORKS."
         )
     return Target(scheme=scheme, host=host, port=port, addresses=allowed)
+
+
+# A DNS name or an IPv4 spelling; IPv6 literals are recognised by `ipaddress`. Anything else (a
+# socket path, `host1,host2`, `%`-escapes, a zone id) is refused rather than handed to a driver.
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_.])?")
+
+
+def check_host(host: str, port: int, *, scheme: str = "tcp") -> Target:
+    """Apply the network policy to a host and port reached without a URL (a database, an SMTP server).
+
+    The same rules and errors as `check_url`; the caller connects to one of the returned
+    addresses, never to the name again, so a DNS answer that changes in between cannot
+    slip past the policy. A unix-socket path or a list of hosts is not a host and is refused.
+    """
+    name = host[1:-1] if isinstance(host, str) and host.startswith("[") and host.endswith("]") else host
+    if not isinstance(name, str) or not (_HOST_NAME.fullmatch(name) or _ipv6_literal(name)):
+        raise InvalidOutboundURL(f"{str(host)[:100]!r} is not a host name or IP address (sockets are refused).")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise InvalidOutboundURL(f"Invalid port {port!r}: use 1 to 65535.")
+    return _target(scheme, name.lower(), port)
+
+
+def _ipv6_literal(name: str) -> bool:
+    if "%" in name:  # a zone id names an interface of this host
+        return False
+    try:
+        return isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address)
+    except ValueError:
+        return False
 
 
 _LOOPBACK_NAMES = re.compile(r"^(?:.+\.)?localhost\.?$", re.IGNORECASE)
