@@ -124,6 +124,9 @@ class Plugin:
     example: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     control: ClassVar[bool] = False  # flow-control constructs the engine interprets itself
+    #: False keeps a plugin out of the catalog (the API's plugin list, the console's reference)
+    #: while flows may still run it: the benchmark's `fibo` is no task for users to pick.
+    public: ClassVar[bool] = True
     #: An input that, when a graph (nodes-format) node leaves it out, the engine fills with the
     #: previous node's outputs (FlowRunner's `webhook` node sends them as its body).
     previous_outputs_input: ClassVar[str | None] = None
@@ -194,11 +197,13 @@ def get_plugin(plugin_id: str) -> type[Plugin] | None:
     return _REGISTRY.get(plugin_id)
 
 
-def all_plugins() -> list[type[Plugin]]:
-    """Each plugin once (aliases folded), ordered by id."""
+def all_plugins(*, hidden: bool = False) -> list[type[Plugin]]:
+    """Each public plugin once (aliases folded), ordered by id; `hidden` adds the non-public ones."""
     _load()
-    return sorted(set(_REGISTRY.values()), key=lambda plugin: plugin.id)
+    plugins = {plugin for plugin in _REGISTRY.values() if hidden or plugin.public}
+    return sorted(plugins, key=lambda plugin: plugin.id)
 
 
 def categories() -> list[str]:
+    """The categories of the public plugins."""
     return sorted({plugin.category for plugin in all_plugins()})

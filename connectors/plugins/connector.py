@@ -84,6 +84,33 @@ class ConnectorCall(Plugin):
         "required": ["baseUrl", "command"],
     }
     output_schema = {"description": "command_response.body of the proxy's envelope."}
+    documentation = """\
+Calls a command of a connector proxy, the HTTP service SpiffWorkflow uses for its service tasks
+(Millrace is one too, at its own `/v1/`): the task POSTs `parameters` to
+`{baseUrl}/v1/do/{command}` and outputs the `command_response.body` of the answer.
+
+- `baseUrl`: the proxy's URL, before `/v1`. The outbound network policy applies.
+- `command`: the command id, `plugin/Command` (e.g. `http/GetRequest`).
+- `parameters`: the command's parameters (an object).
+- `apiKey`: sent as the `Spiff-Connector-Proxy-Api-Key` header; use a secret (`${PROXY_KEY}`).
+- `headers`: more request headers; `timeout`: seconds for the call.
+
+A proxy that answers 202 runs the command in the background: the task waits, holding no
+worker, until the proxy PUTs the result to the callback URL it was given. An envelope with an
+`error`, or a status of 300 or more, fails the task with the proxy's `error_code` leading the
+error text, so retries and error handlers apply.
+"""
+    example = """\
+- name: fetch-status
+  type: connector.call
+  properties:
+    baseUrl: https://connectors.example.com
+    command: http/GetRequest
+    parameters:
+      url: https://status.example.com/api/v2/status.json
+    apiKey: "${CONNECTOR_PROXY_KEY}"
+    timeout: 30
+"""
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         headers = dict(inputs.get("headers") or {})

@@ -49,6 +49,32 @@ class If(ControlConstruct):
         },
         "required": ["condition"],
     }
+    documentation = """\
+Runs one list of tasks or another depending on a condition: the tasks of `then` when it is
+true, those of `else` (optional) when it is false. The step's outcome is `true` or `false`.
+
+- `condition`: a value or a template such as `{{ outputs.check.value > 10 }}`. A text is true
+  when it is `true`, `1`, `yes` or `on` (in any case); otherwise `true`, a non-zero number and a
+  non-empty list or object are true.
+- `then`, `else`: lists of tasks; they may be written on the task itself (Kestra's style) or
+  under `properties`.
+"""
+    example = """\
+- name: big-order
+  type: flow.if
+  properties:
+    condition: "{{ inputs.total > 100 }}"
+  then:
+    - name: notify-sales
+      type: util.log
+      properties:
+        message: A big order came in
+  else:
+    - name: note
+      type: util.log
+      properties:
+        message: A regular order
+"""
 
 
 @register
@@ -70,6 +96,36 @@ class Switch(ControlConstruct):
         },
         "required": ["value"],
     }
+    documentation = """\
+Runs the tasks of the case whose key equals `value` (compared as text), or the `default` tasks
+when none does. The step's outcome is the matched case.
+
+- `value`: a text, number or boolean, usually a template (`{{ inputs.region }}`).
+- `cases`: case value → list of tasks.
+- `default` (Kestra: `defaults`): tasks run when no case matches; without it nothing runs.
+"""
+    example = """\
+- name: by-region
+  type: flow.switch
+  properties:
+    value: "{{ inputs.region }}"
+  cases:
+    eu:
+      - name: eu-report
+        type: util.log
+        properties:
+          message: Europe
+    us:
+      - name: us-report
+        type: util.log
+        properties:
+          message: Americas
+  default:
+    - name: elsewhere
+      type: util.log
+      properties:
+        message: Another region
+"""
 
 
 @register
@@ -85,6 +141,29 @@ class Parallel(ControlConstruct):
         },
         "required": ["tasks"],
     }
+    documentation = """\
+Runs its tasks at the same time, each on any free worker, and ends when all have ended; a
+failed task fails the group once the others are done. Use `flow.sequential` inside it for a
+branch of several steps.
+
+- `tasks`: the tasks to run in parallel.
+- `concurrency`: how many run at once (0, the default, means all).
+"""
+    example = """\
+- name: fan-out
+  type: flow.parallel
+  properties:
+    concurrency: 2
+  tasks:
+    - name: left
+      type: util.echo
+      properties:
+        value: L
+    - name: right
+      type: util.echo
+      properties:
+        value: R
+"""
 
 
 @register
@@ -94,6 +173,25 @@ class Sequential(ControlConstruct):
     description = "Runs its tasks one after another (a group, e.g. inside a parallel branch)."
     aliases = ("io.kestra.plugin.core.flow.Sequential",)
     input_schema = {"type": "object", "properties": {"tasks": TASKS}, "required": ["tasks"]}
+    documentation = """\
+Runs its tasks one after another, as a group: a branch of several steps in a `flow.parallel`,
+or a set of steps kept together.
+
+- `tasks`: the tasks, in order.
+"""
+    example = """\
+- name: prepare
+  type: flow.sequential
+  tasks:
+    - name: first
+      type: util.log
+      properties:
+        message: step one
+    - name: second
+      type: util.log
+      properties:
+        message: step two
+"""
 
 
 @register
@@ -110,6 +208,26 @@ class ForEach(ControlConstruct):
         },
         "required": ["items", "tasks"],
     }
+    documentation = """\
+Runs its tasks once per item of a list, with `{{ item }}` and `{{ index }}` (from 0) in their
+templates. The step outputs `iterations`: per item, the outputs of the tasks by name.
+
+- `items`: a list, or JSON text of a list, usually a template (`{{ outputs.rows.rows }}`).
+- `concurrency`: how many items run at once (default 1: one after another).
+- `tasks`: the tasks run for each item.
+"""
+    example = """\
+- name: each-region
+  type: flow.forEach
+  properties:
+    items: ["eu", "us", "apac"]
+    concurrency: 2
+  tasks:
+    - name: greet
+      type: util.log
+      properties:
+        message: "Region {{ item }} is number {{ index }}"
+"""
 
 
 @register
@@ -141,6 +259,26 @@ class Subflow(ControlConstruct):
         },
         "required": ["executionId"],
     }
+    documentation = """\
+Starts another flow of the same namespace with inputs. By default the step waits for it (holding
+no worker) and outputs its `executionId` and `outputs`; a failed subflow fails the step.
+
+- `flowName` (or `flow`), or `flowId`: the flow to start.
+- `namespace`: the flow's namespace; subflows run in the parent's own namespace.
+- `inputs`: the subflow's inputs, checked against its declared inputs.
+- `wait`: false to start it and go on at once (the output then holds the `executionId` only).
+
+Subflows nest up to `MILLRACE_SUBFLOW_MAX_DEPTH` levels (10 by default).
+"""
+    example = """\
+- name: nightly-report
+  type: flow.subflow
+  properties:
+    flowName: build-report
+    inputs:
+      region: eu
+    wait: true
+"""
 
 
 @register
@@ -169,6 +307,25 @@ class Pause(ControlConstruct):
         },
         "required": ["approved", "decidedBy"],
     }
+    documentation = """\
+An approval gate: the step waits until a person approves or rejects it, from the console, the
+API or the notification they received. Approval continues the flow; rejection fails the step
+with who rejected it and why. No worker is held while it waits.
+
+- `message`: the question the approver sees.
+- `approvers`: usernames shown as the expected approvers. Any account with the executor role
+  (or above) in the namespace may decide.
+- `timeout`: how long to wait (seconds or ISO 8601, e.g. `P1D`).
+
+Outputs `approved`, `decidedBy` and `comment`.
+"""
+    example = """\
+- name: approve-release
+  type: flow.pause
+  properties:
+    message: Ship version 42 to production?
+    timeout: P1D
+"""
 
 
 @register
@@ -180,3 +337,15 @@ class Fail(ControlConstruct):
         "type": "object",
         "properties": {"message": {"type": "string", "default": "Flow failed."}},
     }
+    documentation = """\
+Fails the execution on purpose with a message, e.g. in a branch of `flow.if` that finds bad data.
+The flow's `errors` tasks then run.
+
+- `message`: the error the execution ends with (default: `Flow failed at '<task name>'.`).
+"""
+    example = """\
+- name: stop
+  type: flow.fail
+  properties:
+    message: The export was empty
+"""

@@ -1,4 +1,7 @@
-"""Data plugins: set values, query with JMESPath, render Jinja2 text, parse and write JSON."""
+"""Data plugins: set values, query with JMESPath, render Jinja2 text, parse and write JSON.
+
+`data.csv` is in `tabular`, `data.json` (JMESPath or JSONPath over files too) in `jsonquery`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,10 @@ import json
 import operator
 from typing import Any
 
-import jmespath
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jmespath.exceptions import JMESPathError
 
+from connectors.plugins.jsonquery import QueryError, jmespath_search
 from connectors.registry import Plugin, PluginContext, Result, register
 from core import jsonlimits
 
@@ -36,6 +38,21 @@ class SetValues(Plugin):
         "required": ["values"],
     }
     output_schema = {"type": "object", "description": "The `values` input."}
+    documentation = """\
+Gives values a name in the flow: its `values` object becomes the task's outputs, so later tasks
+read `{{ outputs.<task>.<key> }}`. Templates in the values are rendered first, so this is also
+the place to compute a value once and use it in several tasks.
+
+- `values`: an object of any JSON values.
+"""
+    example = """\
+- name: config
+  type: data.set
+  properties:
+    values:
+      bucket: reports
+      keepDays: 30
+"""
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         return Result.success(inputs["values"])
@@ -57,12 +74,32 @@ class Transform(Plugin):
         "required": ["expression", "data"],
     }
     output_schema = _VALUE_OUTPUT
+    documentation = """\
+Reshapes JSON with a JMESPath expression (https://jmespath.org): pick fields, filter lists,
+project, sort, sum.
+
+- `expression`: the JMESPath expression, e.g. `orders[?state == 'paid'].total | sum(@)`.
+- `data`: the value it reads, usually another task's output (`{{ outputs.api.body }}`).
+
+Output `value`: the result (`null` when nothing matches). A malformed expression or a function
+applied to the wrong type fails the task. For JSONPath or for files, use `data.json`.
+"""
+    example = """\
+- name: paid-total
+  type: data.transform
+  properties:
+    data:
+      orders:
+        - {id: 1, total: 30, state: paid}
+        - {id: 2, total: 5, state: open}
+    expression: "orders[?state == 'paid'].total | sum(@)"
+"""
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         try:
-            value = jmespath.search(inputs["expression"], inputs["data"])
-        except JMESPathError as error:
-            return Result.failed(f"JMESPath expression failed: {error}", code="INVALID_EXPRESSION")
+            value = jmespath_search(inputs["expression"], inputs["data"])  # bounded: see jsonquery
+        except QueryError as error:
+            return Result.failed(str(error), code=error.code)
         return Result.success({"value": value})
 
 
@@ -105,6 +142,28 @@ class Template(Plugin):
         "required": ["template"],
     }
     output_schema = _TEXT_OUTPUT
+    documentation = """\
+Renders a text (an e-mail body, a report, a message) from a Jinja2 template, in a sandbox:
+no access to Python internals, no changes to the data, bounded arithmetic and repetition.
+
+- `template`: the Jinja2 text. Loops, conditions and filters work as in Jinja2.
+- `data`: the values it uses, as `data` and, when `data` is an object, by its keys.
+
+In a flow, the task's properties are rendered before it runs, so wrap the template in
+`{% raw %}...{% endraw %}` to keep its `{{ }}` and `{% %}` for this task, and give it its values
+through `data` (which may itself be a flow template such as `{{ outputs.api.body }}`). An
+undefined name is an error, not an empty text. Output `text`, at most 1,000,000 characters.
+"""
+    example = """\
+- name: summary
+  type: data.template
+  properties:
+    template: "{% raw %}{% for o in orders %}{{ o.id }}: {{ o.total }}\\n{% endfor %}{% endraw %}"
+    data:
+      orders:
+        - {id: 1, total: 30}
+        - {id: 2, total: 5}
+"""
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         data = inputs.get("data")
@@ -131,6 +190,21 @@ class JsonParse(Plugin):
         "required": ["text"],
     }
     output_schema = _VALUE_OUTPUT
+    documentation = """\
+Turns JSON text (a response body read as text, a KV string, a file's content) into a value
+later tasks can index.
+
+- `text`: the JSON text.
+
+Output `value`. Malformed JSON fails the task with its line and column; `NaN` and `Infinity`
+are not JSON, and nesting deeper than 128 levels is refused.
+"""
+    example = """\
+- name: parse
+  type: data.json.parse
+  properties:
+    text: '{"id": 7, "tags": ["a", "b"]}'
+"""
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         try:
@@ -159,6 +233,21 @@ class JsonStringify(Plugin):
         "required": ["value"],
     }
     output_schema = _TEXT_OUTPUT
+    documentation = """\
+Writes a value as JSON text, e.g. for a request body built by hand or a value to store.
+
+- `value`: any JSON value.
+- `indent`: spaces per level (0 to 16) for readable output; compact without it.
+
+Output `text`. Non-ASCII characters are kept as they are.
+"""
+    example = """\
+- name: body
+  type: data.json.stringify
+  properties:
+    value: {event: deployed, version: 42}
+    indent: 2
+"""
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         indent = inputs.get("indent")

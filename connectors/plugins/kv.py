@@ -28,6 +28,23 @@ class KvGet(Plugin):
         "properties": {"key": {"type": "string"}, "value": {"description": "The stored value, or `default`."}},
         "required": ["key", "value"],
     }
+    documentation = """\
+Reads a value from the namespace's key-value store: state that outlives one execution (the
+last processed id, a cursor, a counter). The store is the namespace's own: flows of other
+namespaces cannot read it.
+
+- `key`: the key (1 to 255 characters).
+- `default`: the value to output when the key is missing or has expired (default `null`).
+
+Outputs `key` and `value`.
+"""
+    example = """\
+- name: last-seen
+  type: kv.get
+  properties:
+    key: orders/last-id
+    default: 0
+"""
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         value = ctx.kv_get(inputs["key"])
@@ -51,6 +68,24 @@ class KvSet(Plugin):
         "required": ["key", "value"],
     }
     output_schema = {"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}
+    documentation = """\
+Stores a JSON value under a key of the namespace's key-value store, replacing what was there.
+The API (`/api/v1/kv/{namespace}/{key}`) and the console read and edit the same entries.
+
+- `key`: the key (1 to 255 characters).
+- `value`: any JSON value, up to `MILLRACE_KV_MAX_VALUE_BYTES` as JSON (1 MiB by default).
+- `ttl`: seconds until the entry expires (kept forever without it).
+
+Output `key`. Secrets cannot be stored: a stored value is read back in clear.
+"""
+    example = """\
+- name: remember
+  type: kv.set
+  properties:
+    key: orders/last-id
+    value: 1042
+    ttl: 86400
+"""
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         size = len(json.dumps(inputs["value"]).encode())
@@ -73,6 +108,19 @@ class KvDelete(Plugin):
         "properties": {"key": {"type": "string"}, "deleted": {"type": "boolean"}},
         "required": ["key", "deleted"],
     }
+    documentation = """\
+Deletes a key of the namespace's key-value store. Deleting a missing key is not an error.
+
+- `key`: the key.
+
+Outputs `key` and `deleted` (whether the key existed).
+"""
+    example = """\
+- name: forget
+  type: kv.delete
+  properties:
+    key: orders/last-id
+"""
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         return Result.success({"key": inputs["key"], "deleted": ctx.kv_delete(inputs["key"])})

@@ -80,7 +80,7 @@ class PluginDetailView(WorkflowDevAPIView):
     def get(self, request: Request, id: str) -> Response:
         """Get a plugin's manifest by its type, e.g. `http.request`."""
         plugin = get_plugin(id)
-        if plugin is None:
+        if plugin is None or not plugin.public:  # a hidden plugin is not in the catalog
             raise NotFound(f"Plugin '{id}' not found.")
         return Response(PluginSerializer(plugin.manifest()).data)
 
