@@ -1,0 +1,213 @@
+"""The local process runner: a script runs as a child process of the worker, fenced in.
+
+Each run gets a fresh private temporary directory (removed afterwards, whatever happened), its
+own session and process group, resource limits set in the child before the interpreter starts,
+an environment of only what the job gives, and a watchdog (`connectors.scripts.watchdog`) for
+what rlimits cannot hold. Its stdout and stderr are read as they come into bounded tails. The
+whole session is killed when the script's first process ends (nothing may outlive the run),
+at the deadline, when the step is cancelled, and when a watched limit is passed.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, cast
+
+from connectors.scripts.base import Limits, ScriptError, ScriptJob, ScriptOutcome, Stop
+from connectors.scripts.capture import Tail, VarsScanner
+from connectors.scripts.watchdog import Watchdog, kill_session, user_tasks
+from connectors.scripts.workdir import check_globs, collect_outputs, make_root, place_files, remove_tree
+
+#: Seconds between two asks whether the step was cancelled (each ask may read the database).
+CANCEL_POLL = 0.5
+#: Seconds to read what is left in the pipes once the script's processes are gone.
+DRAIN_SECONDS = 1.0
+READ_BYTES = 64 * 1024
+
+#: Runs in the child (`python -I -S -c`): set the limits, then become the interpreter. Setting
+#: them here rather than in a `preexec_fn` keeps the worker's threads out of the forked child.
+#: Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: restore
+#: them, so a shell's commands die of a full file or a closed pipe as they would anywhere.
+LAUNCHER = """\
+import os, resource, signal, sys
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+for spec in sys.argv[1].split(","):
+    name, soft, hard = spec.split(":")
+    resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
+try:
+    os.execv(sys.argv[2], sys.argv[2:])
+except OSError as error:
+    sys.stderr.write(f"Could not start {sys.argv[2]}: {error.strerror}\\n")
+    os._exit(127)
+"""
+
+
+def rlimits(limits: Limits) -> str:
+    """The launcher's `NAME:soft:hard,...`, each within what this process may grant.
+
+    CPU gets a hard limit two seconds above the soft one, so a process first receives SIGXCPU
+    (a clear reason) and SIGKILL only if it ignores that. RLIMIT_NPROC counts every process of
+    the user, the worker's own included, so it is set to what the user runs now plus the
+    script's allowance (the watchdog counts the script's own exactly). No core files.
+    """
+    processes = limits.processes if os.geteuid() == 0 else user_tasks(os.getuid()) + limits.processes + 1
+    wanted = {
+        "RLIMIT_CPU": (limits.cpu_seconds, limits.cpu_seconds + 2),
+        "RLIMIT_AS": (limits.memory_bytes, limits.memory_bytes),
+        "RLIMIT_FSIZE": (limits.file_bytes, limits.file_bytes),
+        "RLIMIT_NPROC": (processes, processes),
+        "RLIMIT_NOFILE": (limits.open_files, limits.open_files),
+        "RLIMIT_CORE": (0, 0),
+    }
+    specs = []
+    for name, (soft, hard) in wanted.items():
+        ceiling = resource.getrlimit(getattr(resource, name))[1]
+        if ceiling != resource.RLIM_INFINITY:
+            soft, hard = min(soft, ceiling), min(hard, ceiling)
+        specs.append(f"{name}:{soft}:{hard}")
+    return ",".join(specs)
+
+
+class LocalRunner:
+    """Runs scripts as processes of this worker, as its user (see docs/scripts.md for what that
+    does and does not isolate)."""
+
+    name = "local"
+
+    def run(self, job: ScriptJob) -> ScriptOutcome:
+        check_globs(job.output_globs)
+        root = make_root()
+        try:
+            work = root / "work"
+            place_files(work, job.files, limit=job.limits.disk_bytes)
+            program = root / f"script{job.program_suffix}"
+            program.write_text(job.program, encoding="utf-8")
+            outcome = _Run(job, root, work).execute([*job.command, str(program)])
+            if outcome.exit_code == 0 and outcome.stopped is None and outcome.vars_error is None:
+                outcome.output_files = collect_outputs(
+                    work, job.output_globs, store=job.store_output, max_bytes=job.max_output_file_bytes
+                )
+            return outcome
+        finally:
+            remove_tree(root)
+
+
+class _Run:
+    """One started script: its process, pipes, watchdog and the reason it was stopped, if any."""
+
+    def __init__(self, job: ScriptJob, root: Path, work: Path) -> None:
+        self.job = job
+        self.root = root
+        self.work = work
+        self.stdout, self.stderr, self.scanner = Tail(), Tail(), VarsScanner()
+        self.stopped: str | None = None
+        self._lock = threading.Lock()
+
+    def stop(self, reason: str) -> None:
+        """Record the first reason the run is ended from outside (the watchdog calls it too)."""
+        with self._lock:
+            if self.stopped is None:
+                self.stopped = reason
+
+    def execute(self, command: list[str]) -> ScriptOutcome:
+        job = self.job
+        started = time.monotonic()
+        deadline = started + job.limits.seconds
+        if job.deadline is not None:
+            deadline = min(deadline, job.deadline)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", LAUNCHER, rlimits(job.limits), *command],
+                cwd=self.work,
+                env={"HOME": str(self.work), **job.env},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as error:
+            raise ScriptError(f"The script could not be started ({error.strerror}).") from None
+        watchdog = Watchdog(
+            process.pid,
+            self.root,
+            processes=job.limits.processes,
+            disk_bytes=job.limits.disk_bytes,
+            trip=self.stop,
+        )
+        selector = selectors.DefaultSelector()
+        stdout, stderr = cast(IO[bytes], process.stdout), cast(IO[bytes], process.stderr)
+        selector.register(stdout.fileno(), selectors.EVENT_READ, (self.stdout, self.scanner))
+        selector.register(stderr.fileno(), selectors.EVENT_READ, (self.stderr,))
+        try:
+            watchdog.start()
+            self._watch(process.pid, selector, deadline)
+        finally:
+            kill_session(process.pid)  # whatever the script left running, or all of it on an error here
+            watchdog.finish()
+            drain_until = time.monotonic() + DRAIN_SECONDS
+            while selector.get_map() and time.monotonic() < drain_until:
+                self._read(selector, 0.1)
+            selector.close()
+            stdout.close()
+            stderr.close()
+            _, status = os.waitpid(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+        self.scanner.close()
+        code = process.returncode
+        return ScriptOutcome(
+            exit_code=code,
+            stdout=self.stdout.text(),
+            stderr=self.stderr.text(),
+            vars=self.scanner.vars,
+            stopped=self.stopped,
+            signal=-code if code < 0 else None,
+            seconds=time.monotonic() - started,
+            time_limit=deadline - started,
+            problems=self.scanner.problems,
+            vars_error=self.scanner.error,
+        )
+
+    def _watch(self, pid: int, selector: selectors.BaseSelector, deadline: float) -> None:
+        """Read output until the script's first process has ended (left unreaped, so its pid
+        still names the session), stopping it at the deadline or on cancel."""
+        next_poll = time.monotonic() + CANCEL_POLL
+        while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            self._read(selector, 0.05)
+            now = time.monotonic()
+            if self.stopped is not None:
+                kill_session(pid)
+            elif now >= deadline:
+                self.stop(Stop.TIMEOUT)
+                kill_session(pid)
+            elif now >= next_poll:
+                next_poll = now + CANCEL_POLL
+                if self.job.is_cancelled():
+                    self.stop(Stop.CANCELLED)
+                    kill_session(pid)
+
+    @staticmethod
+    def _read(selector: selectors.BaseSelector, timeout: float) -> None:
+        if not selector.get_map():
+            time.sleep(timeout)
+            return
+        for key, _ in selector.select(timeout):
+            chunk = os.read(key.fd, READ_BYTES)
+            if not chunk:
+                selector.unregister(key.fd)
+                continue
+            for sink in key.data:
+                sink.write(chunk)
+
+
+def default_runner() -> LocalRunner:
+    """The runner scripts use; a container runner would be chosen here by a setting."""
+    return LocalRunner()
