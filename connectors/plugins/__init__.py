@@ -1,5 +1,31 @@
 """Built-in plugins; importing this package registers them."""
 
-from connectors.plugins import connector, control, data, http, kv, util
+from connectors.plugins import (
+    connector,
+    control,
+    data,
+    download,
+    http,
+    jsonquery,
+    kv,
+    notify,
+    script,
+    sql,
+    tabular,
+    util,
+)
 
-__all__ = ["connector", "control", "data", "http", "kv", "util"]
+__all__ = [
+    "connector",
+    "control",
+    "data",
+    "download",
+    "http",
+    "jsonquery",
+    "kv",
+    "notify",
+    "script",
+    "sql",
+    "tabular",
+    "util",
+]
