@@ -122,7 +122,7 @@ def _files_store(flow: Flow, execution_id: uuid.UUID, files: Mapping[str, Upload
                 content=upload,
             )
         except FileTooLarge as exc:
-            raise PayloadTooLarge(str(exc), details=[{"field": field, "reason": "too_large"}]) from exc
+            raise PayloadTooLarge(str(exc), details=[{"field": field, "reason": str(exc)}]) from exc
         except FileRefError as exc:
             raise ValidationFailed(
                 f"The file of input '{input_id}' cannot be stored: {exc}",

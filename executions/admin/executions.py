@@ -1,5 +1,5 @@
 """The execution page: task runs as a timeline, their inputs and outputs, logs, live updates,
-and run control (cancel, pause, resume, retry, approve/reject).
+run control (cancel, pause, resume, retry, approve/reject) and downloads of its files.
 
 Every action asks `executions.services`, which check the role again and ask the engine; the
 page only offers an action to an executor (or more) of the execution's namespace and only in
@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin
 from accounts.roles import Role
 from core.errors import MillraceError, NotFound
+from executions.admin.file_links import file_links
 from executions.admin.timeline import pretty, seconds_text, timeline
 from executions.engine.labels import label_pairs
 from executions.models import Approval, Execution, ExecutionStatus, TaskRun
@@ -44,6 +45,7 @@ from executions.services import (
     execution_resume,
     execution_retry,
 )
+from files.selectors import execution_file_open
 
 E = ExecutionStatus
 EVENT_LIMIT = 200  # the newest events on the page; the event list holds them all
@@ -157,6 +159,7 @@ class ExecutionAdmin(NamespaceScopedAdmin):
         wrap, prefix = self.admin_site.admin_view, f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path("<path:object_id>/live/", wrap(self.live_view), name=f"{prefix}_live"),
+            path("<path:object_id>/file/", wrap(self.file_view), name=f"{prefix}_file"),
             path("<path:object_id>/control/<str:control>/", wrap(self.control_view), name=f"{prefix}_control"),
             path("<path:object_id>/replay/<str:task_run_id>/", wrap(self.replay_view), name=f"{prefix}_replay"),
             path(
@@ -179,6 +182,7 @@ class ExecutionAdmin(NamespaceScopedAdmin):
             "outputs": pretty(execution.outputs),
             "duration": self.duration(execution),
             "rows": timeline(execution, runs),
+            "files": file_links(execution, runs),
             "runs_total": execution.task_runs.count() if len(runs) == TIMELINE_LIMIT else len(runs),
             "runs_url": reverse("admin:executions_taskrun_changelist") + f"?execution={execution.pk}",
             "events": newest[::-1],
@@ -226,6 +230,20 @@ class ExecutionAdmin(NamespaceScopedAdmin):
     def live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         execution = self._visible(request, object_id)
         return TemplateResponse(request, "admin/executions/execution/_live.html", self.live_context(request, execution))
+
+    def file_view(self, request: HttpRequest, object_id: str) -> FileResponse:
+        """A file of this execution (`?uri=`), as a download: for whoever may see the execution.
+        Another namespace's execution, a URI outside this execution and a missing file are 404s."""
+        execution = self._visible(request, object_id)
+        try:
+            name, opened = execution_file_open(
+                namespace_name=execution.namespace.name,
+                execution_id=str(execution.pk),
+                uri=request.GET.get("uri", ""),
+            )
+        except MillraceError:  # not found, or no `millrace:///` URI at all
+            raise Http404("File not found.") from None
+        return FileResponse(opened, as_attachment=True, filename=name, content_type="application/octet-stream")
 
     def _back(self, execution: Execution) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:executions_execution_change", args=[execution.pk]))

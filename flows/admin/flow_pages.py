@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, at_least
 from accounts.selectors import role_in
-from core.errors import MillraceError, ValidationFailed
+from core.errors import MillraceError, PayloadTooLarge, ValidationFailed
 from executions.services import execution_start
 from flows.admin.run_form import RunForm
 from flows.definitions import DefinitionError, compile_definition
@@ -173,11 +173,13 @@ class FlowPagesMixin:
         except DefinitionError as exc:
             messages.error(request, f"The saved definition does not compile: {exc}")
             return HttpResponseRedirect(reverse("admin:flows_flow_change", args=[flow.pk]))
-        form = RunForm(declared, request.POST or None)
+        form = RunForm(declared, request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                execution = execution_start(actor=request.user, flow=flow, inputs=form.inputs(), origin="console")
-            except ValidationFailed as exc:
+                execution = execution_start(
+                    actor=request.user, flow=flow, inputs=form.inputs(), files=form.uploads(), origin="console"
+                )
+            except (ValidationFailed, PayloadTooLarge) as exc:
                 form.add_service_errors(exc)
             except MillraceError as exc:
                 form.add_error(None, str(exc))

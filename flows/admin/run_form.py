@@ -3,7 +3,8 @@
 Converting and checking inputs stays the engine's job (`execution_start` coerces them); the
 form only turns text into the declared type so that a typo is reported next to its field.
 Inputs left empty are not sent, so the declared default applies. Undeclared inputs, which
-flows accept and pass through, can be given as a JSON object.
+flows accept and pass through, can be given as a JSON object. A FILE input is a file upload,
+given to `execution_start` as a file (stored with the execution), never as a value.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import json
 from typing import Any
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 
 from core import jsonlimits
-from core.errors import ValidationFailed
+from core.errors import MillraceError
 from flows.definitions import FlowInput, InputType
 
 EXTRA = "_extra"
@@ -56,6 +58,8 @@ def _field(declared: FlowInput) -> forms.Field:
     help_text += f" — {declared.description}" if declared.description else ""
     options: dict[str, Any] = {"label": declared.id, "required": required, "help_text": help_text}
     kind = declared.type
+    if kind == InputType.FILE:  # stored with the execution; its tasks get the file's URI
+        return forms.FileField(allow_empty_file=True, widget=forms.FileInput, **options)
     if kind == InputType.INT:
         return forms.IntegerField(initial=initial, **options)
     if kind == InputType.FLOAT:
@@ -113,6 +117,8 @@ class RunForm(forms.Form):
         values: dict[str, Any] = dict(self.cleaned_data.get(EXTRA) or {})
         for item in self.declared:
             value = self.cleaned_data.get(PREFIX + item.id)
+            if item.type == InputType.FILE:  # uploads go to `execution_start` as files
+                continue
             if value is None or (value == "" and item.type == InputType.STRING and not item.required):
                 continue
             if value in ("", []) and item.type != InputType.STRING:  # not given: the default applies
@@ -120,7 +126,14 @@ class RunForm(forms.Form):
             values[item.id] = value
         return values
 
-    def add_service_errors(self, exc: ValidationFailed) -> None:
+    def uploads(self) -> dict[str, UploadedFile]:
+        """The files of the FILE inputs given, by input id."""
+        files = {
+            item.id: self.cleaned_data.get(PREFIX + item.id) for item in self.declared if item.type == InputType.FILE
+        }
+        return {input_id: upload for input_id, upload in files.items() if upload}
+
+    def add_service_errors(self, exc: MillraceError) -> None:
         """Put the engine's input problems (`inputs.<id>`) on their fields."""
         details = exc.details if isinstance(exc.details, list) else []
         for detail in details:
