@@ -21,6 +21,11 @@ TASK = {
     "description": "A nested task: name, type and properties (plus retry and timeout).",
 }
 TASKS = {"type": "array", "items": TASK, "minItems": 1}
+#: What a step holding tasks outputs: the outputs of the tasks it ran.
+CHILD_OUTPUTS = {
+    "type": "object",
+    "description": "The outputs of the tasks it ran, by task name (a FlowRunner graph node: its `value`).",
+}
 DURATION = {"type": ["number", "string"], "description": "Seconds, or an ISO 8601 duration such as PT1H."}
 
 
@@ -49,6 +54,7 @@ class If(ControlConstruct):
         },
         "required": ["condition"],
     }
+    output_schema = CHILD_OUTPUTS
     documentation = """\
 Runs one list of tasks or another depending on a condition: the tasks of `then` when it is
 true, those of `else` (optional) when it is false. The step's outcome is `true` or `false`.
@@ -96,6 +102,7 @@ class Switch(ControlConstruct):
         },
         "required": ["value"],
     }
+    output_schema = CHILD_OUTPUTS
     documentation = """\
 Runs the tasks of the case whose key equals `value` (compared as text), or the `default` tasks
 when none does. The step's outcome is the matched case.
@@ -141,6 +148,7 @@ class Parallel(ControlConstruct):
         },
         "required": ["tasks"],
     }
+    output_schema = CHILD_OUTPUTS
     documentation = """\
 Runs its tasks at the same time, each on any free worker, and ends when all have ended; a
 failed task fails the group once the others are done. Use `flow.sequential` inside it for a
@@ -173,6 +181,7 @@ class Sequential(ControlConstruct):
     description = "Runs its tasks one after another (a group, e.g. inside a parallel branch)."
     aliases = ("io.kestra.plugin.core.flow.Sequential",)
     input_schema = {"type": "object", "properties": {"tasks": TASKS}, "required": ["tasks"]}
+    output_schema = CHILD_OUTPUTS
     documentation = """\
 Runs its tasks one after another, as a group: a branch of several steps in a `flow.parallel`,
 or a set of steps kept together.
@@ -207,6 +216,17 @@ class ForEach(ControlConstruct):
             "tasks": TASKS,
         },
         "required": ["items", "tasks"],
+    }
+    output_schema = {
+        "type": "object",
+        "properties": {
+            "iterations": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Per item, in order, the outputs of its tasks by task name.",
+            },
+        },
+        "required": ["iterations"],
     }
     documentation = """\
 Runs its tasks once per item of a list, with `{{ item }}` and `{{ index }}` (from 0) in their
@@ -337,6 +357,7 @@ class Fail(ControlConstruct):
         "type": "object",
         "properties": {"message": {"type": "string", "default": "Flow failed."}},
     }
+    output_schema = {"not": {}, "description": "None: the step fails the execution."}
     documentation = """\
 Fails the execution on purpose with a message, e.g. in a branch of `flow.if` that finds bad data.
 The flow's `errors` tasks then run.

@@ -145,7 +145,8 @@ class Csv(Plugin):
     }
     documentation = """\
 Reads CSV into rows or writes rows as CSV, using Python's `csv` module (quotes, embedded
-delimiters and line breaks are handled as spreadsheets write them).
+delimiters and line breaks are handled as spreadsheets write them). `operation` (`PARSE` or
+`FORMAT`) may be left out: giving `from` parses, giving `rows` formats.
 
 **Parse** (`from` given): `from` is CSV text or the `millrace:///` URI of a file of the flow's
 namespace (an uploaded input, a namespace file, another task's output file). A file is read as

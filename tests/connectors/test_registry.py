@@ -7,15 +7,18 @@ from jsonschema import Draft202012Validator
 
 from connectors.registry import InputError, all_plugins, categories, get_plugin
 
+from .conftest import RunPlugin
+
 BUILT_IN = {
     "REST_CONNECTOR",
     "connector.call",
+    "data.csv",
+    "data.json",
     "data.json.parse",
     "data.json.stringify",
     "data.set",
     "data.template",
     "data.transform",
-    "fibo",
     "flow.fail",
     "flow.forEach",
     "flow.if",
@@ -24,14 +27,36 @@ BUILT_IN = {
     "flow.sequential",
     "flow.subflow",
     "flow.switch",
+    "http.download",
     "http.request",
     "kv.delete",
     "kv.get",
     "kv.set",
+    "mail.send",
+    "notify.discord",
+    "notify.slack",
+    "notify.teams",
+    "notify.webhook",
+    "script.python",
+    "script.shell",
+    "sql.query",
     "util.echo",
+    "util.hash",
     "util.log",
     "util.sleep",
     "webhook",
+}
+HIDDEN = {"fibo"}  # the benchmark's step: runnable, not in the catalog
+MANIFEST_KEYS = {
+    "id",
+    "name",
+    "category",
+    "description",
+    "inputSchema",
+    "outputSchema",
+    "documentation",
+    "example",
+    "aliases",
 }
 
 
@@ -40,15 +65,17 @@ def test_every_built_in_plugin_is_registered_once() -> None:
     assert set(ids) == BUILT_IN
     assert len(ids) == len(set(ids))
     assert ids == sorted(ids)
+    assert {plugin.id for plugin in all_plugins(hidden=True)} == BUILT_IN | HIDDEN
 
 
-@pytest.mark.parametrize("plugin", all_plugins(), ids=lambda plugin: plugin.id)
-def test_manifest_has_the_six_keys_and_valid_schemas(plugin) -> None:
+@pytest.mark.parametrize("plugin", all_plugins(hidden=True), ids=lambda plugin: plugin.id)
+def test_manifest_has_its_keys_and_valid_schemas(plugin) -> None:
     manifest = plugin.manifest()
-    assert set(manifest) == {"id", "name", "category", "description", "inputSchema", "outputSchema"}
+    assert set(manifest) == MANIFEST_KEYS
     assert manifest["id"] == plugin.id
     assert manifest["name"]
     assert manifest["description"]
+    assert manifest["aliases"] == list(plugin.aliases)
     assert manifest["inputSchema"]["type"] == "object"
     Draft202012Validator.check_schema(manifest["inputSchema"])
     Draft202012Validator.check_schema(manifest["outputSchema"])
@@ -83,7 +110,15 @@ def test_unknown_ids_are_not_found() -> None:
 
 
 def test_categories() -> None:
-    assert categories() == ["connector", "data", "flow", "http", "kv", "util"]
+    assert categories() == sorted({plugin.category for plugin in all_plugins()})
+    assert {"connector", "data", "flow", "http", "kv", "util"} <= set(categories())
     assert {plugin.category for plugin in all_plugins() if plugin.id.startswith("flow.")} == {"flow"}
-    assert get_plugin("fibo").category == "util"
+    assert get_plugin("util.hash").category == "util"
+    assert get_plugin("data.csv").category == get_plugin("data.json").category == "data"
     assert get_plugin("REST_CONNECTOR").category == "http"
+
+
+def test_a_hidden_plugin_still_runs_by_its_id(run_plugin: RunPlugin) -> None:
+    fibo = get_plugin("fibo")
+    assert fibo is not None and not fibo.public
+    assert run_plugin("fibo", {"n": 10}).outputs == {"n": 10, "value": 55}

@@ -1,5 +1,6 @@
 """Plugins, credentials (values never shown) and the KV store."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
+from bench.flows import pair_flow
 from connectors.registry import all_plugins
 from tests.api.workflowdev.conftest import API, WD, assert_error
 from tests.factories import KeyValueFactory, MembershipFactory
@@ -41,6 +43,26 @@ def test_plugins_list_every_manifest(api, prefix):
     assert all(p["category"] == "util" for p in api.get(f"{API}/plugins?category=util").json())
     assert_error(api.get(f"{API}/plugins/nope"), 404, "not_found")
     assert_error(APIClient().get(f"{API}/plugins"), 401, "unauthorized")
+
+
+def test_the_benchmark_step_is_not_in_the_catalog(api):
+    ids = {p["id"] for p in api.get(f"{API}/plugins").json()}
+    assert "fibo" not in ids and {"util.log", "util.hash", "data.csv", "data.json"} <= ids
+    assert "fibo" not in {p["id"] for p in api.get(f"{API}/plugins?q=fib").json()}
+    assert api.get(f"{API}/plugins?q=fib")["X-Total-Count"] == "0"
+    assert_error(api.get(f"{API}/plugins/fibo"), 404, "not_found")
+    assert api.get(f"{API}/plugins/categories").json() == sorted({p.category for p in all_plugins()})
+    manifest = api.get(f"{API}/plugins/util.hash").json()
+    assert manifest["documentation"] and "type: util.hash" in manifest["example"]
+
+
+def test_a_benchmark_flow_still_runs_fibo(eager, api, create_flow):
+    flow = create_flow(pair_flow())
+    started = api.post(f"{WD}/flows/{flow['id']}/execute")
+    assert started.status_code == 201, started.content
+    detail = api.get(f"{WD}/executions/{started.json()['executionId']}").json()
+    assert detail["execution"]["status"] == "SUCCESS"
+    assert [json.loads(task["outputs"]) for task in detail["tasks"]] == [{"n": 10, "value": 55}, 55]
 
 
 def test_credentials_crud_never_show_values(api, as_role):
