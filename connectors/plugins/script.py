@@ -338,9 +338,9 @@ class ShellScript(ScriptPlugin):
     namespaceFiles:
       include: ["data/*.csv"]
     outputFiles: ["counts.txt"]
-    commands:
-      - wc -l data/*.csv > counts.txt
-      - echo '::{"outputs": {"files": '"$(ls data | wc -l)"'}}::'
+    script: |
+      wc -l data/*.csv > counts.txt
+      echo "::{\\"outputs\\": {\\"files\\": $(ls data | wc -l)}}::"
 """
 
     def program(self, inputs: dict[str, Any]) -> str:
