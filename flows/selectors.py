@@ -1,14 +1,21 @@
 """Reads of flows, revisions and triggers, scoped to the caller's namespaces (404 outside)."""
 
+import hashlib
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from accounts.models import Account
+from accounts.roles import Role
 from accounts.selectors import scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
+from flows.definitions import DefinitionError, FlowInput, fields, load_yaml
+from flows.definitions.problems import Problems
 from flows.models import Flow, FlowRevision, Trigger
 
 
@@ -66,3 +73,98 @@ def trigger_get(*, account: Account, trigger_id: UUID | str) -> Trigger:
     if trigger is None:
         raise NotFound("Trigger not found.")
     return trigger
+
+
+class RunnableFlow(NamedTuple):
+    """A flow the account may start, with what a caller gives it: its declared inputs."""
+
+    id: UUID
+    namespace: str
+    name: str
+    inputs: tuple[FlowInput, ...]
+
+
+def flow_runnable_list(
+    *, account: Account, namespace: str | None = None, name: str | None = None, chunk_size: int = 2000
+) -> Iterator[RunnableFlow]:
+    """The flows of namespaces where the account may execute, by namespace and name.
+
+    Reads only the names and the current source (no revisions), `chunk_size` rows at a time
+    from one query, so 10,000 flows cost one query and no model instances; each distinct
+    `inputs:` block is parsed once per process (`_declared_inputs`).
+    """
+    queryset = scope_to_namespaces(Flow.objects.all(), account=account, minimum=Role.EXECUTOR)
+    if namespace is not None:
+        queryset = queryset.filter(namespace__name=namespace)
+    if name is not None:
+        queryset = queryset.filter(name=name)
+    rows = queryset.order_by("namespace__name", "name").values_list("id", "namespace__name", "name", "source")
+    for flow_id, namespace_name, flow_name, source in rows.iterator(chunk_size=chunk_size):
+        yield RunnableFlow(flow_id, namespace_name, flow_name, _declared_inputs(source))
+
+
+def flow_runnable_version(*, account: Account) -> tuple[int, str]:
+    """How many flows `flow_runnable_list` would list and when the latest was saved: a cache
+    of the listing keyed on it is never served after a flow is created, changed or deleted."""
+    queryset = scope_to_namespaces(Flow.objects.all(), account=account, minimum=Role.EXECUTOR)
+    counted = queryset.aggregate(count=Count("id"), latest=Max("updated_at"))
+    latest = counted["latest"]
+    return counted["count"], latest.isoformat() if latest else ""
+
+
+#: Declared inputs (None: the text does not parse) by the digest of the text parsed; cleared at the bound.
+_DECLARED_INPUTS: dict[bytes, tuple[FlowInput, ...] | None] = {}
+_DECLARED_INPUTS_MAX = 50_000
+_INPUTS_KEY = re.compile(r"^inputs[ \t]*:", re.MULTILINE)
+
+
+def _declared_inputs(source: str) -> tuple[FlowInput, ...]:
+    """Parsing YAML is the listing's whole cost, so only the top-level `inputs:` block is
+    parsed when it can be cut out, and each distinct text once per process: flows that
+    declare the same inputs share one parse."""
+    if "inputs" not in source:  # no `inputs:` key, nothing to parse
+        return ()
+    block = _inputs_block(source)
+    found = _parsed_inputs(block) if block is not None else None
+    if found is None:  # no block to cut out, or one that needs the rest (an alias to an anchor)
+        found = _parsed_inputs(source)
+    return found or ()
+
+
+def _parsed_inputs(text: str) -> tuple[FlowInput, ...] | None:
+    digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+    if digest not in _DECLARED_INPUTS:
+        if len(_DECLARED_INPUTS) >= _DECLARED_INPUTS_MAX:
+            _DECLARED_INPUTS.clear()
+        _DECLARED_INPUTS[digest] = _parse_inputs(text)
+    return _DECLARED_INPUTS[digest]
+
+
+def _inputs_block(source: str) -> str | None:
+    """The lines of a block-style document's one top-level `inputs:` key: it ends at the next
+    line that starts a key or a document marker in column 0. None when there is no such key
+    (flow style, JSON, an indented document) or more than one: the whole source is parsed."""
+    starts = [match.start() for match in _INPUTS_KEY.finditer(source)]
+    if len(starts) != 1:
+        return None
+    lines = source[starts[0] :].splitlines(keepends=True)
+    end = 1
+    for line in lines[1:]:
+        item = line.startswith("-") and line[1:2] in ("", " ", "\t", "\n", "\r")
+        if not (item or line[:1] in (" ", "\t", "#", "\n", "\r")):
+            break
+        end += 1
+    return "".join(lines[:end])
+
+
+def _parse_inputs(text: str) -> tuple[FlowInput, ...] | None:
+    """The inputs `text` declares, as the compiler reads them; None when it does not parse.
+    Problems elsewhere in a definition (a plugin since removed) do not matter here: the
+    inputs are what a caller may give, whatever the run then does."""
+    try:
+        data = load_yaml(text).data
+    except DefinitionError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return tuple(fields.inputs(Problems(), data.get("inputs"), ("inputs",)))

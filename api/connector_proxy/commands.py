@@ -4,16 +4,26 @@ SpiffWorkflow backends call commands by id (`http/GetRequest`) with flat paramet
 the answer from an envelope. The table is built from the plugin manifests, so the proxy and
 flow tasks share one implementation (the network policy, timeouts and size caps included).
 A command returns a `CommandResult`; the view only renders it. `millrace/RunFlow` is in
-`run_flow`.
+`run_flow`; the `flows/<namespace>/<name>` commands, one per flow the caller may run, in
+`flow_commands`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from api.connector_proxy.protocol import CALLBACK_PARAMETER, SPIFF_PREFIX, Caller, CommandResult, invalid
+from api.connector_proxy.flow_commands import flow_command, flow_commands_json
+from api.connector_proxy.protocol import (
+    CALLBACK_PARAMETER,
+    SPIFF_PREFIX,
+    Caller,
+    Command,
+    CommandResult,
+    Parameter,
+    invalid,
+)
 from api.connector_proxy.run_flow import RUN_FLOW_PARAMETERS, run_flow
 from connectors import http
 from connectors.files import FileAccess
@@ -23,30 +33,10 @@ from core import jsonlimits
 from core.errors import BadRequest, NotFound
 from vault.masking import Masker
 
-__all__ = ["Caller", "Command", "CommandResult", "Parameter", "commands", "run_command"]
+__all__ = ["Caller", "Command", "CommandResult", "Parameter", "command_list_json", "commands", "run_command"]
 
 #: Refusals of the caller's own making are answered 400; upstream failures 500, as the seed shows.
 _CLIENT_ERRORS = frozenset({"NETWORK_POLICY_ERROR", "INVALID_URL"})
-
-
-@dataclass(frozen=True)
-class Parameter:
-    id: str
-    type: str  # str | int | bool | any, as SpiffWorkflow's editor knows them
-    required: bool = False
-
-    def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "required": self.required}
-
-
-@dataclass(frozen=True)
-class Command:
-    id: str
-    parameters: tuple[Parameter, ...]
-    execute: Callable[[dict[str, Any], Caller, str | None], CommandResult]
-
-    def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "parameters": [p.describe() for p in self.parameters]}
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -85,9 +75,16 @@ def commands() -> dict[str, Command]:
     return table
 
 
+def command_list_json(caller: Caller) -> str:
+    """The JSON text `GET /v1/commands` answers the caller: the table, then its flows' commands."""
+    table = json.dumps([command.describe() for command in commands().values()], separators=(",", ":"))
+    flows = flow_commands_json(caller)
+    return table if flows == "[]" else f"{table[:-1]},{flows[1:]}"
+
+
 def run_command(command_id: str, parameters: Any, caller: Caller) -> CommandResult:
-    """Check the parameters against the table, strip `spiff__*` ones, and run the command."""
-    command = commands().get(command_id)
+    """Check the parameters against the command's, strip `spiff__*` ones, and run the command."""
+    command = commands().get(command_id) or flow_command(command_id, caller)
     if command is None:
         raise NotFound(f"Unknown command '{command_id}'.", code="command_not_found")
     if not isinstance(parameters, dict):

@@ -1,4 +1,4 @@
-"""The connector proxy's wire format (SpiffWorkflow's): the envelope, a command's result and
+"""The connector proxy's wire format (SpiffWorkflow's): the envelope, a command, its result and
 caller, the parameters that are SpiffWorkflow's own, and refused parameters.
 
 One `envelope()` renders every answer: `POST /v1/do/...`, errors, the callback acknowledgement
@@ -7,8 +7,9 @@ and the body PUT to a `spiff__callback_url` when a `millrace/RunFlow` execution 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from core.errors import BadRequest
 
@@ -45,6 +46,26 @@ class Caller:
     account: Any = None
 
 
+@dataclass(frozen=True)
+class Parameter:
+    id: str
+    type: str  # str | int | bool | any, as SpiffWorkflow's editor knows them
+    required: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "required": self.required}
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str
+    parameters: tuple[Parameter, ...]
+    execute: Callable[[dict[str, Any], Caller, str | None], CommandResult]
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "parameters": [p.describe() for p in self.parameters]}
+
+
 def envelope(
     body: Any, *, http_status: int, error: dict[str, str] | None = None, logs: list[str] | None = None
 ) -> dict[str, Any]:
@@ -56,6 +77,6 @@ def envelope(
     }
 
 
-def invalid(problems: list[str]) -> None:
+def invalid(problems: list[str]) -> NoReturn:
     """Refuse a command's parameters, naming every problem (400 `invalid_parameters`)."""
     raise BadRequest(f"Invalid parameters: {'; '.join(problems)}", code="invalid_parameters", details=problems)

@@ -37,23 +37,38 @@ def run_flow(parameters: dict[str, Any], caller: Caller, callback_url: str | Non
     inputs = parameters.get("inputs")
     if inputs is not None and not isinstance(inputs, dict):
         invalid(["inputs: must be an object"])
+    return start_flow(
+        flow,
+        inputs or {},
+        account=caller.account,
+        callback_url=callback_url,
+        wait_seconds=settings.MILLRACE_WEBHOOK_WAIT_SECONDS,
+    )
+
+
+def start_flow(
+    flow: Flow, inputs: dict[str, Any], *, account: Any, callback_url: str | None, wait_seconds: float
+) -> CommandResult:
+    """Start `flow` as `account` (executor role): 202 when the result goes to `callback_url`,
+    else its result once it ends within `wait_seconds`, else 202 with the execution id as `task_id`.
+    Shared by `millrace/RunFlow` and the `flows/<namespace>/<name>` commands."""
     if callback_url is not None:
         _check_callback_url(callback_url)
     execution = execution_start(
-        actor=caller.account,
+        actor=account,
         flow=flow,
-        inputs=inputs or {},
+        inputs=inputs,
         origin="connector",
         trigger_data={CALLBACK_URL_KEY: callback_url} if callback_url else None,
     )
     logs = [f"Started flow '{flow.namespace.name}/{flow.name}' as execution {execution.pk}"]
     if callback_url is None:
-        _wait_for_end(execution, float(settings.MILLRACE_WEBHOOK_WAIT_SECONDS))
+        _wait_for_end(execution, float(wait_seconds))
         if execution.is_terminal:
             result = flow_result(execution)
             result.logs = [*logs, *result.logs]
             return result
-        logs.append(f"Execution still {execution.status} after {settings.MILLRACE_WEBHOOK_WAIT_SECONDS} seconds")
+        logs.append(f"Execution still {execution.status} after {wait_seconds} seconds")
     else:
         logs.append("The result will be PUT to the callback URL")
     return CommandResult({"task_id": str(execution.pk), "status": "processing"}, 202, None, logs)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from api.connector_proxy.authentication import ConnectorApiKeyAuthentication, IsAccountOrBackend
-from api.connector_proxy.commands import commands, run_command
+from api.connector_proxy.commands import command_list_json, run_command
 from api.connector_proxy.dialect import DIALECT
 from api.connector_proxy.protocol import Caller, envelope
 from api.dialect import DialectViewMixin
@@ -43,9 +44,10 @@ class CommandListView(ConnectorAPIView):
         responses={200: build_array_type(build_basic_type(OpenApiTypes.OBJECT))},
         summary="List the commands and their parameters",
     )
-    def get(self, request: Request) -> Response:
-        """List the available commands of each plugin, with their parameters."""
-        return Response([command.describe() for command in commands().values()])
+    def get(self, request: Request) -> HttpResponse:
+        """List the available commands of each plugin, with their parameters: the http commands,
+        `millrace/RunFlow`, and `flows/<namespace>/<name>` for each flow the caller may run."""
+        return HttpResponse(command_list_json(_caller(request)), content_type="application/json")
 
 
 class CommandRunView(ConnectorAPIView):
@@ -61,8 +63,38 @@ class CommandRunView(ConnectorAPIView):
     def post(self, request: Request, plugin: str, command: str) -> Response:
         """Execute a command, e.g. `http/GetRequest`, with its parameters. The answer is the command's response
         envelope; its status is the command's `http_status`."""
-        caller = Caller(account=request.user if isinstance(request.user, Account) else None)
-        result = run_command(f"{plugin}/{command}", _body(request), caller)
+        result = run_command(f"{plugin}/{command}", _body(request), _caller(request))
+        return Response(result.as_envelope(), status=result.outer_status)
+
+
+class FlowCommandRunView(ConnectorAPIView):
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="The flow ended: its outputs are `command_response.body`"
+            ),
+            (202, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="Running: the result goes to `spiff__callback_url`, or `task_id` is the execution id",
+            ),
+            (400, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="`invalid_parameters`: an unknown input, or one of the wrong type"
+            ),
+            (404, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="`command_not_found`: no flow of that name the caller may run"
+            ),
+            (500, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="The flow failed: `error.error_code` is FLOW_FAILED, ..."
+            ),
+        },
+        summary="Run a flow as a command; its declared inputs are the parameters",
+    )
+    def post(self, request: Request, namespace: str, name: str) -> Response:
+        """Run the flow `name` of `namespace` (the command `flows/<namespace>/<name>`) with its inputs as
+        the parameters. With `spiff__callback_url` it answers 202 and PUTs the result envelope there
+        when the flow ends; without, it waits up to MILLRACE_CONNECTOR_WAIT_SECONDS for the outputs."""
+        result = run_command(f"flows/{namespace}/{name}", _body(request), _caller(request))
         return Response(result.as_envelope(), status=result.outer_status)
 
 
@@ -80,6 +112,10 @@ class CallbackView(ConnectorAPIView):
             raise BadRequest("The callback body is not valid JSON.", code="invalid_callback_body") from exc
         run = task_complete_callback(token=token, payload=payload)
         return Response(envelope({"task_id": str(run.pk), "status": "accepted"}, http_status=200))
+
+
+def _caller(request: Request) -> Caller:
+    return Caller(account=request.user if isinstance(request.user, Account) else None)
 
 
 def _body(request: Request) -> Any:
