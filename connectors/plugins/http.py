@@ -204,6 +204,8 @@ Sends one HTTP request and returns the response's status, headers and body.
 - **url**: http or https only. The network policy applies to the host and to every redirect
   (at most 5 are followed): loopback, private, link-local and cloud-metadata addresses are
   refused unless the operator opens them with `MILLRACE_HTTP_ALLOWED_NETWORKS`.
+- **method**: GET (default), POST, PUT, PATCH, DELETE, HEAD or OPTIONS; **headers**: numbers
+  and booleans are sent as their JSON text.
 - **params**: the query string; a list repeats the parameter, `null` leaves it out.
 - **body** and **body_format**: `json` (default) sends any value as JSON; `form` sends an object
   form-encoded; `raw` sends a string as is (`text/plain` unless a `Content-Type` header says
@@ -309,12 +311,15 @@ class Webhook(Plugin):
     previous_outputs_input = "body"
     documentation = """\
 Delivers a JSON payload to a URL, FlowRunner's `webhook` node: `POST` unless `method` says
-otherwise, the `body` as JSON (`null` is sent as the JSON `null`). In a nodes-format flow, a
-node without `body` sends the previous node's outputs. A body that is a file URI sends the
-file's bytes (`application/octet-stream` unless a header sets the type).
+otherwise, with the request `headers` given, the `body` as JSON (`null` is sent as the JSON
+`null`). In a nodes-format flow, a node without `body` sends the previous node's outputs. A
+body that is a file URI sends the file's bytes (`application/octet-stream` unless a header
+sets the type).
 
-The network policy, redirects, timeouts and the response cap are those of `http.request`; a
-status of 400 or above fails the step unless `fail_on_status` is `false`. For chat services
+The `url` is checked by the network policy at every redirect hop, as for `http.request`;
+`timeout` bounds the whole call (default `MILLRACE_HTTP_TIMEOUT`), and the response is capped
+at `MILLRACE_HTTP_MAX_RESPONSE_BYTES`. A status of 400 or above fails the step unless
+`fail_on_status` is `false`. For chat services
 (Slack, Teams, Discord) use the `notify.*` plugins: they retry on 429 and 5xx.
 
 Outputs: `status_code`, `headers`, `body` (parsed JSON when the response says JSON, else text).

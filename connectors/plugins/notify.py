@@ -66,6 +66,17 @@ _OUTPUTS = {
 }
 
 
+_RETRIES_DOC = """\
+- **Retries**: a 429 or 5xx answer is retried after its `Retry-After` (seconds, fractions
+  included, or an HTTP date), or else after 1, 2, 4 … seconds: at most `maxRetries` times
+  (default 3), while the pauses add up to no more than `maxRetryWait` seconds (default 60), and
+  never past the task's own timeout. Giving up fails the step with `HTTP_ERROR`, the status and
+  the start of the service's answer. Any other 4xx answer fails at once. Connection errors and
+  timeouts are not retried: the message may have arrived (a task-level `retry` repeats the
+  whole step). `timeout` bounds each attempt (default `MILLRACE_HTTP_TIMEOUT`).
+"""
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """A Retry-After header in seconds (`120`, or an HTTP date); None when absent or unreadable.
 
@@ -204,7 +215,8 @@ class SlackNotification(_Notification):
         "io.kestra.plugin.slack.notifications.SlackIncomingWebhook",
     )
     description = "Posts a message to a Slack incoming webhook; retries on 429 and 5xx after Retry-After."
-    documentation = """\
+    documentation = (
+        """\
 Posts to a [Slack incoming webhook](https://api.slack.com/messaging/webhooks).
 
 - **url**: the webhook URL (`https://hooks.slack.com/services/...`). Its path is the token:
@@ -214,15 +226,14 @@ Posts to a [Slack incoming webhook](https://api.slack.com/messaging/webhooks).
   `channel`, `username`, `icon_emoji`, `icon_url` (webhooks made by newer Slack apps ignore them).
 - **payload**: the whole JSON body instead (an object, or a string holding JSON), for Block
   Kit messages: `{"blocks": [...]}`. It is sent as is; text and the options above are not added.
-- **Retries**: a 429 or 5xx answer is retried after its `Retry-After` (seconds or an HTTP date)
-  or else after 1, 2, 4 … seconds, at most `maxRetries` times (default 3) and while the pauses
-  add up to no more than `maxRetryWait` seconds (default 60) and end before the step's timeout.
-  Other 4xx answers (`invalid_payload`, `no_service`) fail at once with the status and the
-  start of Slack's answer. Connection errors and timeouts are not retried: the message may
-  have arrived. A task-level `retry` adds attempts of the whole step.
+"""
+        + _RETRIES_DOC
+        + """
+Slack answers errors such as `400 invalid_payload` or `404 no_service` in plain text.
 
 Outputs: `statusCode`, `body` (Slack's answer, `ok`), `attempts`.
 """
+    )
     example = """\
 - name: tell-the-team
   type: notify.slack
@@ -257,7 +268,8 @@ class TeamsNotification(_Notification):
     service = "Teams"
     aliases = (f"{_KESTRA}.teams.TeamsIncomingWebhook",)
     description = "Posts a message card to a Microsoft Teams incoming webhook; retries on 429 and 5xx."
-    documentation = """\
+    documentation = (
+        """\
 Posts to a Microsoft Teams incoming webhook (a channel's connector, or a Workflows webhook).
 
 - **url**: the webhook URL; it is a credential, keep it in a secret. Logs and errors name the
@@ -267,11 +279,12 @@ Posts to a Microsoft Teams incoming webhook (a channel's connector, or a Workflo
   (a hex colour such as `0076D7`) when given.
 - **payload**: the whole JSON body instead, sent as is: an Adaptive Card envelope for a Teams
   Workflows webhook (`{"type": "message", "attachments": [...]}`), or any MessageCard.
-- **Retries**: 429 and 5xx answers are retried as for `notify.slack` (`Retry-After`,
-  `maxRetries`, `maxRetryWait`, the step's timeout); other 4xx answers fail at once.
-
+"""
+        + _RETRIES_DOC
+        + """
 Outputs: `statusCode`, `body` (the connector answers `1`), `attempts`.
 """
+    )
     example = """\
 - name: alert-ops
   type: notify.teams
@@ -314,7 +327,8 @@ class DiscordNotification(_Notification):
     aliases = (f"{_KESTRA}.discord.DiscordIncomingWebhook",)
     text_inputs = ("text", "messageText", "content")
     description = "Posts a message to a Discord webhook; retries on 429 and 5xx after Retry-After."
-    documentation = """\
+    documentation = (
+        """\
 Posts to a [Discord webhook](https://discord.com/developers/docs/resources/webhook#execute-webhook).
 
 - **url**: the webhook URL (`https://discord.com/api/webhooks/<id>/<token>`); its path is the
@@ -323,11 +337,12 @@ Posts to a [Discord webhook](https://discord.com/developers/docs/resources/webho
   as `content` (Discord allows 2000 characters), with **username** and **avatarUrl** (sent as
   `username`, `avatar_url`) when given.
 - **payload**: the whole JSON body instead, sent as is (embeds: `{"embeds": [...]}`).
-- **Retries**: 429 and 5xx answers are retried as for `notify.slack`; Discord's fractional
-  `Retry-After` (`0.5`) is honoured. Other 4xx answers fail at once.
-
+"""
+        + _RETRIES_DOC
+        + """
 Outputs: `statusCode` (Discord answers 204), `body` (empty then), `attempts`.
 """
+    )
     example = """\
 - name: post-release
   type: notify.discord
@@ -359,7 +374,8 @@ class WebhookNotification(_Notification):
     name = "Webhook message"
     service = "Webhook"
     description = 'Posts {"text": ...} (or a payload) to any incoming webhook; retries on 429 and 5xx.'
-    documentation = """\
+    documentation = (
+        """\
 Posts a message to any service with a Slack-style incoming webhook (Mattermost, Rocket.Chat,
 Google Chat, Zulip's Slack-compatible endpoint, your own).
 
@@ -367,13 +383,14 @@ Google Chat, Zulip's Slack-compatible endpoint, your own).
 - **text** (or **messageText**): sent as `{"text": "..."}`.
 - **payload**: the whole JSON body instead, sent as is (an object, or a string holding JSON).
 - **headers**: extra request headers (an `Authorization` the service wants); never logged.
-- **Retries**: 429 and 5xx answers are retried as for `notify.slack` (`Retry-After`,
-  `maxRetries`, `maxRetryWait`, the step's timeout); other 4xx answers fail at once.
-
+"""
+        + _RETRIES_DOC
+        + """
 For arbitrary HTTP calls without retries, use `http.request` or `webhook`.
 
 Outputs: `statusCode`, `body` (the service's answer, at most 4096 characters), `attempts`.
 """
+    )
     example = """\
 - name: notify-chat
   type: notify.webhook
