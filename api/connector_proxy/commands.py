@@ -36,7 +36,7 @@ from vault.masking import Masker
 __all__ = ["Caller", "Command", "CommandResult", "Parameter", "command_list_json", "commands", "run_command"]
 
 #: Refusals of the caller's own making are answered 400; upstream failures 500, as the seed shows.
-_CLIENT_ERRORS = frozenset({"NETWORK_POLICY_ERROR", "INVALID_URL"})
+_CLIENT_ERRORS = frozenset({"NETWORK_POLICY_ERROR", "INVALID_URL", "FILE_NOT_FOUND"})
 
 
 # --- the table ---------------------------------------------------------------------------------
