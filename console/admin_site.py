@@ -8,9 +8,11 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path, reverse
 
 from accounts.selectors import namespace_roles
 from console.dashboard import dashboard_for
+from console.plugin_reference import plugin_catalog
 
 
 def can_use_console(account: Any) -> bool:
@@ -57,12 +59,51 @@ class MillraceAdminSite(admin.AdminSite):
         return can_use_console(request.user)
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
-        """Empty outside the console (the login page builds a menu too): role checks need an account."""
+        """Empty outside the console (the login page builds a menu too): role checks need an account.
+
+        The whole list (the index, the sidebar) ends with a "Reference" section linking the pages
+        that are no model's, such as the plugin reference.
+        """
         if not self.has_permission(request):
             return []
-        return super().get_app_list(request, app_label)
+        apps = super().get_app_list(request, app_label)
+        return apps if app_label else [*apps, _reference_section()]
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        return [
+            path("plugins/", self.admin_view(self.plugin_reference), name="plugin_reference"),
+            *super().get_urls(),
+        ]
+
+    def plugin_reference(self, request: HttpRequest) -> TemplateResponse:
+        """Every public plugin by category: documentation, input and output schemas, an example task.
+
+        Any console account may read it: the catalog is the same for every namespace.
+        """
+        context = {**self.each_context(request), "title": "Plugin reference", "categories": plugin_catalog()}
+        return TemplateResponse(request, "admin/millrace/plugin_reference.html", context)
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         """The dashboard: executions, failures, agents and the task queue, in the caller's namespaces."""
         context = {"dashboard": dashboard_for(request.user), **(extra_context or {})}
         return super().index(request, extra_context=context)
+
+
+def _reference_section() -> dict[str, Any]:
+    """An entry of the admin's app list (the shape `admin/app_list.html` reads) for the reference pages."""
+    url = reverse("admin:plugin_reference")
+    plugins = {
+        "name": "Plugins",
+        "object_name": "PluginReference",
+        "admin_url": url,
+        "add_url": None,
+        "view_only": True,
+        "perms": {"add": False, "change": False, "delete": False, "view": True},
+    }
+    return {
+        "name": "Reference",
+        "app_label": "reference",
+        "app_url": url,
+        "has_module_perms": True,
+        "models": [plugins],
+    }
