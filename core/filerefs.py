@@ -23,7 +23,7 @@ EXECUTIONS = "executions"
 MAX_NAME_CHARS = 255
 MAX_PATH_CHARS = 1024
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\\ud800-\udfff]")  # and lone surrogates: no file name holds one
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -50,8 +50,11 @@ def clean_path(path: str) -> str:
     segments = [segment for segment in path.split("/") if segment not in ("", ".")]
     if any(segment == ".." for segment in segments):
         raise FileRefError("A file path may not contain '..'.")
-    if any(len(segment) > MAX_NAME_CHARS for segment in segments):
-        raise FileRefError(f"A file or directory name is at most {MAX_NAME_CHARS} characters.")
+    # a file system counts a name's bytes: 255 characters, fewer when they are not ASCII
+    if any(len(segment.encode()) > MAX_NAME_CHARS for segment in segments):
+        raise FileRefError(
+            f"A file or directory name is at most {MAX_NAME_CHARS} characters ({MAX_NAME_CHARS} bytes in UTF-8)."
+        )
     if not segments:
         raise FileRefError("A file path must name a file.")
     return "/".join(segments)

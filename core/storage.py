@@ -9,6 +9,8 @@ they stream, so an oversize file is refused before any of it is stored.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -74,16 +76,24 @@ def put(key: str, content: bytes | str | IO | Iterable[bytes], *, limit: int | N
     return size
 
 
+def _is_file(storage: Storage, key: str) -> bool:
+    """A file, not a directory: a local directory `exists` too, a bucket has none."""
+    if isinstance(storage, FileSystemStorage):
+        return os.path.isfile(storage.path(key))
+    return storage.exists(key)
+
+
 def open_file(key: str) -> IO[bytes]:
     """The file at `key`, opened for reading; FileNotFoundError when there is none."""
     storage = backend()
-    if not storage.exists(key):
+    if not _is_file(storage, key):
         raise FileNotFoundError(key)
     return storage.open(key, "rb")
 
 
 def exists(key: str) -> bool:
-    return backend().exists(key)
+    """Whether a file (not a directory) is stored at `key`."""
+    return _is_file(backend(), key)
 
 
 def size(key: str) -> int:
@@ -92,10 +102,24 @@ def size(key: str) -> int:
 
 def delete(key: str) -> bool:
     storage = backend()
-    if not storage.exists(key):
+    if not _is_file(storage, key):
         return False
     storage.delete(key)
+    _prune(storage, posixpath.dirname(key))
     return True
+
+
+def _prune(storage: Storage, prefix: str) -> None:
+    """Remove the local directories a deletion left empty, up to the root: in a bucket a
+    directory is only the files under it, and listings look the same on both backends."""
+    if not isinstance(storage, FileSystemStorage):
+        return
+    while prefix:
+        try:
+            os.rmdir(storage.path(prefix))
+        except OSError:  # not empty, or already gone
+            return
+        prefix = posixpath.dirname(prefix)
 
 
 def listing(prefix: str) -> list[Entry]:
@@ -103,7 +127,7 @@ def listing(prefix: str) -> list[Entry]:
     storage = backend()
     try:
         dirs, files = storage.listdir(prefix)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there, or a local file
         return []
     entries = [Entry(name, True) for name in sorted(dirs)]
     for name in sorted(files):
@@ -134,4 +158,5 @@ def delete_prefix(prefix: str) -> int:
         storage.delete(key)
     if isinstance(storage, FileSystemStorage):
         shutil.rmtree(storage.path(prefix), ignore_errors=True)  # the now empty directories
+        _prune(storage, posixpath.dirname(prefix))
     return len(keys)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from api.workflowdev.views import catalog, executions, flows, namespaces, triggers
+from api.workflowdev.views import catalog, executions, files, flows, namespaces, triggers
 from api.workflowdev.views.auth import LoginView, LogoutView, RefreshView, RegisterView
 from api.workflowdev.views.ops import AuditViewSet, HealthView, MetricsView, ReadyView
 
@@ -38,6 +38,15 @@ own_patterns = [
         namespaces.MemberDetailView.as_view(),
         name="member",
     ),
+    path("api/v1/namespaces/<str:name>/files", files.NamespaceFilesView.as_view(), name="namespace-files"),
+    path(
+        "api/v1/namespaces/<str:name>/files/directory",
+        files.NamespaceFileDirectoryView.as_view(),
+        name="namespace-file-directory",
+    ),
+    path(
+        "api/v1/namespaces/<str:name>/files/stats", files.NamespaceFileStatsView.as_view(), name="namespace-file-stats"
+    ),
 ]
 
 # flows and executions: owned at the root by MILLRACE_ROOT_DIALECT, always under /workflowdev/
@@ -55,6 +64,8 @@ shared_patterns = [
     path("api/v1/executions/<str:id>/cancel", executions.ExecutionCancelView.as_view(), name="execution-cancel"),
     path("api/v1/executions/<str:id>/retry", executions.ExecutionRetryView.as_view(), name="execution-retry"),
     path("api/v1/executions/<str:id>/replay", executions.ExecutionReplayView.as_view(), name="execution-replay"),
+    path("api/v1/executions/<str:id>/file", files.ExecutionFileView.as_view(), name="execution-file"),
+    path("api/v1/executions/<str:id>/file/metas", files.ExecutionFileMetasView.as_view(), name="execution-file-metas"),
 ]
 
 app_name = "workflowdev"

@@ -6,6 +6,11 @@ held for long and running executions never wait on a purge: only ended execution
 (QUEUED, RUNNING, WAITING and PAUSED ones are never purged), and a chunk's statements touch
 only their rows. Candidates are read through the `(namespace, status, created_at)` index; an
 execution counts as old when it was created and finished before the cutoff.
+
+The stored files of purged executions (`<namespace>/executions/<id>/...`) go once their chunk
+has committed (or the transaction enclosing the purge): one listing of the namespace's
+execution files per chunk, then only the executions that have any are deleted, so a bucket is
+not asked once per execution.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from accounts.models import AuditEntry, Namespace
+from core import storage
+from core.filerefs import EXECUTIONS, execution_prefix
 from executions.models import (
     TERMINAL_EXECUTION_STATUSES,
     Approval,
@@ -77,18 +85,34 @@ def _delete_chunk(ids: list) -> PurgeCounts:
     """
     with transaction.atomic():
         # re-checked under the transaction: a retry may have queued one again since it was read
-        ids = list(
-            Execution.objects.filter(pk__in=ids, status__in=TERMINAL_EXECUTION_STATUSES).values_list("pk", flat=True)
+        rows = list(
+            Execution.objects.filter(pk__in=ids, status__in=TERMINAL_EXECUTION_STATUSES).values_list(
+                "pk", "namespace__name"
+            )
         )
-        if not ids:
+        if not rows:
             return PurgeCounts()
+        ids = [pk for pk, _ in rows]
         Execution.objects.filter(parent_task__execution_id__in=ids).exclude(pk__in=ids).update(parent_task=None)
         events = ExecutionEvent.objects.filter(execution_id__in=ids)._raw_delete(ExecutionEvent.objects.db)
         Approval.objects.filter(execution_id__in=ids)._raw_delete(Approval.objects.db)
         CallbackDelivery.objects.filter(execution_id__in=ids)._raw_delete(CallbackDelivery.objects.db)
         runs = TaskRun.objects.filter(execution_id__in=ids)._raw_delete(TaskRun.objects.db)
         executions, _ = Execution.objects.filter(pk__in=ids).delete()
+        # now, or when an enclosing transaction commits; a storage failure is logged, the purge stands
+        transaction.on_commit(partial(_delete_files, rows), robust=True)
     return PurgeCounts(executions=executions, task_runs=runs, events=events)
+
+
+def _delete_files(rows: list[tuple[object, str]]) -> None:
+    """The stored files of purged executions (pk, namespace name), one listing per namespace."""
+    by_namespace: dict[str, set[str]] = {}
+    for pk, name in rows:
+        by_namespace.setdefault(name, set()).add(str(pk))
+    for name, ids in by_namespace.items():
+        having = {entry.name for entry in storage.listing(f"{name}/{EXECUTIONS}") if entry.is_dir}
+        for execution_id in sorted(having & ids):
+            storage.delete_prefix(execution_prefix(name, execution_id))
 
 
 def purge_executions(

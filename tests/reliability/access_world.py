@@ -1,6 +1,7 @@
 """The objects the access matrix and the schema tests act on: one namespace of the caller's
 ("production") and one of somebody else's ("elsewhere"), each with a flow, an execution,
-a pending approval, a trigger, a credential, a KV entry, an agent and its message.
+a pending approval, a trigger, a credential, a KV entry, an agent and its message, a
+namespace file and a file of the execution.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Any
 
 from accounts.models import Account, Namespace
 from accounts.roles import Role
+from core import storage
+from core.filerefs import execution_file_key, namespace_file_key, uri
 from executions.models import ExecutionStatus, TaskStatus
 from flows.models import Trigger
 from tests.conftest import token_for
@@ -77,6 +80,10 @@ def _side(namespace: Namespace, owner: Account, tag: str) -> Side:
     _secret("PERSONAL", "personal-value", account=member)
     guest = AccountFactory(role=Role.VIEWER, default_namespace=None, username=f"guest-{tag}")
     MembershipFactory(account=guest, namespace=namespace, role=Role.VIEWER)
+    storage.delete_prefix(namespace.name)  # stored files outlive a rebuilt world's rows
+    storage.put(namespace_file_key(namespace.name, "notes.txt"), f"notes-{tag}")
+    report = execution_file_key(namespace.name, str(failed.pk), "outputs/report.txt")
+    storage.put(report, f"report-{tag}")
     return Side(
         {
             "ns": namespace.name,
@@ -96,6 +103,7 @@ def _side(namespace: Namespace, owner: Account, tag: str) -> Side:
             "member": str(member.pk),
             "member_name": member.username,
             "guest": str(guest.pk),
+            "execution_file": uri(report),
         }
     )
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
@@ -35,6 +36,7 @@ class Row:
     expect: str  # "anon viewer executor editor admin / other"
     body: Any = None
     mounts: tuple[str, ...] = ("",)
+    format: str = "json"  # "multipart": each body value is sent as a file part
 
     @property
     def own(self) -> dict[str, int]:
@@ -165,6 +167,19 @@ TABLE: list[Row] = [
     Row("GET", "/api/v1/namespaces/{ns}/members", "401 200 200 200 200 / 404", None, WD),
     Row("PUT", "/api/v1/namespaces/{ns}/members/{member}", "401 403 403 403 200 / 404", {"role": "executor"}, WD),
     Row("DELETE", "/api/v1/namespaces/{ns}/members/{guest}", "401 403 403 403 204 / 404", None, WD),
+    Row("GET", "/api/v1/namespaces/{ns}/files?path=notes.txt", "401 200 200 200 200 / 404", None, WD),
+    Row(
+        "POST",
+        "/api/v1/namespaces/{ns}/files?path=notes.txt",
+        "401 403 403 200 200 / 404",
+        {"fileContent": "replaced"},
+        WD,
+        "multipart",
+    ),
+    Row("DELETE", "/api/v1/namespaces/{ns}/files?path=notes.txt", "401 403 403 204 204 / 404", None, WD),
+    Row("PUT", "/api/v1/namespaces/{ns}/files?from=notes.txt&to=moved.txt", "401 403 403 204 204 / 404", None, WD),
+    Row("GET", "/api/v1/namespaces/{ns}/files/directory", "401 200 200 200 200 / 404", None, WD),
+    Row("GET", "/api/v1/namespaces/{ns}/files/stats?path=notes.txt", "401 200 200 200 200 / 404", None, WD),
     Row("GET", "/api/v1/flows", "401 200 200 200 200 / -", None, WD_SHARED),
     Row("POST", "/api/v1/flows", "401 403 403 201 201 / 404", {"namespace": "{ns}", "yamlContent": TASKS}, WD_SHARED),
     Row("POST", "/api/v1/flows/validate", "401 200 200 200 200 / -", {"yamlContent": TASKS}, WD_SHARED),
@@ -190,6 +205,16 @@ TABLE: list[Row] = [
         "POST",
         "/api/v1/executions/{execution}/replay?taskRunId={failed_run}",
         "401 403 201 201 201 / 404",
+        None,
+        WD_SHARED,
+    ),
+    Row(
+        "GET", "/api/v1/executions/{execution}/file?path={execution_file}", "401 200 200 200 200 / 404", None, WD_SHARED
+    ),
+    Row(
+        "GET",
+        "/api/v1/executions/{execution}/file/metas?path={execution_file}",
+        "401 200 200 200 200 / 404",
         None,
         WD_SHARED,
     ),
@@ -276,8 +301,10 @@ def _request(world: World, row: Row, mount: str, caller: str, side: Side) -> Any
         _secret("MINE", "mine-value", account=world.accounts[caller])
     path = mount + row.path.format(**values)
     body = _fill(row.body, values)
+    if row.format == "multipart":
+        body = {name: SimpleUploadedFile(name, content.encode()) for name, content in body.items()}
     call = getattr(client, row.method.lower())
-    return call(path, body, format="json") if body is not None else call(path)
+    return call(path, body, format=row.format) if body is not None else call(path)
 
 
 def _leaks(world: World, text: str) -> list[str]:
@@ -300,7 +327,8 @@ def test_access_matrix(row: Row, mount: str, settings) -> None:
         response = _request(world, row, mount, caller, world.own)
         got[caller] = response.status_code
         if 200 <= response.status_code < 300 and row.method == "GET":
-            assert _leaks(world, response.content.decode()) == [], f"{caller} sees another namespace's objects"
+            content = b"".join(response.streaming_content) if response.streaming else response.content  # downloads
+            assert _leaks(world, content.decode()) == [], f"{caller} sees another namespace's objects"
         if 200 <= response.status_code < 300 and row.method != "GET":
             world = _rebuilt(world)
     assert got == row.own, f"{mount}{row.id()}: {got}"

@@ -23,6 +23,7 @@ import pytest
 import schemathesis
 from django.conf import settings
 from django.core import signals
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from django.test import Client
@@ -266,6 +267,7 @@ def _extras(
         for name in ("brand-new", "brand-new", "Not A Name!"):
             yield send("POST", "/api/v1/namespaces", "/api/v1/namespaces", {"name": name}, root)
         yield send("DELETE", "/api/v1/namespaces/{}", "/api/v1/namespaces/brand-new", None, root)
+        yield from _file_refusals(client, mount, as_editor, own)
     elif slug == "workflowsvc":
         missing = "00000000-0000-0000-0000-000000000000"
         yield send(
@@ -314,6 +316,29 @@ def _extras(
         yield send(
             "POST", "/api/v1/agents/{}/webhook/{}", f"/api/v1/agents/{own['hook_agent']}/webhook/wrong", {"x": 1}, {}
         )
+
+
+def _file_refusals(client: Client, mount: str, auth: dict, own: Any) -> Iterator[tuple[str, str, int]]:
+    """Namespace and execution files: a new file, a malformed path, a file where a directory is,
+    an upload without its part, a move onto a file."""
+    files, base = "/api/v1/namespaces/{}/files", f"{mount}/api/v1/namespaces/production/files"
+
+    def upload(path: str, part: str = "fileContent") -> int:
+        return client.post(f"{base}?path={path}", {part: SimpleUploadedFile("f", b"x")}, **auth).status_code
+
+    yield "POST", files, upload("/fresh/new.txt")
+    yield "POST", files, upload("/fresh")
+    yield "POST", files, upload("../up")
+    yield "POST", files, upload("/x.txt", part="other")
+    yield "PUT", files, client.put(f"{base}?from=notes.txt&to=fresh/new.txt", **auth).status_code
+    yield "PUT", files, client.put(f"{base}?from=notes.txt&to=..", **auth).status_code
+    yield "GET", files, client.get(f"{base}?path=..", **auth).status_code
+    yield "DELETE", files, client.delete(f"{base}?path=..", **auth).status_code
+    yield "GET", files + "/directory", client.get(f"{base}/directory?path=notes.txt", **auth).status_code
+    yield "GET", files + "/stats", client.get(f"{base}/stats?path=..", **auth).status_code
+    execution = f"{mount}/api/v1/executions/{own['execution']}/file"
+    yield "GET", "/api/v1/executions/{}/file", client.get(f"{execution}?path=http://x", **auth).status_code
+    yield "GET", "/api/v1/executions/{}/file/metas", client.get(f"{execution}/metas?path=x", **auth).status_code
 
 
 def _closing(slug: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, int]]:
