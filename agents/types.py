@@ -85,7 +85,7 @@ def register(cls: type[AgentType]) -> type[AgentType]:
 
 def _load() -> None:
     # They import this module to register the Huginn types: loaded on first use, a real cycle.
-    from agents import http_types, logic_types  # noqa: F401
+    from agents import http_types, integration_types, logic_types  # noqa: F401
 
 
 def huginn_types() -> list[str]:
