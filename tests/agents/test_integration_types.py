@@ -26,8 +26,8 @@ def _emitted(agent) -> list[dict]:
 
 
 def test_shell_command_agent_emits_huginn_fields(make_agent):
-    shell = make_agent("shell", "Agents::ShellCommandAgent", {"path": "/srv/app", "command": "echo hello; echo oops >&2"},
-                       schedule="every_1m")  # fmt: skip
+    options = {"path": "/srv/app", "command": "echo hello; echo oops >&2"}
+    shell = make_agent("shell", "Agents::ShellCommandAgent", options, schedule="every_1m")
     assert runtime.tick(now=T0) == 1
     assert _emitted(shell) == [
         {"command": "echo hello; echo oops >&2", "path": "/srv/app", "exit_status": 0, "errors": "oops\n",
