@@ -154,7 +154,8 @@ a stream in `encoding` (default `utf-8`; a byte-order mark is dropped).
 
 - `header` (default true): the first row names the columns and each row becomes an object.
   With `header: false`, rows are lists, or objects when `columns` names them.
-- `columns`: names to use instead of the header row (the header row, if any, is skipped).
+- `columns`: names to use instead of the header's. With `header: true` the first row is still
+  read as the header and skipped; for a file without one, set `header: false`.
 - `skipRows`: records to skip before the header (a title line, say). Blank lines are ignored.
 - `maxRows`: stop after this many rows.
 - `delimiter` (default `,`) and `quote` (default `"`): one character each.
