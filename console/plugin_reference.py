@@ -83,6 +83,11 @@ def _starts_block(line: str) -> bool:
     return bool(_FENCE.match(line) or _HEADING.match(line) or _BULLET.match(line) or _NUMBERED.match(line))
 
 
+def render_inline(text: str) -> SafeString:
+    """Safe HTML of one line of Markdown (a schema's description): code, bold and links."""
+    return mark_safe(_inline(text))  # built from escaped text only
+
+
 def render_markdown(text: str) -> SafeString:
     """Safe HTML of a plugin's Markdown: every character of `text` is escaped before tags are added."""
     return mark_safe("\n".join(_blocks(text.splitlines())))  # built from escaped text only
@@ -94,7 +99,7 @@ class SchemaRow:
 
     name: str
     type: str
-    description: str
+    description: SafeString
     required: bool
     default: str
 
@@ -128,7 +133,7 @@ def schema_rows(schema: dict[str, Any]) -> list[SchemaRow]:
         SchemaRow(
             name=name,
             type=_type_text(spec),
-            description=str(spec.get("description", "")) if isinstance(spec, dict) else "",
+            description=render_inline(str(spec.get("description", "")) if isinstance(spec, dict) else ""),
             required=name in required,
             default=json.dumps(spec["default"]) if isinstance(spec, dict) and "default" in spec else "",
         )
@@ -158,7 +163,7 @@ class PluginEntry:
     inputs: list[SchemaRow]
     input_notes: list[str]
     outputs: list[SchemaRow]
-    output_description: str
+    output_description: SafeString
 
     @property
     def anchor(self) -> str:
@@ -184,7 +189,7 @@ def plugin_entry(plugin: type[Plugin]) -> PluginEntry:
         inputs=schema_rows(plugin.input_schema),
         input_notes=requirement_notes(plugin.input_schema),
         outputs=schema_rows(output),
-        output_description=str(output.get("description", "")),
+        output_description=render_inline(str(output.get("description", ""))),
     )
 
 

@@ -119,3 +119,5 @@ def test_schema_rows_and_notes() -> None:
     subflow = get_plugin("flow.subflow")
     assert requirement_notes(subflow.input_schema) == ["Give at least one of: flowId, flowName, flow."]
     assert schema_rows({"type": "object"}) == []
+    described = schema_rows({"properties": {"a": {"description": "Use `x<y>` with **care**"}}})
+    assert described[0].description == "Use <code>x&lt;y&gt;</code> with <strong>care</strong>"
