@@ -22,6 +22,7 @@ from contextlib import closing, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
+from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
@@ -52,10 +53,8 @@ STORE_NAME = "rows.jsonl"
 _NO_FILE = "/dev/null/none"  # a passfile path that cannot exist: libpq reads no ~/.pgpass of the worker
 _KINDS = {"postgres": "postgresql", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 _PORTS = {"postgresql": 5432, "mysql": 3306}
-_SSLMODES = {
-    "postgresql": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
-    "mysql": ("disable", "require", "verify-ca", "verify-full"),
-}
+_SSLMODES = {"postgresql": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")}
+_SSLMODES["mysql"] = ("disable", "require", "verify-ca", "verify-full")
 _URL_PARAMETERS = ("sslmode", "application_name")
 _MYSQL_TIMEOUTS = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time exceeded
 _MYSQL_CLIENT_ERRORS = range(2000, 3000)  # lost connection, server gone away, ...
@@ -215,12 +214,11 @@ def _pg_parameters(parameters: dict[str, Any] | None) -> dict[str, Any] | None:
     so a `%` in a statement without parameters is text."""
     if not parameters:
         return None
-    jsonb = {key for key, value in parameters.items() if isinstance(value, dict) or _nested(value)}
-    return {key: Jsonb(value) if key in jsonb else value for key, value in parameters.items()}
+    return {key: Jsonb(value) if _is_json(value) else value for key, value in parameters.items()}
 
 
-def _nested(value: Any) -> bool:
-    return isinstance(value, list) and any(isinstance(item, dict | list) for item in value)
+def _is_json(value: Any) -> bool:
+    return isinstance(value, dict) or (isinstance(value, list) and any(isinstance(item, dict | list) for item in value))
 
 
 def _pg_message(error: psycopg.Error) -> str:
@@ -316,10 +314,8 @@ def _mysql_tls(sslmode: str | None) -> ssl.SSLContext | None:
     if sslmode in (None, "disable"):
         return None
     context = ssl.create_default_context()
-    if sslmode != "verify-full":
-        context.check_hostname = False
-    if sslmode == "require":
-        context.verify_mode = ssl.CERT_NONE
+    context.check_hostname = sslmode == "verify-full"
+    context.verify_mode = ssl.CERT_NONE if sslmode == "require" else ssl.CERT_REQUIRED
     return context
 
 
@@ -335,37 +331,33 @@ def _collect(fetch: str, max_rows: int | None, ctx: PluginContext) -> Consume:
 
     def one(records: Iterator[dict[str, Any]]) -> dict[str, Any]:
         row = next(records, None)
-        for _ in records:
-            pass
+        _rest(records)
         return {"row": row, "rows": [] if row is None else [row], "size": int(row is not None)}
 
     def all_rows(records: Iterator[dict[str, Any]]) -> dict[str, Any]:
-        rows, truncated = [], False
-        for record in records:
-            if max_rows is not None and len(rows) >= max_rows:
-                truncated = True
-                continue
-            rows.append(record)
-        return {"rows": rows, "row": rows[0] if rows else None, "size": len(rows), "truncated": truncated}
+        rows = list(islice(records, max_rows))
+        return {"rows": rows, "row": rows[0] if rows else None, "size": len(rows), "truncated": _rest(records)}
 
     def store(records: Iterator[dict[str, Any]]) -> dict[str, Any]:
-        limit, written, size, truncated = storage.max_bytes(), 0, 0, False
+        limit, written, size = storage.max_bytes(), 0, 0
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-            for record in records:
-                if max_rows is not None and size >= max_rows:
-                    truncated = True
-                    continue
+            for record in islice(records, max_rows):
                 line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-                written += len(line)
+                written, size = written + len(line), size + 1
                 if written > limit:
                     raise FileTooLarge(limit)
                 spool.write(line)
-                size += 1
+            truncated = _rest(records)
             spool.seek(0)
             uri = ctx.file_write(STORE_NAME, spool)
         return {"uri": uri, "size": size, "truncated": truncated}
 
     return {"ONE": one, "STORE": store}.get(fetch, all_rows)  # NONE reads no rows
+
+
+def _rest(records: Iterator[dict[str, Any]]) -> bool:
+    """Read and drop the rows past the cap, so the statement completes; whether there were any."""
+    return sum(1 for _ in records) > 0
 
 
 def _budget(inputs: dict[str, Any], ctx: PluginContext) -> float:
@@ -375,10 +367,9 @@ def _budget(inputs: dict[str, Any], ctx: PluginContext) -> float:
         seconds = duration_seconds(inputs["timeout"])
         if not 0 < seconds <= MAX_TIMEOUT_SECONDS:
             raise ValueError(f"timeout must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g} seconds.")
-    if ctx.deadline is not None:
-        seconds = min(seconds, ctx.deadline - time.monotonic())
-        if seconds <= 0:
-            raise SqlFailure("The step's time ran out before the query could start.", "TIMEOUT_ERROR")
+    seconds = seconds if ctx.deadline is None else min(seconds, ctx.deadline - time.monotonic())
+    if seconds <= 0:
+        raise SqlFailure("The step's time ran out before the query could start.", "TIMEOUT_ERROR")
     return seconds
 
 
@@ -398,11 +389,7 @@ def _masked(text: str, password: str) -> str:
 
 _DRIVERS = {"postgresql": _postgres, "mysql": _mysql}
 _VALUE_ERRORS = {FileTooLarge: "FILE_TOO_LARGE", FileRefError: "FILE_ERROR"}
-_TIMEOUT = {
-    "type": ["number", "string"],
-    "description": "Seconds (or an ISO 8601 duration such as PT30S) the statement may run; default 300, "
-    "at most 3600, and never past the task's own timeout.",
-}
+_TIMEOUT = {"type": ["number", "string"], "description": "Seconds or an ISO 8601 duration (PT30S); default 300."}
 _URL_HELP = "postgresql://user:${DB_PASSWORD}@host:5432/database (postgres://, mysql://, mariadb://, jdbc:)."
 _ROW = {"type": "object", "description": "Column name → value; a repeated column name gets a suffix (`a_2`)."}
 
@@ -417,15 +404,12 @@ in a transaction of its own that is committed when it succeeds.
 - `fetch`: `ALL` (default: `rows`, `row`, `size`), `ONE` (`row`: the first row or null),
   `STORE` (`uri` of a JSON-lines file, for big results) or `NONE` (`rowcount`). Kestra's
   `fetchType` (`FETCH`, `FETCH_ONE`, `STORE`, `NONE`) works too.
-- `maxRows`: rows kept at most (default 10,000; `STORE` is bounded by the file size limit
-  unless set); the rest are read and dropped and `truncated` is true. Use `LIMIT` to spare
-  the database the work.
-- `timeout`: the statement's time limit (default 300 s), never past the task's own.
+- `maxRows`: rows kept at most (default 10,000; `STORE`: the file size limit); the rest are
+  read and dropped and `truncated` is true. `timeout`: default 300 s.
 
-Values are JSON: dates and times in ISO 8601, decimals as strings (no digits lost), bytes in
-base64, UUIDs and addresses as text. The database host is subject to the outbound network
-policy like any HTTP call. An SQL error fails the task with the server's message; the
-password never appears in errors or logs.
+Values are JSON: times in ISO 8601, decimals as strings, bytes in base64. The database host
+is subject to the outbound network policy like any HTTP call. An SQL error fails the task
+with the server's message; the password never appears in errors or logs.
 """
 
 EXAMPLE = """- name: big_orders
