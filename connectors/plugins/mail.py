@@ -46,7 +46,7 @@ MAX_RECIPIENTS = 100
 MAX_ATTACHMENTS = 20
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # all attachments together; most servers refuse more
 _LINE_BREAK = re.compile(r"[\r\n\x00]")
-_CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
+_CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 
 class MailFailure(Exception):
@@ -135,7 +135,7 @@ def _attachments(inputs: dict[str, Any], ctx: PluginContext) -> list[tuple[str, 
         uri = entry["uri"]
         name = _header(entry.get("name") or posixpath.basename(uri.rstrip("/")), "attachment name")
         content_type = entry.get("contentType") or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if not _CONTENT_TYPE.match(content_type):
+        if not _CONTENT_TYPE.fullmatch(content_type):
             raise MailFailure(f"'{content_type[:100]}' is not a content type such as text/csv.", "INVALID_INPUT")
         try:
             with ctx.file_open(uri) as handle:

@@ -164,7 +164,7 @@ def test_text_html_attachments_cc_and_bcc_are_delivered(run_plugin, ctx, smtp):
     result = send(
         run_plugin,
         smtp.port,
-        to=["Ada <ada@example.com>", "grace@example.com"],
+        to=["Ada <ada@example.com>", "grace@example.com", '"Doe, Zoë" <zoe@example.com>'],
         cc="linus@example.com",
         bcc=["hidden@example.com"],
         subject="Daily report é 7 rows",
@@ -175,12 +175,13 @@ def test_text_html_attachments_cc_and_bcc_are_delivered(run_plugin, ctx, smtp):
     assert result.status == "SUCCESS", result.error
     outputs = result.outputs
     assert outputs["sent"] == 1
-    assert outputs["to"] == ["Ada <ada@example.com>", "grace@example.com"]
+    assert outputs["to"][:2] == ["Ada <ada@example.com>", "grace@example.com"]
     assert (outputs["cc"], outputs["bcc"]) == (["linus@example.com"], ["hidden@example.com"])
     assert outputs["attachments"] == ["orders.csv", "data.bin"]
     [(sender, recipients, message)] = smtp.messages
     assert sender == "reports@example.com"
-    assert sorted(recipients) == ["ada@example.com", "grace@example.com", "hidden@example.com", "linus@example.com"]
+    assert sorted(recipients) == [f"{who}@example.com" for who in ("ada", "grace", "hidden", "linus", "zoe")]
+    assert [(to.display_name, to.addr_spec) for to in message["To"].addresses][2] == ("Doe, Zoë", "zoe@example.com")
     assert message["Subject"] == "Daily report é 7 rows"
     assert message["Message-ID"] == outputs["messageId"] and outputs["messageId"].endswith("@example.com>")
     assert "hidden@example.com" not in message.as_string()  # bcc travels in the envelope only
@@ -192,7 +193,7 @@ def test_text_html_attachments_cc_and_bcc_are_delivered(run_plugin, ctx, smtp):
     assert files["orders.csv"].get_content() == "id,total\n1,9.50\n"
     assert files["data.bin"].get_content_type() == "application/x-test"
     assert files["data.bin"].get_content() == b"\x00\x01\x02"
-    assert ctx.logs[-1] == ("info", f"Mail sent through 127.0.0.1:{smtp.port} to 4 recipients", {})
+    assert ctx.logs[-1] == ("info", f"Mail sent through 127.0.0.1:{smtp.port} to 5 recipients", {})
 
 
 def test_html_only_and_a_comma_separated_to(run_plugin, smtp):

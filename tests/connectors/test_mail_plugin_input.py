@@ -101,8 +101,9 @@ def test_attachment_names_and_types_are_checked(run_plugin, ctx, smtp):  # noqa:
     uri = ctx.file_write("a.txt", "x")
     named = send(run_plugin, smtp.port, attachments=[{"uri": uri, "name": "a.txt\r\nX-Evil: 1"}])
     assert named.error == "attachment name: line breaks are not allowed in a header (header injection)."
-    typed = send(run_plugin, smtp.port, attachments=[{"uri": uri, "contentType": "text/plain\r\nX: 1"}])
-    assert typed.error_code == "INVALID_INPUT" and "is not a content type" in typed.error
+    for content_type in ("text/plain\r\nX: 1", "text/plain\n", "text", "text/plain; charset=x"):
+        typed = send(run_plugin, smtp.port, attachments=[{"uri": uri, "contentType": content_type}])
+        assert typed.error_code == "INVALID_INPUT" and "is not a content type" in typed.error, content_type
     assert smtp.messages == []
 
 
