@@ -9,7 +9,6 @@ deletes (a queryset) delete their executions' files themselves, in one pass per 
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.db import models, transaction
@@ -19,7 +18,9 @@ from files.services import execution_files_delete, namespace_files_purge
 
 
 def namespace_deleted(sender: type[Namespace], instance: Namespace, using: str, **kwargs: Any) -> None:
-    transaction.on_commit(partial(namespace_files_purge, namespace_name=instance.name), using=using, robust=True)
+    name = instance.name
+    # a lambda, not a partial: Django logs a failed robust callback by its `__qualname__`
+    transaction.on_commit(lambda: namespace_files_purge(namespace_name=name), using=using, robust=True)
 
 
 def execution_deleted(sender: type[models.Model], instance: Any, using: str, origin: Any = None, **kwargs: Any) -> None:
@@ -27,5 +28,7 @@ def execution_deleted(sender: type[models.Model], instance: Any, using: str, ori
         return
     name = Namespace.objects.using(using).filter(pk=instance.namespace_id).values_list("name", flat=True).first()
     if name is not None:
-        delete = partial(execution_files_delete, namespace_name=name, execution_id=str(instance.pk))
-        transaction.on_commit(delete, using=using, robust=True)
+        execution_id = str(instance.pk)
+        transaction.on_commit(
+            lambda: execution_files_delete(namespace_name=name, execution_id=execution_id), using=using, robust=True
+        )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -100,7 +99,7 @@ def _delete_chunk(ids: list) -> PurgeCounts:
         runs = TaskRun.objects.filter(execution_id__in=ids)._raw_delete(TaskRun.objects.db)
         executions, _ = Execution.objects.filter(pk__in=ids).delete()
         # now, or when an enclosing transaction commits; a storage failure is logged, the purge stands
-        transaction.on_commit(partial(_delete_files, rows), robust=True)
+        transaction.on_commit(lambda: _delete_files(rows), robust=True)
     return PurgeCounts(executions=executions, task_runs=runs, events=events)
 
 

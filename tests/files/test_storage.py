@@ -1,0 +1,79 @@
+"""The storage under the files app: names a file system can hold, directories that exist only
+while they hold files, a directory never read as a file, downloads a browser will not run."""
+
+import io
+
+import pytest
+
+from core import storage
+from core.filerefs import FileRefError, FileTooLarge, clean_path
+from files.responses import content_type, file_response
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["é" * 128, "a/" + "€" * 86, "bad\ud800name", "x" * 256],
+    ids=["two-byte-name", "three-byte-name", "lone-surrogate", "256-ascii"],
+)
+def test_a_name_a_file_system_cannot_hold_is_refused(path):
+    with pytest.raises(FileRefError):
+        clean_path(path)
+
+
+def test_names_of_255_bytes_are_kept(fresh_storage):
+    path = clean_path("é" * 127 + "x")
+    storage.put(f"production/_files/{path}", b"ok")
+    assert storage.open_file(f"production/_files/{path}").read() == b"ok"
+
+
+def test_a_deleted_file_leaves_no_empty_directory(fresh_storage):
+    storage.put("ns/_files/a/b/c.txt", b"c")
+    storage.put("ns/_files/keep.txt", b"k")
+    assert storage.delete("ns/_files/a/b/c.txt")
+    assert not (fresh_storage / "ns/_files/a").exists()
+    assert [entry.name for entry in storage.listing("ns/_files")] == ["keep.txt"]
+    assert storage.delete_prefix("ns/_files") == 1
+    assert not (fresh_storage / "ns").exists()
+
+
+def test_a_directory_is_not_a_file(fresh_storage):
+    storage.put("ns/_files/dir/f.txt", b"f")
+    assert not storage.exists("ns/_files/dir")
+    with pytest.raises(FileNotFoundError):
+        storage.open_file("ns/_files/dir")
+    assert storage.delete("ns/_files/dir") is False
+    assert storage.listing("ns/_files/dir/f.txt") == []  # the listing of a file: nothing under it
+    assert storage.exists("ns/_files/dir/f.txt")
+
+
+def test_a_file_over_the_cap_leaves_nothing(settings, fresh_storage):
+    settings.MILLRACE_MAX_FILE_BYTES = 10
+    with pytest.raises(FileTooLarge):
+        storage.put("ns/_files/big.bin", io.BytesIO(b"x" * 11))
+    assert list(storage.walk("ns")) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a.py", "text/x-python"),
+        ("a.json", "application/json"),
+        ("a.png", "image/png"),
+        ("a.svg", "application/octet-stream"),
+        ("a.xhtml", "application/octet-stream"),
+        ("a.js", "application/octet-stream"),
+        ("a.tar.gz", "application/octet-stream"),
+        ("Makefile", "application/octet-stream"),
+    ],
+    ids=["python", "json", "png", "svg", "xhtml", "javascript", "compressed", "unknown"],
+)
+def test_the_content_type_of_a_download(name, expected):
+    assert content_type(name) == expected
+
+
+def test_a_download_is_an_attachment_under_a_sandbox():
+    response = file_response("naïve report.csv", io.BytesIO(b"a,b\r\n"))
+    assert response["Content-Disposition"] == "attachment; filename*=utf-8''na%C3%AFve%20report.csv"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["Content-Length"] == "5"
+    assert b"".join(response.streaming_content) == b"a,b\r\n"
