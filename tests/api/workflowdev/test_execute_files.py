@@ -2,6 +2,7 @@
 each file under the new execution and gives the input its URI; every refusal leaves neither an
 execution nor a file behind."""
 
+import hashlib
 import json
 
 import pytest
@@ -25,6 +26,19 @@ tasks:
     type: util.log
     properties:
       message: "{{ inputs.data }}"
+"""
+READS = """name: reads
+inputs:
+  - {id: data, type: FILE, required: true}
+tasks:
+  - name: rows
+    type: data.csv
+    properties:
+      from: "{{ inputs.data }}"
+  - name: checksum
+    type: util.hash
+    properties:
+      from: "{{ inputs.data }}"
 """
 REQUIRED = UPLOAD.replace("{id: data, type: FILE,", "{id: data, type: FILE, required: true,")
 
@@ -53,6 +67,17 @@ def test_an_uploaded_file_becomes_the_inputs_uri_and_a_task_reads_it(eager, api,
     name, opened = execution_file_open(namespace_name="production", execution_id=execution_id, uri=uri)
     with opened:
         assert (name, opened.read()) == ("rows.csv", b"a,b\n1,2\n")
+
+
+def test_tasks_read_the_uploaded_file_by_its_uri(eager, api, create_flow):
+    flow = create_flow(READS)
+    started = _execute(api, flow["id"], {"data": SimpleUploadedFile("rows.csv", b"a,b\n1,2\n")})
+    assert started.status_code == 201, started.content
+    body = api.get(f"{WD}/executions/{started.json()['executionId']}").json()
+    assert body["execution"]["status"] == "SUCCESS", body
+    rows, checksum = (json.loads(task["outputs"]) for task in body["tasks"])
+    assert rows["rows"] == [{"a": "1", "b": "2"}]
+    assert checksum["hash"] == hashlib.sha256(b"a,b\n1,2\n").hexdigest() and checksum["size"] == 8
 
 
 def test_labels_and_a_json_body_keep_working(eager, api, create_flow):
