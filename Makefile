@@ -9,7 +9,7 @@ LOCK := requirements.lock
 # `make lock LOCK_UPGRADE=` keeps today's pins and only resolves what pyproject.toml changed.
 LOCK_UPGRADE ?= --upgrade
 
-.PHONY: run test lint format bench chaos load fuzz install lock migrate bootstrap screenshots clean
+.PHONY: run test lint format bench bench-n8n chaos load fuzz install lock migrate bootstrap screenshots clean
 
 # The project itself is no package (`packages = []`): the lock is everything to install.
 $(VENV)/.installed: $(LOCK)
@@ -46,6 +46,11 @@ format: install
 
 bench: install
 	$(PY) -m bench
+
+# The same with n8n 2.8.4 side by side (bench/n8n/; npm installs it outside the repository the
+# first time, into BENCH_N8N_HOME). Never in CI.
+bench-n8n: install
+	BENCH_N8N=1 $(PY) -m bench
 
 # Crash/restart chaos (tests/system/test_chaos.py) with more executions and fault rounds; needs
 # PostgreSQL and Redis, and restarts Redis while it runs.
