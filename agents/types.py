@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import jmespath
-from jmespath.exceptions import JMESPathError
-
 from agents.context import AgentContext
+from connectors.plugins.jsonquery import QueryError, jmespath_search
 from connectors.registry import Plugin, ResultStatus, get_plugin
 from executions.engine.templating import secret_refused
 from flows.models import Agent
@@ -116,8 +114,8 @@ def json_path(data: Any, path: str) -> Any:
     if not expression:
         return data
     try:
-        return jmespath.search(expression, data)
-    except JMESPathError as exc:
+        return jmespath_search(expression, data)  # bounded: an expression cannot build a billion items
+    except QueryError as exc:
         raise AgentError(f"Bad path '{path}': {exc}") from None
 
 

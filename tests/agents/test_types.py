@@ -7,7 +7,7 @@ import pytest
 from agents import schedules
 from agents.http_types import extract_html, extract_json
 from agents.logic_types import WebhookAgent, rule_matches
-from agents.types import AgentError, agent_type
+from agents.types import AgentError, agent_type, json_path
 from tests.agents.conftest import T0
 
 
@@ -96,3 +96,9 @@ def test_types_resolve_huginn_names_and_plugins():
     for unknown in ("flow.if", "Agents::Nope"):
         with pytest.raises(LookupError):
             agent_type(unknown)
+
+
+def test_json_path_is_bounded():
+    """An expression that doubles its result 40 times stops with an error instead of eating memory."""
+    with pytest.raises(AgentError, match="more than"):
+        json_path({"a": 1}, " | ".join(["[@, @][]"] * 40))
