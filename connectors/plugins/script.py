@@ -12,13 +12,14 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Callable
 from typing import IO, Any, ClassVar
 
 from django.conf import settings
 
 from connectors.registry import Plugin, PluginContext, Result, register
 from connectors.scripts import Limits, ScriptError, ScriptJob, ScriptOutcome, default_runner
-from connectors.scripts.base import signal_message, stop_message
+from connectors.scripts.base import FileSource, signal_message, stop_message
 from core.filerefs import FileRefError, clean_path, glob_match, is_uri
 
 #: The stderr an error message quotes (the whole tail stays in the `stderr` output).
@@ -184,9 +185,9 @@ def _executable(program: str, path: str) -> str:
     return found
 
 
-def _input_files(inputs: dict[str, Any], ctx: PluginContext) -> dict[str, Any]:
+def _input_files(inputs: dict[str, Any], ctx: PluginContext) -> dict[str, FileSource]:
     """Path → opener: the namespace's files first, then `inputFiles` (which win on the same path)."""
-    files: dict[str, Any] = {}
+    files: dict[str, FileSource] = {}
     spec = inputs.get("namespaceFiles") or {}
     if spec and spec.get("enabled", True):
         exclude = spec.get("exclude") or []
@@ -208,7 +209,7 @@ def _text(content: str) -> IO[bytes]:
     return io.BytesIO(content.encode("utf-8"))
 
 
-def _opener(open_: Any, argument: str) -> Any:
+def _opener(open_: Callable[[str], IO[bytes]], argument: str) -> FileSource:
     return lambda: open_(argument)
 
 

@@ -22,6 +22,7 @@ from typing import IO, cast
 
 from connectors.scripts.base import Limits, ScriptError, ScriptJob, ScriptOutcome, Stop
 from connectors.scripts.capture import Tail, VarsScanner
+from connectors.scripts.stale import record_session, sweep_stale
 from connectors.scripts.watchdog import Watchdog, kill_session, user_tasks
 from connectors.scripts.workdir import check_globs, collect_outputs, make_root, place_files, remove_tree
 
@@ -34,18 +35,25 @@ READ_BYTES = 64 * 1024
 #: Runs in the child (`python -I -S -c`): set the limits, then become the interpreter. Setting
 #: them here rather than in a `preexec_fn` keeps the worker's threads out of the forked child.
 #: Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: restore
-#: them, so a shell's commands die of a full file or a closed pipe as they would anywhere.
+#: them, so a shell's commands die of a full file or a closed pipe as they would anywhere. The
+#: script's first process dies with the worker thread that started it (PR_SET_PDEATHSIG).
 LAUNCHER = """\
-import os, resource, signal, sys
+import ctypes, os, resource, signal, sys
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[2]):
+    os._exit(1)
 for spec in sys.argv[1].split(","):
     name, soft, hard = spec.split(":")
     resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
 try:
-    os.execv(sys.argv[2], sys.argv[2:])
+    os.execv(sys.argv[3], sys.argv[3:])
 except OSError as error:
-    sys.stderr.write(f"Could not start {sys.argv[2]}: {error.strerror}\\n")
+    sys.stderr.write(f"Could not start {sys.argv[3]}: {error.strerror}\\n")
     os._exit(127)
 """
 
@@ -84,6 +92,7 @@ class LocalRunner:
 
     def run(self, job: ScriptJob) -> ScriptOutcome:
         check_globs(job.output_globs)
+        sweep_stale()
         root = make_root()
         try:
             work = root / "work"
@@ -125,7 +134,7 @@ class _Run:
             deadline = min(deadline, job.deadline)
         try:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", LAUNCHER, rlimits(job.limits), *command],
+                [sys.executable, "-I", "-S", "-c", LAUNCHER, rlimits(job.limits), str(os.getpid()), *command],
                 cwd=self.work,
                 env={"HOME": str(self.work), **job.env},
                 stdin=subprocess.DEVNULL,
@@ -136,6 +145,7 @@ class _Run:
             )
         except OSError as error:
             raise ScriptError(f"The script could not be started ({error.strerror}).") from None
+        record_session(self.root, process.pid)
         watchdog = Watchdog(
             process.pid,
             self.root,

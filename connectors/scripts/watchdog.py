@@ -54,6 +54,17 @@ def session_pids(session: int) -> list[int]:
     return pids
 
 
+def start_ticks(pid: int) -> int | None:
+    """When process `pid` started (clock ticks after boot), None when there is no such process:
+    with its pid, it names one process, even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            stat = file.read()
+    except OSError:
+        return None
+    return int(stat[stat.rfind(b")") + 2 :].split(b" ", 20)[19])
+
+
 def user_tasks(uid: int) -> int:
     """How many tasks (threads) processes of `uid` run: what RLIMIT_NPROC counts for that user."""
     count = 0

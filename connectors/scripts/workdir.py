@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from connectors.scripts.base import FileSink, FileSource, ScriptError
+from connectors.scripts.watchdog import start_ticks
 from core.filerefs import FileRefError, FileTooLarge, clean_path, glob_match
 
 CHUNK = 1024 * 1024
@@ -24,9 +25,15 @@ CHUNK = 1024 * 1024
 MAX_OUTPUT_FILES = 1000
 
 
+#: A run's directory is `millrace-script-<worker pid>-<worker start>-<random>` in the temporary
+#: directory: who made it, so that a run its worker did not live to clean up can be found.
+ROOT_PREFIX = "millrace-script-"
+
+
 def make_root() -> Path:
     """A new private directory (mode 0700) holding `work/`, the script's working directory."""
-    root = Path(tempfile.mkdtemp(prefix="millrace-script-"))
+    pid = os.getpid()
+    root = Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{pid}-{start_ticks(pid) or 0}-"))
     (root / "work").mkdir()
     return root
 
