@@ -39,7 +39,7 @@ from core.filerefs import FileRefError
 
 TLS_MODES = ["STARTTLS", "SSL", "NONE"]
 KESTRA_TRANSPORT = {"SMTP": "NONE", "SMTPS": "SSL", "SMTP_TLS": "STARTTLS"}
-DEFAULT_PORTS = {"SSL": 465, "STARTTLS": 587, "NONE": 25}
+DEFAULT_PORTS = {"SSL": 465, "STARTTLS": 587, "AUTO": 587, "NONE": 25}
 DEFAULT_TIMEOUT_SECONDS = 60.0
 MAX_TIMEOUT_SECONDS = 600.0
 MAX_RECIPIENTS = 100
@@ -94,7 +94,7 @@ def _server(inputs: dict[str, Any]) -> Server:
         return server_from_url(settings.MILLRACE_SMTP_URL)
     tls = inputs.get("tls") or KESTRA_TRANSPORT.get(inputs.get("transportStrategy", ""))
     port = inputs.get("port")
-    tls = tls or ("SSL" if port == 465 else "STARTTLS")
+    tls = tls or ("SSL" if port == 465 else "AUTO")
     username, password = inputs.get("username", ""), inputs.get("password", "")
     if password and not username:
         raise MailFailure("password without username: give both to log in.", "INVALID_INPUT")
@@ -162,11 +162,28 @@ def _attachment(name: str, content: bytes, content_type: str) -> MIMEBase:
 
 
 class _PinnedSMTP(smtplib.SMTP):
-    """smtplib's client opening its socket to the checked address; `_host` (the name) stays for STARTTLS."""
+    """smtplib's client opening its socket to the checked address; `_host` (the name) stays for STARTTLS.
 
-    def __init__(self, *args: Any, address: str | None = None, **kwargs: Any) -> None:
+    With `auto_tls` (a task that names no `tls`) it starts TLS when the server offers it, and
+    then refuses to log in over a connection that stayed in clear.
+    """
+
+    def __init__(
+        self, *args: Any, address: str | None = None, auto_tls: ssl.SSLContext | None = None, **kwargs: Any
+    ) -> None:
         self.pinned_address = address  # set first: the constructor connects
+        self.auto_tls = auto_tls
         super().__init__(*args, **kwargs)
+        if auto_tls is not None:
+            self.ehlo_or_helo_if_needed()
+            if self.has_extn("starttls"):
+                self.starttls(context=auto_tls)
+
+    def login(self, user: str, password: str, **kwargs: Any) -> tuple[int, bytes]:
+        if self.auto_tls is not None and not isinstance(self.sock, ssl.SSLSocket):
+            message = "The server offers no STARTTLS and the password would travel in clear: set tls: NONE to allow it."
+            raise smtplib.SMTPNotSupportedError(message)
+        return super().login(user, password, **kwargs)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         return super()._get_socket(self.pinned_address or host, port, timeout)
@@ -186,13 +203,17 @@ class _PinnedSMTPSSL(smtplib.SMTP_SSL):
 class PinnedEmailBackend(EmailBackend):
     """Django's SMTP backend whose connections go to `address` (None: the host name, resolved as usual)."""
 
-    def __init__(self, *, address: str | None, **kwargs: Any) -> None:
+    def __init__(self, *, address: str | None, auto_tls: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.address = address
+        self.address, self.auto_tls = address, auto_tls
 
     @property
     def connection_class(self) -> Any:
-        return functools.partial(_PinnedSMTPSSL if self.use_ssl else _PinnedSMTP, address=self.address)
+        if self.use_ssl:
+            return functools.partial(_PinnedSMTPSSL, address=self.address)
+        return functools.partial(
+            _PinnedSMTP, address=self.address, auto_tls=self.ssl_context if self.auto_tls else None
+        )
 
 
 def _smtp_text(value: Any) -> str:
@@ -298,9 +319,9 @@ _LIST = {"type": "array", "items": {"type": "string"}}
 
 DOCUMENTATION = """Sends an e-mail through an SMTP server.
 
-- `host`, `port`, `tls` (`STARTTLS`, the default; `SSL` for SMTPS, the default on port 465;
-  `NONE`), `username`, `password` (put it in a secret: `${SMTP_PASSWORD}`). Without `host`,
-  the server the operator set in `MILLRACE_SMTP_URL` is used.
+- `host`, `port`, `tls` (`STARTTLS`, `SSL` for SMTPS, or `NONE`; unset: SMTPS on port 465,
+  else STARTTLS when the server offers it, and no login without it), `username`, `password`
+  (put it in a secret: `${SMTP_PASSWORD}`). Without `host`, the operator's `MILLRACE_SMTP_URL`.
 - `from` (default: the platform's `DEFAULT_FROM_EMAIL`), `to`, `cc`, `bcc`: an address, a
   comma-separated string, or a list. `bcc` recipients receive the mail but appear in no header.
 - `subject`, `text` and/or `html` (both: a multipart message with the two versions).
@@ -348,7 +369,7 @@ class MailSend(Plugin):
         "properties": {
             "host": {"type": "string", "minLength": 1, "maxLength": 253, "description": "The SMTP server."},
             "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-            "tls": {"enum": TLS_MODES, "description": "STARTTLS (default), SSL (SMTPS) or NONE."},
+            "tls": {"enum": TLS_MODES, "description": "STARTTLS, SSL (SMTPS) or NONE; unset: TLS when offered."},
             "transportStrategy": {"enum": list(KESTRA_TRANSPORT), "description": "Kestra's name for tls."},
             "username": {"type": "string", "maxLength": 1024},
             "password": {"type": "string", "maxLength": 4096},
@@ -398,6 +419,7 @@ class MailSend(Plugin):
                 username=server.username,
                 password=server.password,
                 use_tls=server.tls == "STARTTLS",
+                auto_tls=server.tls == "AUTO",
                 use_ssl=server.tls == "SSL",
                 timeout=seconds,
                 fail_silently=False,

@@ -335,3 +335,28 @@ def test_the_default_sender_and_the_kestra_alias(run_plugin, smtp, settings):
     [(sender, _, message)] = smtp.messages
     assert sender == "noreply@millrace.example"
     assert message.get_body(("html",)).get_content().strip() == "<i>html</i>"
+
+
+def test_without_tls_set_starttls_is_used_when_offered(run_plugin, smtp_starttls, trust):
+    """The server refuses mail before STARTTLS: delivery proves the upgrade happened."""
+    result = send(run_plugin, smtp_starttls.port, host="localhost", tls=None, username=USER, password=PASSWORD)
+    assert result.outputs["sent"] == 1, result.error
+    assert len(smtp_starttls.messages) == 1
+
+
+def test_without_tls_set_an_untrusted_certificate_is_not_skipped(run_plugin, smtp_starttls):
+    result = send(run_plugin, smtp_starttls.port, host="localhost", tls=None)
+    assert result.error_code == "CONNECTION_ERROR" and "CERTIFICATE_VERIFY_FAILED" in result.error
+    assert smtp_starttls.messages == []
+
+
+def test_without_tls_set_a_server_without_it_gets_mail_but_no_password(run_plugin, ctx, smtp, smtp_auth):
+    plain = send(run_plugin, smtp.port, tls=None)
+    assert plain.outputs["sent"] == 1, plain.error
+    refused = send(run_plugin, smtp_auth.port, tls=None, username=USER, password=PASSWORD)
+    assert refused.error_code == "SMTP_ERROR"
+    assert refused.error.endswith(
+        "The server offers no STARTTLS and the password would travel in clear: set tls: NONE to allow it."
+    )
+    assert smtp_auth.messages == []
+    assert PASSWORD not in refused.error + ctx.logged_text()
