@@ -25,6 +25,8 @@ from core.filerefs import FileRefError, clean_path, glob_match, is_uri
 #: The stderr an error message quotes (the whole tail stays in the `stderr` output).
 ERROR_TAIL_CHARS = 4096
 MAX_NAMESPACE_FILES = 10_000
+#: Signals a limit sends; a shell reports a command they ended as exit code 128 + the signal.
+_LIMIT_SIGNALS = (signal.SIGXCPU, signal.SIGXFSZ)
 #: Kestra properties that choose where a script runs; here scripts run as local processes.
 IGNORED_KESTRA = ("containerImage", "taskRunner", "docker", "beforeCommands")
 _NO_NUL = "^[^\\x00]*$"
@@ -238,7 +240,6 @@ def _result(outcome: ScriptOutcome, limits: Limits) -> Result:
         why = signal_message(outcome.signal, limits)
         return Result.failed(f"The script was stopped: {why}.{stderr}", code="SCRIPT_STOPPED", outputs=outputs)
     if code != 0:
-        # A shell reports a command killed by a signal as 128 + its number.
         hint = f" (a command was stopped: {signal_message(code - 128, limits)})" if code - 128 in _LIMIT_SIGNALS else ""
         return Result.failed(
             f"The script exited with code {code}{hint}.{stderr}", code="SCRIPT_FAILED", outputs=outputs
@@ -246,9 +247,6 @@ def _result(outcome: ScriptOutcome, limits: Limits) -> Result:
     if outcome.vars_error is not None:
         return Result.failed(outcome.vars_error, code="SCRIPT_OUTPUTS", outputs={**outputs, "vars": {}})
     return Result.success(outputs)
-
-
-_LIMIT_SIGNALS = (signal.SIGXCPU, signal.SIGXFSZ)
 
 
 @register
