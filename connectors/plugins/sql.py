@@ -57,7 +57,7 @@ _SSLMODES = {"postgresql": ("disable", "allow", "prefer", "require", "verify-ca"
 _SSLMODES["mysql"] = ("disable", "require", "verify-ca", "verify-full")
 _URL_PARAMETERS = ("sslmode", "application_name")
 _MYSQL_TIMEOUTS = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time exceeded
-_MYSQL_CLIENT_ERRORS = range(2000, 3000)  # lost connection, server gone away, ...
+_MYSQL_LOST = {1927, *range(2000, 3000)}  # connection killed; client errors: lost connection, gone away ...
 _PLACEHOLDER = re.compile(r"%%|%\([^)]*\)s")
 
 
@@ -235,12 +235,6 @@ def _mysql(db: Database, address: IPAddress, query: Query, consume: Consume) -> 
     the name for TLS. `sql_select_limit` bounds a SELECT on the server, not just here."""
     if pymysql is None:
         raise SqlFailure("MySQL needs PyMySQL: install Millrace with the `mysql` extra.", "DRIVER_NOT_INSTALLED")
-    try:
-        sock = socket.create_connection((str(address), db.port), timeout=min(query.seconds, MAX_CONNECT_SECONDS))
-    except TimeoutError as error:
-        raise SqlFailure(f"Connecting to {db.where()} timed out.", "TIMEOUT_ERROR") from error
-    except OSError as error:
-        raise SqlFailure(f"Cannot connect to {db.where()}: {error.strerror or error}", "CONNECTION_ERROR") from error
     connection = pymysql.connect(
         host=db.host,
         port=db.port,
@@ -258,21 +252,15 @@ def _mysql(db: Database, address: IPAddress, query: Query, consume: Consume) -> 
         defer_connect=True,
     )
     try:
-        connection.connect(sock)
-    except pymysql.MySQLError as error:
-        sock.close()
-        raise SqlFailure(f"Cannot connect to {db.where()}: {_mysql_message(error)}", "CONNECTION_ERROR") from error
+        connection.connect(
+            socket.create_connection((str(address), db.port), timeout=min(query.seconds, MAX_CONNECT_SECONDS))
+        )
+    except (OSError, pymysql.MySQLError) as error:
+        raise _mysql_failure(error, query, connecting_to=db.where()) from error
     try:
         return _mysql_run(connection, query, consume)
     except pymysql.MySQLError as error:
-        code = error.args[0] if error.args and isinstance(error.args[0], int) else None
-        if code in _MYSQL_TIMEOUTS or (code == 2013 and "timed out" in str(error)):
-            message = f"The statement ran out of time ({query.seconds:g} s): {_mysql_message(error)}"
-            raise SqlFailure(message, "TIMEOUT_ERROR") from error
-        if code in _MYSQL_CLIENT_ERRORS:
-            message = f"The connection to {db.where()} failed: {_mysql_message(error)}"
-            raise SqlFailure(message, "CONNECTION_ERROR") from error
-        raise SqlFailure(_mysql_message(error), "SQL_ERROR") from error
+        raise _mysql_failure(error, query) from error
     finally:
         if connection.open:
             connection.close()
@@ -319,10 +307,18 @@ def _mysql_tls(sslmode: str | None) -> ssl.SSLContext | None:
     return context
 
 
-def _mysql_message(error: Exception) -> str:
-    if len(error.args) == 2 and isinstance(error.args[0], int):
-        return f"{error.args[1]} (MySQL error {error.args[0]})"
-    return str(error) or type(error).__name__
+def _mysql_failure(error: Exception, query: Query, connecting_to: str | None = None) -> SqlFailure:
+    """A PyMySQL or socket error as a step error, worded for the phase it happened in."""
+    code = error.args[0] if isinstance(error, pymysql.MySQLError) and len(error.args) == 2 else None
+    text = f"{error.args[1]} (MySQL error {code})" if code else getattr(error, "strerror", None) or str(error)
+    if isinstance(error, TimeoutError) or code in _MYSQL_TIMEOUTS or (code == 2013 and "timed out" in text):
+        what = f"Connecting to {connecting_to}" if connecting_to else "The statement"
+        return SqlFailure(f"{what} ran out of time ({query.seconds:g} s): {text}", "TIMEOUT_ERROR")
+    if connecting_to:
+        return SqlFailure(f"Cannot connect to {connecting_to}: {text}", "CONNECTION_ERROR")
+    if code in _MYSQL_LOST:
+        return SqlFailure(f"The connection was lost: {text}", "CONNECTION_ERROR")
+    return SqlFailure(text, "SQL_ERROR")
 
 
 def _collect(fetch: str, max_rows: int | None, ctx: PluginContext) -> Consume:

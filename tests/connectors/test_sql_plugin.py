@@ -307,3 +307,22 @@ def test_store_where_no_file_may_be_written(run_plugin, url):
     nowhere = FakeContext(write_prefix=None)
     result = run_plugin("sql.query", {"url": url, "sql": "SELECT 1 AS x", "fetch": "STORE"}, nowhere)
     assert (result.error_code, result.error) == ("FILE_ERROR", "Files can only be written by a flow's tasks.")
+
+
+def test_a_connection_lost_mid_statement(run_plugin, url):
+    result = run_plugin("sql.query", {"url": url, "sql": "SELECT pg_terminate_backend(pg_backend_pid())"})
+    assert result.error_code == "CONNECTION_ERROR"
+    assert "terminating connection due to administrator command" in result.error
+
+
+def test_a_server_that_never_answers_times_out(run_plugin):
+    with socket.socket() as silent:  # accepts connections, never speaks
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port, started = silent.getsockname()[1], time.monotonic()
+        result = run_plugin(
+            "sql.query", {"url": f"postgresql://postgres@127.0.0.1:{port}/x", "sql": "SELECT 1", "timeout": 1}
+        )
+    assert time.monotonic() - started < 6
+    assert result.error_code == "TIMEOUT_ERROR"
+    assert result.error.startswith(f"Connecting to postgresql://127.0.0.1:{port}/x timed out")

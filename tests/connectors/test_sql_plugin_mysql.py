@@ -205,3 +205,24 @@ def test_without_the_driver_mysql_fails_clearly(run_plugin, monkeypatch):
     result = run_plugin("sql.query", {"url": URL, "sql": "SELECT 1"})
     assert result.error_code == "DRIVER_NOT_INSTALLED"
     assert "install Millrace with the `mysql` extra" in result.error
+
+
+def test_a_connection_lost_mid_statement(run_plugin):
+    result = run_plugin("sql.query", {"url": URL, "sql": "KILL CONNECTION_ID()", "fetch": "NONE"})
+    assert (result.error_code, result.error) == (
+        "CONNECTION_ERROR",
+        "The connection was lost: Connection was killed (MySQL error 1927)",
+    )
+
+
+def test_a_server_that_never_answers_times_out(run_plugin):
+    with socket.socket() as silent:  # accepts connections, never speaks
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port, started = silent.getsockname()[1], time.monotonic()
+        result = run_plugin(
+            "sql.query", {"url": f"mysql://root@127.0.0.1:{port}/test", "sql": "SELECT 1", "timeout": 1}
+        )
+    assert time.monotonic() - started < 10
+    assert result.error_code == "TIMEOUT_ERROR"
+    assert result.error.startswith(f"Connecting to mysql://127.0.0.1:{port}/test ran out of time (1 s)")
