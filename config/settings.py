@@ -298,6 +298,9 @@ else:
 #: Script tasks (script.python, script.shell) run as processes of the worker: on by default,
 #: turn them off where flow authors are not trusted with the worker's user (docs/scripts.md).
 MILLRACE_SCRIPTS_ENABLED = env_bool("MILLRACE_SCRIPTS_ENABLED", True)
+#: The queue ends a worker's task after this many seconds (django-q2 kills the worker), so a
+#: script's own time limit must end it first, cleanly, with its reason.
+MILLRACE_TASK_TIMEOUT = env_int("MILLRACE_TASK_TIMEOUT", 600)
 MILLRACE_SCRIPT_LIMITS = {
     "cpu_seconds": env_int("MILLRACE_SCRIPT_CPU_SECONDS", 300),
     "memory_bytes": env_int("MILLRACE_SCRIPT_MEMORY_BYTES", 2 * 1024 * 1024 * 1024),
@@ -305,8 +308,13 @@ MILLRACE_SCRIPT_LIMITS = {
     "processes": env_int("MILLRACE_SCRIPT_MAX_PROCESSES", 64),
     "open_files": env_int("MILLRACE_SCRIPT_OPEN_FILES", 256),
     "disk_bytes": env_int("MILLRACE_SCRIPT_DISK_BYTES", 2 * 1024 * 1024 * 1024),
-    "seconds": env_int("MILLRACE_SCRIPT_TIMEOUT_SECONDS", 3600),
+    "seconds": env_int("MILLRACE_SCRIPT_TIMEOUT_SECONDS", MILLRACE_TASK_TIMEOUT - 60),
 }
+if not 0 < MILLRACE_SCRIPT_LIMITS["seconds"] < MILLRACE_TASK_TIMEOUT:
+    raise SettingError(
+        "MILLRACE_SCRIPT_TIMEOUT_SECONDS must be above 0 and below MILLRACE_TASK_TIMEOUT "
+        f"({MILLRACE_TASK_TIMEOUT}): the queue would kill the worker before the script's limit ends it."
+    )
 #: The SMTP server mail.send uses when a task names none (smtp://user:password@host:port,
 #: smtps:// for SSL, ?tls=STARTTLS): Huginn's EmailAgent sends through the server's own.
 MILLRACE_SMTP_URL = os.environ.get("MILLRACE_SMTP_URL", "")
@@ -413,8 +421,8 @@ Q_CLUSTER = {
     "name": os.environ.get("MILLRACE_QUEUE_NAME", "millrace"),
     "workers": env_int("MILLRACE_WORKERS", 2),
     "recycle": 5000,  # a recycled worker loses its warm caches (compiled flows, plugin imports)
-    "timeout": env_int("MILLRACE_TASK_TIMEOUT", 600),
-    "retry": env_int("MILLRACE_TASK_TIMEOUT", 600) + 60,
+    "timeout": MILLRACE_TASK_TIMEOUT,
+    "retry": MILLRACE_TASK_TIMEOUT + 60,
     "max_attempts": 1,
     "ack_failures": True,
     "save_limit": -1,

@@ -125,6 +125,9 @@ def test_uvicorn_stops_with_one_line_too(tmp_path):
         ({"MILLRACE_HTTP_TIMEOUT": "soon"}, "MILLRACE_HTTP_TIMEOUT"),
         ({"SECURE_SSL_REDIRECT": "maybe"}, "SECURE_SSL_REDIRECT"),
         ({"MILLRACE_ROOT_DIALECT": "huginn"}, "MILLRACE_ROOT_DIALECT"),
+        ({"MILLRACE_STORAGE_URL": "ftp://files/x"}, "MILLRACE_STORAGE_URL"),
+        ({"MILLRACE_SCRIPT_TIMEOUT_SECONDS": "600"}, "MILLRACE_SCRIPT_TIMEOUT_SECONDS"),
+        ({"MILLRACE_TASK_TIMEOUT": "30"}, "MILLRACE_SCRIPT_TIMEOUT_SECONDS"),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
