@@ -13,6 +13,7 @@ from typing import Any
 
 from agents.types import AgentError, AgentRun, AgentType, register, run_plugin, truthy
 from connectors.registry import ResultStatus, get_plugin
+from executions.engine.templating import secrets_outside
 
 
 def _plugin(plugin_id: str) -> Any:
@@ -50,6 +51,9 @@ class ShellCommandAgent(AgentType):
         if not line.strip():
             raise AgentError("'command' is required")
         plugin = _plugin("script.shell")
+        misplaced = secrets_outside(plugin, {"commands": [line]}, run.ctx.used_secrets)
+        if misplaced:
+            raise AgentError(misplaced)
         problems = plugin.input_problems({"commands": [line]})
         if problems:
             raise AgentError(f"'command' does not fit script.shell: {problems[0]['message']}")

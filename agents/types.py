@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from agents.context import AgentContext
 from connectors.plugins.jsonquery import QueryError, jmespath_search
 from connectors.registry import Plugin, ResultStatus, get_plugin
-from executions.engine.templating import secret_refused
+from executions.engine.templating import secret_refused, secrets_outside
 from flows.models import Agent
 
 MAX_MESSAGES_PER_RUN = 1000
@@ -123,6 +123,9 @@ def run_plugin(plugin: type[Plugin], inputs: dict[str, Any], ctx: AgentContext) 
     """Run a catalog plugin for an agent; its outputs, or AgentError. Agents cannot wait."""
     if ctx.used_secrets and not plugin.takes_secrets:
         raise AgentError(secret_refused(plugin.id))
+    misplaced = secrets_outside(plugin, inputs, ctx.used_secrets)
+    if misplaced:
+        raise AgentError(misplaced)
     problems = plugin.input_problems(inputs)
     if problems:
         text = "; ".join(f"{p['path'] or '(options)'}: {p['message']}" for p in problems)

@@ -134,6 +134,9 @@ class Plugin:
     #: JMESPath, JSON parsing, KV writes): a secret there would come out in pieces masking
     #: cannot find, so a step that passes them one fails.
     takes_secrets: ClassVar[bool] = True
+    #: When set, the only inputs a secret may reach (a script's `env`): elsewhere it would be
+    #: handed over in clear, as code or a file the plugin cannot keep it out of.
+    secret_inputs: ClassVar[tuple[str, ...] | None] = None
     #: Inputs that are outbound URLs: a literal one the network policy refuses is refused when saved.
     url_inputs: ClassVar[tuple[str, ...]] = ()
 

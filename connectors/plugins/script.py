@@ -119,6 +119,7 @@ class ScriptPlugin(Plugin):
 
     category = "script"
     output_schema = OUTPUT_SCHEMA
+    secret_inputs = ("env",)  # in the script, a file or the interpreter a secret would sit in clear
     program_suffix: ClassVar[str]
 
     def program(self, inputs: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from executions.engine.events import batched
 from executions.engine.lifecycle import execution_end, execution_finished
 from executions.engine.orchestrator import Orchestrator, Tick
 from executions.engine.rows import execution_from_snapshot, execution_row
-from executions.engine.templating import TemplateRenderer, TemplateRenderError, secret_refused
+from executions.engine.templating import TemplateRenderer, TemplateRenderError, secret_refused, secrets_outside
 from executions.engine.transitions import TERMINAL_TASK_STATUSES, StaleStatus, transition
 from executions.engine.writes import deferred_writes
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
@@ -295,6 +295,9 @@ def _call_plugin(
     stored = renderer.redact(inputs, field)
     if renderer.used_secrets and not plugin.takes_secrets:
         return Result.failed(f"Task '{run.name}': {secret_refused(plugin.id)}", code="SECRET_REFUSED"), stored, None
+    misplaced = secrets_outside(plugin, inputs, renderer.used_secrets)
+    if misplaced:
+        return Result.failed(f"Task '{run.name}': {misplaced}", code="SECRET_REFUSED"), stored, None
     problems = plugin.input_problems(inputs)
     if problems:
         detail = "; ".join(f"{p['path'] or field}: {p['message']}" for p in problems)

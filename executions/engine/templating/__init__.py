@@ -55,7 +55,24 @@ __all__ = [
     "TemplateRenderer",
     "render_value",
     "secret_refused",
+    "secrets_outside",
 ]
+
+
+def secrets_outside(plugin: type, inputs: dict[str, Any], used: set[str]) -> str | None:
+    """Why a plugin that takes secrets in named inputs only (`secret_inputs`) gets none here,
+    or None: the inputs where a used secret appears, outside those it may reach."""
+    allowed = getattr(plugin, "secret_inputs", None)
+    if allowed is None or not used:
+        return None
+    masker = Masker(used)
+    misplaced = sorted(key for key, value in inputs.items() if key not in allowed and masker.mask(value) != value)
+    if not misplaced:
+        return None
+    return (
+        f"'{plugin.id}' takes secrets only in {', '.join(allowed)}; {', '.join(misplaced)} would hand "
+        "them over in clear (pass a secret through env and read it from the environment)"
+    )
 
 
 def secret_refused(plugin_id: str) -> str:
