@@ -105,17 +105,19 @@ def _run(flow: RunnableFlow, parameters: dict[str, Any], caller: Caller, callbac
             wait_seconds=settings.MILLRACE_CONNECTOR_WAIT_SECONDS,
         )
     except ValidationFailed as exc:  # the start's own input rules (a FILE input takes uploads only)
-        invalid(_named(exc))
+        named = _named_inputs(exc)
+        if not named:  # not about the inputs (a definition that no longer compiles): as RunFlow answers it
+            raise
+        invalid(named)
 
 
-def _named(error: ValidationFailed) -> list[str]:
+def _named_inputs(error: ValidationFailed) -> list[str]:
     details = error.details if isinstance(error.details, list) else []
-    named = [
-        f"{str(item['field']).removeprefix('inputs.')}: {item.get('reason', 'invalid')}"
+    return [
+        f"{item['field'].removeprefix('inputs.')}: {item.get('reason', 'invalid')}"
         for item in details
-        if isinstance(item, dict) and item.get("field")
+        if isinstance(item, dict) and isinstance(item.get("field"), str) and item["field"].startswith("inputs.")
     ]
-    return named or [error.message]
 
 
 def _listing_key(account: Account) -> str:

@@ -95,8 +95,10 @@ def _check_callback_url(url: str) -> None:
 
 
 def _wait_for_end(execution: Execution, seconds: float) -> None:
+    """Read the execution until it ends or `seconds` pass; once even for 0 (it may have ended already)."""
     deadline = time.monotonic() + seconds
     pause = 0.05
+    execution.refresh_from_db(fields=["status", "outputs", "error"])
     while not execution.is_terminal and time.monotonic() < deadline:
         time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
         pause = min(pause * 2, 0.5)

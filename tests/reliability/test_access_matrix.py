@@ -264,6 +264,7 @@ TABLE: list[Row] = [
         "401 403 202 202 202 / 404",
         {"namespace": "{ns}", "flow_name": "{flow_name}"},
     ),
+    Row("POST", "/v1/do/flows/{ns}/{flow_name}", "401 404 202 202 202 / 404", {}),
     Row("PUT", "/v1/callbacks/unknown-token", "404 404 404 404 404 / -", {"command_response": {"body": {}}}),
 ]
 
@@ -321,6 +322,7 @@ CASES = [(row, mount) for row in TABLE for mount in row.mounts]
 def test_access_matrix(row: Row, mount: str, settings) -> None:
     settings.MILLRACE_ENGINE_EAGER = True
     settings.MILLRACE_WEBHOOK_WAIT_SECONDS = 0
+    settings.MILLRACE_CONNECTOR_WAIT_SECONDS = 0
     got: dict[str, int] = {}
     world = build_world()
     for caller in CALLERS:  # lowest first: a success may change the world, so it is built again after one

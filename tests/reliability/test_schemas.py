@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core import signals
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import HealthCheck, Phase, given
@@ -301,6 +301,12 @@ def _extras(
         settings.MILLRACE_HTTP_ALLOWED_NETWORKS = ["127.0.0.1/32"]
         upstream.expect_request("/items").respond_with_json({"items": []})
         yield send("POST", "/v1/do/{}/{}", "/v1/do/http/GetRequest", {"url": upstream.url_for("/items")})
+        failing = "name: stop\ntasks: [{name: stop, type: flow.fail, properties: {message: stop}}]\n"
+        FlowFactory(namespace=Flow.objects.get(pk=own["flow"]).namespace, name="stop", source=failing)
+        with monkeypatch.context() as inline:  # the test's transaction never commits: run the engine at once
+            inline.setattr(transaction, "on_commit", lambda func, *args, **kwargs: func())
+            for name in ("flow-own", "stop"):  # 200 with the outputs, 500 FLOW_FAILED
+                yield send("POST", "/v1/do/flows/{}/{}", f"/v1/do/flows/production/{name}", {})
         run = TaskRunFactory(
             execution=Execution.objects.get(pk=own["waiting"]),
             step_id="call",

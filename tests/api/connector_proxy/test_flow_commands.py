@@ -310,6 +310,15 @@ def test_a_file_input_given_a_value_is_refused_naming_it(proxy, namespace) -> No
     assert not Execution.objects.exists()
 
 
+def test_a_definition_that_no_longer_compiles_is_answered_as_runflow_does(proxy, namespace) -> None:
+    FlowFactory(namespace=namespace, name="broken", source="name: broken\ntasks:\n  - name: a\n    type: no.such\n")
+    assert listed(proxy)["flows/production/broken"] == []
+    status, data = do(proxy, "flows/production/broken", {})
+    assert (status, data["error"]["error_code"]) == (422, "validation_error")
+    assert "does not compile" in data["error"]["message"]
+    assert not Execution.objects.exists()
+
+
 @pytest.mark.parametrize(
     "path",
     [
