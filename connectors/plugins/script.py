@@ -125,6 +125,10 @@ class ScriptPlugin(Plugin):
     def program(self, inputs: dict[str, Any]) -> str:
         raise NotImplementedError
 
+    def launch_arguments(self) -> list[str]:
+        """Arguments between the interpreter and the program's path."""
+        return []
+
     def default_interpreter(self) -> list[str]:
         raise NotImplementedError
 
@@ -153,7 +157,7 @@ class ScriptPlugin(Plugin):
         command = [interpreter] if isinstance(interpreter, str) else list(interpreter)
         command[0] = _executable(command[0], env["PATH"])
         return ScriptJob(
-            command=command,
+            command=[*command, *self.launch_arguments()],
             program=self.program(inputs),
             program_suffix=self.program_suffix,
             files=_input_files(inputs, ctx),
@@ -165,6 +169,9 @@ class ScriptPlugin(Plugin):
             store_output=ctx.file_write,
             max_output_file_bytes=settings.MILLRACE_MAX_FILE_BYTES,
         )
+
+
+_RUN_FROM_WORKDIR = "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
 
 
 def _base_env() -> dict[str, str]:
@@ -290,6 +297,11 @@ class PythonScript(ScriptPlugin):
 
     def program(self, inputs: dict[str, Any]) -> str:
         return inputs["script"]
+
+    def launch_arguments(self) -> list[str]:
+        # `python file.py` would import from the file's directory, outside the working one; run
+        # it from `-c`, which imports from the working directory (namespace files, input files).
+        return ["-c", _RUN_FROM_WORKDIR]
 
     def default_interpreter(self) -> list[str]:
         return [sys.executable]
