@@ -47,11 +47,11 @@ def test_the_orders_report_example_runs(api, namespace, database, smtp: Inbox): 
     assert started.status_code == 201, started.content
     detail = api.get(f"{WD}/executions/{started.json()['executionId']}").json()
     assert detail["execution"]["status"] == "SUCCESS", [(t["taskName"], t.get("error")) for t in detail["tasks"]]
-    ((sender, recipients, message),) = smtp.messages
+    ((_, recipients, message),) = smtp.messages
     assert recipients == ["ada@example.com"] and message["Subject"] == "5 orders of at least 120.0"
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_filename() == "orders.csv"
-    rows = list(csv.DictReader(io.StringIO(attachment.get_content() if isinstance(attachment.get_content(), str)
-                                           else attachment.get_content().decode())))  # fmt: skip
+    content = attachment.get_content()
+    rows = list(csv.DictReader(io.StringIO(content if isinstance(content, str) else content.decode())))
     assert [row["id"] for row in rows] == ["16", "17", "18", "19", "20"]
     assert rows[0] == {"id": "16", "customer": "customer-16", "total": "120.00"}

@@ -41,8 +41,8 @@ def test_a_python_script_reports_exit_code_output_and_vars(run_plugin):
 def test_a_python_script_imports_from_its_working_directory_and_keeps_its_line_numbers(run_plugin):
     inputs = {
         "inputFiles": {"helpers/maths.py": "def double(x):\n    return 2 * x\n"},
-        "script": "import sys\nfrom helpers.maths import double\nprint(double(21), sys.argv[0].endswith('.py'), __name__)\n"
-        "raise SystemExit(f'line {sys._getframe().f_lineno}')",
+        "script": "import sys\nfrom helpers.maths import double\n"
+        "print(double(21), sys.argv[0].endswith('.py'), __name__)\nraise SystemExit(f'line {sys._getframe().f_lineno}')",
     }
     result = run_plugin("script.python", inputs)
     assert result.outputs["stdout"] == "42 True __main__\n"
