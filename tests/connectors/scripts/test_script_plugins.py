@@ -42,7 +42,8 @@ def test_a_python_script_imports_from_its_working_directory_and_keeps_its_line_n
     inputs = {
         "inputFiles": {"helpers/maths.py": "def double(x):\n    return 2 * x\n"},
         "script": "import sys\nfrom helpers.maths import double\n"
-        "print(double(21), sys.argv[0].endswith('.py'), __name__)\nraise SystemExit(f'line {sys._getframe().f_lineno}')",
+        "print(double(21), sys.argv[0].endswith('.py'), __name__)\n"
+        "raise SystemExit(f'line {sys._getframe().f_lineno}')",
     }
     result = run_plugin("script.python", inputs)
     assert result.outputs["stdout"] == "42 True __main__\n"
