@@ -16,6 +16,7 @@ UPLOAD_PATHS = re.compile(
     r"(?:/workflowdev)?/api/v1/namespaces/[^/]+/files"  # namespace files (workflowdev)
     r"|(?:/workflowdev)?/api/v1/flows/[^/]+/execute"  # FILE inputs of a run
     r"|/admin/accounts/namespace/[^/]+/files/upload/"  # the console's namespace files page
+    r"|/admin/flows/flow/[^/]+/run/"  # the console's Run form (FILE inputs)
 )
 #: Room for the multipart boundaries, part headers and small fields around one file.
 MULTIPART_ROOM = 64 * 1024

@@ -21,6 +21,7 @@ from core.errors import BadRequest, NotFound
 from core.filerefs import (
     FileRefError,
     clean_dir,
+    clean_path,
     execution_prefix,
     file_name,
     key_of,
@@ -36,6 +37,18 @@ def path_checked(field: str) -> Iterator[None]:
         yield
     except FileRefError as exc:
         raise BadRequest(str(exc), details={"field": field, "reason": str(exc)}) from None
+
+
+def clean_file_path(path: str, field: str = "path") -> str:
+    """`/a//b.py` → `a/b.py`; a path that could leave its place is a 400 naming `field`."""
+    with path_checked(field):
+        return clean_path(path)
+
+
+def clean_directory(path: str | None, field: str = "path") -> str:
+    """A directory path, `""` for the root; a path that could leave its place is a 400 naming `field`."""
+    with path_checked(field):
+        return clean_dir(path)
 
 
 def namespace_file_open(

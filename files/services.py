@@ -19,14 +19,13 @@ from core import storage
 from core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from core.filerefs import (
     FileTooLarge,
-    clean_path,
     execution_file_key,
     execution_prefix,
     namespace_dir_key,
     namespace_file_key,
     uri,
 )
-from files.selectors import path_checked
+from files.selectors import clean_file_path
 
 
 @dataclass(frozen=True)
@@ -65,8 +64,7 @@ def namespace_file_put(
 ) -> StoredFile:
     """Create or replace a namespace file."""
     ensure_role(account, namespace, Role.EDITOR)
-    with path_checked(field):
-        path = clean_path(path)
+    path = clean_file_path(path, field)
     key = namespace_file_key(namespace.name, path)
     created = not storage.exists(key)
     if created:
@@ -82,8 +80,7 @@ def namespace_file_put(
 def namespace_file_delete(*, account: Account, namespace: Namespace, path: str, field: str = "path") -> int:
     """Delete a file, or a directory with everything under it; returns how many files went."""
     ensure_role(account, namespace, Role.EDITOR)
-    with path_checked(field):
-        path = clean_path(path)
+    path = clean_file_path(path, field)
     if storage.delete(namespace_file_key(namespace.name, path)):
         removed = 1
     else:
@@ -101,10 +98,7 @@ def namespace_file_move(*, account: Account, namespace: Namespace, source: str, 
     deleted, so a move that stops half-way loses nothing.
     """
     ensure_role(account, namespace, Role.EDITOR)
-    with path_checked("from"):
-        source = clean_path(source)
-    with path_checked("to"):
-        target = clean_path(target)
+    source, target = clean_file_path(source, "from"), clean_file_path(target, "to")
     if source == target or target.startswith(source + "/"):
         raise BadRequest(
             f"'{target}' is '{source}' or inside it.", details={"field": "to", "reason": "inside the source"}

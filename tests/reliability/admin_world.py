@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -32,6 +34,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts.models import Account, Membership, Namespace
 from accounts.roles import Role
 from accounts.services import api_token_create, audit_record
+from core import storage
 from executions.models import Approval, Execution, ExecutionStatus, Message
 from flows.models import Agent, Flow
 from flows.services import flow_update
@@ -341,20 +344,39 @@ def _body(world: AdminWorld, row: Row, values: dict[str, str]) -> dict[str, Any]
     return data
 
 
+@contextmanager
+def _files_kept(world: AdminWorld) -> Iterator[None]:
+    """The stored files of both namespaces as they were before the request (storage is no transaction)."""
+    namespaces = (world.own["ns"], world.other["ns"])
+    kept = {key: storage.open_file(key).read() for name in namespaces for key in storage.walk(name)}
+    try:
+        yield
+    finally:
+        if {key for name in namespaces for key in storage.walk(name)} != set(kept) or any(
+            storage.open_file(key).read() != content for key, content in kept.items()
+        ):
+            for name in namespaces:
+                storage.delete_prefix(name)
+            for key, content in kept.items():
+                storage.put(key, content)
+
+
 def request(world: AdminWorld, row: Row, caller: str, side: str) -> tuple[str, str]:
-    """The answer and, for a 2xx, the page. Rolled back, cookies too: the next request meets the same world."""
+    """The answer and, for a 2xx, the page. Rolled back, cookies and stored files too: the next request
+    meets the same world."""
     values = values_for(world, side, caller)
     path = "/admin/" + row.path.format(**values)
     body = _body(world, row, values)
     client = world.client(caller)
     cookies = copy.deepcopy(client.cookies)
-    with transaction.atomic():
+    with transaction.atomic(), _files_kept(world):
         before = fingerprint() if row.method == "POST" else ""
         response = client.post(path, body) if row.method == "POST" else client.get(path)
         wrote = row.method == "POST" and fingerprint() != before
         transaction.set_rollback(True)
     client.cookies = cookies
-    page = response.content.decode(errors="replace") if 200 <= response.status_code < 300 else ""
+    content = b"".join(response.streaming_content) if response.streaming else response.content  # downloads
+    page = content.decode(errors="replace") if 200 <= response.status_code < 300 else ""
     return answer(response, wrote), page
 
 

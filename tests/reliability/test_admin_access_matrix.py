@@ -99,6 +99,15 @@ TABLE: list[Row] = [
     G("accounts/namespace/{ns_id}/delete/", f"{NONE} / 403"),
     P("accounts/namespace/{ns_id}/delete/", f"{NONE} / 403", {"post": "yes"}),
     G("accounts/namespace/{ns_id}/history/", f"{ALL} / gone"),
+    # --- accounts: a namespace's files (its viewers read, its editors write)
+    G("accounts/namespace/{ns_id}/files/", f"{ALL} / gone"),
+    G("accounts/namespace/{ns_id}/files/download/?path=notes.txt", f"{ALL} / gone"),
+    G("accounts/namespace/{ns_id}/files/edit/?path=notes.txt", f"{ALL} / gone"),
+    P("accounts/namespace/{ns_id}/files/edit/?path=notes.txt", f"{EDITOR_SAVES} / gone", {"content": "changed"}),
+    G("accounts/namespace/{ns_id}/files/upload/", f"{ONLY_POST} / 405"),
+    P("accounts/namespace/{ns_id}/files/upload/?path=docs", f"{EDITOR_SAVES} / gone", {"file": "{{}}"}),
+    G("accounts/namespace/{ns_id}/files/delete/?path=notes.txt", f"{EDITORS} / gone"),
+    P("accounts/namespace/{ns_id}/files/delete/?path=notes.txt", f"{EDITOR_SAVES} / gone"),
     # --- accounts: memberships (the namespace's admins)
     G("accounts/membership/", f"{ADMINS} / -"),
     P("accounts/membership/", f"{ADMIN_SAVES} / 403 403 403 302", action("delete_selected", "membership")),
