@@ -1,8 +1,10 @@
 """Shared fixtures: accounts of each role, API clients authenticated with a login token."""
 
 import os
+import shutil
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -128,12 +130,22 @@ def fresh_redis_channel_layer() -> Iterator[None]:
             del channel_layers.backends[alias]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def file_storage_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+@pytest.fixture(scope="session")
+def file_storage_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Stored files go to a directory of this test session, never to the checkout's var/."""
+    root = tmp_path_factory.mktemp("storage")
     storages = {**django_settings.STORAGES}
     if storages["millrace"]["BACKEND"].endswith("FileSystemStorage"):
-        options = {**storages["millrace"]["OPTIONS"], "location": str(tmp_path_factory.mktemp("storage"))}
+        options = {**storages["millrace"]["OPTIONS"], "location": str(root)}
         storages["millrace"] = {**storages["millrace"], "OPTIONS": options}
     with override_settings(STORAGES=storages):
-        yield
+        yield root
+
+
+@pytest.fixture(autouse=True)
+def file_storage(file_storage_root: Path) -> Iterator[Path]:
+    """Each test starts with no stored file: what one test stored is not another's namespace file."""
+    yield file_storage_root
+    if any(file_storage_root.iterdir()):
+        shutil.rmtree(file_storage_root)
+        file_storage_root.mkdir()
