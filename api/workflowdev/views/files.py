@@ -68,7 +68,7 @@ class NamespaceFilesView(WorkflowDevAPIView):
             409: OpenApiResponse(description="The path is a directory, or a directory on it is a file"),
             413: OpenApiResponse(description="The file is larger than MILLRACE_MAX_FILE_BYTES; nothing was stored"),
             415: OpenApiResponse(description="The body is not multipart/form-data"),
-            422: OpenApiResponse(description="No `fileContent` part"),
+            422: OpenApiResponse(description="No `fileContent` part, or no Content-Length (a chunked body)"),
         },
     )
     def post(self, request: Request, name: str) -> Response:
@@ -76,6 +76,11 @@ class NamespaceFilesView(WorkflowDevAPIView):
         directories on the way are implied. Needs the editor role."""
         namespace = namespace_get(account=request.user, name=name)
         ensure_role(request.user, namespace, Role.EDITOR)  # before the upload is read
+        if not request.META.get("CONTENT_LENGTH"):  # Django parses no multipart body without one
+            raise ValidationFailed(
+                "The upload needs a Content-Length header; a chunked multipart body is not read.",
+                details=[{"field": "fileContent", "reason": "no Content-Length"}],
+            )
         upload = request.FILES.get("fileContent")
         if upload is None:
             raise ValidationFailed(

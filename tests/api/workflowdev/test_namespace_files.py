@@ -273,3 +273,13 @@ def test_under_asgi_an_upload_streams_through_to_the_file_cap_and_stops_past_it(
     elsewhere = Client([b"a" * 1000] * 3)
     drive(BodySizeLimit(app), upload_scope("/api/v1/kv/production/k"), elsewhere)
     assert elsewhere.response()[0] == 413 and len(seen) == 2
+
+
+def test_an_upload_without_a_content_length_is_refused_clearly(api):
+    """Django reads no multipart body without a Content-Length (a chunked one): say so, not 'no part'."""
+    body = b'--x\r\nContent-Disposition: form-data; name="fileContent"; filename="a"\r\n\r\nA\r\n--x--\r\n'
+    response = api.generic(
+        "POST", f"{FILES}?path=/a.txt", body, content_type="multipart/form-data; boundary=x", CONTENT_LENGTH=""
+    )
+    assert "Content-Length" in assert_error(response, 422, "validation_error")["message"]
+    assert stored_keys() == set()
