@@ -14,7 +14,7 @@ from tests.connectors.test_sql_plugin import database  # noqa: F401  (a scratch 
 from tests.factories import SecretFactory
 
 WD = "/workflowdev/api/v1"
-EXAMPLES = Path(__file__).resolve().parents[2] / "flows" / "examples"
+EXAMPLE = Path(__file__).resolve().parents[2] / "flows" / "examples" / "orders-report"
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def api(settings, transactional_db, namespace, make_account, client_for) -> APIC
 
 
 def test_the_orders_report_example_runs(api, namespace, database, smtp: Inbox):  # noqa: F811
-    script = (EXAMPLES / "files" / "scripts" / "thresholds.py").read_bytes()
+    script = (EXAMPLE / "scripts" / "thresholds.py").read_bytes()
     upload = api.post(
         f"{WD}/namespaces/{namespace.name}/files?path=/scripts/thresholds.py",
         {"fileContent": io.BytesIO(script)},
@@ -35,7 +35,7 @@ def test_the_orders_report_example_runs(api, namespace, database, smtp: Inbox): 
     assert upload.status_code in (200, 201), upload.content
     created = api.post(
         f"{WD}/flows",
-        {"namespace": namespace.name, "yamlContent": (EXAMPLES / "orders-report.yaml").read_text()},
+        {"namespace": namespace.name, "yamlContent": (EXAMPLE / "flow.yaml").read_text()},
         format="json",
     )
     assert created.status_code == 201, created.content

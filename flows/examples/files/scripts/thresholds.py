@@ -1,5 +1,0 @@
-"""A namespace file the orders-report example imports: upload it as scripts/thresholds.py."""
-
-
-def minimum_total() -> float:
-    return 120.0
