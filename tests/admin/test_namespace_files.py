@@ -11,7 +11,6 @@ from core import storage
 from files.services import namespace_file_put
 from tests.admin.conftest import Tenant
 from tests.admin.helpers import change_url
-from tests.files.fixtures import fresh_storage  # noqa: F401  (autouse: a storage of its own)
 
 pytestmark = pytest.mark.django_db
 

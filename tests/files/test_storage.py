@@ -20,23 +20,23 @@ def test_a_name_a_file_system_cannot_hold_is_refused(path):
         clean_path(path)
 
 
-def test_names_of_255_bytes_are_kept(fresh_storage):
+def test_names_of_255_bytes_are_kept(file_storage):
     path = clean_path("é" * 127 + "x")
     storage.put(f"production/_files/{path}", b"ok")
     assert storage.open_file(f"production/_files/{path}").read() == b"ok"
 
 
-def test_a_deleted_file_leaves_no_empty_directory(fresh_storage):
+def test_a_deleted_file_leaves_no_empty_directory(file_storage):
     storage.put("ns/_files/a/b/c.txt", b"c")
     storage.put("ns/_files/keep.txt", b"k")
     assert storage.delete("ns/_files/a/b/c.txt")
-    assert not (fresh_storage / "ns/_files/a").exists()
+    assert not (file_storage / "ns/_files/a").exists()
     assert [entry.name for entry in storage.listing("ns/_files")] == ["keep.txt"]
     assert storage.delete_prefix("ns/_files") == 1
-    assert not (fresh_storage / "ns").exists()
+    assert not (file_storage / "ns").exists()
 
 
-def test_a_directory_is_not_a_file(fresh_storage):
+def test_a_directory_is_not_a_file(file_storage):
     storage.put("ns/_files/dir/f.txt", b"f")
     assert not storage.exists("ns/_files/dir")
     with pytest.raises(FileNotFoundError):
@@ -46,7 +46,7 @@ def test_a_directory_is_not_a_file(fresh_storage):
     assert storage.exists("ns/_files/dir/f.txt")
 
 
-def test_a_file_over_the_cap_leaves_nothing(settings, fresh_storage):
+def test_a_file_over_the_cap_leaves_nothing(settings, file_storage):
     settings.MILLRACE_MAX_FILE_BYTES = 10
     with pytest.raises(FileTooLarge):
         storage.put("ns/_files/big.bin", io.BytesIO(b"x" * 11))

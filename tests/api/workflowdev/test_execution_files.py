@@ -9,7 +9,6 @@ from accounts.roles import Role
 from files.services import execution_file_put
 from tests.api.workflowdev.conftest import WD, assert_error
 from tests.factories import ExecutionFactory, FlowFactory, NamespaceFactory
-from tests.files.fixtures import fresh_storage  # noqa: F401  (autouse: a storage of its own)
 
 CSV_FLOW = """\
 name: report

@@ -11,7 +11,6 @@ from core import storage
 from tests.api.test_body_limits import Client, drive, scope
 from tests.api.workflowdev.conftest import API, assert_error
 from tests.factories import NamespaceFactory
-from tests.files.fixtures import fresh_storage  # noqa: F401  (autouse: a storage of its own)
 
 FILES = f"{API}/namespaces/production/files"
 ATTRIBUTES = {"fileName", "type", "size", "lastModifiedTime", "creationTime"}
