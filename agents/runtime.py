@@ -24,10 +24,11 @@ from django.utils.dateparse import parse_datetime
 from agents import schedules
 from agents.context import AgentContext, AgentResolver
 from agents.types import AgentError, AgentRun, agent_type
+from core.metrics import engine_metrics
 from executions.engine import dispatch
 from executions.engine.templating import TemplateRenderer, TemplateRenderError
 from executions.models import AgentLog, Message
-from flows.models import Agent, AgentLink
+from flows.models import Agent, AgentLink, Trigger
 from vault.masking import Masker
 
 logger = logging.getLogger("millrace.agents")
@@ -148,6 +149,8 @@ def _execute(agent: Agent, message: Message | None, now: datetime) -> list[Messa
     """
     ctx = AgentContext(agent)
     run = AgentRun(agent=agent, ctx=ctx, memory=dict(agent.memory or {}))
+    if message is not None:
+        run.message_id, run.depth = str(message.uuid), message.depth
     emitted: list[Message] = []
     failure = ""
     try:
@@ -158,7 +161,7 @@ def _execute(agent: Agent, message: Message | None, now: datetime) -> list[Messa
                 handler.check(run, options)
             else:
                 handler.receive(run, options, message.payload or {})
-            emitted = emit(agent, Masker(ctx.used_secrets).mask(run.emitted), now=now, locked=True)
+            emitted = emit(agent, Masker(ctx.used_secrets).mask(run.emitted), now=now, locked=True, depth=run.depth)
             _control(agent, run.control, now)
         agent.memory, agent.last_error = run.memory, ""
     except Exception as exc:
@@ -172,22 +175,46 @@ def _execute(agent: Agent, message: Message | None, now: datetime) -> list[Messa
         agent.last_run_at = now
         fields.append("last_run_at")
     agent.save(update_fields=fields)
+    _count_run(agent, failed=bool(failure))
     _write_logs(agent, run, message, len(emitted), failure, Masker(ctx.used_secrets))
     return emitted
+
+
+def _count_run(agent: Agent, *, failed: bool) -> None:
+    """Count the run in `millrace_agent_runs` once its transaction commits (a run rolled back
+    did not happen); an unknown type is `other`, so labels stay bounded."""
+    try:
+        agent_type(agent.type)
+        kind = agent.type
+    except LookupError:
+        kind = "other"
+    namespace = agent.namespace.name
+
+    def count() -> None:
+        metrics = engine_metrics()
+        scope = [namespace] if metrics.detailed else []
+        metrics.agent_runs.labels(kind, "failed" if failed else "success", *scope).inc()
+
+    transaction.on_commit(count, robust=True)  # a metrics fault never fails a run
 
 
 def _write_logs(
     agent: Agent, run: AgentRun, message: Message | None, emitted: int, failure: str, masker: Masker
 ) -> None:
-    """The handler's own lines and one line saying what the run did, then trim to the newest kept."""
+    """The handler's own lines and one line saying what the run did."""
     lines = [(level, masker.mask_text(str(text))[:MAX_ERROR_CHARS]) for level, text in run.logs]
     what = f"Received message {message.pk}" if message else "Ran"
     if failure:
         lines.append((AgentLog.Level.ERROR, f"{what} and failed: {failure}"))
     else:
         lines.append((AgentLog.Level.INFO, f"{what}; emitted {emitted} message{'' if emitted == 1 else 's'}."))
+    log_lines(agent, lines, inbound=message, emitted=emitted)
+
+
+def log_lines(agent: Agent, lines: list[tuple[str, str]], *, inbound: Message | None = None, emitted: int = 0) -> None:
+    """Store log lines of an agent, then trim its log to the newest `MILLRACE_AGENT_LOG_KEEP`."""
     AgentLog.objects.bulk_create(
-        AgentLog(agent=agent, level=level, text=text, inbound_message=message, outbound_count=emitted)
+        AgentLog(agent=agent, level=level, text=text[:MAX_ERROR_CHARS], inbound_message=inbound, outbound_count=emitted)
         for level, text in lines
     )
     keep = settings.MILLRACE_AGENT_LOG_KEEP
@@ -197,12 +224,19 @@ def _write_logs(
 
 
 def emit(
-    agent: Agent, payloads: list[dict[str, Any]], *, now: datetime | None = None, locked: bool = False
+    agent: Agent,
+    payloads: list[dict[str, Any]],
+    *,
+    now: datetime | None = None,
+    locked: bool = False,
+    depth: int = 0,
 ) -> list[Message]:
-    """Store messages of an agent and, on commit, wake every enabled receiver once.
+    """Store messages of an agent and, on commit, wake every enabled receiver once and start the
+    flows of its agent triggers (`agents.flow_triggers`).
 
     Holds the agent's row lock until commit (taken here unless `locked`), so its message ids
-    become visible in order.
+    become visible in order. `depth` counts the flow starts behind the messages (see
+    `agents.flow_types`).
     """
     if not payloads:
         return []
@@ -210,10 +244,14 @@ def emit(
     if not locked:
         Agent.objects.select_for_update(of=("self",)).filter(pk=agent.pk).values_list("pk", flat=True).first()
     expires_at = now + timedelta(seconds=agent.keep_messages_for) if agent.keep_messages_for else None
-    messages = [Message.objects.create(agent=agent, payload=payload, expires_at=expires_at) for payload in payloads]
+    messages = [
+        Message.objects.create(agent=agent, payload=payload, expires_at=expires_at, depth=depth) for payload in payloads
+    ]
     receivers = AgentLink.objects.filter(source=agent, receiver__disabled=False).values_list("receiver_id", flat=True)
     for receiver_id in receivers:
         dispatch.on_commit("agents.runtime.deliver", str(receiver_id))
+    if Trigger.objects.filter(type=Trigger.Type.AGENT, enabled=True, source_agent=agent).exists():
+        dispatch.on_commit("agents.flow_triggers.triggers_fire", [message.pk for message in messages])
     return messages
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -132,3 +133,14 @@ def agents_with_errors(*, account: Account, limit: int = 10) -> QuerySet[Agent]:
         .only("id", "name", "type", "namespace__name", "last_error", "last_run_at", "disabled")
         .order_by(F("last_run_at").desc(nulls_last=True), "name")[:limit]
     )
+
+
+def namespace_flow(*, namespace_id: Any, flow_id: Any = None, name: Any = None) -> Flow | None:
+    """The flow of that id (or name) in the namespace; None for a missing one or one elsewhere."""
+    flows = Flow.objects.select_related("namespace").filter(namespace_id=namespace_id)
+    if flow_id is not None:
+        try:
+            return flows.filter(pk=UUID(str(flow_id))).first()
+        except ValueError:
+            return None
+    return flows.filter(name=str(name)).first() if name else None

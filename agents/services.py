@@ -111,6 +111,7 @@ def _validate(
     elif handler is not None:
         problems += [_problem("options", reason) for reason in handler.option_problems(options)]
         problems += [_problem("options", reason) for reason in _refused_urls(handler, options)]
+        problems += [_problem("options", reason) for reason in handler.scope_problems(namespace.pk, options)]
     if saver is not None and isinstance(options, dict):
         problems += [
             _problem("options", f"unknown secret '{name}'") for name in unknown_secrets(namespace, saver, options)

@@ -34,6 +34,8 @@ class AgentRun:
     emitted: list[dict[str, Any]] = field(default_factory=list)
     control: list[tuple[str, list[str]]] = field(default_factory=list)  # (action, agent ids) for SchedulerAgent
     logs: list[tuple[str, str]] = field(default_factory=list)  # (level, text), kept even when the run fails
+    message_id: str | None = None  # the incoming message's uuid, on receive
+    depth: int = 0  # flow starts behind the incoming message; what the run emits carries it on
 
     def log(self, text: str, level: str = "info") -> None:
         """A line for the agent's log (Huginn's `log`/`error`); the runtime masks and stores it."""
@@ -66,6 +68,10 @@ class AgentType:
         """Structural problems of the options (values may still be templates)."""
         return []
 
+    def scope_problems(self, namespace_id: Any, options: dict[str, Any]) -> list[str]:
+        """Problems of literal options naming objects that must be in the agent's namespace."""
+        return []
+
     def prepare_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Fill generated options (a webhook secret) when an agent is saved."""
         return options
@@ -83,7 +89,7 @@ def register(cls: type[AgentType]) -> type[AgentType]:
 
 def _load() -> None:
     # They import this module to register the Huginn types: loaded on first use, a real cycle.
-    from agents import http_types, integration_types, logic_types  # noqa: F401
+    from agents import flow_types, http_types, integration_types, logic_types  # noqa: F401
 
 
 def huginn_types() -> list[str]:

@@ -245,6 +245,9 @@ class Message(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages", db_index=False)
     payload = models.JSONField(default=dict, blank=True)
+    depth = models.PositiveSmallIntegerField(
+        default=0, help_text="Flow starts behind this message (FlowAgent, agent triggers): loops stop at a limit."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
 

@@ -1,4 +1,5 @@
-"""Firing triggers: a webhook's request or a schedule's due time starts an execution.
+"""Firing triggers: a webhook's request, a schedule's due time or an agent's message starts an
+execution.
 
 Trigger rows, their checks, keys and `next_fire_time` belong to flows (`flows.triggers`);
 firing one starts a run, so it lives here, above flows, beside `execution_start`.
@@ -21,6 +22,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,9 +30,10 @@ from accounts.models import Account
 from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_record
-from core.errors import BadRequest, NotFound
+from core.errors import BadRequest, NotFound, ValidationFailed
 from core.timefmt import isoformat
-from executions.models import Execution
+from executions.engine.compiler import compiled
+from executions.models import Execution, Message
 from executions.services import execution_start
 from flows.models import Trigger
 from flows.triggers import backfill_ticks, missed_ticks, next_fire_time
@@ -81,6 +84,46 @@ def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
             origin="webhook",
             trigger=trigger,
             trigger_data={"type": "webhook", "triggerId": str(trigger.pk), "body": body, "headers": shown},
+        )
+
+
+def agent_fire(*, trigger: Trigger, message: Message) -> Execution | None:
+    """Start an `agent` trigger's flow for one message of its agent; None if it already did.
+
+    The payload is `trigger.message`; its keys that name declared inputs are the inputs (over
+    the trigger's own), the others are left out. A start one hop past
+    `MILLRACE_SUBFLOW_MAX_DEPTH` (the message's depth plus one) is refused, as are inputs of
+    the wrong type (ValidationFailed either way). `agents.flow_triggers` calls it after the
+    message committed.
+    """
+    message_id = str(message.uuid)
+    if Execution.objects.filter(trigger=trigger, trigger_data__messageId=message_id).exists():
+        return None
+    depth, limit = message.depth + 1, settings.MILLRACE_SUBFLOW_MAX_DEPTH
+    if depth > limit:
+        raise ValidationFailed(f"Nesting depth {depth} exceeds MILLRACE_SUBFLOW_MAX_DEPTH ({limit}).")
+    try:
+        declared = {item.id for item in compiled(trigger.flow.source).inputs}
+    except Exception as exc:
+        raise ValidationFailed(f"The flow definition does not compile: {exc}") from exc
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    inputs = {**(trigger.inputs or {}), **{key: value for key, value in payload.items() if key in declared}}
+    with transaction.atomic():
+        Trigger.objects.filter(pk=trigger.pk).update(last_fired_at=timezone.now())
+        return execution_start(
+            actor=None,
+            flow=trigger.flow,
+            inputs=inputs,
+            origin="agent",
+            trigger=trigger,
+            trigger_data={
+                "type": "agent",
+                "triggerId": str(trigger.pk),
+                "agentId": str(message.agent_id),
+                "messageId": message_id,
+                "message": payload,
+                "depth": depth,
+            },
         )
 
 

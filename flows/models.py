@@ -68,12 +68,14 @@ class FlowRevision(models.Model):
 
 
 class Trigger(models.Model):
-    """Starts a flow: on a webhook POST, on a cron schedule, or when another flow ends."""
+    """Starts a flow: on a webhook POST, on a cron schedule, when another flow ends, or for each
+    message an agent of its namespace emits."""
 
     class Type(models.TextChoices):
         WEBHOOK = "webhook", "Webhook"
         SCHEDULE = "schedule", "Schedule"
         FLOW = "flow", "Flow"
+        AGENT = "agent", "Agent"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="triggers")
@@ -92,6 +94,14 @@ class Trigger(models.Model):
         Flow, null=True, blank=True, on_delete=models.CASCADE, related_name="downstream_triggers"
     )
     statuses = models.JSONField(default=list, blank=True)
+    source_agent = models.ForeignKey(
+        "Agent",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="flow_triggers",
+        help_text="Agent triggers: the agent whose messages start the flow.",
+    )
     enabled = models.BooleanField(default=True)
     inputs = models.JSONField(default=dict, blank=True)
     from_definition = models.BooleanField(default=False, help_text="Declared in the flow's YAML.")

@@ -21,9 +21,10 @@ from accounts.models import Account
 from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_record
-from core.errors import BadRequest, Conflict, ValidationFailed
+from core.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from core.ids import parse_uuid
 from flows.definitions.fields import RECOVER_MISSED
-from flows.models import EXECUTION_END_STATUSES, Flow, Trigger
+from flows.models import EXECUTION_END_STATUSES, Agent, Flow, Trigger
 from flows.selectors import flow_get
 from flows.webhook_keys import KEY_REFUSED, new_webhook_key, strong_key
 
@@ -36,6 +37,7 @@ TRIGGER_FIELDS = (
     "recover_missed",
     "source_flow_id",
     "statuses",
+    "source_agent_id",
     "name",
 )
 #: A tick started later than this after its time was missed (`recoverMissedSchedules: NONE`
@@ -156,7 +158,22 @@ def _check_values(actor: Account, flow: Flow, values: dict[str, Any], kept_key: 
         values["source_flow_id"], values["statuses"] = source.pk, statuses
     else:
         values["source_flow_id"], values["statuses"] = None, []
+    if kind == Trigger.Type.AGENT:
+        agent_id = values.get("source_agent_id")
+        if not agent_id:
+            raise _invalid("agentId", "required for an agent trigger")
+        values["source_agent_id"] = _agent_of(flow, agent_id).pk
+    else:
+        values["source_agent_id"] = None
     return values
+
+
+def _agent_of(flow: Flow, agent_id: Any) -> Agent:
+    """The agent of the flow's namespace; 404 for any other (missing or elsewhere alike)."""
+    agent = Agent.objects.filter(namespace_id=flow.namespace_id, pk=parse_uuid(agent_id, what="Agent")).first()
+    if agent is None:
+        raise NotFound("Agent not found.")
+    return agent
 
 
 def _schedule_next(trigger: Trigger, now: datetime) -> None:

@@ -18,12 +18,15 @@ execution started by another one (subflow step or `flow` trigger) carries its de
 that start each other stop at `MILLRACE_SUBFLOW_MAX_DEPTH` instead of chaining forever.
 
 The engine never calls the service layer: services check tenancy and roles, then call here.
+Layers above the engine that wait for ends (a FlowAgent emitting its flow's result) register
+a hook with `on_execution_end`, so the engine imports none of them.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -57,6 +60,14 @@ logger = logging.getLogger("millrace.engine")
 E, T = ExecutionStatus, TaskStatus
 #: Steps an outside end closes; running ones finish and record their result.
 ACTIVE_TASKS = (T.PENDING, T.QUEUED, T.WAITING, T.RETRYING)
+#: Called with each ended execution, under its row lock, possibly more than once per end.
+_END_HOOKS: list[Callable[[Execution], None]] = []
+
+
+def on_execution_end(hook: Callable[[Execution], None]) -> None:
+    """Register `hook` for every execution end (an app's `ready`); it must be cheap and idempotent."""
+    if hook not in _END_HOOKS:
+        _END_HOOKS.append(hook)
 
 
 # --- creating an execution ------------------------------------------------------------------
@@ -233,13 +244,15 @@ def _end_children(execution: Execution) -> None:
 
 
 def execution_finished(execution: Execution) -> None:
-    """The parent step of a subflow ends like it, its callback is owed, `flow` triggers fire, and
-    a flow with a concurrency limit hands the slot on."""
+    """The parent step of a subflow ends like it, its callback is owed, `flow` triggers fire, a
+    flow with a concurrency limit hands the slot on, and the registered end hooks run."""
     if execution.parent_task_id:
         subflow_finished(execution)
     callback_owed(execution)
     fire_flow_triggers(execution)
     slot_freed(execution)
+    for hook in _END_HOOKS:
+        hook(execution)
 
 
 def subflow_finished(child: Execution) -> None:

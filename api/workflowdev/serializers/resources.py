@@ -13,6 +13,7 @@ TYPE_FIELDS = {
     "webhook": ("key",),
     "schedule": ("cron", "timezone", "recoverMissedSchedules"),
     "flow": ("sourceFlowId", "statuses"),
+    "agent": ("agentId",),
 }
 ALL_TYPE_FIELDS = {name for names in TYPE_FIELDS.values() for name in names}
 
@@ -32,6 +33,9 @@ class TriggerSerializer(serializers.ModelSerializer):
     )
     sourceFlowId = serializers.UUIDField(source="source_flow_id", required=False, help_text="Flow triggers.")
     statuses = serializers.ListField(child=serializers.CharField(), required=False, help_text="Flow triggers.")
+    agentId = serializers.UUIDField(
+        source="source_agent_id", required=False, help_text="Agent triggers: the agent whose messages start the flow."
+    )
     fromDefinition = serializers.BooleanField(source="from_definition")
     nextFireAt = serializers.DateTimeField(source="next_fire_at", allow_null=True)
     lastFiredAt = serializers.DateTimeField(source="last_fired_at", allow_null=True)
@@ -53,6 +57,7 @@ class TriggerSerializer(serializers.ModelSerializer):
             "recoverMissedSchedules",
             "sourceFlowId",
             "statuses",
+            "agentId",
             "fromDefinition",
             "nextFireAt",
             "lastFiredAt",
@@ -95,8 +100,17 @@ class TriggerWriteSerializer(serializers.Serializer):
     )
     sourceFlowId = serializers.UUIDField(required=False, allow_null=True)
     statuses = serializers.ListField(child=serializers.CharField(), required=False)
+    agentId = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Agent triggers: an agent of the flow's namespace; each message it emits starts the flow.",
+    )
 
-    RENAMES = {"sourceFlowId": "source_flow_id", "recoverMissedSchedules": "recover_missed"}
+    RENAMES = {
+        "sourceFlowId": "source_flow_id",
+        "recoverMissedSchedules": "recover_missed",
+        "agentId": "source_agent_id",
+    }
 
     def service_fields(self) -> dict[str, Any]:
         """The validated body as the trigger services name their keyword arguments."""

@@ -71,12 +71,13 @@ class TriggerListView(FilteredListMixin, WorkflowDevAPIView):
         responses={
             201: TriggerSerializer,
             403: ROLE_REFUSED,
-            404: NOT_FOUND,
+            404: OpenApiResponse(description="No such flow, or agentId names no agent of the flow's namespace"),
             422: INVALID,
         },
     )
     def post(self, request: Request) -> Response:
-        """Create a schedule (cron) or webhook trigger for a flow."""
+        """Create a schedule (cron), webhook, flow or agent trigger for a flow; an agent trigger's `agentId` must
+        name an agent of the flow's namespace (404 otherwise)."""
         body = TriggerWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         flow = selectors.flow_get(account=request.user, flow_id=body.validated_data["flowId"])
