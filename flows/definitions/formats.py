@@ -4,6 +4,8 @@
   `metadata{name, description, version, tags, labels}`.
 - **tasks** (workflowdev, Kestra-like): a top-level `tasks` list, with `name`, `namespace`,
   `description`, `inputs`, `variables`, `timeout`, `timeoutPolicy`, `errors`, `triggers`.
+- **kestra**: Kestra's own YAML (`id`, `namespace`, `tasks` of `{id, type: io.kestra..., ...}`
+  with properties inline), mapped to Millrace's plugins by `kestra`.
 
 Both accept `inputs`, `variables`, `timeout`, `timeoutPolicy`, `triggers`, `tags` and
 `labels`, so the two dialects share one execution model. Unknown top-level keys are
@@ -18,6 +20,7 @@ from flows.definitions import fields
 from flows.definitions.concurrency import concurrency
 from flows.definitions.fields import type_name
 from flows.definitions.ir import ERRORS, FINALLY, MAIN, Block, CompiledFlow, FlowFormat
+from flows.definitions.kestra import is_kestra, kestra_flow
 from flows.definitions.outputs import flow_outputs
 from flows.definitions.problems import Problems, key_text
 from flows.definitions.steps import StepParser
@@ -30,7 +33,8 @@ _METADATA_KEYS = {"name", "description", "version", "tags", "labels", "concurren
 
 
 def detect_format(data: Any) -> FlowFormat | None:
-    """`nodes` if the top level has a `nodes` key, `tasks` if it has `tasks`, else None.
+    """`nodes` if the top level has a `nodes` key, `tasks` if it has `tasks` (`kestra` when its
+    tasks are Kestra's: `kestra.is_kestra`), else None.
 
     A document with both keys is ambiguous: None, and `build_flow` reports it.
     """
@@ -39,7 +43,9 @@ def detect_format(data: Any) -> FlowFormat | None:
     has_nodes, has_tasks = "nodes" in data, "tasks" in data
     if has_nodes == has_tasks:
         return None
-    return FlowFormat.NODES if has_nodes else FlowFormat.TASKS
+    if has_nodes:
+        return FlowFormat.NODES
+    return FlowFormat.KESTRA if is_kestra(data) else FlowFormat.TASKS
 
 
 def build_flow(problems: Problems, data: Any) -> CompiledFlow | None:
@@ -60,7 +66,10 @@ def build_flow(problems: Problems, data: Any) -> CompiledFlow | None:
         else:
             problems.add((), "no 'tasks' list (workflowdev format) or 'nodes' mapping (FlowRunner format)", "format")
         return None
-    flow = _tasks_flow(problems, data) if kind == FlowFormat.TASKS else _nodes_flow(problems, data)
+    if kind == FlowFormat.KESTRA:
+        data, flow = kestra_flow(problems, data)
+    else:
+        flow = _tasks_flow(problems, data) if kind == FlowFormat.TASKS else _nodes_flow(problems, data)
     _common(problems, data, flow)
     flow.reindex()
     return flow

@@ -45,6 +45,7 @@ FINALLY = "finally"
 class FlowFormat(StrEnum):
     NODES = "nodes"
     TASKS = "tasks"
+    KESTRA = "kestra"  # Kestra's own YAML: a task list, like TASKS
 
 
 class InputType(StrEnum):
