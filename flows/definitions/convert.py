@@ -34,6 +34,7 @@ from flows.definitions.ir import (
 from flows.definitions.kestra import CORE, STRUCTURE_TARGETS
 from flows.definitions.kestra_export import CONTROL_EXPORTS, kestra_task, seconds_text
 from flows.definitions.pebble import to_pebble
+from flows.definitions.validate import compile_definition
 
 FORMATS = tuple(FlowFormat)
 
@@ -333,3 +334,12 @@ def _kestra(flow: CompiledFlow, reasons: list[str], namespace: str | None) -> di
             document[key] = [_kestra_task(step, reasons) for step in block.steps]
     http_ids = {step.name for step in flow.steps() if step.type == "http.request"}
     return to_pebble(document, http_ids)
+
+
+def convert_source(source: str, target: str | FlowFormat, *, namespace: str | None = None) -> str:
+    """A saved definition's YAML in `target`: compiled as the engine would, then written out.
+
+    Raises `DefinitionError` when the source no longer compiles (a plugin gone since it was
+    saved) and `ConversionError` when `target` cannot express it.
+    """
+    return convert(compile_definition(source), target, namespace=namespace)

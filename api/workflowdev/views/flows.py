@@ -6,9 +6,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpResponse, QueryDict
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import APISettings
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.selectors import namespace_get
@@ -33,11 +35,12 @@ from api.workflowdev.views.base import (
     page_response,
     paginate,
 )
-from core.errors import ValidationFailed
+from core.errors import BadRequest, ValidationFailed
 from executions.engine.labels import label_pairs
 from executions.services import execution_start, flow_delete
 from flows import selectors
 from flows.definitions import DefinitionError, compile_definition
+from flows.definitions.convert import FORMATS, ConversionError, convert_source
 from flows.models import Flow
 from flows.services import flow_create, flow_restore, flow_update, flow_validate
 from flows.transfer import flow_export, flow_import
@@ -196,14 +199,61 @@ class FlowImportView(WorkflowDevAPIView):
         return Response(FlowSerializer(flow).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
+EXPORT_FORMATS = ("json", *FORMATS)
+
+
+class _ExportNegotiation(DefaultContentNegotiation):
+    """On the export, `?format=` names the export format, not one of DRF's renderers."""
+
+    settings = APISettings({"URL_FORMAT_OVERRIDE": None})
+
+
 class FlowExportView(WorkflowDevAPIView):
-    @extend_schema(summary="Export a flow as JSON (a download)", responses={200: FlowExportSerializer})
+    content_negotiation_class = _ExportNegotiation
+
+    @extend_schema(
+        summary="Export a flow as JSON, or its definition in another format (a download)",
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=EXPORT_FORMATS,
+                description="json (default): the import file. nodes, tasks, kestra: the YAML in that format.",
+            )
+        ],
+        responses={
+            200: FlowExportSerializer,
+            400: OpenApiResponse(description="An unknown format"),
+            404: FLOW_ERRORS[404],
+            422: OpenApiResponse(description="The format cannot express the flow: what cannot, in details"),
+        },
+    )
     def get(self, request: Request, id: str) -> HttpResponse:
-        """Export a flow as a JSON file that `POST /api/v1/flows/import` accepts."""
+        """Export a flow as a JSON file that `POST /api/v1/flows/import` accepts, or with `format`
+        its definition converted to the nodes, tasks or Kestra format."""
+        target = request.query_params.get("format", "json")
+        if target not in EXPORT_FORMATS:
+            raise BadRequest(
+                f"Unknown export format '{target[:50]}'; use one of {', '.join(EXPORT_FORMATS)}.",
+                details=[{"field": "format", "reason": "unknown"}],
+            )
         flow = selectors.flow_get(account=request.user, flow_id=id)
-        text = json.dumps(FlowExportSerializer(flow_export(flow)).data, cls=JSONEncoder, indent=2)
-        response = HttpResponse(text, content_type="application/json")
-        response["Content-Disposition"] = f'attachment; filename="{flow.namespace.name}.{flow.name}.json"'
+        filename = f"{flow.namespace.name}.{flow.name}"
+        if target == "json":
+            text = json.dumps(FlowExportSerializer(flow_export(flow)).data, cls=JSONEncoder, indent=2)
+            response = HttpResponse(text, content_type="application/json")
+            response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
+            return response
+        try:
+            text = convert_source(flow.source, target, namespace=flow.namespace.name)
+        except ConversionError as exc:
+            details = [{"path": "", "line": None, "message": reason} for reason in exc.reasons]
+            raise ValidationFailed(str(exc), details=details) from exc
+        except DefinitionError as exc:
+            message = f"The flow definition is invalid: {exc.problems[0]}"
+            raise ValidationFailed(message, details=exc.as_dicts()) from exc
+        response = HttpResponse(text, content_type="application/x-yaml; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}.{target}.yaml"'
         return response
 
 
