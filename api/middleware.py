@@ -1,20 +1,24 @@
 """Errors raised outside the views in the owning dialect's shape, the request body cap, and
-request metrics labelled by the dialect that owns the path."""
+request metrics and log lines labelled by the dialect that owns the path."""
 
+import logging
 import time
 from collections.abc import Callable
 from io import BytesIO
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject, empty
 
 from api.errors import api_error_from_exception, error_for_status
 from api.registry import DIALECTS
 from api.routing import dialect_for_path
 from api.uploads import body_limit, is_upload
-from core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from core.logfilters import redact
+from core.metrics import HTTP_LATENCY, HTTP_REQUESTS, http_method
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+request_logger = logging.getLogger("millrace.requests")
 
 
 class DialectErrorMiddleware:
@@ -88,13 +92,51 @@ class BodySizeLimitMiddleware:
 
 
 class RequestMetricsMiddleware:
+    """Count every request and log one line for it: method, path (no query string; credentials in
+    the path redacted), status, duration, dialect and the authenticated account's id.
+
+    The line stands for Django's own "Not Found"/"Internal Server Error" lines, so the response is
+    marked logged; an unhandled exception's traceback is still logged once, by whoever caught it
+    (`api.errors` on a dialect's paths, Django's handler elsewhere), before the response gets here.
+    """
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
+        seconds = time.perf_counter() - started
         dialect = dialect_for_path(request.path_info) or "other"
-        HTTP_REQUESTS.labels(dialect, request.method, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(dialect).observe(time.perf_counter() - started)
+        method = http_method(request.method)
+        HTTP_REQUESTS.labels(dialect, method, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(dialect).observe(seconds)
+        path, user_id = redact(request.path), _user_id(request)
+        duration_ms = round(seconds * 1000, 1)
+        request_logger.info(
+            "%s %s %s %sms dialect=%s user=%s",
+            method,
+            path,
+            response.status_code,
+            duration_ms,
+            dialect,
+            user_id or "-",
+            extra={
+                "method": method,
+                "path": path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "dialect": dialect,
+                "user_id": user_id,
+            },
+        )
+        response._has_been_logged = True  # Django's `log_response` skips it: the line above says it
         return response
+
+
+def _user_id(request: HttpRequest) -> str | None:
+    """The id of the account the request authenticated as, without loading a session nobody read."""
+    user = request.__dict__.get("user")
+    if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
+        return None
+    return str(user.pk) if getattr(user, "is_authenticated", False) else None

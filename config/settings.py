@@ -445,14 +445,27 @@ CACHES = {
     },
 }
 
+MILLRACE_LOG_FORMAT = os.environ.get("MILLRACE_LOG_FORMAT", "text").strip().lower() or "text"
+if MILLRACE_LOG_FORMAT not in ("text", "json"):
+    raise SettingError(f"MILLRACE_LOG_FORMAT must be 'text' or 'json', not {MILLRACE_LOG_FORMAT!r}.")
+#: Adds `namespace` and `flow` labels to the engine's metrics: one series per flow, so only where
+#: the number of flows is small enough for the Prometheus server.
+MILLRACE_METRICS_DETAILED = env_bool("MILLRACE_METRICS_DETAILED", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "millrace": {"()": f"core.logformat.{'JsonFormatter' if MILLRACE_LOG_FORMAT == 'json' else 'TextFormatter'}"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "millrace"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # unhandled exceptions with their traceback; its per-response lines are the request lines'
+        # (`api.middleware.RequestMetricsMiddleware`)
         "django.request": {"level": "ERROR"},
+        # every request is a line of `millrace.requests`; uvicorn's access line would repeat it
+        "uvicorn.access": {"level": "WARNING"},
         # django-q2 logs every enqueue and every task at INFO: thousands of lines a second under load
         "django-q": {"level": os.environ.get("MILLRACE_QUEUE_LOG_LEVEL", "WARNING")},
     },

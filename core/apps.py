@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from core.logfilters import install_token_redaction
+from core.logformat import route_server_logs
 
 
 class CoreConfig(AppConfig):
@@ -12,4 +13,5 @@ class CoreConfig(AppConfig):
         from core import forking  # imports the PostgreSQL backend (psycopg): once the apps are loaded
 
         forking.register()
+        route_server_logs()  # uvicorn's lines in the format of MILLRACE_LOG_FORMAT
         install_token_redaction()  # after Django's LOGGING (and uvicorn's) are configured

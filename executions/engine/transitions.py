@@ -4,7 +4,8 @@ Statuses of executions, task runs and approvals are written here and nowhere els
 start in their initial status (the model's default, or one `task_runs_create` checks).
 Every write is conditional on the status the caller saw (`WHERE status = <seen>`), so two
 workers racing on one row cannot both win; the loser gets `StaleStatus`. Each transition
-appends an ExecutionEvent in the same transaction. Inside `writes.deferred_writes()` the
+appends an ExecutionEvent in the same transaction, and an end is reported to the metrics and
+the log (`executions.metrics`) once it commits. Inside `writes.deferred_writes()` the
 write is queued and checked when the block flushes (the runner's chained steps).
 """
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from executions.engine.events import event_append, events_append_many
 from executions.engine.writes import pending as pending_writes
+from executions.metrics import status_written
 from executions.models import (
     TERMINAL_EXECUTION_STATUSES,
     Approval,
@@ -116,6 +118,7 @@ def transition(
     obj.status = to
     for name, value in fields.items():
         setattr(obj, name, value)
+    status_written(obj)  # counted and logged once the transaction commits
     event_data = {"status": to, "previous": current, **(data or {})}
     if task:
         event_append(

@@ -14,7 +14,7 @@ from api.workflowdev.filters import AuditFilterSet
 from api.workflowdev.serializers import AuditEntrySerializer
 from api.workflowdev.views.base import BAD_QUERY, WorkflowDevAPIView, WorkflowDevViewSet, page_response
 from core.errors import Forbidden
-from core.health import readiness
+from core.health import readiness, workers_seen
 from core.metrics import REGISTRY
 
 
@@ -34,9 +34,11 @@ class ReadyView(WorkflowDevAPIView):
 
     @extend_schema(responses={200: dict, 503: dict}, summary="Readiness: database, broker, channel layer")
     def get(self, request: Request) -> Response:
-        """Readiness: 200 when the database, the broker and the channel layer answer, 503 otherwise."""
+        """Readiness: 200 when the database, the broker and the channel layer answer, 503 otherwise;
+        `workers` says whether a worker's heartbeat arrived in the last minute (never a 503)."""
         ready, checks = readiness()
-        return Response({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+        body = {"status": "ok" if ready else "unavailable", "checks": checks, "workers": workers_seen()}
+        return Response(body, status=200 if ready else 503)
 
 
 class MetricsView(WorkflowDevAPIView):

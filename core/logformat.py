@@ -1,0 +1,65 @@
+"""The two log formats `MILLRACE_LOG_FORMAT` chooses between, and the one request line.
+
+`text` is a line for people; `json` is one JSON object per line for a log pipeline: `time`,
+`level`, `logger`, `message`, the record's extra fields (`logger.info(..., extra={...})`), and
+`exception` with the traceback when there is one. Both run after `TokenRedactingFilter`
+(`core.logfilters`) and redact the rendered line again, traceback included.
+"""
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from core.logfilters import redact
+
+#: Attributes every LogRecord has; anything else on a record came from `extra`.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message", "taskName"}
+
+
+def record_extras(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields a call passed in `extra`."""
+    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD and not key.startswith("_")}
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger: message`, traceback below; credentials redacted."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; values JSON cannot hold are written as their `str`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record_extras(record).items():
+            line.setdefault(key, value)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return redact(json.dumps(line, default=str, ensure_ascii=False))
+
+
+#: Servers that configure handlers of their own before Django starts (uvicorn's CLI does).
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def route_server_logs() -> None:
+    """Send the servers' records through the root handlers, so every line has the one format."""
+    for name in SERVER_LOGGERS:
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
