@@ -11,6 +11,8 @@ the table.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ from connectors.registry import get_plugin
 from flows.definitions import fields
 from flows.definitions.concurrency import concurrency
 from flows.definitions.durations import parse_duration
-from flows.definitions.fields import type_name
+from flows.definitions.fields import is_template, type_name
 from flows.definitions.ir import ERRORS, FINALLY, MAIN, CompiledFlow, FlowFormat, Step
 from flows.definitions.pebble import translate_templates
 from flows.definitions.problems import Path, Problems, format_path, key_text
@@ -353,13 +355,20 @@ def _labels(value: Any) -> Any:
 
 
 def _inputs(value: Any) -> Any:
-    """Kestra inputs are required unless they say otherwise (a default satisfies it)."""
+    """Kestra inputs are required unless they say otherwise (a default satisfies it), and a JSON
+    input's default is JSON text, read as the value it writes."""
     if not isinstance(value, list):
         return value
-    return [
-        {"required": True, **{k: v for k, v in item.items() if k != "displayName"}} if isinstance(item, dict) else item
-        for item in value
-    ]
+    declared = []
+    for item in value:
+        if isinstance(item, dict):
+            item = {"required": True, **{key: entry for key, entry in item.items() if key != "displayName"}}
+            default = item.get("defaults")
+            if str(item.get("type", "")).upper() == "JSON" and isinstance(default, str) and not is_template(default):
+                with contextlib.suppress(ValueError):  # not JSON: kept as the text it is
+                    item["defaults"] = json.loads(default)
+        declared.append(item)
+    return declared
 
 
 def _trigger(problems: Problems, item: Any, path: Path) -> Any:
