@@ -3,7 +3,7 @@
 `text` is a line for people; `json` is one JSON object per line for a log pipeline: `time`,
 `level`, `logger`, `message`, the record's extra fields (`logger.info(..., extra={...})`), and
 `exception` with the traceback when there is one. Both run after `TokenRedactingFilter`
-(`core.logfilters`) and redact the rendered line again, traceback included.
+(`core.logfilters`) and redact what they render again, traceback and extra fields included.
 """
 
 import json
@@ -33,7 +33,8 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; values JSON cannot hold are written as their `str`."""
+    """One JSON object per line; values JSON cannot hold are written as their `str`. Strings are
+    redacted one by one before encoding (redacting the encoded line could break its quoting)."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -50,7 +51,19 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = record.exc_text
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return redact(json.dumps(line, default=str, ensure_ascii=False))
+        return json.dumps({key: _redacted(value) for key, value in line.items()}, default=str, ensure_ascii=False)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {str(key): _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return redact(str(value))
 
 
 #: Servers that configure handlers of their own before Django starts (uvicorn's CLI does).
