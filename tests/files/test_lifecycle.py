@@ -1,13 +1,15 @@
-"""Stored files go with what owns them: an execution deleted (console or service), a namespace
-deleted, executions purged by retention; a deletion that rolls back keeps them."""
+"""Stored files go with what owns them: an execution deleted (in the console, one or in bulk), a
+namespace deleted, executions purged by retention; a deletion that rolls back keeps them."""
 
 import logging
 from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts.roles import Role
 from accounts.services import namespace_delete
 from core import storage
 from executions.engine import retention
@@ -126,3 +128,19 @@ def test_a_storage_failure_after_the_deletion_is_logged_and_the_deletion_stands(
         execution.delete()
     assert not Execution.objects.filter(pk=execution.pk).exists()
     assert "the bucket is away" in caplog.text
+
+
+def test_executions_deleted_in_the_console_take_their_files(
+    client, namespace, make_account, django_capture_on_commit_callbacks
+):
+    """The console's delete page and its bulk "delete selected" action (one deletion each)."""
+    one, two, three = with_file(namespace), with_file(namespace), with_file(namespace)
+    client.force_login(make_account(Role.EDITOR))
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(reverse("admin:executions_execution_delete", args=[one.pk]), {"post": "yes"})
+    assert page.status_code == 302
+    bulk = {"action": "delete_selected", "_selected_action": [str(two.pk)], "index": "0", "post": "yes"}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:executions_execution_changelist"), bulk)
+    assert not Execution.objects.filter(pk__in=[one.pk, two.pk]).exists()
+    assert execution_dirs("production") == {str(three.pk)}
