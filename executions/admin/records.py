@@ -61,12 +61,27 @@ class ApprovalAdmin(NamespaceScopedAdmin):
     namespace_field = "execution__namespace"
     edit_actions = VIEW_ONLY
     deleted_with_parent = True
-    list_display = ("task_run", "execution", "in_namespace", "status", "decided_by", "decided_at", "created_at")
+    list_display = (
+        "task_run",
+        "message",
+        "execution",
+        "in_namespace",
+        "status",
+        "decided_by",
+        "decided_at",
+        "created_at",
+    )
     list_filter = (NamespaceListFilter, "status", ("created_at", admin.DateFieldListFilter))
     search_fields = ("execution__flow_name", "task_run__name", "comment")
     list_select_related = ("task_run", "execution__namespace", "decided_by")
     date_hierarchy = "created_at"
     actions = ("approve", "reject")
+
+    @admin.display(description="asks")
+    def message(self, obj: Approval) -> str:
+        """The gate's question as the engine rendered it (secrets masked), as the API's `message`."""
+        inputs = obj.task_run.inputs
+        return str(inputs.get("message", "")) if isinstance(inputs, dict) else ""
 
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return self.role_allows(request, None, Role.EXECUTOR)

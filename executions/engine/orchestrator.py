@@ -315,7 +315,11 @@ class Orchestrator:
                 transition(run, T.FAILED, error=message, level="error", message=message)
             elif step.type == ir.PAUSE:
                 approval_open(run)
-                transition(run, T.WAITING, message=f"Step '{run.name}' waits for approval")
+                # the question approvers are shown (console and API), rendered with secrets masked
+                asked = run.inputs
+                if "message" in step.inputs:
+                    asked = {"message": render_control_redacted(self.view, run, step, "message")[1]}
+                transition(run, T.WAITING, message=f"Step '{run.name}' waits for approval", inputs=asked)
             elif step.type == ir.SUBFLOW:
                 child = subflow_start(self.view, run, step)
                 self.tick.subflows.append(child)

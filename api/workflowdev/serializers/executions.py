@@ -106,13 +106,32 @@ def execution_detail(execution: Execution, runs: Any) -> dict[str, Any]:
 class ApprovalSerializer(serializers.ModelSerializer):
     executionId = serializers.UUIDField(source="execution_id")
     taskName = serializers.CharField(source="task_run.name")
+    message = serializers.SerializerMethodField(
+        help_text="What the gate asks (its `message` property, rendered); null when it sets none."
+    )
     decidedBy = serializers.CharField(source="decided_by.username", default=None, allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     decidedAt = serializers.DateTimeField(source="decided_at", allow_null=True)
 
     class Meta:
         model = Approval
-        fields = ["id", "executionId", "taskName", "status", "decidedBy", "comment", "createdAt", "decidedAt"]
+        fields = [
+            "id",
+            "executionId",
+            "taskName",
+            "message",
+            "status",
+            "decidedBy",
+            "comment",
+            "createdAt",
+            "decidedAt",
+        ]
+
+    def get_message(self, approval: Approval) -> str | None:
+        """The gate's rendered inputs hold the question (secrets masked, as on the task)."""
+        inputs = approval.task_run.inputs
+        message = inputs.get("message") if isinstance(inputs, dict) else None
+        return None if message is None else str(message)
 
 
 class DecisionSerializer(serializers.Serializer):

@@ -19,7 +19,17 @@ tasks:
     properties:
       value: "{{ outputs.ask.decidedBy }}"
 """
-APPROVAL_FIELDS = {"id", "executionId", "taskName", "status", "decidedBy", "comment", "createdAt", "decidedAt"}
+APPROVAL_FIELDS = {
+    "id",
+    "executionId",
+    "taskName",
+    "message",
+    "status",
+    "decidedBy",
+    "comment",
+    "createdAt",
+    "decidedAt",
+}
 
 
 def _start_gate(api, create_flow) -> tuple[str, dict]:
@@ -40,6 +50,7 @@ def test_an_approved_gate_ends_in_success(eager, api, create_flow, as_role, edit
     assert set(approval) == APPROVAL_FIELDS
     assert approval["id"] == gate["approvalId"] and approval["executionId"] == run
     assert approval["taskName"] == "ask" and approval["status"] == "pending" and approval["decidedBy"] is None
+    assert approval["message"] == "Ship it?"
     assert api.get(f"{API}/approvals/{approval['id']}").json() == approval
     viewer = as_role(Role.VIEWER)
     assert_error(viewer.post(f"{API}/approvals/{approval['id']}/approve"), 403, "forbidden")
