@@ -278,6 +278,8 @@ def _nodes(flow: CompiledFlow, reasons: list[str], namespace: str | None) -> dic
     steps = flow.main.steps
     nodes: dict[str, Any] = {}
     for index, step in enumerate(steps):
+        if step.child_blocks():
+            reasons.append(f"task '{step.name}' ({step.type}) holds tasks: a graph node runs one step")
         node = {key: value for key, value in _task(step).items() if key != "name"}
         if "properties" in node:
             node["params"] = node.pop("properties")
