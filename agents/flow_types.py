@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from agents.runtime import emit, log_lines
-from agents.selectors import namespace_flow
+from agents.selectors import FLOW_AGENT_TYPES, namespace_flow
 from agents.types import AgentError, AgentRun, AgentType, register
 from core.errors import MillraceError
 from executions.engine import dispatch
@@ -56,8 +56,7 @@ def _literal(value: Any) -> bool:
 class FlowAgent(AgentType):
     """Starts a flow for each incoming message; emits the run's status and outputs when it ends."""
 
-    name = "Agents::FlowAgent"
-    aliases = ("FlowAgent",)
+    name, aliases = FLOW_AGENT_TYPES[0], FLOW_AGENT_TYPES[1:]
     schedulable = False
 
     def option_problems(self, options: dict[str, Any]) -> list[str]:
@@ -114,9 +113,7 @@ class FlowAgent(AgentType):
             raise AgentError("inputs must render to an object.")
         trigger_data = {"type": "agent", "agentId": str(agent.pk), "messageId": run.message_id, "depth": depth}
         try:
-            execution = execution_start(
-                actor=owner, flow=flow, inputs=inputs, origin=ORIGIN, trigger_data=trigger_data
-            )
+            execution = execution_start(actor=owner, flow=flow, inputs=inputs, origin=ORIGIN, trigger_data=trigger_data)
         except MillraceError as exc:
             raise AgentError(f"Flow '{flow.name}' not started: {problem_text(exc)}") from None
         run.log(f"Started flow '{flow.name}': execution {execution.pk}.")

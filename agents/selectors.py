@@ -16,6 +16,9 @@ from core.ids import parse_uuid
 from executions.models import AgentLog, Message
 from flows.models import Agent, AgentLink, Flow
 
+#: The names of `agents.flow_types.FlowAgent`, which starts a flow per message.
+FLOW_AGENT_TYPES = ("Agents::FlowAgent", "FlowAgent")
+
 
 def live_messages() -> Q:
     """Messages not yet expired (the purge job removes expired ones a little later)."""
@@ -144,3 +147,20 @@ def namespace_flow(*, namespace_id: Any, flow_id: Any = None, name: Any = None) 
         except ValueError:
             return None
     return flows.filter(name=str(name)).first() if name else None
+
+
+def started_flows(agents: list[Agent]) -> dict[Any, Flow]:
+    """The flow each FlowAgent among `agents` starts, when its options name one of its namespace
+    literally (a templated one is known only when it runs): for the workflow graph."""
+    found = {}
+    for agent in agents:
+        options = agent.options if isinstance(agent.options, dict) else {}
+        if agent.type not in FLOW_AGENT_TYPES:
+            continue
+        flow_id = options.get("flow_id")
+        name = None if flow_id else options.get("flow_name")
+        flow = namespace_flow(namespace_id=agent.namespace_id, flow_id=flow_id or None, name=name)
+        space = options.get("namespace")
+        if flow is not None and (flow_id or not space or space == flow.namespace.name):
+            found[agent.pk] = flow
+    return found

@@ -2,8 +2,9 @@
 
 Agents are laid out in columns by how far they sit downstream of an agent that receives from
 none (a cycle stops growing after as many rounds as there are agents); each column is sorted
-by name. A link into the same or an earlier column is drawn as a curve below the boxes. Every
-text is XML-escaped: names and types are user input.
+by name. A link into the same or an earlier column is drawn as a curve below the boxes. A
+FlowAgent's box has a second link under it, to the flow it starts. Every text is XML-escaped:
+names and types are user input.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ STYLE = """
 .ag-node .ag-type, .ag-node .ag-count { fill: #555; font-size: 11px; }
 .ag-edge { fill: none; stroke: #417690; stroke-width: 1.5; }
 .ag-back { stroke-dasharray: 6 4; }
+.ag-flow { fill: #417690; font-size: 11px; text-anchor: middle; text-decoration: underline; }
 """
 
 
@@ -86,6 +88,17 @@ def _edge(source: Box, receiver: Box, bottom: float) -> str:
     return f'<path class="ag-edge ag-back" d="{path}" marker-end="url(#ag-arrow)"/>'
 
 
+def _flow_link(box: Box, flow: tuple[str, str]) -> list[str]:
+    """The link under a FlowAgent's box to the flow it starts: (flow name, its page)."""
+    name, href = flow
+    return [
+        f'<a href={quoteattr(href)} class="ag-flow-link">',
+        f'<text class="ag-flow" x="{box.x + BOX_W / 2:.0f}" y="{box.y + BOX_H + 14:.0f}">'
+        f"starts flow {escape(_short(name))}</text>",
+        "</a>",
+    ]
+
+
 def _node(box: Box, href: str) -> list[str]:
     agent, centre = box.agent, box.x + BOX_W / 2
     classes = "ag-node" + (" ag-disabled" if agent.disabled else "") + (" ag-failing" if agent.last_error else "")
@@ -106,8 +119,14 @@ def _node(box: Box, href: str) -> list[str]:
     ]
 
 
-def agent_svg(agents: list[Any], links: list[tuple[Any, Any]], href: Callable[[Any], str]) -> str:
-    """The picture as SVG markup; `href(agent)` is the link of each box."""
+def agent_svg(
+    agents: list[Any],
+    links: list[tuple[Any, Any]],
+    href: Callable[[Any], str],
+    flows: dict[Any, tuple[str, str]] | None = None,
+) -> str:
+    """The picture as SVG markup; `href(agent)` is the link of each box, `flows` the (name, page)
+    of the flow a FlowAgent starts, by agent id."""
     boxes, width, height = layout(agents, links)
     where = {box.agent.pk: box for box in boxes}
     bottom = height - PAD / 2
@@ -122,5 +141,7 @@ def agent_svg(agents: list[Any], links: list[tuple[Any, Any]], href: Callable[[A
     out += [_edge(source, receiver, bottom) for source, receiver in drawn]
     for box in boxes:
         out += _node(box, href(box.agent))
+        if flows and box.agent.pk in flows:
+            out += _flow_link(box, flows[box.agent.pk])
     out.append("</svg>")
     return "\n".join(out)

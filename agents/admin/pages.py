@@ -30,6 +30,7 @@ from agents.selectors import (
     agent_links,
     agent_log_list,
     message_list,
+    started_flows,
     workflow_agents,
     workflow_get,
     workflow_links,
@@ -190,8 +191,12 @@ class AgentPagesMixin:
     def graph_view(self, request: HttpRequest, flow_id: str) -> HttpResponse:
         flow = self._workflow(request, flow_id)
         agents = list(workflow_agents(flow))
+        started = {
+            agent_id: (target.name, reverse("admin:flows_flow_change", args=[target.pk]))
+            for agent_id, target in started_flows(agents).items()
+        }
         svg = agent_svg(
-            agents, workflow_links(flow), lambda agent: reverse("admin:flows_agent_change", args=[agent.pk])
+            agents, workflow_links(flow), lambda agent: reverse("admin:flows_agent_change", args=[agent.pk]), started
         )
         return self._page(
             request,

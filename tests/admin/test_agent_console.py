@@ -389,3 +389,24 @@ def test_import_needs_the_editor_role(client, viewer, space):
 
     assert posted.status_code == 404
     assert not Flow.objects.filter(name="x").exists()
+
+
+def test_the_graph_links_a_flow_agent_to_its_flow(client, chain, editor, viewer, space):
+    flow, inbox, _ = chain
+    target = FlowFactory(namespace=space, name="<b>target</b>")
+    runner = services.agent_create(
+        actor=editor, namespace=space, name="runner", type="Agents::FlowAgent",
+        options={"flow_id": str(target.pk)}, source_ids=[inbox.pk], workflow_ids=[flow.pk],
+    )  # fmt: skip
+    services.agent_create(
+        actor=editor, namespace=space, name="templated", type="FlowAgent",
+        options={"flow_id": "{{ message.flow }}"}, source_ids=[inbox.pk], workflow_ids=[flow.pk],
+    )  # fmt: skip
+    client.force_login(viewer)
+
+    page = client.get(graph_url(flow)).content.decode()
+
+    flow_page = reverse("admin:flows_flow_change", args=[target.pk])
+    assert page.count('class="ag-flow-link"') == 1 and f'<a href="{flow_page}" class="ag-flow-link">' in page
+    assert "starts flow &lt;b&gt;target&lt;/b&gt;" in page and f'data-agent="{runner.pk}"' in page
+    assert client.get(flow_page).status_code == 200
