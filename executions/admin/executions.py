@@ -26,7 +26,7 @@ from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin
 from accounts.roles import Role
 from core.errors import MillraceError, NotFound
 from executions.admin.file_links import file_links
-from executions.admin.timeline import pretty, seconds_text, timeline
+from executions.admin.timeline import attempt_started_at, pretty, progress, seconds_text, timeline
 from executions.engine.labels import label_pairs
 from executions.models import Approval, Execution, ExecutionStatus, TaskRun
 from executions.selectors import (
@@ -180,7 +180,8 @@ class ExecutionAdmin(NamespaceScopedAdmin):
             "execution": execution,
             "slot_wait": execution_slot_wait(execution=execution),
             "outputs": pretty(execution.outputs),
-            "duration": self.duration(execution),
+            **self.durations(execution),
+            "progress": progress(execution, runs),
             "rows": timeline(execution, runs),
             "files": file_links(execution, runs),
             "runs_total": execution.task_runs.count() if len(runs) == TIMELINE_LIMIT else len(runs),
@@ -211,6 +212,17 @@ class ExecutionAdmin(NamespaceScopedAdmin):
             "socket_path": SOCKET_PATH.format(id=execution.pk),
             "live_url": reverse("admin:executions_execution_live", args=[execution.pk]),
         }
+
+    def durations(self, execution: Execution) -> dict[str, str | None]:
+        """`duration`: how long the current attempt took; after a retry, `duration_all` is the
+        time since the first attempt started (the retry may have come much later)."""
+        if execution.finished_at is None:
+            return {"duration": None, "duration_all": None}
+        total = self.duration(execution)
+        started = attempt_started_at(execution)
+        if execution.attempt <= 1 or started is None:
+            return {"duration": total, "duration_all": None}
+        return {"duration": seconds_text((execution.finished_at - started).total_seconds()), "duration_all": total}
 
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False, **kwargs: Any
