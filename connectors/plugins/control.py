@@ -128,7 +128,7 @@ when none does. The step's outcome is the matched case.
         properties:
           message: Americas
   default:
-    - name: elsewhere
+    - name: other-regions
       type: util.log
       properties:
         message: Another region

@@ -396,7 +396,7 @@ workflowsvc's REST call. `_url` (required somewhere), `_method` (default `GET`),
 and a JSON `_body` come from the task's input; fields the task leaves unset come from the
 run's `_inputParams`. `_url` and `_method` are taken from the run only while the task sets
 neither `_headers` nor `_body`: those may carry the definition's credentials, and someone who
-may start runs but not edit the definition must not be able to send them elsewhere.
+may start runs but not edit the definition must not be able to send them to another host.
 
 The network policy, redirects, timeouts and the response cap are those of `http.request`. A
 status of 400 or above fails the step (`HTTP_ERROR`, the response in its outputs). A `_body`

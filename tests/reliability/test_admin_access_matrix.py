@@ -67,6 +67,7 @@ EDITOR_DELETES_TO_INDEX = "login 403 403 index+ index+"  # no change permission,
 TABLE: list[Row] = [
     # --- the site ------------------------------------------------------------------------------
     G("", f"{ALL} / -"),
+    G("plugins/", f"{ALL} / -"),
     G("login/", "200 index index index index / -"),
     P(
         "login/",
@@ -281,6 +282,7 @@ TABLE: list[Row] = [
     G("executions/execution/{execution}/delete/", f"{EDITORS} / 403 403 gone gone"),
     P("executions/execution/{execution}/delete/", f"{EDITOR_DELETES_TO_INDEX} / 403 403 gone gone", {"post": "yes"}),
     G("executions/execution/{execution}/history/", f"{ALL} / gone"),
+    G("executions/execution/{execution}/file/?uri={execution_file}", f"{ALL} / 404"),
     G("executions/execution/{execution}/live/", f"{ALL} / 404"),
     G("executions/execution/{waiting}/control/cancel/", f"{ONLY_POST} / 405"),
     P("executions/execution/{waiting}/control/cancel/", f"{EXECUTOR_ACTS} / 404"),
