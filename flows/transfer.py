@@ -3,7 +3,8 @@
 The file holds the flow (name, namespace, description, YAML) and its triggers. Credential
 values never appear in it (the YAML only names them as `${NAME}`), and neither do webhook
 keys: a key is the credential of its webhook, so an imported webhook gets a new one. A flow
-trigger names its source flow by name, which is looked up in the target namespace.
+trigger names its source flow by name, which is looked up in the target namespace. Agent
+triggers are left out: they name an agent by id.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ EXPORT_VERSION = 1
 
 def flow_export(flow: Flow) -> dict[str, Any]:
     triggers = []
-    for trigger in flow.triggers.select_related("source_flow").order_by("created_at", "id"):
+    # agent triggers name an agent by id, which means nothing in another installation: left out
+    for trigger in (
+        flow.triggers.exclude(type=Trigger.Type.AGENT).select_related("source_flow").order_by("created_at", "id")
+    ):
         item: dict[str, Any] = {
             "name": trigger.name,
             "type": trigger.type,

@@ -7,6 +7,7 @@ from core.errors import BadRequest, NotFound, ValidationFailed
 from executions.models import Execution
 from executions.triggers import agent_fire
 from flows.models import Trigger
+from flows.transfer import flow_export
 from flows.triggers import trigger_create, trigger_update
 from tests.factories import AgentFactory, FlowFactory, MessageFactory
 
@@ -86,3 +87,10 @@ def test_refused_starts_write_nothing(eager, settings, editor, flow, agent):
     with pytest.raises(BadRequest, match="nest"):
         agent_fire(trigger=trigger, message=MessageFactory(agent=agent, payload=deep))
     assert not Execution.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_flows_export_leaves_agent_triggers_out(editor, flow, agent):
+    trigger_create(actor=editor, flow=flow, type="agent", source_agent_id=str(agent.pk))
+    trigger_create(actor=editor, flow=flow, type="schedule", cron="0 9 * * *")
+    assert [item["type"] for item in flow_export(flow)["triggers"]] == ["schedule"]
