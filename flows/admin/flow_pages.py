@@ -1,4 +1,4 @@
-"""The flow admin's own pages: revision history, a side-by-side diff, restore, and "Run".
+"""The flow admin's own pages: revision history, a side-by-side diff, restore, "Run" and "Convert".
 
 Each page finds the flow through the admin's scoped queryset (a flow outside the caller's
 namespaces is answered like any missing object) and writes only through the services:
@@ -25,6 +25,7 @@ from core.errors import MillraceError, PayloadTooLarge, ValidationFailed
 from executions.services import execution_start
 from flows.admin.run_form import RunForm
 from flows.definitions import DefinitionError, compile_definition
+from flows.definitions.convert import FORMATS, ConversionError, convert_source
 from flows.models import Flow
 from flows.selectors import flow_revisions
 from flows.services import flow_restore
@@ -80,6 +81,7 @@ class FlowPagesMixin:
                 name=f"{prefix}_restore",
             ),
             path("<path:object_id>/run/", wrap(self.run_view), name=f"{prefix}_run"),
+            path("<path:object_id>/convert/", wrap(self.convert_view), name=f"{prefix}_convert"),
             *super().get_urls(),
         ]
 
@@ -188,3 +190,29 @@ class FlowPagesMixin:
                 return HttpResponseRedirect(reverse("admin:executions_execution_change", args=[execution.pk]))
         context = self._context(request, flow, f"Run {flow.name}", form=form, declared=declared)
         return TemplateResponse(request, "admin/flows/flow/run.html", context)
+
+    def convert_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The saved definition in another format (`?format=nodes|tasks|kestra`), shown, or with
+        `download=1` downloaded; what the format cannot express is listed instead. Viewers may."""
+        flow = self._flow(request, object_id)
+        if flow is None:
+            return self._missing(request, object_id)
+        target = request.GET.get("format") or next(kind for kind in FORMATS if kind != flow.format)
+        text, reasons, status = "", [], 200
+        if target not in FORMATS:
+            reasons, status = [f"Unknown format; choose one of {', '.join(FORMATS)}."], 400
+        else:
+            try:
+                text = convert_source(flow.source, target, namespace=flow.namespace.name)
+            except ConversionError as exc:
+                reasons = exc.reasons
+            except DefinitionError as exc:
+                reasons = [str(problem) for problem in exc.problems]
+        if text and request.GET.get("download"):
+            response = HttpResponse(text, content_type="application/x-yaml; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{flow.namespace.name}.{flow.name}.{target}.yaml"'
+            return response
+        formats = [(kind, kind == target) for kind in FORMATS]
+        title = f"Convert {flow.name}"
+        context = self._context(request, flow, title, target=target, formats=formats, text=text, reasons=reasons)
+        return TemplateResponse(request, "admin/flows/flow/convert.html", context, status=status)
