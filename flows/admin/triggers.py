@@ -11,12 +11,13 @@ from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, ad
 from accounts.roles import Role
 from core.errors import MillraceError, ValidationFailed
 from flows.admin.trigger_pages import TriggerPagesMixin, can_backfill
-from flows.models import Flow, Trigger
+from flows.models import Agent, Flow, Trigger
 from flows.triggers import trigger_create, trigger_update, trigger_validate
 
 SERVICE_FIELDS = ("name", "cron", "timezone", "recover_missed", "statuses", "enabled", "inputs")
 FORM_FIELD_OF = {
     "sourceFlowId": "source_flow",
+    "agentId": "source_agent",
     "recoverMissedSchedules": "recover_missed",
 }  # service error fields named like the API's
 
@@ -24,8 +25,12 @@ FORM_FIELD_OF = {
 def _service_values(data: dict[str, Any]) -> dict[str, Any]:
     """The form's values as the trigger services take them."""
     values = {name: data[name] for name in SERVICE_FIELDS if name in data}
-    source = data.get("source_flow")
-    return {**values, "source_flow_id": source.pk if source is not None else None}
+    source, agent = data.get("source_flow"), data.get("source_agent")
+    return {
+        **values,
+        "source_flow_id": source.pk if source is not None else None,
+        "source_agent_id": agent.pk if agent is not None else None,
+    }
 
 
 class TriggerAdminForm(forms.ModelForm):
@@ -51,6 +56,7 @@ class TriggerAdminForm(forms.ModelForm):
             "recover_missed",
             "source_flow",
             "statuses",
+            "source_agent",
             "enabled",
             "inputs",
         )
@@ -126,12 +132,15 @@ class TriggerAdmin(TriggerPagesMixin, NamespaceScopedAdmin):
         return not (obj is not None and obj.from_definition) and super().has_delete_permission(request, obj)
 
     def get_form(self, request: HttpRequest, obj: Trigger | None = None, change: bool = False, **kwargs: Any) -> Any:
-        """A flow trigger watches a flow of its own namespace, so only those are offered."""
+        """A flow or agent trigger watches a flow or agent of its own namespace, so only those are offered."""
         form = super().get_form(request, obj, change=change, **kwargs)
         form.actor = request.user
         if obj is not None and "source_flow" in form.base_fields:
             same = Flow.objects.filter(namespace_id=obj.flow.namespace_id).select_related("namespace")
             form.base_fields["source_flow"].queryset = same
+        if obj is not None and "source_agent" in form.base_fields:
+            agents = Agent.objects.filter(namespace_id=obj.flow.namespace_id).select_related("namespace")
+            form.base_fields["source_agent"].queryset = agents
         return form
 
     def save_model(self, request: HttpRequest, obj: Trigger, form: Any, change: bool) -> None:
