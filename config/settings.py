@@ -132,7 +132,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.security.ContentSecurityPolicyMiddleware",
     "api.middleware.DialectErrorMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "console.static_files.AsgiWhiteNoiseMiddleware",  # WhiteNoise, without a warning per file under ASGI
     "api.middleware.RequestMetricsMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -285,6 +285,8 @@ if MILLRACE_STORAGE_URL:
             "bucket_name": _bucket.netloc,
             "location": _bucket.path.strip("/"),
             "endpoint_url": os.environ.get("MILLRACE_STORAGE_S3_ENDPOINT_URL") or None,
+            # MinIO and other self-hosted stores often need "path" (bucket in the path, not the host)
+            "addressing_style": os.environ.get("MILLRACE_STORAGE_S3_ADDRESSING_STYLE") or None,
             "file_overwrite": True,
             "default_acl": None,
             "querystring_auth": True,
@@ -466,6 +468,8 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # every request is a line of `millrace.requests`; uvicorn's access line would repeat it
         "uvicorn.access": {"level": "WARNING"},
+        # django-axes' start-up banner would be the first line of every command's output
+        "axes.apps": {"level": "WARNING"},
         # django-q2 logs every enqueue and every task at INFO: thousands of lines a second under load
         "django-q": {"level": os.environ.get("MILLRACE_QUEUE_LOG_LEVEL", "WARNING")},
     },

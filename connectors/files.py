@@ -12,6 +12,7 @@ from typing import IO
 from core import storage
 from core.filerefs import (
     FileRefError,
+    bounded_key,
     clean_path,
     glob_match,
     key_of,
@@ -31,7 +32,7 @@ class FileAccess:
         """Store a file this step made; returns its `millrace:///` URI."""
         if not self.write_prefix:
             raise FileRefError("Files can only be written by a flow's tasks.")
-        key = f"{self.write_prefix}/{clean_path(name)}"
+        key = bounded_key(f"{self.write_prefix}/{clean_path(name)}")
         storage.put(key, content)
         return uri(key)
 

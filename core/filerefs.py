@@ -22,6 +22,9 @@ NAMESPACE_FILES = "_files"
 EXECUTIONS = "executions"
 MAX_NAME_CHARS = 255
 MAX_PATH_CHARS = 1024
+#: A whole storage key (namespace, place and path), leaving room under S3's 1024-byte limit
+#: for the bucket prefix of `MILLRACE_STORAGE_URL`.
+MAX_KEY_BYTES = 900
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\\ud800-\udfff]")  # and lone surrogates: no file name holds one
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -73,8 +76,15 @@ def _namespace(namespace: str) -> str:
     return namespace
 
 
+def bounded_key(key: str) -> str:
+    """A storage key S3 can hold (1024 bytes with the bucket's prefix): refused, not a 500, beyond."""
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise FileRefError(f"The file path is too long: a stored name is at most {MAX_KEY_BYTES} bytes in all.")
+    return key
+
+
 def namespace_file_key(namespace: str, path: str) -> str:
-    return f"{_namespace(namespace)}/{NAMESPACE_FILES}/{clean_path(path)}"
+    return bounded_key(f"{_namespace(namespace)}/{NAMESPACE_FILES}/{clean_path(path)}")
 
 
 def namespace_dir_key(namespace: str, path: str | None) -> str:
@@ -90,7 +100,7 @@ def execution_prefix(namespace: str, execution_id: str) -> str:
 
 
 def execution_file_key(namespace: str, execution_id: str, path: str) -> str:
-    return f"{execution_prefix(namespace, execution_id)}/{clean_path(path)}"
+    return bounded_key(f"{execution_prefix(namespace, execution_id)}/{clean_path(path)}")
 
 
 def uri(key: str) -> str:

@@ -6,8 +6,9 @@ import io
 import pytest
 
 from core import storage
-from core.filerefs import FileRefError, FileTooLarge, clean_path
+from core.filerefs import FileRefError, FileTooLarge, clean_path, execution_file_key, namespace_file_key
 from files.responses import content_type, file_response
+from tests.connectors.conftest import ctx  # noqa: F401  (a plugin context that stores files)
 
 
 @pytest.mark.parametrize(
@@ -77,3 +78,15 @@ def test_a_download_is_an_attachment_under_a_sandbox():
     assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert response["Content-Length"] == "5"
     assert b"".join(response.streaming_content) == b"a,b\r\n"
+
+
+def test_a_path_whose_key_s3_could_not_hold_is_refused(ctx):  # noqa: F811
+    """Within the path limits, namespace and place added: over S3's key length is a refusal, not a 500."""
+    deep = "/".join(["d" * 200] * 5) + "/f.txt"  # 1010 characters: a path clean_path accepts
+    with pytest.raises(FileRefError, match="too long"):
+        namespace_file_key("production", deep)
+    with pytest.raises(FileRefError, match="too long"):
+        execution_file_key("production", "ab12", deep)
+    with pytest.raises(FileRefError, match="too long"):
+        ctx.file_write(deep, b"x")
+    assert namespace_file_key("production", "/".join(["d" * 200] * 3)).startswith("production/_files/")
