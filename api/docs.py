@@ -1,10 +1,15 @@
 """One OpenAPI schema and Swagger/Redoc page per dialect, served offline, and an index page."""
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 DOCUMENTED = {
@@ -25,6 +30,26 @@ def home(request: HttpRequest) -> HttpResponse:
     """The landing page at `/` (and the console's "View site"): the console, the docs, health."""
     dialects = [{"slug": slug, "title": title} for slug, (title, _) in DOCUMENTED.items()]
     return render(request, "home.html", {"dialects": dialects})
+
+
+REDOC_BUNDLE = "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
+#: The one file Redoc's bundle loads from the network: the logo beside "API docs by Redocly".
+REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+FAVICON = "millrace/favicon.svg"
+
+
+@lru_cache(maxsize=1)
+def _redoc_bundle() -> bytes:
+    source = Path(finders.find(REDOC_BUNDLE)).read_text(encoding="utf-8")
+    return source.replace(REDOCLY_LOGO, static(FAVICON)).encode()
+
+
+def redoc_bundle(request: HttpRequest) -> HttpResponse:
+    """The sidecar's Redoc bundle with its attribution logo served from here, not Redocly's CDN:
+    the docs load nothing from another origin (and the CSP would refuse it)."""
+    response = HttpResponse(_redoc_bundle(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 #: Errors every operation of a kind can answer, whatever its view declares: the platform's
@@ -93,7 +118,13 @@ def _dialect_patterns(slug: str, title: str, urlconf: str) -> list[URLPattern | 
     ]
 
 
-docs_patterns = [path("", home, name="home"), path("api/docs/", index, name="index")]
+docs_patterns = [
+    path("", home, name="home"),
+    path("api/docs/", index, name="index"),
+    path("api/redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
+    # browsers ask for /favicon.ico on pages that name no icon (Redoc's, Swagger's, JSON views)
+    path("favicon.ico", RedirectView.as_view(url=static(FAVICON), permanent=True), name="favicon"),
+]
 for _slug, (_title, _urlconf) in DOCUMENTED.items():
     docs_patterns += _dialect_patterns(_slug, _title, _urlconf)
 
