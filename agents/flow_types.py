@@ -9,6 +9,9 @@ hook only queues `result_emit` for after commit, which emits once per execution 
 agent's row lock. Every start carries a depth (the incoming message's plus one) and each
 message the result becomes carries the execution's depth on, so agents and flows that feed
 each other stop at `MILLRACE_SUBFLOW_MAX_DEPTH`.
+
+Unlike the other handlers it writes while it runs (the execution it starts), inside the run's
+savepoint: a run that fails leaves no execution behind.
 """
 
 from __future__ import annotations

@@ -77,3 +77,17 @@ def test_another_namespaces_flow_answers_like_a_missing_one(client_for, editor, 
             client_for(editor).post("/api/v1/agents", body, format="json").json()["error"].replace(flow_id, "?")
         )
     assert answers[0] == answers[1]
+
+
+@pytest.mark.django_db
+def test_an_import_checks_the_flow_in_the_target_namespace(client_for, editor, namespace, other_namespace):
+    FlowFactory(namespace=namespace, name="greet")
+    FlowFactory(namespace=other_namespace, name="only-elsewhere")
+    client = client_for(editor)
+    agents = [{"name": "g", "type": "Agents::FlowAgent", "options": {"flow_name": "only-elsewhere"}}]
+    refused = client.post("/api/v1/workflows/import", {"name": "x", "agents": agents}, format="json")
+    assert_error(refused, 400)
+    assert "agents[0]" in refused.json()["error"] and "not found" in refused.json()["error"]
+    agents[0]["options"] = {"flow_name": "greet"}
+    assert client.post("/api/v1/workflows/import", {"name": "y", "agents": agents}, format="json").status_code == 201
+    assert list(Agent.objects.values_list("name", flat=True)) == ["g"]
