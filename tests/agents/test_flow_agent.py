@@ -8,6 +8,7 @@ from agents import services
 from agents.types import agent_type
 from core.errors import ValidationFailed
 from executions.models import Execution, ExecutionStatus, Message
+from executions.services import execution_cancel
 from flows.models import Agent
 from tests.factories import AccountFactory, FlowFactory, MembershipFactory
 from vault.services import secret_set
@@ -33,6 +34,7 @@ tasks:
 outputs:
   - {id: token, value: "{{ outputs.calc }}"}
 """
+SLEEPS = "name: sleepy\ntasks:\n  - name: nap\n    type: util.sleep\n    properties: {seconds: 60}\n"
 FAILS = "name: fails\ntasks:\n  - name: work\n    type: data.json.parse\n    properties: {text: nope}\n"
 
 
@@ -155,3 +157,13 @@ def test_inputs_the_flow_refuses_are_a_log_line(actor, make_agent, manual, doubl
 def test_the_agent_does_not_run_on_a_schedule():
     handler = agent_type("Agents::FlowAgent")
     assert handler.receives and not handler.schedulable
+
+
+def test_a_cancelled_run_is_emitted_once_with_its_status(actor, make_agent, manual, namespace):
+    flow = FlowFactory(namespace=namespace, name="sleepy", source=SLEEPS)
+    runner = make_agent("runner", "FlowAgent", {"flow_name": "sleepy"}, sources=(manual,))
+    send(actor, manual, {})
+    [execution] = Execution.objects.filter(flow=flow)
+    assert not execution.is_terminal and emitted(runner) == []
+    execution_cancel(actor=actor, execution=execution)
+    assert emitted(runner) == [{"execution_id": str(execution.pk), "status": "CANCELLED", "outputs": None}]
