@@ -238,6 +238,10 @@ def _extras(
         export = {"flow": {"name": "imported", "namespace": "production", "yamlContent": tasks.format(name="imported")}}
         for query in ("", "", "?overwrite=true"):  # created, then a conflict, then replaced
             yield send("POST", "/api/v1/flows/import", f"/api/v1/flows/import{query}", export)
+        yield send("GET", "/api/v1/flows/{}/export", f"/api/v1/flows/{own['flow']}/export?format=bogus")
+        shaped = "name: shaped\ntasks:\n  - {name: a, type: data.transform, properties: {data: 1, expression: '@'}}\n"
+        kestra_less = FlowFactory(namespace_id=spare.namespace_id, name="shaped", source=shaped)
+        yield send("GET", "/api/v1/flows/{}/export", f"/api/v1/flows/{kestra_less.pk}/export?format=kestra")
         required = "name: needs\ninputs:\n  - {id: who, type: STRING, required: true}\n" + tasks.format(name="x")[8:]
         needs = FlowFactory(namespace_id=spare.namespace_id, name="needs", source=required)
         yield send("POST", "/api/v1/flows/{}/execute", f"/api/v1/flows/{needs.pk}/execute", {})

@@ -222,7 +222,8 @@ class FlowExportView(WorkflowDevAPIView):
             )
         ],
         responses={
-            200: FlowExportSerializer,
+            (200, "application/json"): FlowExportSerializer,
+            (200, "application/x-yaml"): OpenApiTypes.STR,
             400: OpenApiResponse(description="An unknown format"),
             404: FLOW_ERRORS[404],
             422: OpenApiResponse(description="The format cannot express the flow: what cannot, in details"),
