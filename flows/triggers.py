@@ -4,7 +4,9 @@ Triggers declared in a flow's YAML are owned by the definition (`flows.services`
 on every save), so the API refuses to change or delete those: the next save would undo it.
 Schedule triggers keep `next_fire_at`, the claim the scheduler updates conditionally
 (see `executions.triggers`); it is recomputed from *now* whenever the schedule changes or the
-trigger is enabled again, so a trigger never fires for time it spent disabled.
+trigger is enabled again, so a trigger never fires for time it spent disabled. A flow trigger
+watches a flow and an agent trigger an agent of the trigger's own namespace (an agent elsewhere
+answers like a missing one: 404).
 """
 
 from __future__ import annotations
