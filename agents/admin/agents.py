@@ -130,7 +130,7 @@ class AgentActionForm(ActionForm):
 @admin.register(Agent)
 class AgentAdmin(AgentPagesMixin, NamespaceScopedAdmin):
     form = AgentForm
-    list_display = ("name", "namespace", "type", "schedule", "disabled", "last_run_at", "failing")
+    list_display = ("name", "namespace", "kind", "schedule", "enabled", "last_run", "working")
     list_filter = (NamespaceListFilter, "disabled", "type", ("flows", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "type")
     list_select_related = ("namespace",)
@@ -138,9 +138,24 @@ class AgentAdmin(AgentPagesMixin, NamespaceScopedAdmin):
     action_form = AgentActionForm
     actions = ("run_now", "send_manual_message")
 
-    @admin.display(description="error", boolean=True)
-    def failing(self, obj: Agent) -> bool:
-        return bool(obj.last_error)
+    @admin.display(description="type", ordering="type")
+    def kind(self, obj: Agent) -> str:
+        """Huginn's types without their common `Agents::` prefix (the filter names them in full)."""
+        return obj.type.removeprefix("Agents::")
+
+    @admin.display(description="enabled", boolean=True, ordering="disabled")
+    def enabled(self, obj: Agent) -> bool:
+        """A check for a running agent, a cross for a disabled one (the flag itself reads backwards)."""
+        return not obj.disabled
+
+    @admin.display(description="last run", ordering="last_run_at")
+    def last_run(self, obj: Agent) -> str:
+        return obj.last_run_at.strftime("%Y-%m-%d %H:%M") if obj.last_run_at else "—"
+
+    @admin.display(description="no error", boolean=True, ordering="last_error")
+    def working(self, obj: Agent) -> bool:
+        """A cross when its last run failed (the error is on its page), a check otherwise."""
+        return not obj.last_error
 
     @admin.display(description="options")
     def options_shown(self, obj: Agent) -> str:

@@ -34,7 +34,8 @@ LOW_CONTRAST_JS = """
     if (!own || style.visibility === "hidden" || Number(style.opacity) < 0.5) continue;
     const fg = parse(style.color);
     if (fg && fg.a > 0.5 && ratio(fg, behind(element)) < min) {
-      found.push(element.tagName.toLowerCase() + "." + element.className + ": " + element.textContent.trim().slice(0, 40));
+      const name = element.tagName.toLowerCase() + "." + element.className;
+      found.push(name + ": " + element.textContent.trim().slice(0, 40));
     }
   }
   for (const text of document.querySelectorAll("svg text")) {
