@@ -64,7 +64,10 @@ def test_agent_icons_say_enabled_and_working(page, login, operator) -> None:
     save_screenshot(page, "agents-list")
 
 
-@pytest.mark.parametrize("url", ["/admin/flows/agent/", "/admin/executions/taskrun/", "/admin/executions/executionevent/"])
+LISTS = ["/admin/flows/agent/", "/admin/executions/taskrun/", "/admin/executions/executionevent/"]
+
+
+@pytest.mark.parametrize("url", LISTS)
 def test_lists_fit_the_page(page, login, operator, url) -> None:
     login(page, operator)
     page.goto(url)
