@@ -204,6 +204,7 @@ TABLE: list[Row] = [
     G("flows/flow/{flow}/revisions/1/restore/", f"{ONLY_POST} / 405"),
     P("flows/flow/{flow}/revisions/1/restore/", f"{EDITOR_SAVES} / gone"),
     G("flows/flow/{flow}/run/", "login 403 200 200 200 / gone"),
+    G("flows/flow/{flow}/convert/?format=kestra", f"{ALL} / gone"),
     P("flows/flow/{flow}/run/", "login 403 302+ 302+ 302+ / gone", {}, form=True),
     G("flows/flowrevision/", f"{ALL} / -"),
     P("flows/flowrevision/", f"{ALL} / 200", action("delete_selected", "revision")),
