@@ -1,11 +1,11 @@
-"""Flow definitions: both YAML formats (FlowRunner `nodes`, workflowdev `tasks`) → one IR.
+"""Flow definitions: the YAML formats (FlowRunner `nodes`, workflowdev `tasks`, `kestra`) → one IR.
 
     flow = compile_definition(yaml_text, known_secrets={"API_KEY"})   # or DefinitionError
     problems = validate_definition(yaml_text)                          # [] when valid
     flow.entry(); flow.successor(step_id, outcome); flow.step(step_id); flow.tasks_total
 
 See `ir` for the shape the engine walks, `validate` for what is checked, `loader` for
-the YAML limits.
+the YAML limits, `kestra` for Kestra's format and `convert` for writing a flow in any format.
 """
 
 from flows.definitions.durations import parse_duration

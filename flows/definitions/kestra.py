@@ -155,6 +155,16 @@ def _python(props: Props, problems: Problems) -> Props:
     return out
 
 
+def _for_each(props: Props, problems: Problems) -> Props:
+    """`values` may be a list or, as Kestra's docs often write it, the JSON text of one."""
+    out = _renamed({"values": "items", "concurrencyLimit": "concurrency"})(props, problems)
+    value, where = out.get("items", (None, ()))
+    if isinstance(value, str) and not is_template(value):
+        with contextlib.suppress(ValueError):  # not JSON: the parser says what items must be
+            out["items"] = (json.loads(value), where)
+    return out
+
+
 def _ttl(props: Props, problems: Problems) -> Props:
     out = dict(props)
     if "ttl" in out:
@@ -192,7 +202,7 @@ TYPES: dict[str, KestraType] = {
     f"{CORE}flow.ForEach": KestraType(
         "flow.forEach",
         _frozen("values", "concurrencyLimit", "tasks"),
-        _renamed({"values": "items", "concurrencyLimit": "concurrency"}),
+        _for_each,
     ),
     f"{CORE}flow.Pause": KestraType("flow.pause", _frozen()),
     f"{CORE}flow.Sleep": KestraType("util.sleep", _frozen("duration")),

@@ -406,3 +406,14 @@ def test_an_unsupported_trigger_condition_is_a_problem():
         """,
     )
     assert any(path == "triggers[0].conditions[0]" and "DayWeek" in message for path, _, message in found)
+
+
+def test_for_each_values_may_be_json_text():
+    flow = compiled(f"""\
+        - id: each
+          type: io.kestra.plugin.core.flow.ForEach
+          values: '["a", "b"]'
+          tasks: [{{id: show, type: {LOG}, message: "{{{{ taskrun.value }}}}"}}]
+        """)
+    assert flow.step("each").inputs["items"] == ["a", "b"]
+    assert flow.step("each.show").inputs["message"] == "{{ item }}"
