@@ -17,6 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.db import OperationalError
 from django.utils import timezone
 
 from accounts.models import Account, Namespace
@@ -182,49 +183,55 @@ class Command(BaseCommand):
         timeout: float,
     ) -> Execution:
         deadline = time.monotonic() + timeout
-        cursor = 0
+        shown = {"cursor": 0, "loop_index": {}}
         execution = None
-        loop_index: dict = {}
         while time.monotonic() < deadline:
             if "error" in result:
                 error = result["error"]
                 code = BAD_INPUT if isinstance(error, ValidationFailed | Forbidden) else FAILED
                 message = error_text(error) if isinstance(error, MillraceError) else str(error)
                 raise CommandError(f"The execution did not start: {message}", returncode=code)
-            if execution is None:
-                execution = result.get("execution") or self._started(flow, actor, started)
-                if execution is not None:
-                    self.stdout.write(f"Execution {execution.id} of flow {flow.name} (revision {flow.revision})")
-            if execution is not None:
-                events = list(ExecutionEvent.objects.filter(execution=execution, id__gt=cursor).order_by("id"))
-                self._learn_loop_indexes(events, loop_index)
-                for event in events:
-                    cursor = event.id
-                    self._show(event, loop_index.get(event.task_run_id))
-                execution.refresh_from_db()
-                if execution.is_terminal and not thread.is_alive():
+            try:
+                if execution is None:
+                    execution = result.get("execution") or self._started(flow, actor, started)
+                    if execution is not None:
+                        self.stdout.write(f"Execution {execution.id} of flow {flow.name} (revision {flow.revision})")
+                if execution is not None and self._look(execution, thread, shown):
                     return execution
-                if execution.status == ExecutionStatus.PAUSED and not thread.is_alive():
-                    raise CommandError(
-                        f"Execution {execution.id} is paused; resume it in the console or the API.", returncode=WAITING
-                    )
-                if execution.status == ExecutionStatus.WAITING and self._waits_on_people(execution):
-                    raise CommandError(
-                        f"Execution {execution.id} waits for an approval or a callback; "
-                        "decide it in the console or the API.",
-                        returncode=WAITING,
-                    )
-                if not thread.is_alive():
-                    sweep(timezone.now())
+            except OperationalError as exc:  # SQLite may refuse a read while the run writes: look again
+                if "locked" not in str(exc):
+                    raise
             time.sleep(0.05)
         if execution is None:
             raise CommandError(f"The execution did not start within {timeout:g} s.", returncode=TIMED_OUT)
-        execution.refresh_from_db()
         raise CommandError(
             f"Execution {execution.id} did not end within {timeout:g} s (it is {execution.status}); "
             "it was not cancelled.",
             returncode=TIMED_OUT,
         )
+
+    def _look(self, execution: Execution, thread: threading.Thread, shown: dict) -> bool:
+        """Show the new events; True once the execution ended. Stops (exit 3) where it waits for people."""
+        events = list(ExecutionEvent.objects.filter(execution=execution, id__gt=shown["cursor"]).order_by("id"))
+        self._learn_loop_indexes(events, shown["loop_index"])
+        for event in events:
+            shown["cursor"] = event.id
+            self._show(event, shown["loop_index"].get(event.task_run_id))
+        execution.refresh_from_db()
+        if execution.is_terminal and not thread.is_alive():
+            return True
+        if execution.status == ExecutionStatus.PAUSED and not thread.is_alive():
+            raise CommandError(
+                f"Execution {execution.id} is paused; resume it in the console or the API.", returncode=WAITING
+            )
+        if execution.status == ExecutionStatus.WAITING and self._waits_on_people(execution):
+            raise CommandError(
+                f"Execution {execution.id} waits for an approval or a callback; decide it in the console or the API.",
+                returncode=WAITING,
+            )
+        if not thread.is_alive():
+            sweep(timezone.now())
+        return False
 
     @staticmethod
     def _started(flow: Flow, actor: Account, since: datetime) -> Execution | None:
