@@ -305,11 +305,11 @@ class KestraStepParser(StepParser):
         for key, (_, where) in mapped.items():  # a renamed property points at the line it is written on
             if (*path, key) not in lines and where in lines:
                 lines[(*path, key)] = lines[where]
-        if spec.target in STRUCTURE_TARGETS:
-            step = self._step_inline(raw, common, mapped, path, parent_id)
-        else:
-            common["properties"] = {key: value for key, (value, _) in mapped.items()}
-            step = self._build(common, path, "properties", parent_id)
+        values = {key: value for key, (value, _) in mapped.items()}
+        # control constructs keep their structure inline, as Kestra writes it; plugins take `properties`
+        built = {**common, **values} if spec.target in STRUCTURE_TARGETS else {**common, "properties": values}
+        name = fields.text(self.problems, built, "id", path, required=True)
+        step = self._step(name or format_path(path), built, path, "properties", TASK_KEYS, parent_id)
         step.inputs_source = path
         for key, (_, where) in mapped.items():
             if key in step.inputs:
@@ -334,16 +334,6 @@ class KestraStepParser(StepParser):
                 where, f"unknown Kestra type '{kind}' (docs/kestra.md lists the mapped types)", "unknown_plugin"
             )
         return spec
-
-    def _step_inline(
-        self, raw: dict[str, Any], common: dict[str, Any], mapped: Props, path: Path, parent_id: str | None
-    ) -> Step:
-        """Control constructs keep their structure inline, as Kestra writes it."""
-        return self._build({**common, **{key: value for key, (value, _) in mapped.items()}}, path, None, parent_id)
-
-    def _build(self, raw: dict[str, Any], path: Path, inputs_key: str | None, parent_id: str | None) -> Step:
-        name = fields.text(self.problems, raw, "id", path, required=True)
-        return self._step(name or format_path(path), raw, path, inputs_key or "properties", TASK_KEYS, parent_id)
 
 
 #: Millrace types whose structure (child task lists) the parser reads inline.
