@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from accounts.models import Account
+from agents.errors import AgentError, agent_error
 from agents.selectors import agents_with_errors
 from console.workers import QueueStatus, queue_status
 from executions.models import Execution, ExecutionStatus
@@ -20,6 +21,19 @@ class StatusCount:
     status: str
     count: int
 
+    @property
+    def label(self) -> str:
+        """`TIMED OUT`: a card's label may wrap at its space."""
+        return self.status.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class FailingAgent:
+    """An agent whose last run failed, with the error split from the time it was stored behind."""
+
+    agent: Agent
+    error: AgentError
+
 
 @dataclass(frozen=True)
 class Dashboard:
@@ -27,7 +41,7 @@ class Dashboard:
     by_status: list[StatusCount]
     in_progress: list[Execution]
     failures: list[Execution]
-    failing_agents: list[Agent]
+    failing_agents: list[FailingAgent]
     queue: QueueStatus
 
     @property
@@ -44,6 +58,8 @@ def dashboard_for(account: Account) -> Dashboard:
         by_status=[StatusCount(status, counts.get(status, 0)) for status in ExecutionStatus.values],
         in_progress=list(executions_in_progress(account=account)),
         failures=list(executions_failed_recently(account=account)),
-        failing_agents=list(agents_with_errors(account=account)),
+        failing_agents=[
+            FailingAgent(agent, agent_error(agent.last_error)) for agent in agents_with_errors(account=account)
+        ],
         queue=queue_status(),
     )

@@ -22,6 +22,7 @@ from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin, ad
 from accounts.roles import Role
 from accounts.selectors import namespace_ids_for, scope_to_namespaces
 from agents.admin.pages import AgentPagesMixin
+from agents.errors import agent_error
 from agents.logic_types import WebhookAgent
 from agents.services import (
     agent_create,
@@ -134,7 +135,7 @@ class AgentAdmin(AgentPagesMixin, NamespaceScopedAdmin):
     list_filter = (NamespaceListFilter, "disabled", "type", ("flows", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "type")
     list_select_related = ("namespace",)
-    readonly_fields = ("last_run_at", "last_error", "created_by", "options_saved_by", "created_at", "updated_at")
+    readonly_fields = ("last_run_at", "error", "created_by", "options_saved_by", "created_at", "updated_at")
     action_form = AgentActionForm
     actions = ("run_now", "send_manual_message")
 
@@ -156,6 +157,12 @@ class AgentAdmin(AgentPagesMixin, NamespaceScopedAdmin):
     def working(self, obj: Agent) -> bool:
         """A cross when its last run failed (the error is on its page), a check otherwise."""
         return not obj.last_error
+
+    @admin.display(description="last error")
+    def error(self, obj: Agent) -> str:
+        """The error's text, its time after it (stored the other way round)."""
+        found = agent_error(obj.last_error)
+        return f"{found.text} ({found.at:%Y-%m-%d %H:%M:%S})" if found.at else found.text
 
     @admin.display(description="options")
     def options_shown(self, obj: Agent) -> str:

@@ -23,6 +23,7 @@ from accounts.models import Namespace
 from accounts.roles import Role
 from accounts.selectors import namespace_ids_for, namespace_list
 from agents.admin.graph import agent_svg
+from agents.errors import agent_error, last_run
 from agents.exchange import export_document, workflow_import
 from agents.logic_types import WebhookAgent
 from agents.selectors import (
@@ -101,11 +102,15 @@ class AgentPagesMixin:
         incoming, outgoing = agent_links(agent)
         recent = list(message_list(agent=agent, limit=RECENT_MESSAGES))
         is_admin = self.role_allows(request, agent, Role.ADMIN)
+        logs = agent_log_list(agent=agent, limit=RECENT_LOGS)
+        error = agent_error(agent.last_error)
         return {
             "agent": agent,
+            "last_error": error,
+            "last_run": last_run(agent.last_run_at, logs[0].created_at if logs else None, error.at),
             "may_execute": self.may_execute(request, agent),
             "may_clear_logs": self.role_allows(request, agent, Role.EDITOR),
-            "logs": agent_log_list(agent=agent, limit=RECENT_LOGS),
+            "logs": logs,
             "schedulable": handler is not None and handler.schedulable,
             "webhook_url": self.webhook_url(request, agent),
             "recent_messages": [(message, pretty(message.payload)) for message in recent],

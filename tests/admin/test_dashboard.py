@@ -66,7 +66,7 @@ def test_a_namespace_admin_sees_only_their_namespaces(client, ns_admin, tenant_a
 
     assert {e.namespace_id for e in board.in_progress} == {tenant_a.namespace.pk}
     assert [e.error for e in board.failures] == ["error-in-a"]
-    assert [a.name for a in board.failing_agents] == ["broken-agent-a"]
+    assert [row.agent.name for row in board.failing_agents] == ["broken-agent-a"]
     assert {item.status: item.count for item in board.by_status}[ExecutionStatus.RUNNING] == 1
     for leaked in ("error-in-b", "broken-agent-b", "agent-error-in-b", "space-b"):
         assert leaked not in page
@@ -88,7 +88,7 @@ def test_running_waiting_failures_and_agents_are_listed(client, superuser, tenan
     assert [e.pk for e in board.failures] == [failed.pk]
     assert "Step &#x27;fetch&#x27; failed: HTTP 503" in page
     assert reverse("admin:executions_execution_change", args=[failed.pk]) in page
-    assert [a.name for a in board.failing_agents] == ["feed-reader"]
+    assert [row.agent.name for row in board.failing_agents] == ["feed-reader"]
     assert "could not parse the feed" in page
     assert "healthy-agent" not in page
     failed_list = reverse("admin:executions_execution_changelist") + "?status__exact=FAILED"
