@@ -32,7 +32,7 @@ def test_no_status_card_sits_alone_on_a_row(page, login, operator, width) -> Non
     assert min(per_row) >= 3, per_row
     assert page.locator(".mr-card[data-status=TIMED_OUT] .mr-label").inner_text() == "TIMED OUT"
     if width == 1280:
-        save_screenshot(page, "dashboard")
+        save_screenshot(page, "dashboard-cards")
 
 
 def test_agent_errors_start_with_their_text(page, login, operator) -> None:
