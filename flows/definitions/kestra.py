@@ -459,4 +459,6 @@ def kestra_flow(problems: Problems, data: dict[str, Any]) -> tuple[dict[str, Any
         finally_=parser.block(data.get("finally"), ("finally",), FINALLY, None, required=False),
         concurrency=concurrency(problems, data.get("concurrency"), ("concurrency",)),
     )
+    if not flow.main.steps and isinstance(data.get("tasks"), list) and data["tasks"] and not problems:
+        problems.add(("tasks",), "every task is disabled: a flow needs one to run", "missing")
     return shared, flow

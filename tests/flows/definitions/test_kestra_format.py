@@ -417,3 +417,8 @@ def test_for_each_values_may_be_json_text():
         """)
     assert flow.step("each").inputs["items"] == ["a", "b"]
     assert flow.step("each.show").inputs["message"] == "{{ item }}"
+
+
+def test_a_flow_whose_tasks_are_all_disabled_is_refused():
+    found = problems(f"- {{id: a, type: {LOG}, message: m, disabled: true}}\n")
+    assert found == [("tasks", 3, "every task is disabled: a flow needs one to run")]
