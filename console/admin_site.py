@@ -45,6 +45,12 @@ class RoleAuthenticationForm(AdminAuthenticationForm):
             )
 
 
+#: Django's plumbing no operator works with: Groups (roles are Millrace's) and the JWT blacklist
+#: (logout and password changes fill it). Left out of the menus; a superuser still reaches them
+#: by their URLs (`/admin/auth/`, `/admin/token_blacklist/`).
+UNLISTED_APPS = frozenset({"auth", "token_blacklist"})
+
+
 class MillraceAdminSite(admin.AdminSite):
     """Roles decide what each page shows and allows; see `accounts.admin_scoping`."""
 
@@ -62,12 +68,15 @@ class MillraceAdminSite(admin.AdminSite):
         """Empty outside the console (the login page builds a menu too): role checks need an account.
 
         The whole list (the index, the sidebar) ends with a "Reference" section linking the pages
-        that are no model's, such as the plugin reference.
+        that are no model's, such as the plugin reference, and leaves out UNLISTED_APPS.
         """
         if not self.has_permission(request):
             return []
         apps = super().get_app_list(request, app_label)
-        return apps if app_label else [*apps, _reference_section()]
+        if app_label:
+            return apps
+        shown = [app for app in apps if app["app_label"] not in UNLISTED_APPS]
+        return [*shown, _reference_section()]
 
     def get_urls(self) -> list[URLPattern | URLResolver]:
         return [
