@@ -235,6 +235,9 @@ class KeyValueForm(forms.ModelForm):
         expires_at = self.instance.expires_at
         if expires_at is not None and "ttl" in self.fields:
             self.fields["ttl"].initial = max(int((expires_at - timezone.now()).total_seconds()), 1)
+        if expires_at is not None and expires_at <= timezone.now() and "value" in self.fields:
+            self.initial["value"] = None  # gone for flows and the API: its old value is not shown
+            self.fields["value"].help_text = "This entry has expired; saving gives the key a new value."
 
     def clean_value(self) -> Any:
         value = self.cleaned_data.get("value")
@@ -262,6 +265,9 @@ class KeyValueAdmin(ServiceSaveMixin, NamespaceScopedAdmin):
 
     @admin.display(description="value")
     def preview(self, obj: KeyValue) -> str:
+        """An expired entry is gone for flows and the API (a sweep deletes it later): no value here either."""
+        if obj.expires_at is not None and obj.expires_at <= timezone.now():
+            return "(expired)"
         return Truncator(json.dumps(obj.value)).chars(80)
 
     def save_model(self, request: HttpRequest, obj: KeyValue, form: Any, change: bool) -> None:

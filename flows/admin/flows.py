@@ -7,6 +7,7 @@ mismatch) comes back on the form instead of as an error page. Revisions, their d
 restore, and the run form live in `flows.admin.flow_pages`.
 """
 
+import json
 from typing import Any
 
 from django import forms
@@ -45,10 +46,47 @@ class FlowRevisionInline(ParentScopedInline):
         return super().get_queryset(request).select_related("created_by")
 
 
+class TagsField(forms.CharField):
+    """Tags typed as `reports, nightly` (a list of strings underneath), not as raw JSON."""
+
+    MAX_TAGS = 50
+    MAX_LENGTH = 100
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(str(tag) for tag in value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        text = str(super().to_python(value) or "")
+        if text.startswith("["):  # a JSON list, as the field took before (and the API takes)
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                raise forms.ValidationError("Tags separated by commas, or a JSON list of strings.") from None
+            if not isinstance(parsed, list) or not all(isinstance(tag, str) for tag in parsed):
+                raise forms.ValidationError("Tags separated by commas, or a JSON list of strings.")
+            tags = [tag.strip() for tag in parsed]
+        else:
+            tags = [tag.strip() for tag in text.split(",")]
+        return list(dict.fromkeys(tag for tag in tags if tag))  # in order, once each
+
+    def validate(self, value: list[str]) -> None:
+        if len(value) > self.MAX_TAGS:
+            raise forms.ValidationError(f"At most {self.MAX_TAGS} tags; there are {len(value)}.")
+        too_long = [tag for tag in value if len(tag) > self.MAX_LENGTH]
+        if too_long:
+            raise forms.ValidationError(f"A tag has at most {self.MAX_LENGTH} characters: {too_long[0][:40]}…")
+
+
 class FlowAdminForm(forms.ModelForm):
     """Saves through the flow services; every refusal becomes a form error, YAML problems with their line."""
 
     actor: Any = None  # set by FlowAdmin.get_form: `${NAME}` may name the editor's own secrets
+    tags = TagsField(
+        required=False,
+        strip=True,
+        widget=forms.TextInput(attrs={"size": 60, "placeholder": "reports, nightly"}),
+        help_text="Comma-separated.",
+    )
 
     class Meta:
         model = Flow
@@ -79,7 +117,7 @@ class FlowAdminForm(forms.ModelForm):
             source=data["source"],
             name=data["name"],
             description=data["description"],
-            tags=data["tags"],
+            tags=data["tags"] or None,  # none typed: the definition's own tags
         )
 
     def clean(self) -> dict[str, Any]:

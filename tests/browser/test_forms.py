@@ -44,3 +44,18 @@ def test_a_secret_without_an_owner_gets_one_friendly_error(page, login, operator
     assert "Choose exactly one owner: a namespace or an account." in text
     assert "Constraint" not in text and "secret_exactly_one_owner" not in text
     assert text.count("Choose exactly one owner") == 1
+
+
+def test_flow_tags_are_a_comma_separated_text_field(page, login, make_superuser, make_namespace) -> None:
+    space = outside_playwright(lambda: make_namespace("reports"))
+    flow = outside_playwright(lambda: FlowFactory(namespace=space, name="weekly", tags=["reports", "weekly"]))
+    login(page, outside_playwright(make_superuser))
+    page.goto(f"/admin/flows/flow/{flow.pk}/change/")
+    field = page.locator("input#id_tags")
+    assert field.get_attribute("type") == "text" and field.input_value() == "reports, weekly"
+    field.fill("reports, weekly, finance")
+    field.scroll_into_view_if_needed()
+    save_screenshot(page, "flow-tags")
+    click_through(page, "input[name=_continue]")
+    outside_playwright(flow.refresh_from_db)
+    assert flow.tags == ["reports", "weekly", "finance"]
