@@ -18,9 +18,7 @@ import yaml
 from connectors.registry import get_plugin
 from flows.definitions.ir import (
     DEFAULT,
-    FOR_EACH,
     IF,
-    PARALLEL,
     SWITCH,
     CompiledFlow,
     FlowFormat,
@@ -222,20 +220,13 @@ def _structure(step: Step, blocks: Any) -> dict[str, Any]:
     return out
 
 
-def _control_inputs(step: Step) -> dict[str, Any]:
-    inputs = dict(step.inputs)
-    if step.type in (FOR_EACH, PARALLEL) and step.concurrency is not None:
-        inputs["concurrency"] = step.concurrency
-    return inputs
-
-
 # --- tasks and nodes --------------------------------------------------------------------------
 
 
 def _task(step: Step) -> dict[str, Any]:
     item: dict[str, Any] = {"name": step.name, "type": step.type}
     if step.type in STRUCTURE_TARGETS:
-        item.update(_control_inputs(step))
+        item.update(dict(step.inputs))
         item.update(_structure(step, lambda steps: [_task(child) for child in steps]))
     elif step.inputs:
         item["properties"] = dict(step.inputs)
@@ -304,7 +295,7 @@ def _kestra_task(step: Step, reasons: list[str]) -> dict[str, Any]:
     if step.type in CONTROL_EXPORTS:
         kind, names = CONTROL_EXPORTS[step.type]
         item["type"] = kind
-        item.update({names.get(key, key): value for key, value in _control_inputs(step).items()})
+        item.update({names.get(key, key): value for key, value in dict(step.inputs).items()})
         structure = _structure(step, lambda steps: [_kestra_task(child, reasons) for child in steps])
         if "default" in structure:
             structure["defaults"] = structure.pop("default")
