@@ -19,6 +19,7 @@ class Flow(models.Model):
     class Format(models.TextChoices):
         NODES = "nodes", "Nodes graph (FlowRunner)"
         TASKS = "tasks", "Task list (workflowdev)"
+        KESTRA = "kestra", "Kestra flow"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="flows", db_index=False)
