@@ -176,8 +176,26 @@ class StepParser:
         its outcome (`true`/`false`, the case value) and its `next` routes on it.
         """
         roles = _CHILDREN[step.type]
-        if graph_node and step.type in (IF, SWITCH):
-            roles = dict.fromkeys(roles, False)
+        if graph_node:
+            # The graph walks nodes by `next`, never a node's own task lists: a node holding
+            # tasks would wait for them forever. Branches route on the outcome instead.
+            nested = [key for key in CHILD_KEYS if key in step.inputs]
+            for key in nested:
+                self.problems.add(
+                    step.input_sources[key],
+                    f"a node cannot hold tasks ('{key}'): chain nodes with 'next' (flow.if and flow.switch "
+                    "route on their outcome), or write the flow as a task list",
+                    "unknown_key",
+                )
+            if step.type not in (IF, SWITCH):
+                self.problems.add(
+                    step.source,
+                    f"{step.type} is not available as a node: it runs nested tasks, which only the tasks format has",
+                    "invalid_value",
+                )
+            for key in nested:
+                step.inputs.pop(key)
+            roles = {}
         if "defaults" in step.inputs:  # Kestra's spelling for a switch
             if "default" in step.inputs:
                 self.problems.add(step.input_sources["defaults"], "give either 'default' or 'defaults'", "conflict")

@@ -144,25 +144,6 @@ def test_graph_cycles_are_allowed(graph: CompiledFlow):
     assert graph.tasks_total == 5
 
 
-def test_nested_blocks_inside_a_graph_node_run_in_order():
-    flow = compile_yaml("""
-        nodes:
-          start:
-            type: flow.forEach
-            params:
-              items: [1, 2]
-              tasks:
-                - {name: one, type: util.echo}
-                - {name: two, type: util.echo}
-            next: end
-          end: {type: util.echo}
-        """)
-    assert flow.successor("start").id == "end"
-    assert flow.successor("start.one").id == "start.two"
-    assert flow.successor("start.two") is None
-    assert flow.parent("start.two").id == "start"
-
-
 def test_retry_policy_delays_grow_by_backoff_up_to_the_cap():
     policy = RetryPolicy(max_attempts=5, delay=2, backoff=3, max_delay=30)
     assert [policy.delay_before(attempt) for attempt in (2, 3, 4, 5)] == [2, 6, 18, 30]
@@ -203,6 +184,7 @@ def test_graph_if_and_switch_nodes_may_only_emit_an_outcome_for_next_to_route():
     assert flow.successor("pick", "zzz").id == "low"
 
 
-def test_a_graph_foreach_still_needs_its_tasks():
+def test_a_graph_foreach_is_refused_with_or_without_tasks():
+    """Only the tasks format runs nested tasks (tests/flows/definitions/test_steps.py)."""
     problems = problems_of("nodes:\n  start:\n    type: flow.forEach\n    params: {items: [1]}\n")
-    assert found(problems) == [("nodes.start.params.tasks", 4, "missing")]
+    assert found(problems) == [("nodes.start", 2, "invalid_value")]

@@ -204,3 +204,30 @@ def test_retry_mistakes():
         ("tasks[0].retry.backoff", 2, "invalid_value"),
         ("tasks[1].retry", 3, "invalid_type"),
     ]
+
+
+def test_a_graph_node_holds_no_tasks():
+    """The graph walks nodes by `next`: tasks inside a node would never run and the run would wait forever."""
+    problems = problems_of("""
+        metadata: {name: g}
+        nodes:
+          branch:
+            type: flow.if
+            params: {condition: "{{ true }}"}
+            then: [{name: a, type: util.log, properties: {message: hi}}]
+            next: {"true": done}
+          loop:
+            type: flow.forEach
+            params: {items: [1]}
+            tasks: [{name: b, type: util.echo}]
+          done: {type: util.echo}
+          route: {type: flow.switch, params: {}}
+        """)
+    assert found(problems) == [
+        ("nodes.branch.then", 6, "unknown_key"),
+        ("nodes.loop", 8, "invalid_value"),
+        ("nodes.loop", 8, "unreachable"),
+        ("nodes.loop.tasks", 11, "unknown_key"),
+        ("nodes.route.params.value", 13, "missing"),  # a branch without blocks still needs its value
+        ("nodes.route", 13, "unreachable"),
+    ]

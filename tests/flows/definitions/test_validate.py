@@ -144,19 +144,6 @@ def test_duplicate_task_names_across_nesting_and_error_handlers():
     assert problems[0].message == "duplicate task name 'fetch' (first at tasks[0])"
 
 
-def test_a_nested_name_may_not_shadow_a_node_id():
-    problems = problems_of("""
-        nodes:
-          start:
-            type: flow.sequential
-            params:
-              tasks: [{name: end, type: util.echo}]
-            next: end
-          end: {type: util.echo}
-        """)
-    assert found(problems) == [("nodes.end", 7, "duplicate_name")]
-
-
 def test_duplicate_yaml_keys_are_reported_with_the_rest():
     problems = problems_of("nodes:\n  a: {type: util.echo, next: b}\n  b: {type: util.echo}\n  a: {type: util.echo}\n")
     # the second `a` wins (as in any YAML reader), so `b` also lost its only way in
