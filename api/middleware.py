@@ -139,4 +139,7 @@ def _user_id(request: HttpRequest) -> str | None:
     user = request.__dict__.get("user")
     if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
         return None
-    return str(user.pk) if getattr(user, "is_authenticated", False) else None
+    if not getattr(user, "is_authenticated", False):
+        return None
+    ident = getattr(user, "pk", None)  # a connector backend authenticates without an account
+    return str(ident) if ident is not None else None
