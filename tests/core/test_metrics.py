@@ -169,3 +169,11 @@ def test_the_exposition_passes_promtool_when_it_is_installed(runner, namespace, 
         return
     checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.django_db
+def test_an_unknown_http_method_is_counted_as_other():
+    APIClient().generic("BREW", "/healthz")
+    _, samples, _ = scrape()
+    assert value(samples, "millrace_http_requests_total", dialect="workflowdev", method="other", status="405") >= 1
+    assert not [key for key in samples if ("method", "BREW") in key[1]]
