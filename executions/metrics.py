@@ -30,12 +30,14 @@ TERMINAL_TASK_STATUSES = frozenset(
 #: Origins the code gives executions; anything else is counted as `other`.
 ORIGINS = frozenset(
     {
+        "agent",
         "api",
         "backfill",
         "cli",
         "connector",
         "console",
         "flow",
+        "flow_agent",
         "replay",
         "schedule",
         "subflow",

@@ -353,7 +353,8 @@ _PARAM = re.compile(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)")
 
 
 def _served_routes() -> set[tuple[str, str]]:
-    """(METHOD, /path/with/{}) for every DRF route of the URL conf, admin, API docs and landing page aside."""
+    """(METHOD, /path/with/{}) for every DRF route of the URL conf, admin, API docs, landing page and
+    favicon aside."""
     found: set[tuple[str, str]] = set()
 
     def walk(patterns: list[Any], prefix: str) -> None:
@@ -363,7 +364,7 @@ def _served_routes() -> set[tuple[str, str]]:
                 walk(pattern.url_patterns, route)
                 continue
             assert isinstance(pattern, URLPattern)
-            if route == "" or route.startswith(("admin/", "api/docs/", "api/redoc/", "api/schema/")):
+            if route in ("", "favicon.ico") or route.startswith(("admin/", "api/docs/", "api/redoc/", "api/schema/")):
                 continue
             view = getattr(pattern.callback, "cls", None)
             actions = getattr(pattern.callback, "actions", None)
