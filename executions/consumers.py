@@ -6,11 +6,12 @@ once the execution has ended and every event is sent. The ExecutionEvent table i
 each socket keeps a cursor (the last event id sent) and is always given what comes after it.
 
 A socket replays on its own reads until it has caught up, then joins its execution's `Feed`,
-one per execution and server process: the feed is the member of the execution's channel-layer
-group, and each ring (or poll) makes one read for all of its sockets, translated once per
-message shape. A group message only rings the doorbell; the feed also polls, because
-channels-redis drops messages on overflow and, in the embedded mode, workers in other
-processes cannot reach the in-memory layer.
+one per execution and server process: the feed listens to the execution's rings
+(`executions/listening.py`: its channel-layer group, and on the embedded default the bell from
+the worker processes), and each ring (or poll) makes one read for all of its sockets,
+translated once per message shape. A ring only says there is something to read; the feed also
+polls, because a ring can be lost (channels-redis drops messages on overflow, a datagram a full
+buffer).
 
 The token comes in `Authorization: Bearer`, as the subprotocols `bearer, <token>` (browsers
 cannot set headers on a WebSocket; the socket is accepted with `bearer`, never the token),
@@ -64,6 +65,7 @@ from accounts.models import Account
 from accounts.roles import Role
 from core.errors import Forbidden, NotFound
 from executions.engine.events import group_name
+from executions.listening import follow
 from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionEvent
 from executions.selectors import execution_events, execution_get
 
@@ -291,16 +293,18 @@ class Feed:
     events after the lowest cursor of its subscribers), translated once per `translate_key()`
     and cursor; each subscriber gets the events after its own cursor, which then moves to the
     last event read. A ring of an event already rung or read is ignored; one that comes while a
-    read is in flight makes another read after it.
+    read is in flight makes another read after it. Reads are `read_gap` apart at least: rings
+    closer together are read at once.
     """
 
     poll_interval = 0.5
+    read_gap = 0.03  # seconds from one read to the next at least: a 40-step flow rings 40 times
     renew_seconds = 300.0  # re-join the group this often (it may have expired or Redis restarted)
     read_threads = 4  # feeds reading at once per process, each thread with its database connection (0: none)
     _open: ClassVar[dict[Any, Feed]] = {}
     _reader: ClassVar[ThreadPoolExecutor | None] = None
 
-    def __init__(self, execution_id: Any, layer: Any) -> None:
+    def __init__(self, execution_id: Any) -> None:
         self.execution_id = execution_id
         self.subscribers: dict[ExecutionStream, None] = {}  # in joining order
         self.wake = asyncio.Event()
@@ -309,13 +313,21 @@ class Feed:
         self.in_group = False
         self.loop = asyncio.get_running_loop()
         self.task = self.loop.create_task(self._run())
-        self.listener = self.loop.create_task(self._listen(layer)) if layer is not None else None
+        self.listener = self.loop.create_task(
+            follow(
+                group_name(execution_id),
+                self._rung,
+                self._joined,
+                renew_seconds=self.renew_seconds,
+                retry_seconds=self.poll_interval * 10,
+            )
+        )
 
     @classmethod
     def join(cls, subscriber: ExecutionStream) -> Feed:
         feed = cls._open.get(subscriber.execution_id)
         if feed is None or feed.loop is not asyncio.get_running_loop() or feed.task.done():
-            feed = cls._open[subscriber.execution_id] = cls(subscriber.execution_id, subscriber.channel_layer)
+            feed = cls._open[subscriber.execution_id] = cls(subscriber.execution_id)
         feed.subscribers[subscriber] = None
         feed.wake.set()  # its cursor may be behind the last read
         return feed
@@ -344,37 +356,25 @@ class Feed:
         self.rung = max(self.rung, event_id)
         self.wake.set()
 
-    async def _listen(self, layer: Any) -> None:
-        """Stay in the execution's group and turn its messages into rings; polling covers any gap."""
-        group, channel = group_name(self.execution_id), await layer.new_channel()
-        try:
-            while True:
-                try:
-                    await layer.group_add(group, channel)
-                    self.in_group = True
-                    self.wake.set()  # rings sent before joining went nowhere
-                    renew = self.loop.time() + self.renew_seconds
-                    while (left := renew - self.loop.time()) > 0:
-                        with contextlib.suppress(TimeoutError):
-                            async with asyncio.timeout(left):
-                                message = await layer.receive(channel)
-                            self.ring(int(message.get("event_id") or 0))
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    self.in_group = False
-                    logger.warning("Execution stream %s polls only: %s", self.execution_id, error)
-                    await asyncio.sleep(self.poll_interval * 10)
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(layer.group_discard(group, channel))
+    def _rung(self, event_id: int, ended: bool) -> None:
+        self.ring(event_id)
+
+    def _joined(self) -> None:
+        self.in_group = True
+        self.wake.set()  # rings sent before joining went nowhere
 
     async def _run(self) -> None:
+        read_at = float("-inf")
         try:
             while self.subscribers:
+                if (pause := read_at + self.read_gap - self.loop.time()) > 0:
+                    await asyncio.sleep(pause)  # rings meanwhile are read with this one
+                    if not self.subscribers:
+                        break
                 self.wake.clear()
                 subscribers = list(self.subscribers)
                 self.reading = True
+                read_at = self.loop.time()
                 try:
                     texts, last, done, more = await self.reader()(self._read)(subscribers)
                 except Exception:
@@ -409,8 +409,7 @@ class Feed:
         """Sockets joining from now on start a new feed."""
         if self._open.get(self.execution_id) is self:
             del self._open[self.execution_id]
-        if self.listener is not None:
-            self.listener.cancel()
+        self.listener.cancel()
 
     async def _close_all(self, code: int) -> None:
         self._forget()

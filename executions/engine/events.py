@@ -1,6 +1,10 @@
-"""Append execution events and ring the channel-layer doorbell once per transaction.
+"""Append execution events and ring the doorbell once per transaction.
 
-The database row is the record; the group message only tells listeners to read it.
+The database row is the record; a ring only tells listeners to read it. It goes to the
+execution's channel-layer group and, when that layer lives in one process's memory (the
+embedded default, where workers are other processes than the server), to the other processes
+of this machine by the bell (`core/bell.py`). A ring says whether the transaction ended the
+execution, so that who waits only for the end reads only then.
 """
 
 import asyncio
@@ -9,6 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +22,8 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
-from executions.models import ExecutionEvent
+from core.bell import Bell, database_bell
+from executions.models import TERMINAL_EXECUTION_STATUSES, ExecutionEvent
 
 logger = logging.getLogger("millrace.engine")
 
@@ -48,8 +54,13 @@ def event_append(
         batch.append(event)
         return event
     event.save(force_insert=True)
-    announce_on_commit(execution_id, event.id)
+    announce_on_commit(execution_id, event.id, ended=ends_execution(event))
     return event
+
+
+def ends_execution(event: ExecutionEvent) -> bool:
+    """Whether the event records the execution's end (a retry may still undo it)."""
+    return event.type == "execution_status" and (event.data or {}).get("status") in TERMINAL_EXECUTION_STATUSES
 
 
 @contextmanager
@@ -70,6 +81,7 @@ def batched() -> Iterator[None]:
             events_bulk_append(events)
     finally:
         _pending.batch = None
+        _pending.ending = set()  # of a batch whose statement failed
 
 
 def pending_batch() -> list[ExecutionEvent]:
@@ -78,11 +90,14 @@ def pending_batch() -> list[ExecutionEvent]:
 
 
 def take_batch() -> list[ExecutionEvent]:
-    """Hand the open batch's events to a caller that inserts them itself; the block stays open."""
+    """Hand the open batch's events to a caller that inserts them itself and announces them by
+    id (`announce_on_commit`); the executions they end are remembered for that. The block stays
+    open."""
     batch: list[ExecutionEvent] | None = getattr(_pending, "batch", None)
     if not batch:
         return []
     _pending.batch = []
+    _pending.ending = {str(event.execution_id) for event in batch if ends_execution(event)}
     return batch
 
 
@@ -100,16 +115,21 @@ def events_bulk_append(events: list[ExecutionEvent]) -> None:
     created = ExecutionEvent.objects.bulk_create(events)
     for event in created:
         # backends without RETURNING leave ids unset: 0 still rings, and listeners read from their cursor
-        announce_on_commit(event.execution_id, event.id or 0)
+        announce_on_commit(event.execution_id, event.id or 0, ended=ends_execution(event))
 
 
-def announce_on_commit(execution_id: UUID, event_id: int) -> None:
-    """Ring once per transaction and execution, with the last event id written in it.
+def announce_on_commit(execution_id: UUID, event_id: int, *, ended: bool = False) -> None:
+    """Ring once per transaction and execution, with the last event id written in it and
+    whether one of its events ended the execution (also when `take_batch` handed them out).
 
     A pending entry whose callback is no longer queued on the connection belongs to a
     transaction that rolled back: it is replaced, so later events are still announced.
     """
-    pending: dict[UUID, tuple[int, object]] | None = getattr(_pending, "events", None)
+    ending: set[str] = getattr(_pending, "ending", None) or set()
+    if ending:
+        ended = ended or str(execution_id) in ending
+        ending.discard(str(execution_id))
+    pending: dict[UUID, tuple[int, object, bool]] | None = getattr(_pending, "events", None)
     if pending is None:
         pending = _pending.events = {}
     entry = pending.get(execution_id)
@@ -123,16 +143,30 @@ def announce_on_commit(execution_id: UUID, event_id: int) -> None:
         def callback() -> None:
             _announce(execution_id)
 
-        pending[execution_id] = (event_id, callback)
+        pending[execution_id] = (event_id, callback, ended)
         transaction.on_commit(callback)
     else:
-        pending[execution_id] = (max(event_id, entry[0]), entry[1])
+        pending[execution_id] = (max(event_id, entry[0]), entry[1], ended or entry[2])
 
 
 def _announce(execution_id: UUID) -> None:
     entry = _pending.events.pop(execution_id, None)
     if entry is not None:
-        _doorbell.ring(group_name(execution_id), entry[0])
+        _doorbell.ring(group_name(execution_id), entry[0], ended=entry[2])
+
+
+@lru_cache(maxsize=1)
+def peer_bell() -> Bell | None:
+    """The bell to the other processes of this database on this machine, when the channel layer
+    cannot reach them (it lives in one process's memory); None with a layer that crosses
+    processes (Redis) or a database only this process can open (in memory)."""
+    if not isinstance(get_channel_layer(), InMemoryChannelLayer):
+        return None
+    return database_bell("executions")
+
+
+def bell_message(group: str, event_id: int, ended: bool) -> bytes:
+    return f"{group} {event_id} {int(ended)}".encode()
 
 
 class _Doorbell:
@@ -150,7 +184,7 @@ class _Doorbell:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
-        self._due: dict[str, int] = {}
+        self._due: dict[str, tuple[int, bool]] = {}
         self._sending: concurrent.futures.Future | None = None
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -161,24 +195,27 @@ class _Doorbell:
                 self._loop = loop
             return self._loop
 
-    def ring(self, group: str, event_id: int) -> None:
+    def ring(self, group: str, event_id: int, *, ended: bool = False) -> None:
         layer = get_channel_layer()
         if layer is None:
             return
         if isinstance(layer, InMemoryChannelLayer):
-            # Listeners live in this process only (a worker process has none): a group nobody
-            # joined is skipped, since a send runs an event loop in another thread. The in-memory
-            # layer is loop-bound, so stay on ours.
+            bell = peer_bell()
+            if bell is not None:  # the servers of this machine, at once: a datagram costs microseconds
+                bell.ring(bell_message(group, event_id, ended))
+            # Listeners of this process: a group nobody joined is skipped, since a send runs an
+            # event loop in another thread. The in-memory layer is loop-bound, so stay on ours.
             if not layer.groups.get(group):
                 return
             try:
-                async_to_sync(layer.group_send)(group, {"type": "execution.event", "event_id": event_id})
+                async_to_sync(layer.group_send)(group, _message(event_id, ended))
             except Exception:
                 logger.warning("Could not announce event %s", event_id, exc_info=True)
             return
         loop = self._ensure_loop()
         with self._lock:
-            self._due[group] = max(event_id, self._due.get(group, 0))
+            due_id, due_ended = self._due.get(group, (0, False))
+            self._due[group] = (max(event_id, due_id), ended or due_ended)
             if self._sending is not None:
                 return  # the sender in flight picks it up
             self._sending = asyncio.run_coroutine_threadsafe(self._send_due(layer), loop)
@@ -191,14 +228,13 @@ class _Doorbell:
                     if not due:
                         self._sending = None
                         return
-                message = "execution.event"
                 try:
                     listened = await _listened(layer, list(due))
                 except Exception as exc:
                     logger.warning("Could not look up who listens to execution events: %s", exc)
                     listened = list(due)
                 sent = await asyncio.gather(
-                    *(layer.group_send(group, {"type": message, "event_id": due[group]}) for group in listened),
+                    *(layer.group_send(group, _message(*due[group])) for group in listened),
                     return_exceptions=True,
                 )
                 for outcome in sent:
@@ -217,6 +253,14 @@ class _Doorbell:
             sending = self._sending
         if sending is not None:
             concurrent.futures.wait([sending], timeout=timeout)
+
+
+def _message(event_id: int, ended: bool) -> dict[str, Any]:
+    """The group message of a ring; `ended` only when true, so that other rings stay as they were."""
+    message: dict[str, Any] = {"type": "execution.event", "event_id": event_id}
+    if ended:
+        message["ended"] = True
+    return message
 
 
 async def _listened(layer: Any, groups: list[str]) -> list[str]:

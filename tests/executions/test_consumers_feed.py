@@ -130,10 +130,10 @@ def test_lost_doorbells_lose_no_event_and_cursors_stay_each_sockets_own(queued, 
     ring = _doorbell.ring
     rung = []
 
-    def now_and_then(group: str, event_id: int) -> None:
+    def now_and_then(group: str, event_id: int, *, ended: bool = False) -> None:
         rung.append(event_id)
         if len(rung) % 3 == 0:
-            ring(group, event_id)
+            ring(group, event_id, ended=ended)
 
     async def run():
         early = [WebsocketCommunicator(application, url) for url in (flowrunner, logs)]

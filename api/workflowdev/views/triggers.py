@@ -1,7 +1,5 @@
 """Triggers (CRUD) and the open webhook endpoint that fires them."""
 
-import time
-
 from django.conf import settings
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
@@ -25,7 +23,7 @@ from api.workflowdev.serializers.resources import (
 )
 from api.workflowdev.views.base import PAGE_PARAMETERS, ROLE_REFUSED, WorkflowDevAPIView, page_response, paginate
 from core.errors import ValidationFailed
-from executions.models import Execution
+from executions.listening import execution_wait
 from executions.triggers import trigger_backfill, webhook_fire
 from flows import selectors
 from flows.models import Trigger
@@ -147,18 +145,6 @@ class TriggerBackfillView(WorkflowDevAPIView):
         return Response({"executions": len(executions)}, status=status.HTTP_201_CREATED)
 
 
-def _wait_for_end(execution: Execution) -> Execution:
-    """Poll until the execution ends or MILLRACE_WEBHOOK_WAIT_SECONDS pass (the record is in the database)."""
-    deadline = time.monotonic() + settings.MILLRACE_WEBHOOK_WAIT_SECONDS
-    delay = 0.05
-    execution.refresh_from_db(fields=["status", "outputs"])
-    while not execution.is_terminal and time.monotonic() < deadline:
-        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-        delay = min(delay * 2, 0.5)
-        execution.refresh_from_db(fields=["status", "outputs"])
-    return execution
-
-
 class WebhookView(WorkflowDevAPIView):
     """Open: the key is the credential. JSON body → `trigger.body`; headers → `trigger.headers`."""
 
@@ -182,7 +168,7 @@ class WebhookView(WorkflowDevAPIView):
             body = body.dict()
         execution = webhook_fire(key=key, body=body, headers=dict(request.headers))
         if (request.query_params.get("wait") or "").lower() in {"1", "true", "yes"}:
-            execution = _wait_for_end(execution)
+            execution_wait(execution, settings.MILLRACE_WEBHOOK_WAIT_SECONDS, fields=("status", "outputs"))
             answer = {"executionId": execution.pk, "status": execution.status, "outputs": execution.outputs}
         else:
             answer = {"executionId": execution.pk, "status": execution.status, "tasksTotal": execution.tasks_total}
