@@ -1,6 +1,8 @@
-"""ASGI entry point: HTTP through Django (behind the body cap), WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django (behind the body cap, on pooled threads), WebSockets
+through Channels."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from django.core.asgi import get_asgi_application
 
@@ -11,15 +13,48 @@ with stop_on_setting_error():  # a missing setting: one line on stderr and exit 
     django_asgi_app = get_asgi_application()
 
 # Imported once Django is set up: the routing imports models.
+from asgiref.sync import ThreadSensitiveContext
 from channels.routing import ProtocolTypeRouter, URLRouter
 
-from api.asgi_limits import BodySizeLimit
+from api.asgi_limits import ASGIApp, BodySizeLimit, Receive, Scope, Send
 from api.flowrunner.routing import websocket_urlpatterns as flowrunner_ws
 from api.workflowdev.routing import websocket_urlpatterns as workflowdev_ws
 
+
+class RequestThreads:
+    """Run each HTTP request's synchronous part (middleware, view, queries) on a kept thread.
+
+    Django's handler gives every request a new thread, started before it and joined after it
+    (asgiref's `ThreadSensitiveContext`): two thread starts per request, the event loop held
+    while each starts, and a database connection opened and closed per request on SQLite. Here a
+    request borrows an idle single-thread executor, or a new one when every one is busy (no cap
+    on concurrent requests), and gives it back; its thread keeps its connection (`CONN_MAX_AGE`).
+    Django's own context then finds this one and adds none. Idle executors beyond `keep` stop.
+    """
+
+    def __init__(self, app: ASGIApp, keep: int = 64) -> None:
+        self.app, self.keep = app, keep
+        self.idle: list[ThreadPoolExecutor] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        executor = self.idle.pop() if self.idle else ThreadPoolExecutor(1, thread_name_prefix="millrace-request")
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.app(scope, receive, send)
+        finally:
+            if len(self.idle) < self.keep:
+                self.idle.append(executor)
+            else:
+                executor.shutdown(wait=False)
+
+
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimit(django_asgi_app),  # chunked bodies are capped before Django spools them
+        # chunked bodies are capped before Django spools them
+        "http": RequestThreads(BodySizeLimit(django_asgi_app)),
         "websocket": URLRouter(flowrunner_ws + workflowdev_ws),
     }
 )

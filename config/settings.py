@@ -195,6 +195,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("MILLRACE_SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
+            # kept open by each thread: request threads are pooled (config/asgi.py), and opening
+            # one (its functions registered, its PRAGMAs run) cost more than a request's queries
+            "CONN_MAX_AGE": None,
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
