@@ -439,8 +439,11 @@ if REDIS_URL:
     Q_CLUSTER.update({"redis": REDIS_URL, "broker_class": "core.broker.BulkRedis", "bulk": 50})
 else:
     # The ORM broker keeps its clusters' heartbeats (`Stat`) in a Django cache: a file cache
-    # lets the console, another process than the worker, see them.
-    Q_CLUSTER.update({"orm": "default", "poll": 0.05, "bulk": 10, "cache": "django_q"})
+    # lets the console, another process than the worker, see them. A written task rings the
+    # pusher (core/broker.py): `poll` is only how long it waits for a ring before it reads again.
+    Q_CLUSTER.update(
+        {"orm": "default", "broker_class": "core.broker.BellORM", "poll": 0.5, "bulk": 10, "cache": "django_q"}
+    )
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

@@ -1,4 +1,5 @@
-"""django-q2's Redis broker, taking every waiting task (up to `bulk`) per round trip.
+"""django-q2's brokers as the engine uses them: Redis taking every waiting task per round trip,
+and the database (the embedded default) woken by a ring instead of read over and over.
 
 django-q2's own Redis broker pops one task per round trip (`BLPOP`): under load its pusher
 spent half its CPU on them. A dequeue here first takes up to `bulk` tasks at once
@@ -6,14 +7,25 @@ spent half its CPU on them. A dequeue here first takes up to `bulk` tasks at onc
 before) and blocks for one (`BLPOP`) only when none waits. Tasks taken are handed to the
 cluster's workers as before; like django-q2's, this broker has no acknowledgement, and the
 engine's sweeper queues again what a dead cluster held.
+
+django-q2's ORM broker has its pusher look for queued rows every `poll` seconds: a task waits
+half of that on average before it starts, and an idle cluster reads the table many times a
+second. `BellORM` rings the bell of this database's queue (`core/bell.py`) when it writes a
+task, and its pusher, finding none, waits for a ring up to `poll` seconds (the row stays the
+record: a lost ring costs at most that wait).
 """
 
 import logging
+import os
 from typing import Any
 
+from django.utils import timezone
+from django_q.brokers.orm import ORM
 from django_q.brokers.redis_broker import Redis
 from django_q.conf import Conf
 from redis.exceptions import ResponseError
+
+from core.bell import Bell, Listener, database_bell
 
 logger = logging.getLogger("millrace.engine")
 
@@ -35,3 +47,66 @@ class BulkRedis(Redis):
         if task:
             return [(None, task[1])]
         return None
+
+
+class BellORM(ORM):
+    """The ORM broker, rung when a task is written and waiting for the ring when none is queued."""
+
+    def __init__(self, list_key: str | None = None) -> None:
+        super().__init__(list_key=list_key)
+        self._bell: Bell | None = None
+        self._bell_found = False
+        self._listener: Listener | None = None
+
+    def bell(self) -> Bell | None:
+        if not self._bell_found:
+            self._bell, self._bell_found = database_bell(f"queue-{self.list_key}"), True
+        return self._bell
+
+    def enqueue(self, task: Any) -> Any:
+        package = super().enqueue(task)
+        if (bell := self.bell()) is not None:
+            bell.ring(b"1")
+        return package
+
+    def dequeue(self) -> list[tuple[Any, Any]] | None:
+        listener = self._port()
+        if listener is not None:
+            listener.wait(0)  # rings of tasks this read finds anyway
+        if listener is None:
+            return super().dequeue()
+        tasks = self._taken()
+        if not tasks:
+            listener.wait(Conf.POLL)
+        return tasks or None
+
+    def _taken(self) -> list[tuple[Any, Any]]:
+        """Lock up to `bulk` due tasks as django-q2's dequeue does (a task another cluster locked
+        first is left to it), without its sleep when there are none."""
+        due = self.get_connection().filter(key=self.list_key, lock__lt=timezone.now())[: Conf.BULK]
+        taken = []
+        for task in due:
+            if self.get_connection().filter(id=task.id, lock=task.lock).update(lock=self.timeout(task)):
+                taken.append((task.pk, task.payload))
+        return taken
+
+    def close(self) -> None:
+        """Unregister the pusher's port (it is also gone with its process)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _port(self) -> Listener | None:
+        """The pusher's port, bound in the process that dequeues (the cluster forks it)."""
+        if self._listener is not None and self._listener.path.name.endswith(f".{os.getpid()}"):
+            return self._listener
+        bell = self.bell()
+        if bell is None:
+            return None
+        try:
+            self._listener = Listener(bell.directory)
+        except OSError as error:
+            logger.warning("No bell for the queue (%s): the pusher reads it every %s s", error, Conf.POLL)
+            self._bell_found, self._bell = True, None
+            return None
+        return self._listener
