@@ -1,20 +1,24 @@
 """`make load`: a steady webhook load plus WebSocket subscribers against a real server and workers.
 
-`python -m bench.load` makes a fresh PostgreSQL database, starts uvicorn (`config.asgi`) and
-LOAD_WORKERS `manage.py worker` processes on it and Redis, then for LOAD_SECONDS fires a webhook
+`python -m bench.load` runs on each backend of LOAD_BACKENDS (`embedded,services`): a fresh
+database (SQLite with the in-memory channel layer, or PostgreSQL with Redis), uvicorn
+(`config.asgi`) and LOAD_WORKERS `manage.py worker` processes on it; then for LOAD_SECONDS it fires a webhook
 that starts a two-task execution LOAD_RATE times a second, while LOAD_SUBSCRIBERS WebSockets
 (half FlowRunner's execution stream, half workflowdev's log stream) follow LOAD_WATCHED
 long-running executions that tick every LOAD_TICK_SECONDS. It reports sustained executions/s,
 start-to-end latency (webhook sent to `finished_at`), WebSocket delivery latency (message
 received to its event's timestamp), errors (they must be 0; a FlowRunner stream that skipped,
 repeated or reordered an event is one) and the RSS of the server and of each worker at start
-and end. Results: a table on stdout and `bench/results/load.json`; the
-processes' logs in `var/load/`.
+and end. Results: a table per backend on stdout and `bench/results/load.json` (by backend); the
+processes' logs in `var/load/<backend>/`. The WebSocket latency is that of each message the
+client received after connecting: its arrival less its event's `created_at`, which the writing
+transaction sets just before its commit, so it is the commit-to-arrival time plus that
+transaction's last statements.
 
 The client is bounded: at most LOAD_CONCURRENCY webhook requests in flight, a fixed number of
 sockets, a fixed duration. Not a test: `tests/system/test_load.py` runs a few seconds of it.
-Environment: the knobs above, LOAD_PG (postgres://postgres@127.0.0.1:5432), LOAD_REDIS
-(redis://127.0.0.1:6379/13), MILLRACE_WORKERS (processes per worker, default 1).
+Environment: the knobs above, LOAD_BACKENDS, LOAD_PG (postgres://postgres@127.0.0.1:5432),
+LOAD_REDIS (redis://127.0.0.1:6379/13), MILLRACE_WORKERS (processes per worker, default 1).
 """
 
 from __future__ import annotations
@@ -364,10 +368,10 @@ def table(result: dict[str, Any]) -> str:
 LOGS = ROOT / "var" / "load"
 
 
-def _start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    """Start a process group; its output goes to var/load/<name>.log."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    with (LOGS / f"{name.replace(' ', '-')}.log").open("w") as log:
+def _start(name: str, command: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:
+    """Start a process group; its output goes to <logs>/<name>.log."""
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"{name.replace(' ', '-')}.log").open("w") as log:
         return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=log)
 
 
@@ -381,7 +385,7 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-def _serve(env: dict[str, str], count: int) -> tuple[str, dict[str, subprocess.Popen]]:
+def _serve(env: dict[str, str], count: int, logs: Path) -> tuple[str, dict[str, subprocess.Popen]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -397,9 +401,9 @@ def _serve(env: dict[str, str], count: int) -> tuple[str, dict[str, subprocess.P
         "--log-level",
         "warning",
     ]
-    processes = {"server": _start("server", uvicorn, env)}
+    processes = {"server": _start("server", uvicorn, env, logs)}
     for n in range(count):
-        processes[f"worker {n + 1}"] = _start(f"worker {n + 1}", [sys.executable, "manage.py", "worker"], env)
+        processes[f"worker {n + 1}"] = _start(f"worker {n + 1}", [sys.executable, "manage.py", "worker"], env, logs)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -414,20 +418,23 @@ def _serve(env: dict[str, str], count: int) -> tuple[str, dict[str, subprocess.P
     return base, processes
 
 
-def main() -> None:
-    plan = Plan.from_env()
+def run_backend(name: str, plan: Plan) -> dict[str, Any] | None:
+    """`plan` against a fresh database of backend `name` (None when its services are unreachable).
+
+    The server, workers and this process's Django all use the database the backend's
+    environment names; this process takes that environment for the run (Django is set up once,
+    so a second backend runs in a child process: see `main`)."""
     stamp = f"load_{int(time.time())}_{os.getpid()}"
-    os.environ.setdefault("BENCH_PG", os.environ.get("LOAD_PG", "postgres://postgres@127.0.0.1:5432"))
-    os.environ.setdefault("BENCH_REDIS", os.environ.get("LOAD_REDIS", "redis://127.0.0.1:6379/13"))
-    env = backend_env("services", stamp)
+    env = backend_env(name, stamp)
     if env is None:
-        sys.exit("make load needs PostgreSQL and Redis at 127.0.0.1")
+        print(f"-- {name}: services unreachable, skipped", file=sys.stderr)
+        return None
     env["MILLRACE_WORKERS"] = os.environ.get("MILLRACE_WORKERS", "1")
     env["SECRET_KEY"] = f"load-only-{secrets.token_hex(16)}"
     processes: dict[str, subprocess.Popen] = {}
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        base, processes = _serve(env, int(os.environ.get("LOAD_WORKERS", "2")))
+        base, processes = _serve(env, int(os.environ.get("LOAD_WORKERS", "2")), LOGS / name)
         os.environ.update(env)
         django.setup()
         # these import models: only now that the environment above picked the database
@@ -446,13 +453,37 @@ def main() -> None:
     finally:
         for process in processes.values():
             _stop(process)
-        drop("services", stamp)
+        drop(name, stamp)
+    return result
+
+
+def main() -> None:
+    """Each backend of LOAD_BACKENDS in a child process of its own (`python -m bench.load <backend>`),
+    since a process sets Django up on one database."""
+    plan = Plan.from_env()
+    if len(sys.argv) > 1:
+        result = run_backend(sys.argv[1], plan)
+        print(json.dumps(result))
+        return
+    os.environ.setdefault("BENCH_PG", os.environ.get("LOAD_PG", "postgres://postgres@127.0.0.1:5432"))
+    os.environ.setdefault("BENCH_REDIS", os.environ.get("LOAD_REDIS", "redis://127.0.0.1:6379/13"))
+    results: dict[str, Any] = {}
+    for name in os.environ.get("LOAD_BACKENDS", "embedded,services").split(","):
+        child = subprocess.run(
+            [sys.executable, "-m", "bench.load", name], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True
+        )
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        if result is not None:
+            results[name] = result
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
-    print(table(result))
+    RESULTS.write_text(json.dumps(results, indent=2))
+    for name, result in results.items():
+        print(f"-- {name}")
+        print(table(result))
     print(f"(written to {RESULTS.relative_to(ROOT)})")
-    if result["errors"]:
-        sys.exit(f"{result['errors']} errors: {result['error_samples']}")
+    errors = {name: result["error_samples"] for name, result in results.items() if result["errors"]}
+    if errors:
+        sys.exit(f"errors: {errors}")
 
 
 if __name__ == "__main__":
