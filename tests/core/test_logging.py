@@ -14,6 +14,7 @@ from django.contrib.admin.sites import AdminSite
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
+from django_q.conf import Conf
 from django_q.signing import SignedPackage
 from django_q.status import Stat
 from rest_framework.test import APIClient
@@ -152,13 +153,22 @@ def test_an_execution_end_is_one_line(settings, transactional_db, namespace, cap
     assert line.getMessage().startswith(f"Execution {execution.pk} of flow greeter ended {line.status} in ")
 
 
+@pytest.fixture
+def own_heartbeats(monkeypatch) -> None:
+    """Heartbeats under a key of this test's own: other tests (other xdist workers on the same
+    Redis) store theirs at the same time."""
+    monkeypatch.setattr(Conf, "Q_STAT", f"django_q:test-{uuid.uuid4().hex}:cluster")
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("own_heartbeats")
 def test_readiness_reports_no_worker_without_a_heartbeat():
     body = APIClient().get("/readyz").json()
     assert body["workers"] == {"seen": False, "lastSeen": None, "clusters": 0, "processes": 0}
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("own_heartbeats")
 @pytest.mark.parametrize("age,seen", [pytest.param(5, True, id="recent"), pytest.param(90, False, id="stale")])
 def test_readiness_reports_a_worker_seen_in_the_last_minute(age, seen):
     broker = get_broker()
