@@ -24,8 +24,9 @@ Refusals accept the handshake and close at once with 4401 (no or bad token), 440
 (forbidden), 4404 (unknown execution or one of another namespace), so browsers can read
 the code.
 
-An open socket checks its credential again every `MILLRACE_WS_RECHECK_SECONDS` (one indexed
-query) and closes with 4401 once it no longer holds: a logged-out (blacklisted) JWT, a
+An open socket's credential is checked again every `MILLRACE_WS_RECHECK_SECONDS` (one indexed
+query per credential and server process, for all its sockets: `executions/rechecks.py`) and
+the socket closes with 4401 once it no longer holds: a logged-out (blacklisted) JWT, a
 password change, a revoked API token, a disabled account, an ended console session. Polling
 rather than a revocation message, since the revoking process may be a worker or another
 server that the in-memory channel layer cannot reach.
@@ -37,6 +38,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from importlib import import_module
@@ -67,6 +69,7 @@ from core.errors import Forbidden, NotFound
 from executions.engine.events import group_name
 from executions.listening import follow
 from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, ExecutionEvent
+from executions.rechecks import Rechecks
 from executions.selectors import execution_events, execution_get
 
 logger = logging.getLogger("millrace.ws")
@@ -154,7 +157,6 @@ class ExecutionStream(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.pump: asyncio.Task | None = None
-        self.watch: asyncio.Task | None = None
         self.feed: Feed | None = None
         self.closing = False
         subprotocol, self.subprotocol_token = subprotocol_bearer(self.scope.get("subprotocols") or [])
@@ -165,7 +167,7 @@ class ExecutionStream(AsyncWebsocketConsumer):
             await self.close(code)
             return
         self.pump = asyncio.create_task(self._replay())
-        self.watch = asyncio.create_task(self._watch())
+        Rechecks.watch(self)
 
     def _authorize(self, query: dict[str, list[str]]) -> int | None:
         self.headers = headers = dict(self.scope.get("headers") or [])
@@ -196,34 +198,35 @@ class ExecutionStream(AsyncWebsocketConsumer):
         await super().close(code, reason)
 
     async def disconnect(self, code: int) -> None:
-        for task in (getattr(self, "pump", None), getattr(self, "watch", None)):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        if getattr(self, "credential", None) is not None:
+            Rechecks.forget(self)
+        pump = getattr(self, "pump", None)
+        if pump is not None and pump is not asyncio.current_task():
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
         if getattr(self, "feed", None) is not None:
             self.feed.leave(self)
 
-    async def _watch(self) -> None:
-        """Close with 4401 once the credential no longer holds; a failed check is tried again."""
-        interval = settings.MILLRACE_WS_RECHECK_SECONDS
-        if self.credential.kind == "open" or interval <= 0:
-            return
-        while not self.closing:
-            await asyncio.sleep(interval)
-            try:
-                current = await Feed.reader()(self._credential_current)()
-            except Exception as error:
-                logger.warning("Could not check an execution stream's credential: %s", error)
-                continue
-            if not current:
-                if self.pump is not None:
-                    self.pump.cancel()
-                if self.feed is not None:
-                    self.feed.leave(self)
-                    self.feed = None
-                await self.close(CLOSE_UNAUTHORIZED)
-                return
+    def credential_key(self) -> Hashable | None:
+        """Sockets with equal keys share a check; a session's depends on its cookie."""
+        if self.credential.kind == "open":
+            return None
+        if self.credential.kind == "session":
+            return (self.credential, self.headers.get(b"cookie"))
+        return self.credential
+
+    async def credential_checked(self) -> bool:
+        return await Feed.reader()(self._credential_current)()
+
+    async def revoked(self) -> None:
+        """Close with 4401: the credential no longer holds."""
+        if self.pump is not None:
+            self.pump.cancel()
+        if self.feed is not None:
+            self.feed.leave(self)
+            self.feed = None
+        await self.close(CLOSE_UNAUTHORIZED)
 
     def _credential_current(self) -> bool:
         if self.credential.kind == "session":
