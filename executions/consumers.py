@@ -338,10 +338,11 @@ class Feed:
     @classmethod
     def reader(cls) -> Any:
         """How a feed reads: on the feeds' own threads, since one shared database thread would
-        queue every execution's reads behind each other and behind the sockets' handshakes; on
-        SQLite (one writer at a time, and its in-memory test database is not readable from
-        another thread while written) on the shared database thread."""
-        if not cls.read_threads or connections["default"].vendor == "sqlite":
+        queue every execution's reads behind each other and behind the sockets' handshakes (a
+        SQLite file in WAL mode is read while written, too); on an in-memory SQLite database
+        (tests), not readable from another thread while written, on the shared database thread."""
+        database = connections["default"]
+        if not cls.read_threads or (database.vendor == "sqlite" and database.is_in_memory_db()):
             return partial(database_sync_to_async, thread_sensitive=True)
         if cls._reader is None:
             cls._reader = ThreadPoolExecutor(cls.read_threads, thread_name_prefix="millrace-stream")
