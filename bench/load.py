@@ -1,9 +1,10 @@
 """`make load`: a steady webhook load plus WebSocket subscribers against a real server and workers.
 
 `python -m bench.load` runs on each backend of LOAD_BACKENDS (`embedded,services`): a fresh
-database (SQLite with the in-memory channel layer, or PostgreSQL with Redis), uvicorn
-(`config.asgi`) and LOAD_WORKERS `manage.py worker` processes on it; then for LOAD_SECONDS it fires a webhook
-that starts a two-task execution LOAD_RATE times a second, while LOAD_SUBSCRIBERS WebSockets
+database (SQLite with the in-memory channel layer, or PostgreSQL with Redis), `manage.py serve
+--no-workers` (uvicorn as `make run` starts it) and LOAD_WORKERS `manage.py worker` processes
+on it; then for LOAD_SECONDS it fires a webhook that starts a two-task execution LOAD_RATE
+times a second, while LOAD_SUBSCRIBERS WebSockets
 (half FlowRunner's execution stream, half workflowdev's log stream) follow LOAD_WATCHED
 long-running executions that tick every LOAD_TICK_SECONDS. It reports sustained executions/s,
 start-to-end latency (webhook sent to `finished_at`), WebSocket delivery latency (message
@@ -391,17 +392,8 @@ def _serve(env: dict[str, str], count: int, logs: Path) -> tuple[str, dict[str, 
         port = probe.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     env.update({"MILLRACE_PUBLIC_URL": base, "ALLOWED_HOSTS": "127.0.0.1,localhost"})
-    uvicorn = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "config.asgi:application",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    processes = {"server": _start("server", uvicorn, env, logs)}
+    serve = [sys.executable, "manage.py", "serve", "--no-workers", "--port", str(port)]  # as `make run` serves
+    processes = {"server": _start("server", serve, env, logs)}
     for n in range(count):
         processes[f"worker {n + 1}"] = _start(f"worker {n + 1}", [sys.executable, "manage.py", "worker"], env, logs)
     deadline = time.monotonic() + 60

@@ -34,6 +34,10 @@ class Command(BaseCommand):
             "--no-access-log",
             "--lifespan",
             "off",
+            # execution messages are a few hundred bytes: compressing each cost the server (and
+            # the client) more CPU than the bytes it saved
+            "--ws-per-message-deflate",
+            "false",
         ]
         children = [subprocess.Popen(server)]
         if not no_workers:
