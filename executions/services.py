@@ -28,16 +28,18 @@ from executions.engine import dispatch
 from executions.engine.compiler import compiled
 from executions.engine.context import callback_digest
 from executions.engine.events import batched
-from executions.engine.inputs import file_inputs_check
+from executions.engine.inputs import file_inputs_check, inputs_unseal
 from executions.engine.lifecycle import execution_create, execution_end
 from executions.engine.replay import replay_create
 from executions.engine.rows import execution_snapshot
 from executions.engine.transitions import transition
 from executions.engine.writes import deferred_writes
 from executions.models import TERMINAL_EXECUTION_STATUSES, Approval, Execution, ExecutionStatus, TaskRun, TaskStatus
+from files.selectors import execution_file_open
 from files.services import execution_file_put, execution_files_delete
 from flows import services as flows_services
 from flows.definitions import CONTROL_TYPES
+from flows.definitions.ir import InputType
 from flows.models import Flow, FlowRevision, Trigger
 
 E, T = ExecutionStatus, TaskStatus
@@ -103,6 +105,43 @@ def execution_start(
     # commits (at once, unless a caller's transaction encloses this one)
     dispatch.start_execution(str(execution.pk), execution_snapshot(execution, flow.namespace))
     return execution
+
+
+def execution_rerun(*, actor: Account, execution: Execution, origin: str = "console") -> Execution:
+    """Run `execution`'s flow again with the same inputs ("Run again"): a fresh start of the
+    flow's current revision, as `execution_start` (executor role), with the same labels.
+
+    SECRET inputs are stored masked and sealed: they are unsealed here and sealed anew under the
+    new id. FILE inputs are stored as URIs of the original's files, which a start refuses as
+    values (another execution's files): each is copied as an upload of the new execution.
+    A flow that was deleted is a 409; inputs the current revision no longer takes a 422.
+    """
+    flow = execution.flow
+    if flow is None:
+        raise Conflict("The execution's flow was deleted; it cannot be run again.")
+    ensure_role(actor, flow.namespace, Role.EXECUTOR)  # before any secret is unsealed
+    inputs = {**(execution.inputs or {}), **inputs_unseal(execution.pk, execution.sealed_inputs)}
+    try:
+        declared = compiled(flow.source).inputs
+    except Exception as exc:
+        raise ValidationFailed(f"The flow definition does not compile: {exc}") from exc
+    files: dict[str, UploadedFile] = {}
+    try:
+        for item in declared:
+            uri = inputs.get(item.id)
+            if item.type != InputType.FILE or not isinstance(uri, str):
+                continue
+            name, opened = execution_file_open(
+                namespace_name=execution.namespace.name, execution_id=str(execution.pk), uri=uri
+            )
+            files[item.id] = UploadedFile(file=opened, name=name)
+            del inputs[item.id]
+        return execution_start(
+            actor=actor, flow=flow, inputs=inputs, files=files, origin=origin, labels=dict(execution.labels or {})
+        )
+    finally:
+        for upload in files.values():
+            upload.close()
 
 
 def _files_store(flow: Flow, execution_id: uuid.UUID, files: Mapping[str, UploadedFile]) -> dict[str, str]:

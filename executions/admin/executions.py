@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,8 +24,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin
 from accounts.roles import Role
-from core.errors import MillraceError, NotFound
+from core.errors import MillraceError, NotFound, ValidationFailed
+from executions.admin.bulk import BulkActionsMixin
 from executions.admin.file_links import file_links
+from executions.admin.graph import execution_graph, step_states
 from executions.admin.timeline import attempt_started_at, pretty, progress, seconds_text, timeline
 from executions.engine.labels import label_pairs
 from executions.models import Approval, Execution, ExecutionStatus, TaskRun
@@ -42,6 +44,7 @@ from executions.services import (
     execution_cancel,
     execution_pause,
     execution_replay,
+    execution_rerun,
     execution_resume,
     execution_retry,
 )
@@ -94,9 +97,10 @@ class LabelListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(NamespaceScopedAdmin):
+class ExecutionAdmin(BulkActionsMixin, NamespaceScopedAdmin):
     edit_actions = frozenset({"delete"})
     list_display = (
+        "short_id",
         "flow_name",
         "namespace",
         "status_badge",
@@ -122,11 +126,20 @@ class ExecutionAdmin(NamespaceScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).defer("source")
 
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj: Execution) -> str:
+        """The id's first block (the whole id on hover), as the page and the API name it."""
+        return format_html('<code title="{}">{}</code>', obj.pk, str(obj.pk)[:8])
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Execution) -> str:
-        if obj.status == E.QUEUED and obj.waiting_for_slot:
-            return f"{obj.status} (waiting for a concurrency slot)"
-        return obj.status
+        waiting = obj.status == E.QUEUED and obj.waiting_for_slot
+        return format_html(
+            '<span class="status-badge status-{}">{}</span>{}',
+            obj.status.lower(),
+            obj.status,
+            " (waiting for a concurrency slot)" if waiting else "",
+        )
 
     @admin.display(description="duration")
     def duration(self, obj: Execution) -> str | None:
@@ -161,6 +174,7 @@ class ExecutionAdmin(NamespaceScopedAdmin):
             path("<path:object_id>/live/", wrap(self.live_view), name=f"{prefix}_live"),
             path("<path:object_id>/file/", wrap(self.file_view), name=f"{prefix}_file"),
             path("<path:object_id>/control/<str:control>/", wrap(self.control_view), name=f"{prefix}_control"),
+            path("<path:object_id>/rerun/", wrap(self.rerun_view), name=f"{prefix}_rerun"),
             path("<path:object_id>/replay/<str:task_run_id>/", wrap(self.replay_view), name=f"{prefix}_replay"),
             path(
                 "<path:object_id>/approvals/<str:approval_id>/<str:decision>/",
@@ -178,6 +192,8 @@ class ExecutionAdmin(NamespaceScopedAdmin):
         allowed = self.may_control(request, execution)
         return {
             "execution": execution,
+            "graph": execution_graph(execution, step_states(execution)),
+            "log_steps": sorted({event.task_run.name for event in newest if event.task_run_id}),
             "slot_wait": execution_slot_wait(execution=execution),
             "outputs": pretty(execution.outputs),
             **self.durations(execution),
@@ -230,7 +246,22 @@ class ExecutionAdmin(NamespaceScopedAdmin):
         obj = kwargs.get("obj")
         if obj is not None:
             context.update(self.live_context(request, obj))
+            context.update(self.neighbours(request, obj))
+            context["rerunnable"] = obj.flow_id is not None and self.may_control(request, obj)
         return super().render_change_form(request, context, add=add, change=change, **kwargs)
+
+    def neighbours(self, request: HttpRequest, execution: Execution) -> dict[str, Execution | None]:
+        """The previous and next execution of the same flow that the caller may see."""
+        if execution.flow_id is None:
+            return {"previous": None, "next": None}
+        same = self.get_queryset(request).filter(flow_id=execution.flow_id).only("id", "created_at", "status")
+        at, pk = execution.created_at, execution.pk
+        earlier = same.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
+        later = same.filter(Q(created_at__gt=at) | Q(created_at=at, id__gt=pk))
+        return {
+            "previous": earlier.order_by("-created_at", "-id").first(),
+            "next": later.order_by("created_at", "id").first(),
+        }
 
     def _visible(self, request: HttpRequest, object_id: str) -> Execution:
         """The execution if the caller may see it; otherwise a 404, as for a missing one."""
@@ -275,6 +306,24 @@ class ExecutionAdmin(NamespaceScopedAdmin):
         else:
             self.message_user(request, f"{action.done}: {execution.flow_name}.", messages.SUCCESS)
         return self._back(execution)
+
+    def rerun_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return require_POST(self._rerun)(request, object_id)
+
+    def _rerun(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Run again with the same inputs (`execution_rerun`); inputs the flow no longer takes
+        send the caller to the flow's run form, with what was wrong."""
+        execution = self._visible(request, object_id)
+        try:
+            again = execution_rerun(actor=request.user, execution=execution)
+        except ValidationFailed as exc:
+            self.message_user(request, f"Run again: {exc.message} Start it from the run form.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:flows_flow_run", args=[execution.flow_id]))
+        except MillraceError as exc:
+            self.message_user(request, f"Run again: {exc.message}", messages.ERROR)
+            return self._back(execution)
+        self.message_user(request, f"Started {execution.flow_name} again with the same inputs.", messages.SUCCESS)
+        return self._back(again)
 
     def replay_view(self, request: HttpRequest, object_id: str, task_run_id: str) -> HttpResponse:
         return require_POST(self._replay)(request, object_id, task_run_id)

@@ -68,6 +68,8 @@ TABLE: list[Row] = [
     # --- the site ------------------------------------------------------------------------------
     G("", f"{ALL} / -"),
     G("plugins/", f"{ALL} / -"),
+    G("dashboard/panels/", f"{ALL} / -"),
+    G("dashboard/panels/?window=7d", f"{ALL} / -"),
     G("login/", "200 index index index index / -"),
     P(
         "login/",
@@ -274,7 +276,11 @@ TABLE: list[Row] = [
     G("flows/agent/workflows/{flow}/export/", f"{ALL} / 404"),
     # --- executions: the execution page and its run control
     G("executions/execution/", f"{ALL} / -"),
-    P("executions/execution/", f"{EDITOR_DELETES} / 200 200 302 302", action("delete_selected", "execution")),
+    # executors have list actions (bulk cancel/retry/replay), so an unknown one sends them back to the list
+    P("executions/execution/", "login 200 302 302+ 302+ / 200 302 302 302", action("delete_selected", "execution")),
+    P("executions/execution/", f"{EXECUTOR_LIST_ACTS} / 200 302 302 302", action("cancel_selected", "waiting")),
+    P("executions/execution/", f"{EXECUTOR_LIST_ACTS} / 200 302 302 302", action("retry_selected", "execution")),
+    P("executions/execution/", f"{EXECUTOR_LIST_ACTS} / 200 302 302 302", action("replay_selected", "execution")),
     G("executions/execution/add/", f"{NONE} / -"),
     P("executions/execution/add/", f"{NONE} / -", {"flow": "{flow}"}),
     G("executions/execution/{execution}/", f"{MOVED} / 302"),
@@ -290,6 +296,8 @@ TABLE: list[Row] = [
     P("executions/execution/{waiting}/control/pause/", f"{EXECUTOR_ACTS} / 404"),
     P("executions/execution/{paused}/control/resume/", f"{EXECUTOR_ACTS} / 404"),
     P("executions/execution/{execution}/control/retry/", f"{EXECUTOR_ACTS} / 404"),
+    G("executions/execution/{execution}/rerun/", f"{ONLY_POST} / 405"),
+    P("executions/execution/{execution}/rerun/", f"{EXECUTOR_ACTS} / 404"),
     G("executions/execution/{execution}/replay/{failed_run}/", f"{ONLY_POST} / 405"),
     P("executions/execution/{execution}/replay/{failed_run}/", f"{EXECUTOR_ACTS} / 404"),
     G("executions/execution/{waiting}/approvals/{approval}/approve/", f"{ONLY_POST} / 405"),
