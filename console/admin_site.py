@@ -11,8 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 
 from accounts.selectors import namespace_roles
-from console.dashboard import dashboard_for
+from console.dashboard import REFRESH_SECONDS, dashboard_for
 from console.plugin_reference import plugin_catalog
+from console.selectors import window_named
 
 
 def can_use_console(account: Any) -> bool:
@@ -81,6 +82,7 @@ class MillraceAdminSite(admin.AdminSite):
     def get_urls(self) -> list[URLPattern | URLResolver]:
         return [
             path("plugins/", self.admin_view(self.plugin_reference), name="plugin_reference"),
+            path("dashboard/panels/", self.admin_view(self.dashboard_panels), name="dashboard_panels"),
             *super().get_urls(),
         ]
 
@@ -93,9 +95,26 @@ class MillraceAdminSite(admin.AdminSite):
         return TemplateResponse(request, "admin/millrace/plugin_reference.html", context)
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
-        """The dashboard: executions, failures, agents and the task queue, in the caller's namespaces."""
-        context = {"dashboard": dashboard_for(request.user), **(extra_context or {})}
+        """The dashboard: executions, failures, agents and the task queue, in the caller's namespaces.
+
+        `?window=7d` charts the last 7 days by day instead of the last 24 hours by hour.
+        """
+        context = {**_dashboard_context(request), **(extra_context or {})}
         return super().index(request, extra_context=context)
+
+    def dashboard_panels(self, request: HttpRequest) -> TemplateResponse:
+        """The dashboard's panels alone, as the page's script reloads them (same `?window=`)."""
+        return TemplateResponse(request, "admin/millrace/dashboard_panels.html", _dashboard_context(request))
+
+
+def _dashboard_context(request: HttpRequest) -> dict[str, Any]:
+    """An unknown `?window=` is read as the default one: the switch's links only ever send known ones."""
+    window = window_named(request.GET.get("window"))
+    return {
+        "dashboard": dashboard_for(request.user, window),
+        "refresh_seconds": REFRESH_SECONDS,
+        "panels_url": f"{reverse('admin:dashboard_panels')}?window={window.key}",
+    }
 
 
 def _reference_section() -> dict[str, Any]:
