@@ -3,7 +3,9 @@
 import pytest
 
 
-@pytest.mark.parametrize("name", ["millrace/console.css", "millrace/editor.js"])
+@pytest.mark.parametrize(
+    "name", ["millrace/console.css", "millrace/editor.js", "millrace/dashboard.css", "millrace/dashboard.js"]
+)
 def test_the_console_assets_are_served(client, name):
     response = client.get(f"/static/{name}")
     assert response.status_code == 200
