@@ -3,10 +3,13 @@
 A context reads the files of its own namespace only (`core.filerefs.key_of` answers
 another namespace's URI as a missing file) and writes under the place it was given: an
 execution's task run, or nowhere (the connector proxy, agents), where writing is refused.
+It deletes only the files of its own execution (`delete_prefix`): any other URI, of this
+namespace or another, is answered as a missing file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import IO
 
 from core import storage
@@ -27,9 +30,11 @@ class FileAccess:
 
     namespace: str
     write_prefix: str | None = None
+    #: The files a step may delete (its execution's); None: it deletes none.
+    delete_prefix: str | None = None
 
-    def file_write(self, name: str, content: bytes | str | IO) -> str:
-        """Store a file this step made; returns its `millrace:///` URI."""
+    def file_write(self, name: str, content: bytes | str | IO | Iterator[bytes]) -> str:
+        """Store a file this step made (content may stream as chunks); returns its `millrace:///` URI."""
         if not self.write_prefix:
             raise FileRefError("Files can only be written by a flow's tasks.")
         key = bounded_key(f"{self.write_prefix}/{clean_path(name)}")
@@ -39,6 +44,21 @@ class FileAccess:
     def file_open(self, file_uri: str) -> IO[bytes]:
         """A file of this namespace by URI; FileNotFoundError when missing or another namespace's."""
         return storage.open_file(key_of(file_uri, self.namespace))
+
+    def file_size(self, file_uri: str) -> int:
+        """The size in bytes of a file of this namespace; FileNotFoundError as `file_open`."""
+        key = key_of(file_uri, self.namespace)
+        if not storage.exists(key):
+            raise FileNotFoundError(file_uri)
+        return storage.size(key)
+
+    def file_delete(self, file_uri: str) -> bool:
+        """Delete a file of this execution; False when there is none. A URI of another execution
+        or namespace, or a namespace file, raises FileNotFoundError, as a missing one could."""
+        key = key_of(file_uri, self.namespace)
+        if not self.delete_prefix or not key.startswith(f"{self.delete_prefix}/"):
+            raise FileNotFoundError(file_uri)
+        return storage.delete(key)
 
     def namespace_files(self, include: list[str] | None = None) -> list[str]:
         """Paths (`a/b.py`) of this namespace's files that match one of the globs (all without)."""

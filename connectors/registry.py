@@ -9,7 +9,7 @@ and connector-proxy commands.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -87,12 +87,20 @@ class PluginContext(Protocol):
     #: When the step must have ended (a `time.monotonic()` value, from its timeout), or None.
     deadline: float | None
 
-    def file_write(self, name: str, content: bytes | str | IO) -> str:
+    def file_write(self, name: str, content: bytes | str | IO | Iterator[bytes]) -> str:
         """Store a file of this step; returns its `millrace:///` URI (see `connectors.files`)."""
         ...
 
     def file_open(self, uri: str) -> IO[bytes]:
         """A file of this namespace by URI; FileNotFoundError when missing or another namespace's."""
+        ...
+
+    def file_size(self, uri: str) -> int:
+        """The size of a file of this namespace; FileNotFoundError as `file_open`."""
+        ...
+
+    def file_delete(self, uri: str) -> bool:
+        """Delete a file of this execution (False when missing); FileNotFoundError for any other."""
         ...
 
     def namespace_files(self, include: list[str] | None = None) -> list[str]: ...

@@ -177,7 +177,8 @@ class StepContext(FileAccess):
         self.state: dict[str, Any] = dict(run.state.get("plugin", {})) if run.state else {}
         self.execution_inputs: dict[str, Any] = dict(execution.inputs or {})
         self._callback_url: str | None = None
-        self.write_prefix = f"{execution_prefix(self.namespace, self.execution_id)}/tasks/{run.pk}"
+        self.delete_prefix = execution_prefix(self.namespace, self.execution_id)
+        self.write_prefix = f"{self.delete_prefix}/tasks/{run.pk}"
         deadline = run.deadline
         self.deadline = time.monotonic() + (deadline - timezone.now()).total_seconds() if deadline else None
 

@@ -2,7 +2,7 @@
 
 `advance()` runs inside a transaction that holds the execution's row lock. It walks the
 flow against the task runs recorded so far, creates the task runs of steps that became
-ready, settles control steps (if/switch/sequential/parallel/forEach/fail/pause/subflow)
+ready, settles control steps (if/switch/sequential/parallel/forEach/fail/pause/subflow/labels)
 whose children are done, and ends the execution when the flow is done. It never runs a
 plugin: it returns the plugin task runs that need a worker.
 
@@ -23,10 +23,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from executions.engine.context import ExecutionView, render_control, render_control_redacted
+from executions.engine.labels import labels_merge
 from executions.engine.outputs import OutputError, declared_outputs
 from executions.engine.subflows import subflow_start
 from executions.engine.transitions import (
     TERMINAL_TASK_STATUSES,
+    StaleStatus,
     approval_open,
     task_run_lease_new,
     task_runs_create,
@@ -307,7 +309,8 @@ class Orchestrator:
         return run
 
     def _open_control(self, step: ir.Step, run: TaskRun) -> None:
-        """The actions of control steps that wait or end at once: fail, approval gate, subflow."""
+        """The actions of control steps that wait or end at once: fail, approval gate, subflow,
+        labels (kept in clear, so rendered without secrets)."""
         try:
             if step.type == ir.FAIL:
                 _, shown = render_control_redacted(self.view, run, step, "message")
@@ -329,6 +332,12 @@ class Orchestrator:
                     message=f"Step '{run.name}' waits for execution {child.id}",
                     state={**run.state, "child": str(child.id)},
                 )
+            elif step.type == ir.LABELS:
+                labels = labels_merge(self.execution, render_control(self.view, run, step, "labels"))
+                message = f"Step '{run.name}' set labels"
+                transition(run, T.SUCCESS, inputs={"labels": labels}, outputs={"labels": labels}, message=message)
+        except StaleStatus:
+            raise  # the execution moved meanwhile: the caller's transaction rolls back
         except Exception as exc:
             self._fail_control(step, run, exc)
 

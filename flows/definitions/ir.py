@@ -31,7 +31,9 @@ FOR_EACH = "flow.forEach"
 SUBFLOW = "flow.subflow"
 PAUSE = "flow.pause"
 FAIL = "flow.fail"
-CONTROL_TYPES = frozenset({IF, SWITCH, PARALLEL, SEQUENTIAL, FOR_EACH, SUBFLOW, PAUSE, FAIL})
+#: Sets labels on the running execution: the engine writes them, as it writes the execution.
+LABELS = "execution.labels"
+CONTROL_TYPES = frozenset({IF, SWITCH, PARALLEL, SEQUENTIAL, FOR_EACH, SUBFLOW, PAUSE, FAIL, LABELS})
 #: Control types whose children are blocks of steps (the rest are single engine actions).
 BLOCK_TYPES = frozenset({IF, SWITCH, PARALLEL, SEQUENTIAL, FOR_EACH})
 

@@ -36,6 +36,11 @@ class FakeContext(FileAccess):
     write_prefix: str | None = field(
         default_factory=lambda: f"production/executions/{uuid.uuid4()}/tasks/{uuid.uuid4()}"
     )
+    delete_prefix: str | None = None  # the execution's files: those under `write_prefix`'s execution
+
+    def __post_init__(self) -> None:
+        if self.delete_prefix is None and self.write_prefix:
+            self.delete_prefix = self.write_prefix.split("/tasks/", 1)[0]
 
     def log(self, level: str, message: str, data: dict[str, Any] | None = None) -> None:
         self.logs.append((level, message, data or {}))

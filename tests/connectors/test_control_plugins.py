@@ -9,6 +9,7 @@ from connectors.registry import InputError, all_plugins, get_plugin
 from .conftest import FakeContext
 
 CONTROL_IDS = [
+    "execution.labels",
     "flow.fail",
     "flow.forEach",
     "flow.if",
@@ -29,6 +30,7 @@ VALID = {
     "flow.subflow": {"namespace": "production", "flowName": "child", "inputs": {"a": 1}, "wait": False},
     "flow.pause": {"message": "Ship it?", "approvers": ["alice"], "timeout": "PT1H"},
     "flow.fail": {"message": "Stop here"},
+    "execution.labels": {"labels": {"customer": "acme", "rows": 12, "checked": True}},
 }
 INVALID = {
     "flow.if": ({"then": []}, ["", "then"]),  # no condition; an empty branch
@@ -39,6 +41,7 @@ INVALID = {
     "flow.subflow": ({"namespace": "production"}, [""]),  # neither flowId nor a flow name
     "flow.pause": ({"approvers": "alice"}, ["approvers"]),
     "flow.fail": ({"message": 42}, ["message"]),
+    "execution.labels": ({"labels": {"k": "v" * 101}}, ["labels.k"]),
 }
 
 
@@ -50,7 +53,7 @@ def test_the_control_constructs_are_exactly_these() -> None:
 def test_control_construct_manifest_and_inputs(plugin_id: str) -> None:
     plugin = get_plugin(plugin_id)
     assert plugin.control is True
-    assert plugin.category == "flow"
+    assert plugin.category == ("execution" if plugin_id == "execution.labels" else "flow")
     assert plugin.input_problems(VALID[plugin_id]) == []
     inputs, paths = INVALID[plugin_id]
     with pytest.raises(InputError) as caught:
@@ -73,3 +76,11 @@ def test_subflow_accepts_a_flow_id_or_name() -> None:
 def test_a_graph_node_if_or_switch_may_route_without_blocks() -> None:
     assert get_plugin("flow.if").input_problems({"condition": "{{ inputs.go }}"}) == []
     assert get_plugin("flow.switch").input_problems({"value": "eu"}) == []
+
+
+def test_labels_are_a_map_or_a_list_of_key_value_pairs() -> None:
+    labels = get_plugin("execution.labels")
+    assert labels.input_problems({"labels": [{"key": "a", "value": "b"}]}) == []
+    assert labels.input_problems({"labels": {"a": "{{ inputs.x }}"}}) == []
+    for bad in ("a:b", [{"key": "a"}], {"": "b"}, {"a": {"nested": 1}}, {f"k{i}": "v" for i in range(51)}, {}):
+        assert labels.input_problems({"labels": bad}), bad

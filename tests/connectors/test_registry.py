@@ -19,6 +19,11 @@ BUILT_IN = {
     "data.set",
     "data.template",
     "data.transform",
+    "execution.labels",
+    "file.concat",
+    "file.delete",
+    "file.size",
+    "file.write",
     "flow.fail",
     "flow.forEach",
     "flow.if",
@@ -98,6 +103,8 @@ def test_input_validation_lists_every_problem() -> None:
         ("io.kestra.plugin.core.flow.Sleep", "util.sleep"),
         ("io.kestra.plugin.core.flow.If", "flow.if"),
         ("io.kestra.plugin.core.flow.Sequential", "flow.sequential"),
+        ("io.kestra.plugin.core.storage.Write", "file.write"),
+        ("io.kestra.plugin.core.storage.Delete", "file.delete"),
     ],
 )
 def test_aliases_resolve_to_their_plugin(alias: str, plugin_id: str) -> None:
