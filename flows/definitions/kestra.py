@@ -176,6 +176,14 @@ def _ttl(props: Props, problems: Problems) -> Props:
     return out
 
 
+def _labels_property(props: Props, problems: Problems) -> Props:
+    """The Labels task's `labels`, a map or a list of `{key, value}` as the flow's own."""
+    if "labels" not in props:
+        return {}
+    value, where = props["labels"]
+    return {"labels": (_labels(value), where)}
+
+
 def _frozen(*names: str) -> frozenset[str]:
     return frozenset(names)
 
@@ -210,6 +218,7 @@ TYPES: dict[str, KestraType] = {
         "flow.subflow", _frozen("namespace", "flowId", "inputs", "wait"), _renamed({"flowId": "flow"})
     ),
     f"{CORE}flow.Fail": KestraType("flow.fail", _frozen("errorMessage"), _renamed({"errorMessage": "message"})),
+    f"{CORE}execution.Labels": KestraType("execution.labels", _frozen("labels"), _labels_property),
     f"{CORE}kv.Set": KestraType("kv.set", _frozen("key", "value", "ttl"), _ttl),
     f"{CORE}kv.Get": KestraType("kv.get", _frozen("key")),
     f"{CORE}kv.Delete": KestraType("kv.delete", _frozen("key")),
@@ -228,7 +237,6 @@ TYPES: dict[str, KestraType] = {
 }
 #: Kestra types with no Millrace equivalent, and why (a clearer word than "unknown type").
 REFUSED = {
-    f"{CORE}execution.Labels": "labels cannot change during a run: give them in `labels:` or when starting",
     f"{CORE}flow.WorkingDirectory": "tasks do not share a working directory: pass files as outputFiles/inputFiles",
     f"{CORE}flow.Dag": "use the nodes format for a graph of tasks",
     f"{CORE}flow.LoopUntil": "loops that wait on a condition are not supported",
@@ -237,7 +245,10 @@ REFUSED = {
     f"{CORE}flow.ForEachItem": "use io.kestra.plugin.core.flow.ForEach over the rows",
 }
 _STORAGE = f"{CORE}storage."
-_STORAGE_REFUSED = "Kestra's internal-storage tasks are not mapped: Millrace files are millrace:/// URIs"
+_STORAGE_REFUSED = (
+    "of Kestra's internal-storage tasks only Write, Concat, Size and Delete are mapped"
+    " (file.write, file.concat, file.size, file.delete)"
+)
 #: A Pause with a delay resumes by itself: a sleep.
 _TIMED_PAUSE = KestraType(
     "util.sleep", _frozen("delay", "pauseDuration"), _renamed({"delay": "duration", "pauseDuration": "duration"})
@@ -323,12 +334,12 @@ class KestraStepParser(StepParser):
                 where, "'type' is required (a Kestra type such as io.kestra.plugin.core.log.Log)", "missing"
             )
             return None
-        if kind in REFUSED or kind.startswith(_STORAGE):
+        spec = None if kind in REFUSED else kestra_type(kind)
+        if spec is None and (kind in REFUSED or kind.startswith(_STORAGE)):
             self.problems.add(
                 where, f"Kestra type '{kind}' is not supported: {REFUSED.get(kind, _STORAGE_REFUSED)}", "unknown_plugin"
             )
             return None
-        spec = kestra_type(kind)
         if spec is None:
             self.problems.add(
                 where, f"unknown Kestra type '{kind}' (docs/kestra.md lists the mapped types)", "unknown_plugin"

@@ -163,6 +163,7 @@ EXPORTS: dict[str, Callable[[Step, list[str]], Exported]] = {
     "flow.pause": _renamed(f"{CORE}flow.Pause", {}),
     "flow.subflow": _subflow,
     "flow.fail": _renamed(f"{CORE}flow.Fail", {"message": "errorMessage"}),
+    "execution.labels": _renamed(f"{CORE}execution.Labels", {"labels": "labels"}),
     "kv.set": _kv_set,
     "kv.get": _renamed(f"{CORE}kv.Get", {"key": "key"}),
     "kv.delete": _renamed(f"{CORE}kv.Delete", {"key": "key"}),

@@ -54,6 +54,18 @@ finally:
 outputs:
   - {id: picked, type: STRING, value: "{{ outputs.three.value if outputs.get('three') else 'none' }}"}
 """
+#: Kestra's Labels task (engine-interpreted) between plugin steps.
+KESTRA_LABELS = """\
+id: labelled
+namespace: company.team
+inputs: [{id: stage, type: STRING, defaults: loaded}]
+tasks:
+  - {id: count, type: io.kestra.plugin.core.debug.Return, format: "3"}
+  - id: tag
+    type: io.kestra.plugin.core.execution.Labels
+    labels: [{key: stage, value: "{{ inputs.stage }}"}, {key: rows, value: "{{ outputs.count.value }}"}]
+  - {id: after, type: io.kestra.plugin.core.log.Log, message: "tagged {{ outputs.tag.labels.rows }}"}
+"""
 SOURCES = {
     "hello": (EXAMPLES / "hello.yaml").read_text(),
     "graph": (EXAMPLES / "graph.yaml").read_text(),
@@ -61,6 +73,9 @@ SOURCES = {
     "kestra-hello-world": (EXAMPLES / "kestra" / "hello-world.yaml").read_text(),
     "kestra-orders-etl": (EXAMPLES / "kestra" / "orders-etl.yaml").read_text(),
     "kestra-api-report": (EXAMPLES / "kestra" / "api-report.yaml").read_text(),
+    # runs in test_kestra_examples: its outputs name files of each execution, which differ by run
+    "kestra-daily-summary": (EXAMPLES / "kestra" / "daily-summary.yaml").read_text(),
+    "kestra-labels": KESTRA_LABELS,
     "linear-graph": LINEAR_GRAPH,
     "kestra-shaped": KESTRA_SHAPED,
 }
@@ -75,6 +90,7 @@ RUNNABLE = [
     ("linear-graph", {"n": 4}),
     ("kestra-shaped", {}),
     ("kestra-shaped", {"items": [5]}),
+    ("kestra-labels", {"stage": "checked"}),
 ]
 CHAINS = [
     ("tasks",),
@@ -103,7 +119,7 @@ def _chain(source: str, chain: tuple[str, ...]) -> str | None:
     return source
 
 
-def _run(team, source: str, inputs: dict) -> tuple[str, list[tuple[str, object]], object]:
+def _run(team, source: str, inputs: dict) -> tuple[str, list[tuple[str, object]], object, dict]:
     actor = AccountFactory(role=Role.EDITOR, default_namespace=team)
     flow = flow_create(actor=actor, namespace=team, source=source)
     execution = execution_start(actor=actor, flow=flow, inputs=inputs)
@@ -112,7 +128,8 @@ def _run(team, source: str, inputs: dict) -> tuple[str, list[tuple[str, object]]
     runs = sorted(execution.task_runs.all(), key=lambda run: run.sequence)
     tasks = [(run.name, json.loads(json.dumps(run.outputs, sort_keys=True))) for run in runs]
     declared = execution.outputs if compile_definition(source).outputs else None
-    return execution.status, sorted(tasks, key=lambda item: (item[0], json.dumps(item[1]))), declared
+    ordered = sorted(tasks, key=lambda item: (item[0], json.dumps(item[1])))
+    return execution.status, ordered, declared, execution.labels
 
 
 @pytest.mark.parametrize(("name", "inputs"), RUNNABLE, ids=[f"{n}-{json.dumps(i)}" for n, i in RUNNABLE])

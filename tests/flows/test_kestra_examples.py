@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
+from core import storage
 from executions.engine.sweeper import sweep
 from tests.factories import NamespaceFactory
 from vault.models import KeyValue
@@ -107,3 +108,27 @@ def test_api_report_fails_when_the_api_answers_an_error(api, httpserver, setting
     assert execution["status"] == "FAILED"
     assert "503" in execution["error"]
     assert len(httpserver.log) == 3
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_daily_summary_writes_joins_measures_labels_and_deletes(api):
+    detail = run(api, "daily-summary.yaml", {"day": "2024-07-14"})
+    execution = detail["execution"]
+    assert execution["status"] == "SUCCESS", execution["error"]
+    assert execution["labels"] == {"team": "sales", "day": "2024-07-14", "orders": "2"}
+    report = execution["outputs"]["report"]
+    assert report.startswith(f"millrace:///company.team/executions/{execution['id']}/tasks/")
+    assert report.endswith("/report.csv")
+    content = b"id,total\n1,120\n2,30\n"
+    assert storage.open_file(report.removeprefix("millrace:///")).read() == content
+    assert execution["outputs"]["size"] == len(content)
+    tasks = outputs_of(detail)
+    assert tasks["label"] == {"labels": {"day": "2024-07-14", "orders": "2"}}
+    assert tasks["cleanup"] == {"uri": tasks["rows"]["uri"], "deleted": True}
+    assert not storage.exists(tasks["rows"]["uri"].removeprefix("millrace:///"))
+    assert storage.exists(tasks["header"]["uri"].removeprefix("millrace:///"))
+    assert [task["taskType"] for task in detail["tasks"]] == [
+        *("file.write", "file.write", "file.concat", "file.size", "execution.labels", "file.delete")
+    ]
+    listed = api.get(f"{WD}/executions", {"labels": "day:2024-07-14"}).json()
+    assert [item["id"] for item in listed] == [execution["id"]]

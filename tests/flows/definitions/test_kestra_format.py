@@ -231,19 +231,24 @@ def test_an_unknown_type_is_named_with_its_line():
           message: fine
         - id: nope
           type: io.kestra.plugin.core.made.Up
-        - id: labels
-          type: io.kestra.plugin.core.execution.Labels
-          labels: {a: b}
+        - id: dag
+          type: io.kestra.plugin.core.flow.Dag
+          tasks: []
         - id: store
-          type: io.kestra.plugin.core.storage.Concat
+          type: io.kestra.plugin.core.storage.Split
         """)
     assert found[0] == (
         "tasks[1].type",
         8,
         "unknown Kestra type 'io.kestra.plugin.core.made.Up' (docs/kestra.md lists the mapped types)",
     )
-    assert found[1][:2] == ("tasks[2].type", 10) and "labels cannot change during a run" in found[1][2]
-    assert found[2][:2] == ("tasks[3].type", 13) and "internal-storage" in found[2][2]
+    assert found[1][:2] == ("tasks[2].type", 10) and "use the nodes format" in found[1][2]
+    assert found[2] == (
+        "tasks[3].type",
+        13,
+        "Kestra type 'io.kestra.plugin.core.storage.Split' is not supported: of Kestra's internal-storage tasks"
+        " only Write, Concat, Size and Delete are mapped (file.write, file.concat, file.size, file.delete)",
+    )
     with pytest.raises(DefinitionError):
         compiled("- {id: nope, type: io.kestra.plugin.core.made.Up}\n")
 
