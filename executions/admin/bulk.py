@@ -63,10 +63,10 @@ class BulkActionsMixin:
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, execution_cancel, "cancelled", "cancelled")
 
-    @admin.action(description="Retry selected executions (in place, from their failed steps)", permissions=["control"])
+    @admin.action(description="Retry selected executions", permissions=["control"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, execution_retry, "retrying", "retried")
 
-    @admin.action(description="Replay selected executions (new executions, same inputs)", permissions=["control"])
+    @admin.action(description="Replay selected executions as new ones", permissions=["control"])
     def replay_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, replay_from_start, "replayed as new executions", "replayed")

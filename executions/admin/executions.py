@@ -101,12 +101,10 @@ class ExecutionAdmin(BulkActionsMixin, NamespaceScopedAdmin):
     edit_actions = frozenset({"delete"})
     list_display = (
         "short_id",
-        "flow_name",
-        "namespace",
+        "flow_in_namespace",
         "status_badge",
         "created_at",
         "duration",
-        "origin",
         "labels_text",
         "short_error",
     )
@@ -130,6 +128,11 @@ class ExecutionAdmin(BulkActionsMixin, NamespaceScopedAdmin):
     def short_id(self, obj: Execution) -> str:
         """The id's first block (the whole id on hover), as the page and the API name it."""
         return format_html('<code title="{}">{}</code>', obj.pk, str(obj.pk)[:8])
+
+    @admin.display(description="flow", ordering="flow_name")
+    def flow_in_namespace(self, obj: Execution) -> str:
+        """The flow over its namespace: one column, so the list fits beside the filters."""
+        return format_html('{}<br><span class="mr-muted">{}</span>', obj.flow_name, obj.namespace.name)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Execution) -> str:

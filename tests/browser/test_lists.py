@@ -1,12 +1,15 @@
 """The console's lists at a laptop's width: agents with their icons the right way round, and the
-agent, task-run and event lists (the full log view) fitting the page, messages wrapped."""
+agent, task-run and event lists (the full log view) fitting the page, messages wrapped; the
+executions list with its badges, ids, durations and labels, and bulk Cancel."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from executions.models import TaskStatus
+from executions.models import ExecutionStatus, TaskStatus
+from executions.services import execution_start
+from flows.services import flow_create
 from tests.browser.helpers import outside_playwright, save_screenshot
 from tests.browser.readability import overflowing
 from tests.factories import AgentFactory, ExecutionEventFactory, ExecutionFactory, FlowFactory, TaskRunFactory
@@ -85,3 +88,52 @@ def test_the_full_log_shows_milliseconds_and_wraps_messages(page, login, operato
     assert box is not None and box["height"] > 40  # wrapped over several lines, not cut at the right
     assert "HTTP 503" in message.inner_text()
     save_screenshot(page, "execution-events")
+
+
+GATED = """name: release
+tasks:
+  - name: sign-off
+    type: flow.pause
+"""
+
+
+def test_the_executions_list_shows_badges_and_cancels_in_bulk(page, login, make_superuser, make_namespace) -> None:
+    space = outside_playwright(lambda: make_namespace("releases"))
+    operator = outside_playwright(make_superuser)
+
+    def seed() -> list:
+        flow = flow_create(actor=operator, namespace=space, source=GATED)
+        waiting = [execution_start(actor=operator, flow=flow, labels={"team": "ops"}) for _ in range(2)]
+        finished = ExecutionFactory(flow=flow, status=ExecutionStatus.SUCCESS, labels={"team": "ops"})
+        finished.started_at = timezone.now() - timedelta(seconds=42)
+        finished.finished_at = timezone.now()
+        finished.save()
+        return [*waiting, finished]
+
+    first, second, finished = outside_playwright(seed)
+    login(page, operator)
+    page.goto("/admin/executions/execution/")
+    badges = page.locator("#result_list td.field-status_badge .status-badge")
+    assert sorted(badges.all_inner_texts()) == ["SUCCESS", "WAITING", "WAITING"]
+    success = page.locator("#result_list .status-badge.status-success")
+    waiting = page.locator("#result_list .status-badge.status-waiting").first
+    colour = "el => getComputedStyle(el).backgroundColor"
+    assert success.evaluate(colour) != waiting.evaluate(colour)
+    ids = page.locator("#result_list .field-short_id").all_inner_texts()
+    assert str(finished.pk)[:8] in ids
+    assert (
+        "42" in page.locator("#result_list tr", has_text=str(finished.pk)[:8]).locator(".field-duration").inner_text()
+    )
+    assert page.locator("#result_list td.field-labels_text", has_text="team: ops").count() == 3
+    save_screenshot(page, "executions-list")
+
+    for execution in (first, second, finished):
+        page.locator(f"#result_list input[name=_selected_action][value='{execution.pk}']").check()
+    page.select_option("select[name=action]", "cancel_selected")
+    page.click("button[name=index]")
+
+    messages = page.locator(".messagelist")
+    messages.get_by_text("2 cancelled.").wait_for()
+    assert messages.get_by_text(f"1 could not be cancelled ({str(finished.pk)[:8]})").is_visible()
+    assert page.locator("#result_list .status-badge.status-cancelled").count() == 2
+    assert overflowing(page) == []
