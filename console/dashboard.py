@@ -15,6 +15,8 @@ from agents.errors import AgentError, agent_error
 from agents.selectors import agents_with_errors
 from console.charts import STACK_ORDER, durations_svg, timeline_svg
 from console.selectors import (
+    DURATION_SAMPLE,
+    TOP_FLOWS,
     WINDOWS,
     Bucket,
     FlowDurations,
@@ -82,6 +84,13 @@ class Dashboard:
     @property
     def durations_chart(self) -> SafeString:
         return durations_svg(self.durations)
+
+    @property
+    def durations_help(self) -> str:
+        return (
+            f"From start to end of the finished runs of the {TOP_FLOWS} flows with the most executions in the period "
+            f"(their latest {DURATION_SAMPLE:,} runs at most); a flow without a finished run has no bar."
+        )
 
     @property
     def timeline_totals(self) -> list[StatusCount]:

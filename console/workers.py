@@ -93,6 +93,17 @@ class QueueStatus:
             oldest = Reading("oldest", "Oldest queued task", f"waiting {_age(wait)}", level)
         return [workers, depth, oldest]
 
+    @property
+    def thresholds(self) -> str:
+        return THRESHOLDS
+
+
+THRESHOLDS = (
+    f"Amber from {DEPTH_AMBER} tasks waiting or a wait of {int(WAIT_AMBER.total_seconds())} s; red from "
+    f"{DEPTH_RED} tasks, a wait of {int(WAIT_RED.total_seconds() // 60)} min, no answer from the broker, "
+    "or no worker seen in the last minute."
+)
+
 
 @dataclass(frozen=True)
 class Reading:
