@@ -137,12 +137,8 @@ class ExecutionAdmin(BulkActionsMixin, NamespaceScopedAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Execution) -> str:
         waiting = obj.status == E.QUEUED and obj.waiting_for_slot
-        return format_html(
-            '<span class="status-badge status-{}">{}</span>{}',
-            obj.status.lower(),
-            obj.status,
-            " (waiting for a concurrency slot)" if waiting else "",
-        )
+        text = f"{obj.status} (waiting for a concurrency slot)" if waiting else obj.status
+        return format_html('<span class="status-badge status-{}">{}</span>', obj.status.lower(), text)
 
     @admin.display(description="duration")
     def duration(self, obj: Execution) -> str | None:
