@@ -1,10 +1,11 @@
 """Console pages for flows and their revisions, scoped by namespace role.
 
-The flow page is a YAML editor (`millrace/editor.js` numbers the lines and marks the bad
-ones) with the flow's graph; saving goes through the flow services, tried first inside a
+The flow page is a YAML editor (`millrace/editor.js`: CodeMirror with highlighting, validation
+as you type, completion and the plugin's documentation; see `flows.admin.editor`) with the
+flow's graph and its last runs; saving goes through the flow services, tried first inside a
 savepoint so that every refusal (YAML problems with their lines, a name taken, a namespace
 mismatch) comes back on the form instead of as an error page. Revisions, their diff and
-restore, and the run form live in `flows.admin.flow_pages`.
+restore, and the run form live in `flows.admin.flow_pages`. The list shows each flow's last run.
 """
 
 import json
@@ -13,21 +14,36 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db import transaction
-from django.db.models import Field, QuerySet
+from django.db.models import Field, OuterRef, QuerySet, Subquery
 from django.forms import Field as FormField
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 
 from accounts.admin_scoping import VIEW_ONLY, NamespaceListFilter, NamespaceScopedAdmin, ParentScopedInline, adopt
 from core.errors import Conflict, MillraceError, ValidationFailed
+from executions.models import Execution
 from executions.services import flow_delete
+from flows.admin.editor import EditorMixin, editor_catalog, starter_groups
 from flows.admin.flow_pages import FlowPagesMixin, can_run
 from flows.definitions import DefinitionError, compile_definition
 from flows.graph import flow_svg
 from flows.models import Flow, FlowRevision
 from flows.services import flow_create, flow_update
+from flows.starters import starter_get
 
-EDITOR_MEDIA = forms.Media(js=["millrace/editor.js"], css={"all": ["millrace/console.css"]})
+EDITOR_MEDIA = forms.Media(
+    js=["millrace/vendor/codemirror.bundle.js", "millrace/editor.js"],
+    css={"all": ["millrace/console.css", "millrace/editor.css"]},
+)
+#: How many of a flow's latest executions its page shows as badges.
+RECENT_RUNS = 10
+SOURCE_HELP = (
+    "YAML in the tasks, nodes or Kestra format. It is checked as you type; Ctrl+Space completes "
+    "plugin types and their properties; the panel beside shows the plugin of the task under the cursor."
+)
 
 
 class _DryRun(Exception):
@@ -154,9 +170,9 @@ class FlowAdminForm(forms.ModelForm):
 
 
 @admin.register(Flow)
-class FlowAdmin(FlowPagesMixin, NamespaceScopedAdmin):
+class FlowAdmin(EditorMixin, FlowPagesMixin, NamespaceScopedAdmin):
     form = FlowAdminForm
-    list_display = ("name", "namespace", "format", "version", "revision", "updated_at")
+    list_display = ("name", "namespace", "format", "version", "revision", "last_run", "updated_at")
     list_filter = (NamespaceListFilter, "format", "updated_at")
     search_fields = ("name", "description")
     list_select_related = ("namespace",)
@@ -169,15 +185,59 @@ class FlowAdmin(FlowPagesMixin, NamespaceScopedAdmin):
         """A flow stays in its namespace; its format and version come from the YAML."""
         return ("namespace", *self.readonly_fields) if obj is not None else self.readonly_fields
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """Each flow with its latest execution's status and time: one query for the whole list."""
+        latest = Execution.objects.filter(flow=OuterRef("pk")).order_by("-created_at")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_run_status=Subquery(latest.values("status")[:1]),
+                last_run_at=Subquery(latest.values("created_at")[:1]),
+            )
+        )
+
+    @admin.display(description="Last run", ordering="last_run_at")
+    def last_run(self, obj: Flow) -> str:
+        status, when = getattr(obj, "last_run_status", None), getattr(obj, "last_run_at", None)
+        if not status or when is None:
+            return mark_safe('<span class="mr-muted">never</span>')  # a constant
+        return format_html(
+            '<a href="{}?flow__id__exact={}" class="mr-last-run"><span class="mr-badge mr-status-{}">{}</span></a>'
+            ' <time datetime="{}" title="{}">{}</time>',
+            reverse("admin:executions_execution_changelist"),
+            obj.pk,
+            status.lower(),
+            status,
+            when.isoformat(),
+            when.isoformat(),
+            ago(when),
+        )
+
     def get_form(self, request: HttpRequest, obj: Flow | None = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
         form.actor = request.user
+        if "source" in form.base_fields:  # a new class per call: these attributes are this page's
+            attrs = form.base_fields["source"].widget.attrs
+            attrs["data-validate-url"] = reverse("admin:flows_flow_validate")
+            attrs["data-reference-url"] = reverse("admin:plugin_reference")
+            if obj is not None:
+                attrs["data-namespace"] = str(obj.namespace_id)
         return form
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """`?starter=<format>/<slug>`: the new flow begins as that starter blueprint."""
+        initial = super().get_changeform_initial_data(request)
+        starter = starter_get(request.GET.get("starter", ""))
+        if starter is not None:
+            initial.update(source=starter.source, name=starter.name, description=starter.description)
+        return initial
 
     def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> FormField | None:
         """`source` is kept exactly as submitted (a stripped copy would also count as a change), in the editor."""
         if db_field.name == "source":
             kwargs["strip"] = False
+            kwargs["help_text"] = SOURCE_HELP
             kwargs["widget"] = forms.Textarea(
                 attrs={"class": "mr-code", "rows": 26, "spellcheck": "false", "autocapitalize": "off", "wrap": "off"}
             )
@@ -197,10 +257,33 @@ class FlowAdmin(FlowPagesMixin, NamespaceScopedAdmin):
     ) -> HttpResponse:
         """The editor with the saved definition's graph, and the flow's own actions."""
         flow = self.get_object(request, object_id)
-        context = dict(extra_context or {})
+        context = {**(extra_context or {}), "editor_catalog": editor_catalog()}
         if flow is not None:
-            context.update(graph_svg=graph_of(flow.source), can_run=can_run(request, flow))
+            recent = flow.executions.order_by("-created_at").only("id", "status", "created_at")[:RECENT_RUNS]
+            context.update(
+                graph_svg=graph_of(flow.source),
+                can_run=can_run(request, flow),
+                recent_runs=list(recent),
+                executions_url=f"{reverse('admin:executions_execution_changelist')}?flow__id__exact={flow.pk}",
+            )
         return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        """The editor, and the starter blueprints a new flow may begin from."""
+        chosen = request.GET.get("starter", "")
+        context = {**(extra_context or {}), "editor_catalog": editor_catalog(), "starter_groups": starter_groups()}
+        context["chosen_starter"] = chosen if starter_get(chosen) else ""
+        if chosen and not form_url:  # the form posts to the page without the starter (other parameters kept)
+            rest = request.GET.copy()
+            rest.pop("starter")
+            form_url = f"{request.path}?{rest.urlencode()}" if rest else request.path
+        return super().add_view(request, form_url, extra_context=context)
+
+
+def ago(when: Any) -> str:
+    """`3 hours ago`, the largest unit only; `just now` within the minute."""
+    text = timesince(when).split(",")[0]
+    return "just now" if text.startswith("0\xa0minutes") else f"{text} ago"
 
 
 def graph_of(source: str) -> str:

@@ -81,3 +81,28 @@ def save_screenshot(page: Any, name: str) -> Path:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def set_source(page: Any, text: str, selector: str = "#id_source") -> None:
+    """Replace the YAML in the flow editor (CodeMirror over the textarea `selector`) at once."""
+    page.wait_for_function("s => document.querySelector(s).mrEditor", arg=selector)
+    page.evaluate(
+        """([selector, text]) => {
+            const view = document.querySelector(selector).mrEditor;
+            view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: text}});
+        }""",
+        [selector, text],
+    )
+
+
+def put_cursor(page: Any, after: str, selector: str = "#id_source") -> None:
+    """Focus the flow editor with the cursor just after the first `after` in its text."""
+    page.evaluate(
+        """([selector, after]) => {
+            const view = document.querySelector(selector).mrEditor;
+            const at = view.state.doc.toString().indexOf(after) + after.length;
+            view.focus();
+            view.dispatch({selection: {anchor: at}, scrollIntoView: true});
+        }""",
+        [selector, after],
+    )

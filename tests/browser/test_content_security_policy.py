@@ -55,7 +55,8 @@ def test_console_pages_render_under_the_policy(page, login, make_superuser, make
         response = page.goto("/admin/")
         assert "content-security-policy" in response.headers
         page.goto(f"/admin/flows/flow/{flow.pk}/change/")
-        page.locator(".mr-gutter").first.wait_for()  # drawn by millrace/editor.js
+        page.locator(".mr-editor .cm-editor").first.wait_for()  # drawn by millrace/editor.js (CodeMirror)
+        page.locator(".mr-editor-status.mr-valid").wait_for()  # checked by the validate view as it loads
         page.goto(f"/admin/executions/execution/{execution.pk}/change/")
         page.locator("#live-state[data-state=ended]").wait_for()  # followed by execution_live.js
         page.goto("/admin/accounts/apitoken/")

@@ -1,11 +1,19 @@
 """Flows in a real browser: the YAML editor, its problems and graph, Run, revisions, isolation."""
 
 import re
+from datetime import timedelta
 
 from executions.models import Execution, ExecutionStatus
 from flows.models import Flow
-from tests.browser.helpers import click_through, save_screenshot, wait_for_status
-from tests.factories import FlowFactory
+from tests.browser.helpers import (
+    click_through,
+    outside_playwright,
+    put_cursor,
+    save_screenshot,
+    set_source,
+    wait_for_status,
+)
+from tests.factories import ExecutionFactory, FlowFactory
 
 BROKEN = """name: greeter
 description: Greets someone after a short nap.
@@ -64,16 +72,18 @@ def test_write_fix_run_and_restore_a_flow(page, login, make_superuser, make_name
     page.goto("/admin/flows/flow/add/")
     page.select_option("#id_namespace", label="production")
     page.fill("#id_name", "greeter")
-    page.fill("#id_source", BROKEN)
+    set_source(page, BROKEN)
     click_through(page, "input[name=_continue]")
     problems = page.locator(".field-source .errorlist li")
     assert problems.count() >= 1
     assert re.search(r"^line 9: tasks\[0\]\.type: .*util\.snooze", problems.first.inner_text())
-    assert page.locator(".mr-gutter .mr-bad").all_inner_texts() == ["9"]
+    # The editor checks the YAML again as it loads: the same line is marked and listed.
+    page.locator(".mr-live-problems li[data-line='9']").wait_for()
+    assert page.locator(".cm-line", has_text="util.snooze").locator(".cm-lintRange-error").count() == 1
     assert not Flow.objects.filter(name="greeter").exists()
 
     # Fixed, it saves, and the page shows the graph of what was saved.
-    page.fill("#id_source", FIXED)
+    set_source(page, FIXED)
     click_through(page, "input[name=_continue]")
     page.wait_for_url(re.compile(r"/admin/flows/flow/[0-9a-f-]+/change/$"))
     flow = Flow.objects.get(name="greeter")
@@ -81,6 +91,9 @@ def test_write_fix_run_and_restore_a_flow(page, login, make_superuser, make_name
     for step in ("nap", "check", "check.greet-many", "check.greet-once", "alert"):
         assert graph.locator(f'[data-step="{step}"]').count() == 1
     assert "on failure" in graph.text_content()
+    put_cursor(page, "condition: ")
+    page.locator(".mr-plugin-panel[data-plugin='flow.if']").wait_for()
+    page.locator(".mr-editor-status.mr-valid").wait_for()
     save_screenshot(page, "flow-editor")
 
     # Run: the form comes from the declared inputs; a missing required one is reported.
@@ -98,7 +111,7 @@ def test_write_fix_run_and_restore_a_flow(page, login, make_superuser, make_name
 
     # A second revision, then restore the first from its diff.
     page.goto(f"/admin/flows/flow/{flow.pk}/change/")
-    page.fill("#id_source", FIXED.replace("greeter failed", "greeter failed badly"))
+    set_source(page, FIXED.replace("greeter failed", "greeter failed badly"))
     click_through(page, "input[name=_continue]")
     page.wait_for_url(re.compile(r"/change/$"))
     click_through(page, "text=Revisions (2)")
@@ -137,3 +150,37 @@ def test_a_namespace_admin_cannot_reach_another_namespaces_flow(
 
     page.goto(f"/admin/flows/flow/{own.pk}/change/")
     assert page.input_value("#id_name") == "a-billing"
+
+
+def test_a_flows_page_and_the_list_show_its_last_runs(page, login, make_superuser, make_namespace) -> None:
+    def populate() -> tuple:
+        space = make_namespace("production")
+        flow, idle = FlowFactory(namespace=space, name="nightly"), FlowFactory(namespace=space, name="idle")
+        statuses = [ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.RUNNING]
+        runs = [ExecutionFactory(flow=flow, status=status) for status in statuses]
+        ExecutionFactory(flow=FlowFactory(namespace=space, name="other"), status=ExecutionStatus.CANCELLED)
+        for age, run in enumerate(reversed(runs)):  # the RUNNING one is the latest
+            Execution.objects.filter(pk=run.pk).update(created_at=run.created_at - timedelta(minutes=5 * age))
+        return flow, idle, runs
+
+    flow, idle, runs = outside_playwright(populate)
+    login(page, outside_playwright(make_superuser))
+
+    page.goto(f"/admin/flows/flow/{flow.pk}/change/")
+    badges = page.locator("#flow-runs .mr-recent-runs a.mr-badge")
+    assert badges.all_inner_texts() == ["RUNNING", "FAILED", "SUCCESS"]
+    assert badges.first.get_attribute("href") == f"/admin/executions/execution/{runs[2].pk}/change/"
+    click_through(page, "#flow-runs a.mr-all-runs")
+    assert f"flow__id__exact={flow.pk}" in page.url
+    assert page.locator("#result_list tbody tr").count() == 3  # not the other flow's run
+
+    page.goto(f"/admin/flows/flow/{idle.pk}/change/")
+    assert "has not run yet" in page.locator("#flow-runs").inner_text()
+
+    page.goto("/admin/flows/flow/")
+    row = page.locator("#result_list tbody tr", has=page.locator("th", has_text="nightly"))
+    assert row.locator("td.field-last_run .mr-badge").inner_text() == "RUNNING"
+    assert "just now" in row.locator("td.field-last_run").inner_text()
+    idle_row = page.locator("#result_list tbody tr", has=page.locator("th", has_text="idle"))
+    assert idle_row.locator("td.field-last_run").inner_text() == "never"
+    save_screenshot(page, "flows-list")

@@ -195,6 +195,8 @@ TABLE: list[Row] = [
         {"namespace": "{ns_id}", "name": "created", "source": TASKS},
         form=True,
     ),
+    G("flows/flow/validate/", f"{ONLY_POST} / -"),  # the editor's check as you type
+    P("flows/flow/validate/", f"{ALL} / -", {"source": TASKS, "namespace": "{ns_id}"}),
     G("flows/flow/{flow}/", f"{MOVED} / 302"),
     G("flows/flow/{flow}/change/", f"{ALL} / gone"),
     P("flows/flow/{flow}/change/", f"{EDITOR_SAVES} / 403 403 gone gone", {"description": "new"}, form=True),
