@@ -60,6 +60,14 @@ class FileAccess:
             raise FileNotFoundError(file_uri)
         return storage.delete(key)
 
+    def file_purge(self) -> list[str]:
+        """Delete every file of this execution; returns their URIs (none outside a flow)."""
+        if not self.delete_prefix:
+            return []
+        keys = sorted(storage.walk(self.delete_prefix))
+        storage.delete_prefix(self.delete_prefix)
+        return [uri(key) for key in keys]
+
     def namespace_files(self, include: list[str] | None = None) -> list[str]:
         """Paths (`a/b.py`) of this namespace's files that match one of the globs (all without)."""
         root = namespace_dir_key(self.namespace, None)

@@ -1,7 +1,7 @@
 """File plugins: write, concatenate, measure and delete `millrace:///` files of a flow.
 
 They are Kestra's internal-storage tasks (`io.kestra.plugin.core.storage.Write`, `Concat`,
-`Size`, `Delete`, their aliases) with the same property and output names, so
+`Size`, `Delete`, `PurgeCurrentExecutionFiles`, their aliases) with the same property and output names, so
 `{{ outputs.<task>.uri }}` reads the same. Everything goes through the run context: files are
 read in the step's namespace only, written under the step, deleted only when they are the
 execution's own (any other URI is a missing file), and paths are checked by `core.filerefs`.
@@ -288,3 +288,36 @@ Outputs `uri` and `deleted`.
         if not deleted and inputs.get("errorOnMissing", False):
             return file_failure(FileNotFoundError(uri), uri)
         return Result.success({"uri": uri, "deleted": deleted})
+
+
+@register
+class FilePurge(Plugin):
+    id = "file.purge"
+    name = "Delete the execution's files"
+    category = "file"
+    description = "Deletes every file of the running execution; outputs their `uris`."
+    aliases = (f"{_KESTRA}.PurgeCurrentExecutionFiles",)
+    input_schema = {"type": "object", "properties": {}, "additionalProperties": False}
+    output_schema = {
+        "type": "object",
+        "properties": {"uris": {"type": "array", "items": {"type": "string"}, "description": "The files deleted."}},
+        "required": ["uris"],
+    }
+    documentation = """\
+Deletes every file of the execution that runs it (its FILE inputs and what its tasks wrote so
+far), as Kestra's `io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles`: typically the
+last task of a flow handling personal data, or one of its `finally` tasks. Namespace files and
+other executions' files are not touched. It takes no inputs.
+
+Outputs `uris`: the files deleted. A later task given one of them finds no file.
+"""
+    example = """\
+- name: scratch
+  type: file.write
+  properties: {content: temporary, fileName: scratch.txt}
+- name: purge
+  type: file.purge
+"""
+
+    def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        return Result.success({"uris": ctx.file_purge()})

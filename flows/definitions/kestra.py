@@ -246,8 +246,8 @@ REFUSED = {
 }
 _STORAGE = f"{CORE}storage."
 _STORAGE_REFUSED = (
-    "of Kestra's internal-storage tasks only Write, Concat, Size and Delete are mapped"
-    " (file.write, file.concat, file.size, file.delete)"
+    "of Kestra's internal-storage tasks only Write, Concat, Size, Delete and PurgeCurrentExecutionFiles"
+    " are mapped (file.write, file.concat, file.size, file.delete, file.purge)"
 )
 #: A Pause with a delay resumes by itself: a sleep.
 _TIMED_PAUSE = KestraType(

@@ -31,6 +31,7 @@ SELF_CONTAINED = [
     "execution.labels",
     "file.concat",
     "file.delete",
+    "file.purge",
     "file.size",
     "file.write",
     "flow.forEach",

@@ -133,3 +133,17 @@ def test_delete_refuses_a_path_with_dot_dot(run_plugin: RunPlugin, ctx: FakeCont
     result = run_plugin("file.delete", {"uri": f"millrace:///{ctx.write_prefix}/../../../../_files/kept.txt"})
     assert (result.status, result.error_code) == (ResultStatus.FAILED, "INVALID_INPUT")
     assert storage.exists("production/_files/kept.txt")
+
+
+def test_purge_deletes_every_file_of_the_execution_and_nothing_else(run_plugin: RunPlugin, ctx: FakeContext):
+    written = [run_plugin("file.write", {"content": "x", "fileName": name}).outputs["uri"] for name in ("a", "b/c")]
+    upload = f"{ctx.delete_prefix}/inputs/data.csv"  # a FILE input of the execution
+    storage.put(upload, b"input")
+    kept = [f"production/executions/{uuid.uuid4()}/tasks/t/kept.txt", "production/_files/kept.txt"]
+    for key in kept:
+        storage.put(key, b"kept")
+    assert sorted(run_plugin("file.purge", {}).outputs["uris"]) == sorted([*written, uri(upload)])
+    assert not list(storage.walk(ctx.delete_prefix))
+    assert all(storage.exists(key) for key in kept)
+    assert run_plugin("file.purge", {}).outputs == {"uris": []}
+    assert run_plugin("file.purge", {}, FakeContext(write_prefix=None)).outputs == {"uris": []}

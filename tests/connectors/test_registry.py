@@ -22,6 +22,7 @@ BUILT_IN = {
     "execution.labels",
     "file.concat",
     "file.delete",
+    "file.purge",
     "file.size",
     "file.write",
     "flow.fail",

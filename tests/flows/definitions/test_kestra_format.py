@@ -247,7 +247,8 @@ def test_an_unknown_type_is_named_with_its_line():
         "tasks[3].type",
         13,
         "Kestra type 'io.kestra.plugin.core.storage.Split' is not supported: of Kestra's internal-storage tasks"
-        " only Write, Concat, Size and Delete are mapped (file.write, file.concat, file.size, file.delete)",
+        " only Write, Concat, Size, Delete and PurgeCurrentExecutionFiles are mapped"
+        " (file.write, file.concat, file.size, file.delete, file.purge)",
     )
     with pytest.raises(DefinitionError):
         compiled("- {id: nope, type: io.kestra.plugin.core.made.Up}\n")

@@ -80,12 +80,15 @@ def test_storage_tasks_map_to_the_file_plugins_with_kestras_property_names():
           type: io.kestra.plugin.core.storage.Delete
           uri: "{{ outputs.write.uri }}"
           errorOnMissing: true
+        - id: purge
+          type: io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles
         """)
     assert [(step.type, step.inputs) for step in flow.main.steps] == [
         ("file.write", {"content": "{{ inputs.text }}", "extension": ".csv"}),
         ("file.size", {"uri": "{{ outputs.write.uri }}"}),
         ("file.concat", {"files": ["{{ outputs.write.uri }}", "{{ outputs.write.uri }}"], "separator": "\n"}),
         ("file.delete", {"uri": "{{ outputs.write.uri }}", "errorOnMissing": True}),
+        ("file.purge", {}),
     ]
 
 
@@ -107,9 +110,7 @@ def test_storage_properties_are_checked():
     ]
 
 
-@pytest.mark.parametrize(
-    "kind", ["Split", "Reverse", "DeduplicateItems", "FilterItems", "LocalFiles", "PurgeCurrentExecutionFiles"]
-)
+@pytest.mark.parametrize("kind", ["Split", "Reverse", "DeduplicateItems", "FilterItems", "LocalFiles", "Purge"])
 def test_unmapped_storage_tasks_stay_refused_naming_the_type(kind):
     ((path, line, message),) = problems(f"- id: s\n  type: io.kestra.plugin.core.storage.{kind}\n")
     assert (path, line) == ("tasks[0].type", 5)
