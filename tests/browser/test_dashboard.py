@@ -194,9 +194,11 @@ def test_the_panels_refresh_while_shown_and_pause_while_hidden(
         )
         assert text_becomes(success, "2")  # shown again after more than 30 s: reloaded at once
 
+        page.locator("#chart-numbers summary").click()
         outside_playwright(lambda: ExecutionFactory(flow=flow, status=ExecutionStatus.SUCCESS))
         page.clock.run_for(31_000)
         assert text_becomes(success, "3")  # and every 30 s after that
+        assert page.locator("#chart-numbers").get_attribute("open") is not None  # what was open stays open
         assert segment_total(page, "SUCCESS") == 3
     finally:
         context.close()

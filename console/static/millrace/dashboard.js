@@ -1,8 +1,9 @@
 "use strict";
 /* The dashboard reloads its panels (`data-refresh-url`) every `data-refresh-seconds` while the
    tab is shown; a hidden tab reloads nothing and catches up when shown again. The 24 h / 7 d
-   switch loads the other period in place (its links also work without this script). A reply
-   that is not the panels (a session that ended sends the login page) stops the reloading. */
+   switch loads the other period in place (its links also work without this script); an open
+   `<details>` stays open. A reply that is not the panels (a session that ended sends the
+   login page) stops the reloading. */
 (() => {
   const root = document.querySelector(".millrace-dashboard[data-refresh-url]");
   if (!root) return;
@@ -21,7 +22,12 @@
       if (note) note.textContent = "Not refreshed: reload the page (you may have to log in again).";
       return;
     }
+    const open = Array.from(panels.querySelectorAll("details[id][open]"), (details) => details.id);
     panels.innerHTML = await response.text();
+    for (const id of open) {
+      const details = panels.querySelector("#" + CSS.escape(id));
+      if (details) details.open = true;
+    }
     last = Date.now();
   };
 
