@@ -223,3 +223,20 @@ def test_the_dashboard_reads_well_in_dark_mode(browser, server_url, login, make_
         finally:
             context.close()
     assert colours == {"light": "rgb(46, 133, 64)", "dark": "rgb(67, 168, 90)"}
+
+
+def test_a_session_that_ended_stops_the_refresh(browser, server_url, login, make_superuser) -> None:
+    operator = outside_playwright(make_superuser)
+    context = browser.new_context(base_url=server_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        login(page, operator)
+        context.clear_cookies()  # logged out elsewhere: the panels' URL now answers with the login page
+        page.clock.run_for(31_000)
+        note = page.locator("#dashboard-refreshed")
+        assert text_becomes(note, "Not refreshed: reload the page (you may have to log in again).")
+        assert page.locator("#executions-over-time").is_visible()  # the last panels stay
+    finally:
+        context.close()
