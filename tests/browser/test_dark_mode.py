@@ -8,7 +8,7 @@ import pytest
 from executions.services import execution_start
 from flows.services import flow_create
 from tests.browser.conftest import TIMEOUT_MS
-from tests.browser.helpers import ROOT, outside_playwright, save_screenshot
+from tests.browser.helpers import ROOT, outside_playwright, put_cursor, save_screenshot
 from tests.browser.readability import low_contrast
 from tests.factories import AgentFactory, KeyValueFactory, SecretFactory
 
@@ -70,5 +70,12 @@ def test_every_page_is_readable(browser, server_url, login, pages, scheme) -> No
         if_node = page.locator(".mr-flow-graph .mr-control").first
         assert if_node.locator(".mr-type").text_content() == "flow.if"
         save_screenshot(page, f"flow-graph-{scheme}")
+        # The editor, highlighted, with the plugin panel and a completion list open.
+        put_cursor(page, "type: data.json.parse")
+        page.locator(".mr-plugin-panel[data-plugin='data.json.parse']").wait_for()
+        page.keyboard.press("Control+Space")
+        page.locator(".cm-tooltip-autocomplete").wait_for()
+        assert page.locator(".mr-editor .tok-propertyName").count() > 0
+        assert low_contrast(page) == []
     finally:
         context.close()
