@@ -8,11 +8,13 @@ sequential group) are copied RUNNING with their state (items, branch, scope), so
 enters them again and starts the chosen step afresh, then everything after it. The
 orchestrator cannot tell a copy from a run it made: outputs of kept steps feed templates as
 before. The new execution links to the original (`Execution.original`); its first walk reads
-its task runs (see `runner._first_start`).
+its task runs (see `runner._first_start`). Labels that kept `execution.labels` steps set are
+set on it again, as those steps left them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
 
@@ -21,10 +23,11 @@ from core.errors import BadRequest
 from executions.engine.callbacks import without_callbacks
 from executions.engine.compiler import compiled
 from executions.engine.inputs import inputs_unseal
+from executions.engine.labels import LabelError, labels_merge
 from executions.engine.lifecycle import execution_create
 from executions.engine.transitions import task_runs_copy
 from executions.models import Execution, TaskRun, TaskStatus
-from flows.definitions.ir import Block, CompiledFlow
+from flows.definitions.ir import LABELS, Block, CompiledFlow
 from flows.models import Flow
 
 T = TaskStatus
@@ -105,4 +108,12 @@ def replay_create(
             finished_at=None if reopened else run.finished_at,
         )
     task_runs_copy(list(copies.values()), original_id=original.pk)
+    kept_labels = [
+        run.outputs["labels"]
+        for run in sorted(copies.values(), key=lambda run: run.sequence)
+        if run.plugin_type == LABELS and run.status == T.SUCCESS and isinstance(run.outputs, dict)
+    ]
+    if kept_labels:
+        with contextlib.suppress(LabelError):  # set once within the limits: only a changed flow breaks them
+            labels_merge(replay, {key: value for labels in kept_labels for key, value in labels.items()})
     return replay

@@ -4,6 +4,7 @@ import pytest
 
 from executions.models import Execution, ExecutionLabel, ExecutionStatus, TaskStatus
 from executions.selectors import executions_labelled
+from executions.services import execution_replay
 from tests.factories import SecretFactory
 
 E, T = ExecutionStatus, TaskStatus
@@ -135,3 +136,16 @@ def test_a_label_cannot_read_a_secret(run_flow, namespace):
     assert execution.status == E.FAILED
     assert "s3cr3t-value" not in runs(execution)["tag"].error
     assert execution.labels == {"team": "data"}
+
+
+def test_a_replay_keeps_the_labels_its_kept_steps_set(run_flow, runner_account):
+    original = run_flow(labels_step('{run: "{{ execution.id }}"}'))
+    after = runs(original)["after"]
+    replayed = execution_replay(actor=runner_account, execution=original, task_run_id=after.pk)
+    replayed.refresh_from_db()
+    assert replayed.status == E.SUCCESS, replayed.error
+    assert replayed.labels == {"team": "data", "run": str(original.pk)}  # as the kept step set it
+    assert set(ExecutionLabel.objects.filter(execution=replayed).values_list("key", flat=True)) == {"team", "run"}
+    from_start = execution_replay(actor=runner_account, execution=original, task_run_id=runs(original)["tag"].pk)
+    from_start.refresh_from_db()
+    assert from_start.labels == {"team": "data", "run": str(from_start.pk)}  # the step ran again
