@@ -81,13 +81,9 @@ class QueueStatus:
             level = RED if self.depth >= DEPTH_RED else AMBER if self.depth >= DEPTH_AMBER else GREEN
             depth = Reading("depth", "Queue depth", f"{self.depth} waiting", level)
         wait = self.oldest_wait
-        if wait is None:
-            oldest = Reading(
-                "oldest",
-                "Oldest queued task",
-                "none waiting" if self.depth is not None else "unknown",
-                GREEN if self.depth is not None else RED,
-            )
+        if wait is None:  # none waits, or the broker could not say: then as its depth reads
+            value = "none waiting" if self.depth == 0 else "unknown"
+            oldest = Reading("oldest", "Oldest queued task", value, depth.level)
         else:
             level = RED if wait >= WAIT_RED else AMBER if wait >= WAIT_AMBER else GREEN
             oldest = Reading("oldest", "Oldest queued task", f"waiting {_age(wait)}", level)
@@ -126,6 +122,14 @@ def _age(wait: timedelta) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
+def _oldest_or_none(broker: Any) -> datetime | None:
+    """A task that cannot be read (signed with another key, say) leaves the age unknown, not the queue."""
+    try:
+        return oldest_queued_at(broker)
+    except Exception:
+        return None
+
+
 def oldest_queued_at(broker: Any) -> datetime | None:
     """When the task waiting longest was queued; None when none waits or the broker cannot say."""
     if isinstance(broker, ORM):
@@ -150,7 +154,7 @@ def queue_status(broker: Any = None) -> QueueStatus:
         broker = broker or get_broker()
         depth = broker.queue_size()
         stats = Stat.get_all(broker=broker)
-        oldest = oldest_queued_at(broker) if depth else None
+        oldest = _oldest_or_none(broker) if depth else None
     except Exception as exc:
         return QueueStatus(broker="unreachable", depth=None, error=f"{exc.__class__.__name__}: {exc}")
     now = timezone.now()

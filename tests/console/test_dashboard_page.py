@@ -158,4 +158,16 @@ def test_readings_turn_amber_and_red_past_their_thresholds() -> None:
     assert reading_levels(QueueStatus(broker="ORM", depth=5000, read_at=now))["depth"] == RED
     down = QueueStatus(broker="unreachable", depth=None, error="ConnectionError")
     assert reading_levels(down) == {"workers": RED, "depth": RED, "oldest": RED}
-    assert [reading.value for reading in down.health][1] == "broker unreachable"
+    assert [reading.value for reading in down.health][1:] == ["broker unreachable", "unknown"]
+
+
+def test_a_task_that_cannot_be_read_leaves_only_its_age_unknown() -> None:
+    broker = get_broker(list_key=f"dashboard-test-{uuid.uuid4().hex}")
+    try:
+        broker.enqueue("not a signed package")
+        status = queue_status(broker)
+        assert (status.depth, status.error, status.oldest_queued_at) == (1, "", None)
+        oldest = status.health[2]
+        assert (oldest.value, oldest.level) == ("unknown", GREEN)
+    finally:
+        broker.purge_queue()
