@@ -321,3 +321,113 @@ Outputs `uris`: the files deleted. A later task given one of them finds no file.
 
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         return Result.success({"uris": ctx.file_purge()})
+
+
+MAX_PARTS = 1000
+
+
+@register
+class FileSplit(Plugin):
+    id = "file.split"
+    name = "Split a file"
+    category = "file"
+    description = "Splits a file into parts of a number of lines each; outputs their `uris`, in order."
+    aliases = (f"{_KESTRA}.Split",)
+    input_schema = {
+        "type": "object",
+        "properties": {
+            "from": URI,
+            "lines": {"type": "integer", "minimum": 1, "description": "Lines in each part (the last may have fewer)."},
+            "separator": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 16,
+                "default": "\n",
+                "description": "What ends a line (a line break by default).",
+            },
+        },
+        "required": ["from", "lines"],
+    }
+    output_schema = {
+        "type": "object",
+        "properties": {"uris": {"type": "array", "items": {"type": "string"}, "description": "The parts, in order."}},
+        "required": ["uris"],
+    }
+    documentation = f"""\
+Splits a file into parts of a number of lines each, as Kestra's
+`io.kestra.plugin.core.storage.Split` with `lines` (or `rows`): to send a large export in
+batches, or to process it with `flow.forEach` over `{{{{ outputs.<task>.uris }}}}`.
+
+- `from`: the `millrace:///` URI of a file of the flow's namespace.
+- `lines`: how many lines each part holds; the last part holds the rest (Kestra's `rows`
+  is read as `lines`).
+- `separator`: what ends a line (a line break by default). Each part keeps its lines' bytes
+  as they are, separators included, so joining the parts gives the file back.
+
+Outputs `uris`, the parts in order (an empty file gives none). The file is read as a stream;
+a part is held in memory while it is written. A split into more than {MAX_PARTS} parts fails
+and keeps none of them. Kestra's `bytes` and `partitions` are not supported.
+"""
+    example = """\
+- name: export
+  type: file.write
+  properties: {content: "a\\nb\\nc\\n", fileName: export.txt}
+- name: batches
+  type: file.split
+  properties:
+    from: "{{ outputs.export.uri }}"
+    lines: 2
+"""
+
+    def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
+        source = inputs["from"]
+        size = inputs["lines"]
+        separator = inputs.get("separator", "\n").encode()
+        base = re.sub(r"[^\w.-]", "_", ctx.task_name).strip(".")[:100] or "part"
+        _, dot, extension = source.rsplit("/", 1)[-1].rpartition(".")
+        suffix = re.sub(r"[^\w-]", "_", extension)[:20] if dot and extension else "txt"
+        uris: list[str] = []
+        try:
+            with open_input(ctx, source) as stream:
+                for part in _parts(ctx, stream, separator, size):
+                    if len(uris) == MAX_PARTS:
+                        raise _TooManyParts
+                    uris.append(ctx.file_write(f"{base}_{len(uris) + 1:04d}.{suffix}", part))
+        except _TooManyParts:
+            _discard(ctx, uris)
+            return Result.failed(
+                f"The file splits into more than {MAX_PARTS} parts: give more lines per part.", code=INVALID_INPUT
+            )
+        except FILE_ERRORS as error:
+            _discard(ctx, uris)
+            return file_failure(error, source)
+        return Result.success({"uris": uris})
+
+
+class _TooManyParts(Exception):
+    """A split past MAX_PARTS: its parts are deleted and the step fails."""
+
+
+def _discard(ctx: PluginContext, uris: list[str]) -> None:
+    for uri in uris:
+        ctx.file_delete(uri)
+
+
+def _parts(ctx: PluginContext, stream: Any, separator: bytes, size: int) -> Iterator[bytes]:
+    """The file's bytes in parts of `size` lines (each ending with `separator`, but the last)."""
+    part, lines, pending = bytearray(), 0, b""
+    while chunk := stream.read(CHUNK):
+        check_running(ctx)
+        pending += chunk
+        start = 0
+        while (end := pending.find(separator, start)) >= 0:
+            part += pending[start : end + len(separator)]
+            start = end + len(separator)
+            lines += 1
+            if lines == size:
+                yield bytes(part)
+                part, lines = bytearray(), 0
+        pending = pending[start:]
+    part += pending
+    if part:
+        yield bytes(part)

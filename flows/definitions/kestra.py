@@ -219,6 +219,9 @@ TYPES: dict[str, KestraType] = {
     ),
     f"{CORE}flow.Fail": KestraType("flow.fail", _frozen("errorMessage"), _renamed({"errorMessage": "message"})),
     f"{CORE}execution.Labels": KestraType("execution.labels", _frozen("labels"), _labels_property),
+    f"{CORE}storage.Split": KestraType(
+        "file.split", _frozen("from", "lines", "rows", "separator"), _renamed({"rows": "lines"})
+    ),
     f"{CORE}kv.Set": KestraType("kv.set", _frozen("key", "value", "ttl"), _ttl),
     f"{CORE}kv.Get": KestraType("kv.get", _frozen("key")),
     f"{CORE}kv.Delete": KestraType("kv.delete", _frozen("key")),
@@ -246,8 +249,8 @@ REFUSED = {
 }
 _STORAGE = f"{CORE}storage."
 _STORAGE_REFUSED = (
-    "of Kestra's internal-storage tasks only Write, Concat, Size, Delete and PurgeCurrentExecutionFiles"
-    " are mapped (file.write, file.concat, file.size, file.delete, file.purge)"
+    "of Kestra's internal-storage tasks only Write, Concat, Size, Split, Delete and PurgeCurrentExecutionFiles"
+    " are mapped (file.write, file.concat, file.size, file.split, file.delete, file.purge)"
 )
 #: A Pause with a delay resumes by itself: a sleep.
 _TIMED_PAUSE = KestraType(

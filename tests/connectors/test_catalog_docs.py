@@ -33,6 +33,7 @@ SELF_CONTAINED = [
     "file.delete",
     "file.purge",
     "file.size",
+    "file.split",
     "file.write",
     "flow.forEach",
     "flow.parallel",

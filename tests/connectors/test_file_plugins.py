@@ -147,3 +147,40 @@ def test_purge_deletes_every_file_of_the_execution_and_nothing_else(run_plugin: 
     assert all(storage.exists(key) for key in kept)
     assert run_plugin("file.purge", {}).outputs == {"uris": []}
     assert run_plugin("file.purge", {}, FakeContext(write_prefix=None)).outputs == {"uris": []}
+
+
+def test_split_cuts_a_file_into_parts_of_lines_that_join_back(run_plugin: RunPlugin, ctx: FakeContext):
+    ctx.task_name = "batches"
+    source = run_plugin("file.write", {"content": "1\n2\n3\n4\n5", "fileName": "rows.csv"}).outputs["uri"]
+    uris = run_plugin("file.split", {"from": source, "lines": 2}).outputs["uris"]
+    assert [stored(part) for part in uris] == [b"1\n2\n", b"3\n4\n", b"5"]
+    assert [part.rsplit("/", 1)[-1] for part in uris] == ["batches_0001.csv", "batches_0002.csv", "batches_0003.csv"]
+    custom = run_plugin("file.write", {"content": "a;;b;;c;;", "fileName": "x"}).outputs["uri"]
+    parts = run_plugin("file.split", {"from": custom, "lines": 1, "separator": ";;"}).outputs["uris"]
+    assert [stored(part) for part in parts] == [b"a;;", b"b;;", b"c;;"] and parts[0].endswith("_0001.txt")
+    empty = run_plugin("file.write", {"content": "", "fileName": "empty.txt"}).outputs["uri"]
+    assert run_plugin("file.split", {"from": empty, "lines": 5}).outputs == {"uris": []}
+
+
+def test_split_reads_a_separator_across_chunks(run_plugin: RunPlugin, monkeypatch):
+    monkeypatch.setattr("connectors.plugins.fileops.CHUNK", 3)
+    source = run_plugin("file.write", {"content": "ab||cd||ef", "fileName": "rows.txt"}).outputs["uri"]
+    parts = run_plugin("file.split", {"from": source, "lines": 1, "separator": "||"}).outputs["uris"]
+    assert [stored(part) for part in parts] == [b"ab||", b"cd||", b"ef"]
+
+
+def test_split_into_too_many_parts_fails_and_keeps_none(run_plugin: RunPlugin, monkeypatch):
+    monkeypatch.setattr("connectors.plugins.fileops.MAX_PARTS", 2)
+    source = run_plugin("file.write", {"content": "1\n2\n3\n", "fileName": "rows.txt"}).outputs["uri"]
+    before = set(storage.walk("production"))
+    result = run_plugin("file.split", {"from": source, "lines": 1})
+    assert (result.status, result.error_code) == (ResultStatus.FAILED, "INVALID_INPUT")
+    assert "more than 2 parts" in result.error
+    assert set(storage.walk("production")) == before
+
+
+def test_split_of_a_foreign_file_fails_as_missing(run_plugin: RunPlugin):
+    storage.put("finance/_files/rows.csv", b"1\n2\n")
+    result = run_plugin("file.split", {"from": "millrace:///finance/_files/rows.csv", "lines": 1})
+    assert (result.status, result.error_code) == (ResultStatus.FAILED, "FILE_NOT_FOUND")
+    assert not list(storage.walk("production"))

@@ -24,6 +24,7 @@ BUILT_IN = {
     "file.delete",
     "file.purge",
     "file.size",
+    "file.split",
     "file.write",
     "flow.fail",
     "flow.forEach",

@@ -235,7 +235,7 @@ def test_an_unknown_type_is_named_with_its_line():
           type: io.kestra.plugin.core.flow.Dag
           tasks: []
         - id: store
-          type: io.kestra.plugin.core.storage.Split
+          type: io.kestra.plugin.core.storage.Reverse
         """)
     assert found[0] == (
         "tasks[1].type",
@@ -246,9 +246,9 @@ def test_an_unknown_type_is_named_with_its_line():
     assert found[2] == (
         "tasks[3].type",
         13,
-        "Kestra type 'io.kestra.plugin.core.storage.Split' is not supported: of Kestra's internal-storage tasks"
-        " only Write, Concat, Size, Delete and PurgeCurrentExecutionFiles are mapped"
-        " (file.write, file.concat, file.size, file.delete, file.purge)",
+        "Kestra type 'io.kestra.plugin.core.storage.Reverse' is not supported: of Kestra's internal-storage"
+        " tasks only Write, Concat, Size, Split, Delete and PurgeCurrentExecutionFiles are mapped"
+        " (file.write, file.concat, file.size, file.split, file.delete, file.purge)",
     )
     with pytest.raises(DefinitionError):
         compiled("- {id: nope, type: io.kestra.plugin.core.made.Up}\n")

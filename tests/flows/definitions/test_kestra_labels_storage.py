@@ -80,6 +80,10 @@ def test_storage_tasks_map_to_the_file_plugins_with_kestras_property_names():
           type: io.kestra.plugin.core.storage.Delete
           uri: "{{ outputs.write.uri }}"
           errorOnMissing: true
+        - id: split
+          type: io.kestra.plugin.core.storage.Split
+          from: "{{ outputs.concat.uri }}"
+          rows: 100
         - id: purge
           type: io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles
         """)
@@ -88,6 +92,7 @@ def test_storage_tasks_map_to_the_file_plugins_with_kestras_property_names():
         ("file.size", {"uri": "{{ outputs.write.uri }}"}),
         ("file.concat", {"files": ["{{ outputs.write.uri }}", "{{ outputs.write.uri }}"], "separator": "\n"}),
         ("file.delete", {"uri": "{{ outputs.write.uri }}", "errorOnMissing": True}),
+        ("file.split", {"from": "{{ outputs.concat.uri }}", "lines": 100}),
         ("file.purge", {}),
     ]
 
@@ -101,8 +106,16 @@ def test_storage_properties_are_checked():
           type: io.kestra.plugin.core.storage.Delete
           uri: /etc/passwd
           force: true
+        - id: split
+          type: io.kestra.plugin.core.storage.Split
+          from: "{{ outputs.write.uri }}"
+          partitions: 4
         """)
-    assert found == [
+    assert found[-2:] == [
+        ("tasks[2]", 11, "invalid input for file.split: 'lines' is a required property"),
+        ("tasks[2].partitions", 14, "unknown property 'partitions' for io.kestra.plugin.core.storage.Split"),
+    ]
+    assert found[:-2] == [
         ("tasks[0]", 4, "invalid input for file.write: 'content' is a required property"),
         ("tasks[0].extension", 6, "invalid input for file.write: '../x' does not match '^\\\\.?[A-Za-z0-9_-]{1,20}$'"),
         ("tasks[1].uri", 9, "invalid input for file.delete: '/etc/passwd' does not match '^millrace:///'"),
@@ -110,7 +123,7 @@ def test_storage_properties_are_checked():
     ]
 
 
-@pytest.mark.parametrize("kind", ["Split", "Reverse", "DeduplicateItems", "FilterItems", "LocalFiles", "Purge"])
+@pytest.mark.parametrize("kind", ["Reverse", "DeduplicateItems", "FilterItems", "LocalFiles", "Purge"])
 def test_unmapped_storage_tasks_stay_refused_naming_the_type(kind):
     ((path, line, message),) = problems(f"- id: s\n  type: io.kestra.plugin.core.storage.{kind}\n")
     assert (path, line) == ("tasks[0].type", 5)
