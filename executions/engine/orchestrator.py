@@ -78,18 +78,15 @@ class Orchestrator:
 
     # --- keys -------------------------------------------------------------------------
 
-    def _per_attempt(self, step_id: str) -> bool:
-        """`errors` and `finally` handlers run again on each attempt of the execution."""
-        block = self.flow.block_of(step_id)
-        return block is self.flow.errors or block is self.flow.finally_
+    # `errors` and `finally` handlers run again on each attempt of the execution: their key
+    # holds the attempt (`flow.per_attempt`)
 
     def _key(self, step_id: str, parent: TaskRun | None, loop_index: int | None) -> tuple:
-        attempt = self.execution.attempt if self._per_attempt(step_id) else 0
+        attempt = self.execution.attempt if step_id in self.flow.per_attempt else 0
         return step_id, parent.id if parent else None, loop_index, attempt
 
     def _key_of(self, run: TaskRun) -> tuple:
-        step = self.flow.get_step(run.step_id)
-        again = step is not None and self._per_attempt(step.id)
+        again = run.step_id in self.flow.per_attempt
         return run.step_id, run.parent_id, run.loop_index, run.execution_attempt if again else 0
 
     # --- entry point -------------------------------------------------------------------

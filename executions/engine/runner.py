@@ -152,7 +152,16 @@ def _sole_active(run: TaskRun, runs: list[TaskRun]) -> bool:
     all act on unfinished runs, and the only one was ours, whose write just succeeded. The
     next walk can use the list in memory instead of reading it again.
     """
-    return all(other.pk == run.pk or other.status in TERMINAL_TASK_STATUSES for other in runs)
+    run_id = run.id  # ended runs first: at every step of a long flow, all but one have ended
+    return all(other.status in TERMINAL_TASK_STATUSES or other.id == run_id for other in runs)
+
+
+def _in_place(run: TaskRun, runs: list[TaskRun]) -> list[TaskRun]:
+    """`runs` with `run` instead of its copy read earlier (a chained step's list holds `run` itself)."""
+    if any(other is run for other in runs):
+        return runs
+    run_id = run.id
+    return [run if other.id == run_id else other for other in runs]
 
 
 def _advance(execution_id: str, snapshot: dict[str, Any] | None = None) -> tuple[TaskRun, list[TaskRun]] | None:
@@ -236,7 +245,7 @@ def _execute(run: TaskRun, runs: list[TaskRun] | None) -> tuple[TaskRun, list[Ta
     flow = compiled(execution.source)
     step = flow.step(run.step_id)
     known = runs if runs is not None else _task_runs(execution.pk)
-    view = ExecutionView(execution, flow, [run if other.pk == run.pk else other for other in known])
+    view = ExecutionView(execution, flow, _in_place(run, known))
     renderer = view.renderer(run)
     leases.hold(run.pk)
     try:

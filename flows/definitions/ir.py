@@ -290,6 +290,11 @@ class CompiledFlow:
         index(self.finally_, None)
         #: whether any step has `allowFailure` (the walk looks for allowed failures only then)
         self.allows_failure = any(step.allow_failure for step in self._steps.values())
+        #: steps of `errors` and `finally`, which run again on each attempt of the execution (a
+        #: set: the walk asks for every task run at every step)
+        self.per_attempt = frozenset(
+            step_id for step_id, block in self._block_of.items() if block is self.errors or block is self.finally_
+        )
 
     @property
     def is_graph(self) -> bool:
