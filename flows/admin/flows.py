@@ -181,6 +181,13 @@ class FlowAdmin(EditorMixin, FlowPagesMixin, NamespaceScopedAdmin):
     fields = ("namespace", "name", "description", "tags", "source", *readonly_fields)
     inlines = (FlowRevisionInline,)
 
+    def get_fields(self, request: HttpRequest, obj: Flow | None = None) -> tuple[str, ...]:
+        """A new flow has no format, version or history to show yet: they come from its YAML."""
+        return self.fields if obj is not None else FlowAdminForm.Meta.fields
+
+    def get_inlines(self, request: HttpRequest, obj: Flow | None) -> tuple[type, ...]:
+        return self.inlines if obj is not None else ()  # nor revisions
+
     def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> tuple[str, ...]:
         """A flow stays in its namespace; its format and version come from the YAML."""
         return ("namespace", *self.readonly_fields) if obj is not None else self.readonly_fields
