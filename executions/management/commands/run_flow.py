@@ -127,7 +127,14 @@ class Command(BaseCommand):
     def handle(
         self, *args, path: str, input: list[str], namespace: str, username: str | None, timeout: float, **options
     ) -> None:
-        settings.MILLRACE_ENGINE_EAGER = True
+        eager = getattr(settings, "MILLRACE_ENGINE_EAGER", False)
+        settings.MILLRACE_ENGINE_EAGER = True  # the steps run here, in this process
+        try:
+            self._run(path, input, namespace, username, timeout)
+        finally:
+            settings.MILLRACE_ENGINE_EAGER = eager  # as it was, for a caller of `call_command`
+
+    def _run(self, path: str, input: list[str], namespace: str, username: str | None, timeout: float) -> None:
         source = read_source(path)
         inputs = parse_inputs(input)
         actor = self._actor(username)
