@@ -27,6 +27,7 @@ def test_convert_a_kestra_flow_from_its_page(page, login, make_superuser, make_n
         "Hello {{ inputs.user }}, this is {{ execution.flow }}"
     )
     assert page.locator("#convert-download").get_attribute("href") == "?format=tasks&download=1"
+    page.locator(".mr-editor.mr-readonly .tok-propertyName").first.wait_for()  # highlighted, read-only
     save_screenshot(page, "flow-convert")
 
     click_through(page, "#convert-formats a:text-is('kestra')")
