@@ -4,7 +4,15 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "name", ["millrace/console.css", "millrace/editor.js", "millrace/dashboard.css", "millrace/dashboard.js"]
+    "name",
+    [
+        "millrace/console.css",
+        "millrace/editor.js",
+        "millrace/editor.css",
+        "millrace/vendor/codemirror.bundle.js",
+        "millrace/dashboard.css",
+        "millrace/dashboard.js",
+    ],
 )
 def test_the_console_assets_are_served(client, name):
     response = client.get(f"/static/{name}")
