@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Namespace
 from accounts.selectors import namespace_list
 from connectors.registry import Plugin, all_plugins
-from console.plugin_reference import plugin_entry
+from console.plugin_reference import plugin_entry, render_inline
 from flows.definitions.kestra import TYPES as KESTRA_TYPES
 from flows.services import flow_validate
 from flows.starters import FORMATS, Starter, all_starters
@@ -52,6 +52,7 @@ def editor_catalog() -> dict[str, Any]:
             "name": entry.name,
             "category": entry.category,
             "description": entry.description,
+            "summary": str(render_inline(entry.description)),  # the description as safe HTML
             "doc": str(entry.documentation),
             "example": entry.example,
             "anchor": entry.anchor,

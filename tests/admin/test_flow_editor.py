@@ -50,6 +50,7 @@ def test_the_catalog_has_plugins_their_properties_and_kestra_names() -> None:
     http = catalog["plugins"]["http.request"]
     assert http["properties"][0]["name"] == "url" and http["properties"][0]["required"] is True
     assert "http.request" in http["example"] and http["doc"].startswith("<")
+    assert "<code>then</code>" in catalog["plugins"]["flow.if"]["summary"]
     assert catalog["kestra"]["io.kestra.plugin.core.http.Request"]["plugin"] == "http.request"
     assert "uri" in catalog["kestra"]["io.kestra.plugin.core.http.Request"]["properties"]
     assert catalog["kestra"]["io.kestra.plugin.notifications.slack.SlackIncomingWebhook"]["plugin"] == "notify.slack"

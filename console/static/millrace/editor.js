@@ -268,7 +268,11 @@
     const title = element("h3", "", plugin.name + " ");
     title.appendChild(element("code", "", found.id));
     panel.appendChild(title);
-    if (plugin.description) panel.appendChild(element("p", "mr-plugin-description", plugin.description));
+    if (plugin.summary) {
+      const summary = element("p", "mr-plugin-description");
+      summary.innerHTML = plugin.summary; // escaped, then given its code spans, on the server
+      panel.appendChild(summary);
+    }
     const doc = element("div", "mr-plugin-doc-text");
     doc.innerHTML = plugin.doc; // rendered on the server from escaped text (console/plugin_reference.py)
     panel.appendChild(doc);
