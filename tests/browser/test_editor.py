@@ -31,7 +31,9 @@ def open_editor(page, login, make_superuser, make_namespace) -> None:
 
 def test_yaml_is_highlighted_and_checked_as_you_type(page, login, make_superuser, make_namespace) -> None:
     open_editor(page, login, make_superuser, make_namespace)
-    assert page.locator("#id_source").is_hidden()  # still the form's field, behind the editor
+    assert page.locator("#id_source.mr-editor-field").count() == 1  # still the form's field, behind the editor
+    page.fill("#id_source", "name: filled\n")  # what is put into the field goes into the editor
+    assert page.evaluate("document.querySelector('#id_source').mrEditor.state.doc.toString()") == "name: filled\n"
     set_source(page, SOURCE)
     page.locator(".mr-editor-status.mr-valid").wait_for()
     assert page.locator(".cm-content .tok-propertyName", has_text="tasks").count() == 1

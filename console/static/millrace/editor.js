@@ -305,6 +305,21 @@
     return [CM.syntaxHighlighting(CM.classHighlighter)];
   }
 
+  /* The textarea stays in the form, out of sight but still a field: text put into it by
+   * other means (a password manager, a browser test filling it) goes on into the editor. */
+  function stepAside(textarea, view) {
+    textarea.classList.add("mr-editor-field");
+    textarea.tabIndex = -1;
+    textarea.setAttribute("aria-hidden", "true");
+    textarea.mrEditor = view;
+    textarea.addEventListener("input", function () {
+      const text = textarea.value.replace(/\r\n/g, "\n");
+      if (text !== view.state.doc.toString()) {
+        view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+      }
+    });
+  }
+
   function readOnly(textarea) {
     const wrap = element("div", "mr-editor mr-readonly");
     textarea.parentNode.insertBefore(wrap, textarea);
@@ -313,8 +328,7 @@
       parent: wrap,
       extensions: [CM.basicSetup, CM.yaml(), theme(), CM.EditorState.readOnly.of(true)],
     });
-    textarea.hidden = true;
-    textarea.mrEditor = view;
+    stepAside(textarea, view);
   }
 
   function enhance(textarea) {
@@ -360,8 +374,7 @@
         CM.EditorView.contentAttributes.of({ "aria-label": "Flow YAML", "data-gramm": "false" }),
       ],
     });
-    textarea.hidden = true;
-    textarea.mrEditor = view;
+    stepAside(textarea, view);
     follow(view);
 
     const form = textarea.form;
