@@ -50,12 +50,14 @@ def test_yaml_is_highlighted_and_checked_as_you_type(page, login, make_superuser
     assert page.locator(".cm-line", has_text="http.requesx").locator(".cm-lintRange-error").count() == 1
     assert page.locator(".cm-gutter-lint .cm-lint-marker-error").count() == 1
     assert page.locator(".mr-editor-status").inner_text() == "1 problem"
+    assert page.locator(".mr-gutter .mr-bad").all_inner_texts() == ["5"]
 
     # Fixed, the problem goes; the textarea the form posts follows the editor.
     page.keyboard.press("Backspace")
     page.keyboard.type("t")
     page.locator(".mr-editor-status.mr-valid").wait_for()
     assert page.locator(".mr-live-problems li").count() == 0
+    assert page.locator(".mr-gutter .mr-bad").count() == 0
     assert page.input_value("#id_source") == SOURCE
 
 

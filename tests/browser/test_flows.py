@@ -77,8 +77,10 @@ def test_write_fix_run_and_restore_a_flow(page, login, make_superuser, make_name
     problems = page.locator(".field-source .errorlist li")
     assert problems.count() >= 1
     assert re.search(r"^line 9: tasks\[0\]\.type: .*util\.snooze", problems.first.inner_text())
+    assert page.locator(".mr-gutter .mr-bad").all_inner_texts() == ["9"]
     # The editor checks the YAML again as it loads: the same line is marked and listed.
     page.locator(".mr-live-problems li[data-line='9']").wait_for()
+    assert page.locator(".mr-gutter .mr-bad").all_inner_texts() == ["9"]
     assert page.locator(".cm-line", has_text="util.snooze").locator(".cm-lintRange-error").count() == 1
     assert not Flow.objects.filter(name="greeter").exists()
 

@@ -207,12 +207,13 @@
     });
   }
 
-  function validator(textarea, list, status) {
+  function validator(textarea, list, status, lines) {
     return async function (view) {
       const source = view.state.doc.toString();
       if (!source.trim()) { // nothing written yet: nothing to complain about
         status.textContent = "";
         showProblems(view, list, []);
+        view.dispatch({ effects: lines.set.of([]) });
         return [];
       }
       const body = new FormData();
@@ -238,12 +239,38 @@
       status.textContent = errors.length ? errors.length + (errors.length === 1 ? " problem" : " problems") : "Valid";
       status.className = "mr-editor-status " + (errors.length ? "mr-invalid" : "mr-valid");
       showProblems(view, list, errors);
+      view.dispatch({ effects: lines.set.of(errors.map(function (error) { return error.line; }).filter(Boolean)) });
       const doc = view.state.doc;
       return errors.map(function (error) {
         const line = doc.line(Math.max(1, Math.min(error.line || 1, doc.lines)));
         return { from: line.from, to: line.to, severity: "error", message: (error.path || "(flow)") + ": " + error.message };
       });
     };
+  }
+
+  /* The numbers of the problem lines, marked in the line-number gutter (`.mr-gutter .mr-bad`):
+   * first those the server refused at the last save (`data-problem-lines`), then the live ones. */
+  function problemLines(textarea) {
+    const setLines = CM.StateEffect.define();
+    const bad = new (class extends CM.GutterMarker {})();
+    bad.elementClass = "mr-bad";
+    function marks(doc, numbers) {
+      const valid = numbers.filter(function (n) { return n >= 1 && n <= doc.lines; });
+      const unique = Array.from(new Set(valid)).sort(function (a, b) { return a - b; });
+      return CM.RangeSet.of(unique.map(function (n) { return bad.range(doc.line(n).from); }));
+    }
+    const field = CM.StateField.define({
+      create: function (state) {
+        const given = (textarea.dataset.problemLines || "").split(",").filter(Boolean).map(Number);
+        return marks(state.doc, given);
+      },
+      update: function (value, tr) {
+        for (const effect of tr.effects) if (effect.is(setLines)) return marks(tr.state.doc, effect.value);
+        return tr.docChanged ? value.map(tr.changes) : value;
+      },
+      provide: function (f) { return CM.gutterLineClass.from(f); },
+    });
+    return { extension: field, set: setLines };
   }
 
   /* --- The documentation panel ------------------------------------------------------ */
@@ -347,6 +374,7 @@
     list.hidden = true;
     const referenceUrl = textarea.dataset.referenceUrl || "";
     let shown = null;
+    const lines = problemLines(textarea);
 
     function follow(view) {
       const number = view.state.doc.lineAt(view.state.selection.main.head).number;
@@ -366,7 +394,8 @@
         theme(),
         CM.autocompletion({ override: [completionSource(catalog)], activateOnTyping: true }),
         CM.lintGutter(),
-        CM.linter(validator(textarea, list, status), { delay: VALIDATE_DELAY }),
+        lines.extension,
+        CM.linter(validator(textarea, list, status, lines), { delay: VALIDATE_DELAY }),
         CM.EditorView.updateListener.of(function (update) {
           if (update.docChanged) textarea.value = update.state.doc.toString();
           if (update.docChanged || update.selectionSet) follow(update.view);
@@ -375,6 +404,8 @@
       ],
     });
     stepAside(textarea, view);
+    const numbers = view.dom.querySelector(".cm-lineNumbers");
+    if (numbers) numbers.classList.add("mr-gutter");
     follow(view);
 
     const form = textarea.form;
