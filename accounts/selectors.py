@@ -116,7 +116,13 @@ def scope_to_namespaces(
 ) -> QuerySet:
     """Filter any queryset with a namespace relation to the account's namespaces."""
     ids = namespace_ids_for(account, minimum)
-    return queryset if ids is None else queryset.filter(**{f"{field}_id__in": ids})
+    return queryset if ids is None else queryset.filter(namespace_match(field, ids))
+
+
+def namespace_match(field: str, ids: list[UUID]) -> Q:
+    """`<field>_id` among `ids`; one id as an equality, which SQLite (unlike PostgreSQL) needs
+    to read a (namespace, ...) index in order instead of sorting every matching row."""
+    return Q(**{f"{field}_id": ids[0]}) if len(ids) == 1 else Q(**{f"{field}_id__in": ids})
 
 
 def ensure_role(account: Account, namespace: Namespace, minimum: str) -> None:

@@ -3,8 +3,10 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
+from core.counting import bounded_count
 from core.errors import BadRequest
 
 #: The largest offset a list accepts: far past any table, far below the databases' 64-bit
@@ -51,5 +53,9 @@ class Window:
         self.total = 0
 
     def apply(self, queryset: QuerySet | Sequence[Any]) -> list[Any]:
-        self.total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
+        """The page; `total` counted as `core.counting` does (exact up to MILLRACE_LIST_EXACT_COUNT)."""
+        if isinstance(queryset, QuerySet):
+            self.total = bounded_count(queryset, exact_up_to=settings.MILLRACE_LIST_EXACT_COUNT)
+        else:
+            self.total = len(queryset)
         return list(queryset[self.offset : self.offset + self.limit])

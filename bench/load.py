@@ -46,7 +46,7 @@ import requests
 from django.db import connections
 from websockets.asyncio.client import connect
 
-from bench.__main__ import backend_env, drop
+from bench.backends import backend_env, drop
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "load.json"

@@ -106,7 +106,10 @@ class Execution(models.Model):
         # Every status change rewrites every index entry of the row (a status is indexed), so
         # keys that are mostly empty are indexed only where set.
         indexes = [
-            models.Index(fields=["namespace", "status", "created_at"]),
+            # lists, newest first: all executions (a global admin's) or a namespace's; with a
+            # status too, the time order is filtered (rare statuses: the status index below)
+            models.Index(fields=["created_at", "id"], name="execution_created"),
+            models.Index(fields=["namespace", "created_at", "id"], name="execution_namespace_created"),
             models.Index(fields=["flow", "created_at"]),
             models.Index(fields=["status", "deadline"]),
             models.Index(fields=["trigger"], name="execution_trigger_set", condition=Q(trigger__isnull=False)),

@@ -52,7 +52,7 @@ def test_execution_page_prefetches_top_level_tasks_and_creator_roles_in_fixed_qu
     page = selectors.execution_page(Execution.objects.filter(namespace=team), order=["created_at"])
     with CaptureQueriesContext(connection) as captured:
         rendered = _render(page)
-    assert len(captured.captured_queries) == 2  # the page, one prefetch; no query per run
+    assert len(captured.captured_queries) == 3  # the page, its namespaces, its task runs; no query per run
     assert rendered == [
         (runs[0].pk, Role.VIEWER, [1, 2]),
         (runs[1].pk, Role.EDITOR, [1, 2]),

@@ -68,7 +68,7 @@ def test_query_count_is_the_same_for_any_page_and_page_size(api, many_runs):
     assert len(body["_list"]) == 100
     assert all(len(item["_tasks"]) in (0, 2) for item in body["_list"])  # loop tasks are not listed
     assert first == page_50 == big
-    assert first <= 8
+    assert first <= 10  # with the namespaces named by nsfilter read first, and the page's by a prefetch
 
     sort = '{"_updatedAt":-1,"_name":1}'
     filtered, body = queries_for(api, nsfilter=both, _pageSize="100", _status="RUNNING", _name="alp", sort=sort)
