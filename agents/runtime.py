@@ -6,6 +6,10 @@ that cursor with a conditional update, all in one transaction with what the run 
 its memory. Each receiver therefore sees each message once (a crashed run rolls back whole
 and is retried) and, per source, in id order. Emission locks the emitting agent's row until
 commit, so a source's message ids commit in order and no cursor can pass an uncommitted one.
+
+`Agent.messages_count` counts the agent's stored messages: emission adds what it stores and the
+purge subtracts what it deleted, each under the agent's row lock in the transaction that
+writes the messages, so the counter is exact whatever commits or rolls back.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -72,9 +76,31 @@ def tick(now: datetime | str | None = None) -> int:
 
 
 def purge_expired(now: datetime | str | None = None) -> int:
-    """The periodic job removing messages past their `expires_at`."""
-    deleted, _ = Message.objects.filter(expires_at__lte=_now(now)).delete()
-    return deleted
+    """The periodic job removing messages past their `expires_at`; returns how many it removed.
+
+    Agent by agent, so each agent's `messages_count` moves with its deletion.
+    """
+    moment = _now(now)
+    expired = Message.objects.filter(expires_at__lte=moment).order_by()
+    agent_ids = list(expired.values_list("agent_id", flat=True).distinct())
+    return sum(_purge_agent(agent_id, moment) for agent_id in agent_ids)
+
+
+def _purge_agent(agent_id: Any, moment: datetime) -> int:
+    """Delete one agent's expired messages under its row lock and take them off its counter.
+
+    A concurrent purge waits for the lock, then finds nothing left: it subtracts the rows it
+    actually deleted, none.
+    """
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update(of=("self",)).filter(pk=agent_id).values_list("pk", flat=True).first()
+        if agent is None:  # deleted meanwhile, its messages with it
+            return 0
+        _, per_model = Message.objects.filter(agent_id=agent_id, expires_at__lte=moment).delete()
+        deleted = per_model.get(Message._meta.label, 0)
+        if deleted:
+            Agent.objects.filter(pk=agent_id).update(messages_count=F("messages_count") - deleted)
+        return deleted
 
 
 # --- runs ---------------------------------------------------------------------------------
@@ -235,8 +261,8 @@ def emit(
     flows of its agent triggers (`agents.flow_triggers`).
 
     Holds the agent's row lock until commit (taken here unless `locked`), so its message ids
-    become visible in order. `depth` counts the flow starts behind the messages (see
-    `agents.flow_types`).
+    become visible in order and its `messages_count` moves with them. `depth` counts the flow
+    starts behind the messages (see `agents.flow_types`).
     """
     if not payloads:
         return []
@@ -247,6 +273,7 @@ def emit(
     messages = [
         Message.objects.create(agent=agent, payload=payload, expires_at=expires_at, depth=depth) for payload in payloads
     ]
+    Agent.objects.filter(pk=agent.pk).update(messages_count=F("messages_count") + len(messages))
     receivers = AgentLink.objects.filter(source=agent, receiver__disabled=False).values_list("receiver_id", flat=True)
     for receiver_id in receivers:
         dispatch.on_commit("agents.runtime.deliver", str(receiver_id))

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, AuditEntry
@@ -26,9 +27,21 @@ def live_messages() -> Q:
 
 
 def with_counts(queryset: QuerySet[Agent]) -> QuerySet[Agent]:
-    """`messages_count` and the incoming links (for `sources`), without a query per agent."""
-    live = Q(messages__expires_at__isnull=True) | Q(messages__expires_at__gt=timezone.now())
-    return queryset.annotate(messages_count=Count("messages", filter=live)).prefetch_related(
+    """`live_messages_count` (the messages not yet expired) and the incoming links (for
+    `sources`), without a query per agent.
+
+    The stored counter `messages_count` less the agent's expired messages the purge has not
+    removed yet: those are few and found through the `expires_at` index, so the cost does not
+    grow with the messages an agent keeps (a count over them all did).
+    """
+    expired = (
+        Message.objects.filter(agent_id=OuterRef("pk"), expires_at__lte=timezone.now())
+        .order_by()
+        .values("agent_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return queryset.annotate(live_messages_count=F("messages_count") - Coalesce(Subquery(expired), 0)).prefetch_related(
         Prefetch("incoming_links", queryset=AgentLink.objects.order_by("id").only("id", "source_id", "receiver_id"))
     )
 

@@ -142,6 +142,12 @@ class Agent(models.Model):
     memory = models.JSONField(default=dict, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+    messages_count = models.BigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Messages stored, expired ones not purged yet included: a counter cache (Huginn's"
+        " `events_count`) that emission and the purge move under the agent's row lock.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -6,8 +6,10 @@ its service or API instead.
 """
 
 import secrets
+from typing import Any
 
 import factory
+from django.db.models import F
 from factory.django import DjangoModelFactory
 
 from accounts.models import Account, ApiToken, AuditEntry, Membership, Namespace
@@ -227,11 +229,19 @@ class CallbackDeliveryFactory(DjangoModelFactory):
 
 
 class MessageFactory(DjangoModelFactory):
+    """A stored message; its agent's `messages_count` counts it, as emission would."""
+
     class Meta:
         model = Message
 
     agent = factory.SubFactory(AgentFactory)
     payload = factory.LazyFunction(dict)
+
+    @classmethod
+    def _create(cls, model_class: type[Message], *args: Any, **kwargs: Any) -> Message:
+        message = super()._create(model_class, *args, **kwargs)
+        Agent.objects.filter(pk=message.agent_id).update(messages_count=F("messages_count") + 1)
+        return message
 
 
 class AgentLogFactory(DjangoModelFactory):

@@ -102,7 +102,7 @@ def _flow_link(box: Box, flow: tuple[str, str]) -> list[str]:
 def _node(box: Box, href: str) -> list[str]:
     agent, centre = box.agent, box.x + BOX_W / 2
     classes = "ag-node" + (" ag-disabled" if agent.disabled else "") + (" ag-failing" if agent.last_error else "")
-    count = getattr(agent, "messages_count", None)
+    count = getattr(agent, "live_messages_count", None)  # agents.selectors.with_counts
     details = (
         "disabled" if agent.disabled else f"{count} message{'' if count == 1 else 's'}" if count is not None else ""
     )

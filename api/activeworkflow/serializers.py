@@ -26,7 +26,8 @@ class AgentSerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True)
     type = serializers.CharField(read_only=True)
     disabled = serializers.BooleanField(read_only=True)
-    messages_count = serializers.IntegerField(read_only=True)
+    # not yet expired: `agents.selectors.with_counts`
+    messages_count = serializers.IntegerField(source="live_messages_count", read_only=True)
     sources = serializers.SerializerMethodField()
 
     @extend_schema_field(SourceSerializer(many=True))

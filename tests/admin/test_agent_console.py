@@ -4,9 +4,11 @@ their messages and logs, workflow graphs, and the export → import round trip."
 import io
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AuditEntry
 from accounts.roles import Role
@@ -14,7 +16,14 @@ from agents import services
 from executions.models import AgentLog, Message
 from flows.models import Agent, AgentLink, Flow
 from tests.admin.helpers import add_url, change_url
-from tests.factories import AccountFactory, AgentLogFactory, FlowFactory, MembershipFactory, NamespaceFactory
+from tests.factories import (
+    AccountFactory,
+    AgentLogFactory,
+    FlowFactory,
+    MembershipFactory,
+    MessageFactory,
+    NamespaceFactory,
+)
 from vault.services import secret_set
 
 
@@ -316,6 +325,8 @@ def test_a_namespace_admin_sees_the_agents_activity(client, chain, editor, space
 def test_the_graph_draws_every_agent_and_link(client, chain, viewer):
     flow, inbox, shaper = chain
     Agent.objects.filter(pk=shaper.pk).update(name="<script>alert(1)</script>")
+    MessageFactory(agent=inbox)
+    MessageFactory(agent=inbox, expires_at=timezone.now() - timedelta(seconds=1))  # expired, not purged yet
     client.force_login(viewer)
 
     page = client.get(graph_url(flow)).content.decode()
@@ -325,6 +336,7 @@ def test_the_graph_draws_every_agent_and_link(client, chain, viewer):
     assert svg.count('class="ag-edge"') == 1
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
     assert change_url(inbox) in svg
+    assert ">1 message<" in svg and ">0 messages<" in svg  # the messages not yet expired
 
 
 def test_another_namespaces_workflow_is_not_found(client, chain, space):

@@ -2,17 +2,25 @@
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from django.db import transaction
 from pytest_httpserver import HTTPServer
 
 from accounts.models import Account
 from accounts.roles import Role
-from agents import services
+from agents import runtime, services
 from flows.models import Agent
 from tests.factories import AccountFactory
 
 T0 = datetime(2030, 1, 7, 9, 0, 0, tzinfo=UTC)
+
+
+def emit(agent: Agent, payloads: list[dict[str, Any]], **kwargs: Any) -> None:
+    """`runtime.emit` in a transaction, as its callers call it (it locks the agent's row)."""
+    with transaction.atomic():
+        runtime.emit(agent, payloads, **kwargs)
 
 
 @pytest.fixture
