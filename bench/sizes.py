@@ -115,6 +115,14 @@ class Table:
         self.connection.commit()
         return self.connection.execute("SELECT max(id) FROM executions_message").fetchone()[0]
 
+    def recount_messages(self) -> None:
+        """The agents' message counters, which the copies (behind the runtime's back) left behind."""
+        self.connection.execute(
+            "UPDATE flows_agent SET messages_count = "
+            "(SELECT count(*) FROM executions_message m WHERE m.agent_id = flows_agent.id)"
+        )
+        self.connection.commit()
+
     def close(self) -> None:
         self.connection.close()
 
@@ -156,6 +164,7 @@ async def measure(base: str, service: Any, password: str, env: dict[str, str]) -
                 table.copy("executions_execution", "id", key, missing, {"id": table.new_uuid()})
                 missing = size - table.count("executions_message")
                 table.copy("executions_message", "id", message, missing, {"uuid": table.new_uuid()})
+                table.recount_messages()
                 if table.postgres:
                     table.connection.execute("VACUUM ANALYZE executions_execution")
                     table.connection.execute("VACUUM ANALYZE executions_message")
