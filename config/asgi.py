@@ -13,7 +13,7 @@ with stop_on_setting_error():  # a missing setting: one line on stderr and exit 
     django_asgi_app = get_asgi_application()
 
 # Imported once Django is set up: the routing imports models.
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.db import connections
 
@@ -38,7 +38,9 @@ class RequestThreads:
         self.idle: list[ThreadPoolExecutor] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or SyncToAsync.thread_sensitive_context.get(None) is not None:
+            # an enclosing context already chose the thread (the browser tests' one database
+            # thread, which shares an in-memory database): requests go there
             await self.app(scope, receive, send)
             return
         executor = self.idle.pop() if self.idle else ThreadPoolExecutor(1, thread_name_prefix="millrace-request")

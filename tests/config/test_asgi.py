@@ -4,9 +4,10 @@ the same time each get their own, and WebSockets are left to Channels."""
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import connection
 
 from config.asgi import RequestThreads, application
@@ -40,6 +41,24 @@ def test_requests_one_after_another_run_on_the_same_kept_thread():
     asyncio.run(run())
     assert len(app.threads) == 3 and len(set(app.threads)) == 1
     assert len(threads.idle) == 1 and threading.get_ident() not in app.threads
+
+
+def test_requests_inside_an_enclosing_thread_context_run_on_its_thread():
+    """The browser tests serve the console on one database thread (an in-memory database that
+    every thread shares): a kept thread of its own would let a request meet the sweeper there."""
+    app = SyncApp()
+    threads = RequestThreads(app)
+    executor = ThreadPoolExecutor(1)
+    chosen = executor.submit(threading.get_ident).result()
+
+    async def run() -> None:
+        async with ThreadSensitiveContext(executor=executor):
+            for _ in range(2):
+                await threads({"type": "http"}, None, None)
+
+    asyncio.run(run())
+    executor.shutdown()
+    assert app.threads == [chosen, chosen] and threads.idle == []
 
 
 def test_requests_at_the_same_time_each_get_a_thread_and_idle_ones_beyond_keep_stop():
