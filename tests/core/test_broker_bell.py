@@ -9,6 +9,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -45,9 +46,12 @@ def dequeue_in_thread(queue: BellORM) -> tuple[threading.Thread, dict]:
     outcome: dict = {}
 
     def run() -> None:
-        started = time.monotonic()
-        outcome["tasks"] = queue.dequeue()
-        outcome["seconds"] = time.monotonic() - started
+        try:
+            started = time.monotonic()
+            outcome["tasks"] = queue.dequeue()
+            outcome["seconds"] = time.monotonic() - started
+        finally:
+            connections.close_all()  # the pusher's thread ends: its connection goes back to the pool
 
     thread = threading.Thread(target=run)
     thread.start()

@@ -15,7 +15,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.db import connections, transaction
 
 from accounts.roles import Role
 from config.asgi import application
@@ -80,10 +80,13 @@ def wait_in_thread(execution: Execution, seconds: float, reads: list[float]) -> 
         reads.append(time.monotonic())
 
     def run() -> None:
-        with mock.patch.object(Execution, "refresh_from_db", counted):
-            started = time.monotonic()
-            outcome["status"] = listening.execution_wait(execution, seconds).status
-            outcome["seconds"] = time.monotonic() - started
+        try:
+            with mock.patch.object(Execution, "refresh_from_db", counted):
+                started = time.monotonic()
+                outcome["status"] = listening.execution_wait(execution, seconds).status
+                outcome["seconds"] = time.monotonic() - started
+        finally:
+            connections.close_all()  # as a request's end does: the connection goes back to the pool
 
     thread = threading.Thread(target=run)
     thread.start()

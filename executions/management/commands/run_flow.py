@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
-from django.db import OperationalError
+from django.db import OperationalError, connections
 from django.utils import timezone
 
 from accounts.models import Account, Namespace
@@ -147,6 +147,8 @@ class Command(BaseCommand):
                 result["execution"] = execution_start(actor=actor, flow=flow, inputs=inputs, origin="cli")
             except Exception as exc:
                 result["error"] = exc
+            finally:
+                connections.close_all()  # this thread's: back to the pool (a caller may live on)
 
         thread = threading.Thread(target=start, daemon=True)
         thread.start()
