@@ -21,6 +21,7 @@ from accounts.models import Account
 from accounts.roles import Role
 from accounts.selectors import ensure_role
 from accounts.services import audit_entry, audit_record
+from core.deadlocks import retry_on_deadlock
 from core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from core.filerefs import FileRefError, FileTooLarge, clean_path
 from core.ids import parse_uuid
@@ -176,12 +177,14 @@ def _locked(execution: Execution) -> Execution:
 
 def execution_cancel(*, actor: Account, execution: Execution) -> Execution:
     ensure_role(actor, execution.namespace, Role.EXECUTOR)
-    with transaction.atomic():
-        execution = _locked(execution)
-        if execution.is_terminal:
-            raise Conflict(f"The execution already ended ({execution.status}).")
+
+    @transaction.atomic
+    def cancel() -> Execution:
+        locked = _locked(execution)
+        if locked.is_terminal:
+            raise Conflict(f"The execution already ended ({locked.status}).")
         execution_end(
-            execution,
+            locked,
             E.CANCELLED,
             message=f"Execution cancelled by {actor.username}",
             updated_by=actor,
@@ -191,10 +194,13 @@ def execution_cancel(*, actor: Account, execution: Execution) -> Execution:
             actor=actor,
             action="execution.cancel",
             resource_type="execution",
-            resource_id=execution.pk,
-            namespace=execution.namespace,
+            resource_id=locked.pk,
+            namespace=locked.namespace,
         )
-    return execution
+        return locked
+
+    # a worker ending a step of this execution locks in the other order (core/deadlocks.py)
+    return retry_on_deadlock(cancel)
 
 
 @transaction.atomic
