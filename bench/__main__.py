@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from bench import e2e, n8n, sizes
-from bench.backends import backend_env, drop
+from bench.backends import backend_env, drop, on_fresh_databases
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -74,38 +74,16 @@ def run_e2e(backends: list[str], plan: e2e.Plan) -> dict:
             print("-- n8n: not compared under CI", file=sys.stderr)
         else:
             rival = n8n.start()
-    found = {}
     try:
-        for name in backends:
-            stamp = f"e2e_{int(time.time())}_{os.getpid()}"
-            env = backend_env(name, stamp)
-            if env is None:
-                print(f"-- {name}: services unreachable, skipped", file=sys.stderr)
-                continue
-            try:
-                found[name] = e2e.measure_backend(env, plan, rival)
-            finally:
-                drop(name, stamp)
+        return on_fresh_databases("e2e", backends, lambda env: e2e.measure_backend(env, plan, rival))
     finally:
         if rival is not None:
             rival.stop()
-    return found
 
 
 def run_sizes(backends: list[str]) -> dict:
     """Cost with size (bench/sizes.py), each backend on a fresh database of its own."""
-    found = {}
-    for name in backends:
-        stamp = f"sizes_{int(time.time())}_{os.getpid()}"
-        env = backend_env(name, stamp)
-        if env is None:
-            print(f"-- {name}: services unreachable, skipped", file=sys.stderr)
-            continue
-        try:
-            found[name] = sizes.measure_backend(env)
-        finally:
-            drop(name, stamp)
-    return found
+    return on_fresh_databases("sizes", backends, sizes.measure_backend)
 
 
 def main() -> None:

@@ -4,7 +4,11 @@ or on PostgreSQL + Redis (BENCH_PG, BENCH_REDIS) when they are reachable."""
 import os
 import socket
 import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,3 +63,20 @@ def drop(name: str, stamp: str) -> None:
         subprocess.run(
             ["psql", pg + "/postgres", "-qc", f"DROP DATABASE IF EXISTS bench_{stamp} WITH (FORCE)"], check=False
         )
+
+
+def on_fresh_databases(kind: str, backends: list[str], measure: Callable[[dict[str, str]], Any]) -> dict[str, Any]:
+    """`measure(env)` on each backend, each on a fresh database dropped afterwards; a backend
+    whose services are unreachable is skipped, with a line on stderr."""
+    found = {}
+    for name in backends:
+        stamp = f"{kind}_{int(time.time())}_{os.getpid()}"
+        env = backend_env(name, stamp)
+        if env is None:
+            print(f"-- {name}: services unreachable, skipped", file=sys.stderr)
+            continue
+        try:
+            found[name] = measure(env)
+        finally:
+            drop(name, stamp)
+    return found
