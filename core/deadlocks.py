@@ -18,11 +18,10 @@ T = TypeVar("T")
 def retry_on_deadlock(work: Callable[[], T], *, attempts: int = 3) -> T:
     """`work()` (a whole transaction), run again when it was a deadlock's victim, up to
     `attempts` times; inside an enclosing transaction, which the deadlock aborted too, never."""
-    for attempt in range(1, attempts + 1):
+    for _ in range(attempts - 1):
         try:
             return work()
         except OperationalError as error:
-            victim = isinstance(error.__cause__, DeadlockDetected)
-            if not victim or attempt == attempts or connection.in_atomic_block:
+            if not isinstance(error.__cause__, DeadlockDetected) or connection.in_atomic_block:
                 raise
-    raise AssertionError("unreachable")  # the loop returns or raises
+    return work()
