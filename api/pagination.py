@@ -9,6 +9,12 @@ from django.db.models import QuerySet
 from core.counting import bounded_count
 from core.errors import BadRequest
 
+#: What a list's total is, for the API descriptions.
+TOTAL_NOTE = (
+    "The total counts the matches exactly up to MILLRACE_LIST_EXACT_COUNT (10,000 by default); "
+    "beyond, it is PostgreSQL's estimate."
+)
+
 #: The largest offset a list accepts: far past any table, far below the databases' 64-bit
 #: integers (SQLite refuses a larger OFFSET outright, which was a 500).
 MAX_OFFSET = 1_000_000_000

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from api.dialect import Dialect
 from api.errors import ApiError
-from api.pagination import Window
+from api.pagination import TOTAL_NOTE, Window
 
 
 def error_body(error: ApiError) -> dict[str, Any]:
@@ -34,7 +34,7 @@ class FlowRunnerPagination(BasePagination):
             "type": "object",
             "properties": {
                 "results": schema,
-                "total": {"type": "integer"},
+                "total": {"type": "integer", "description": TOTAL_NOTE},
                 "limit": {"type": "integer"},
                 "offset": {"type": "integer"},
             },

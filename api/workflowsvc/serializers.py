@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.selectors import creator_role
+from api.pagination import TOTAL_NOTE
 from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
 from executions.selectors import PAGE_TASKS_ATTR
 
@@ -121,7 +122,7 @@ class WorkflowListSerializer(serializers.Serializer):
 
     _offset = serializers.IntegerField()
     _pageSize = serializers.IntegerField()
-    _total = serializers.IntegerField()
+    _total = serializers.IntegerField(help_text=TOTAL_NOTE)
     _list = WorkflowRunSerializer(many=True)
 
 

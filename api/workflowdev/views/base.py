@@ -14,6 +14,7 @@ from accounts.selectors import namespace_get
 from accounts.services import namespace_create, namespace_home
 from api.dialect import DialectViewMixin
 from api.filtering import DialectFilterBackend
+from api.pagination import TOTAL_NOTE
 from api.workflowdev.dialect import DIALECT, WorkflowDevPagination
 from core.errors import NotFound
 
@@ -40,7 +41,8 @@ PAGE_PARAMETERS = [
 
 def page_response(serializer: type[serializers.Serializer], description: str = "") -> OpenApiResponse:
     """A bare array of `serializer`, with the total in `X-Total-Count`."""
-    return OpenApiResponse(serializer(many=True), description=description or "The total is in X-Total-Count.")
+    description = description or f"The total is in X-Total-Count. {TOTAL_NOTE}"
+    return OpenApiResponse(serializer(many=True), description=description)
 
 
 def paginate(
