@@ -437,3 +437,12 @@ def execution_replay(
         )
         dispatch.start_execution(str(replay.pk))
     return replay
+
+
+def execution_replay_from_start(*, actor: Account, execution: Execution) -> Execution:
+    """Replay from the first task run: a new execution of the same revision and inputs that
+    keeps nothing (`execution_replay` keeps the steps before the one it is given)."""
+    first = execution.task_runs.order_by("sequence").values_list("id", flat=True).first()
+    if first is None:
+        raise Conflict("No step of it ran; there is nothing to replay.")
+    return execution_replay(actor=actor, execution=execution, task_run_id=first)

@@ -9,25 +9,15 @@ The actions are offered to an executor of some namespace; a viewer sees none of 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.roles import Role
-from core.errors import Conflict, MillraceError
+from core.errors import MillraceError
 from executions.models import Execution
-from executions.services import execution_cancel, execution_replay, execution_retry
-
-
-def replay_from_start(*, actor: Any, execution: Execution) -> Execution:
-    """Replay from the first task run: a new execution of the same revision and inputs that
-    keeps nothing (`execution_replay` keeps only the steps before the chosen one)."""
-    first = execution.task_runs.order_by("sequence").values_list("id", flat=True).first()
-    if first is None:
-        raise Conflict("No step of it ran; there is nothing to replay.")
-    return execution_replay(actor=actor, execution=execution, task_run_id=first)
+from executions.services import execution_cancel, execution_replay_from_start, execution_retry
 
 
 class BulkActionsMixin:
@@ -69,4 +59,4 @@ class BulkActionsMixin:
 
     @admin.action(description="Replay selected executions as new ones", permissions=["control"])
     def replay_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(request, queryset, replay_from_start, "replayed as new executions", "replayed")
+        self._each(request, queryset, execution_replay_from_start, "replayed as new executions", "replayed")

@@ -5,7 +5,7 @@ import pytest
 from accounts.roles import Role
 from core.errors import Conflict, Forbidden, NotFound
 from executions.models import Execution, ExecutionEvent, ExecutionStatus, TaskRun
-from executions.services import execution_replay
+from executions.services import execution_replay, execution_replay_from_start
 from flows.services import flow_create, flow_update
 from tests.executions.engine.support import run_named
 from tests.factories import AccountFactory
@@ -86,6 +86,20 @@ def test_replay_from_the_first_task_runs_everything_again(run_flow, runner_accou
 
     assert again.status == E.SUCCESS
     assert run_named(again, "a").outputs == str(again.pk)
+
+
+def test_replay_from_start_runs_everything_again_and_refuses_an_execution_where_nothing_ran(
+    run_flow, runner_account, saved
+):
+    original = run_flow(CHAIN, flow=saved(CHAIN))
+    again = execution_replay_from_start(actor=runner_account, execution=original)
+    again.refresh_from_db()
+    assert again.status == E.SUCCESS and again.original_id == original.pk
+    assert run_named(again, "a").outputs == str(again.pk)
+
+    original.task_runs.all().delete()
+    with pytest.raises(Conflict, match="nothing to replay"):
+        execution_replay_from_start(actor=runner_account, execution=original)
 
 
 def test_replay_inside_a_loop_reopens_the_loop_and_keeps_earlier_iterations(run_flow, runner_account, saved):
