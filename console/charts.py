@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 from django.utils.safestring import SafeString, mark_safe
 
 from console.selectors import FlowDurations, Timeline
+from core.timefmt import seconds_text
 from executions.models import ExecutionStatus as S
 
 #: Bottom to top: the ended runs first, then the ones still going.
@@ -33,20 +34,6 @@ TIMELINE_HEIGHT = 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 30
 ROW, LABEL_W, VALUE_W = 30, 230, 170
 NAME_CHARS = 30
-
-
-def seconds_text(seconds: float) -> str:
-    """`0.042 s`, `3.4 s`, `2 min 5 s`, `1 h 3 min`. (The execution page's own formatter lives in
-    `executions.admin`, which imports the admin site: importing it here would be circular.)"""
-    if seconds < 1:
-        return f"{seconds:.3f} s"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        minutes, rest = divmod(int(seconds), 60)
-        return f"{minutes} min {rest} s"
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours} h {rest // 60} min"
 
 
 def status_class(status: str) -> str:

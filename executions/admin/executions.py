@@ -25,10 +25,11 @@ from django.views.decorators.http import require_POST
 from accounts.admin_scoping import NamespaceListFilter, NamespaceScopedAdmin
 from accounts.roles import Role
 from core.errors import MillraceError, NotFound, ValidationFailed
+from core.timefmt import seconds_text
 from executions.admin.bulk import BulkActionsMixin
 from executions.admin.file_links import file_links
 from executions.admin.graph import execution_graph, step_states
-from executions.admin.timeline import attempt_started_at, pretty, progress, seconds_text, timeline
+from executions.admin.timeline import attempt_started_at, pretty, progress, timeline
 from executions.engine.labels import label_pairs
 from executions.models import Approval, Execution, ExecutionStatus, TaskRun
 from executions.selectors import (

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from core.timefmt import seconds_text
 from executions.engine.compiler import compiled
 from executions.engine.transitions import TERMINAL_TASK_STATUSES
 from executions.models import (
@@ -61,18 +62,6 @@ class TimelineRow:
     @property
     def running(self) -> bool:
         return self.earlier is None and self.started_at is not None and self.run.finished_at is None
-
-
-def seconds_text(seconds: float | None) -> str:
-    """`0.042 s`, `3.4 s`, `2 min 5 s`: precise for short steps, readable for long ones."""
-    if seconds is None:
-        return ""
-    if seconds < 1:
-        return f"{seconds:.3f} s"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest} s"
 
 
 def pretty(value: Any) -> str:

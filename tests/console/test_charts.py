@@ -7,8 +7,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from console.charts import durations_svg, nice_ticks, seconds_text, timeline_svg
+from console.charts import durations_svg, nice_ticks, timeline_svg
 from console.selectors import WINDOWS, Bucket, FlowDurations, Timeline
+from core.timefmt import seconds_text
 from executions.models import ExecutionStatus as S
 
 SVG = "{http://www.w3.org/2000/svg}"
