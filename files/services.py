@@ -19,13 +19,14 @@ from core import storage
 from core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from core.filerefs import (
     FileTooLarge,
+    bounded_key,
     execution_file_key,
     execution_prefix,
     namespace_dir_key,
     namespace_file_key,
     uri,
 )
-from files.selectors import clean_file_path
+from files.selectors import clean_file_path, path_checked
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,14 @@ def _audit(account: Account, namespace: Namespace, action: str, **summary: str |
     )
 
 
+def _file_key(namespace: Namespace, path: str, field: str) -> tuple[str, str]:
+    """(normalised path, storage key); a path that could leave its place, or too long for a
+    storage key (S3 holds 1024 bytes with the bucket's prefix), is a 400 naming `field`."""
+    path = clean_file_path(path, field)
+    with path_checked(field):
+        return path, namespace_file_key(namespace.name, path)
+
+
 def _ensure_room(namespace: Namespace, path: str) -> None:
     """Refuse a file where a directory is, or under a name that is a file (409)."""
     if storage.listing(namespace_dir_key(namespace.name, path)):
@@ -64,8 +73,7 @@ def namespace_file_put(
 ) -> StoredFile:
     """Create or replace a namespace file."""
     ensure_role(account, namespace, Role.EDITOR)
-    path = clean_file_path(path, field)
-    key = namespace_file_key(namespace.name, path)
+    path, key = _file_key(namespace, path, field)
     created = not storage.exists(key)
     if created:
         _ensure_room(namespace, path)
@@ -80,11 +88,8 @@ def namespace_file_put(
 def namespace_file_delete(*, account: Account, namespace: Namespace, path: str, field: str = "path") -> int:
     """Delete a file, or a directory with everything under it; returns how many files went."""
     ensure_role(account, namespace, Role.EDITOR)
-    path = clean_file_path(path, field)
-    if storage.delete(namespace_file_key(namespace.name, path)):
-        removed = 1
-    else:
-        removed = storage.delete_prefix(namespace_dir_key(namespace.name, path))
+    path, key = _file_key(namespace, path, field)
+    removed = 1 if storage.delete(key) else storage.delete_prefix(namespace_dir_key(namespace.name, path))
     if not removed:
         raise NotFound(f"File '{path}' not found.")
     _audit(account, namespace, "delete", path=path, files=removed)
@@ -98,24 +103,25 @@ def namespace_file_move(*, account: Account, namespace: Namespace, source: str, 
     deleted, so a move that stops half-way loses nothing.
     """
     ensure_role(account, namespace, Role.EDITOR)
-    source, target = clean_file_path(source, "from"), clean_file_path(target, "to")
+    source, source_key = _file_key(namespace, source, "from")
+    target, target_key = _file_key(namespace, target, "to")
     if source == target or target.startswith(source + "/"):
         raise BadRequest(
             f"'{target}' is '{source}' or inside it.", details={"field": "to", "reason": "inside the source"}
         )
-    source_key = namespace_file_key(namespace.name, source)
     if storage.exists(source_key):
-        moves = [(source_key, namespace_file_key(namespace.name, target))]
+        moves = [(source_key, target_key)]
     else:
         source_dir = namespace_dir_key(namespace.name, source)
         target_dir = namespace_dir_key(namespace.name, target)
         moves = [(key, target_dir + key[len(source_dir) :]) for key in storage.walk(source_dir)]
     if not moves:
         raise NotFound(f"File '{source}' not found.")
-    if storage.exists(namespace_file_key(namespace.name, target)) or storage.listing(
-        namespace_dir_key(namespace.name, target)
-    ):
+    if storage.exists(target_key) or storage.listing(namespace_dir_key(namespace.name, target)):
         raise Conflict(f"'{target}' exists already.")
+    with path_checked("to"):  # a directory's files under a longer name may outgrow a storage key
+        for _, new in moves:
+            bounded_key(new)
     _ensure_room(namespace, target)
     for old, new in moves:
         with storage.open_file(old) as handle:

@@ -165,6 +165,26 @@ def test_a_path_over_1024_characters_and_a_name_of_255(api):
     assert upload(api, "n" * 255).status_code == 201
 
 
+def test_a_path_too_long_for_a_storage_key_is_400_on_every_verb(api):
+    """Under 1024 characters, but the stored name would pass S3's key limit: refused, not a 500."""
+    long = "/".join(["l" * 200] * 5)  # 1004 characters
+    assert_error(upload(api, long), 400, "invalid_request")
+    assert_error(api.get(f"{FILES}?path={long}"), 400, "invalid_request")
+    assert_error(api.delete(f"{FILES}?path={long}"), 400, "invalid_request")
+    assert upload(api, "/a.txt").status_code == 201
+    assert assert_error(api.put(f"{FILES}?from={long}&to=b.txt"), 400, "invalid_request")["details"]["field"] == "from"
+    assert assert_error(api.put(f"{FILES}?from=a.txt&to={long}"), 400, "invalid_request")["details"]["field"] == "to"
+    assert stored_keys() == {"production/_files/a.txt"}
+
+
+def test_a_directory_whose_files_would_outgrow_a_storage_key_is_not_moved(api):
+    deep = "/".join(["d" * 200] * 4)  # stored as a key of 831 bytes
+    assert upload(api, f"/src/{deep}/f.txt").status_code == 201
+    error = assert_error(api.put(f"{FILES}?from=/src&to=/{'t' * 100}"), 400, "invalid_request")
+    assert error["details"]["field"] == "to"
+    assert stored_keys() == {f"production/_files/src/{deep}/f.txt"}
+
+
 def test_an_upload_over_the_file_cap_is_413_and_keeps_the_old_file(api, settings):
     settings.MILLRACE_MAX_FILE_BYTES = 100
     assert upload(api, "/f.bin", b"o" * 100).status_code == 201
