@@ -10,6 +10,10 @@ the non-file fields of an upload stay bounded by `DATA_UPLOAD_MAX_MEMORY_SIZE`.
 import re
 
 from django.conf import settings
+from django.http import HttpRequest
+from rest_framework.request import Request
+
+from core.errors import ValidationFailed
 
 #: Paths (after any script prefix) that accept a file upload.
 UPLOAD_PATHS = re.compile(
@@ -22,8 +26,22 @@ UPLOAD_PATHS = re.compile(
 MULTIPART_ROOM = 64 * 1024
 
 
+def is_multipart(content_type: str) -> bool:
+    return content_type.lower().startswith("multipart/form-data")
+
+
 def is_upload(path: str, content_type: str) -> bool:
-    return content_type.lower().startswith("multipart/form-data") and UPLOAD_PATHS.fullmatch(path) is not None
+    return is_multipart(content_type) and UPLOAD_PATHS.fullmatch(path) is not None
+
+
+def content_length_required(request: HttpRequest | Request, field: str) -> None:
+    """A 422 naming `field` for a multipart body sent without a Content-Length (chunked): Django
+    reads none of it, and the request would otherwise look as if it held no file at all."""
+    if is_multipart(request.META.get("CONTENT_TYPE", "")) and not request.META.get("CONTENT_LENGTH"):
+        raise ValidationFailed(
+            "The upload needs a Content-Length header; a chunked multipart body is not read.",
+            details=[{"field": field, "reason": "no Content-Length"}],
+        )
 
 
 def body_limit(path: str, content_type: str) -> int:

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from accounts.roles import Role
 from accounts.selectors import ensure_role, namespace_get
+from api.uploads import content_length_required
 from api.workflowdev.serializers.files import FileAttributesSerializer, FileMetasSerializer, FileUploadSerializer
 from api.workflowdev.views.base import ROLE_REFUSED, WorkflowDevAPIView
 from core.errors import ValidationFailed
@@ -76,11 +77,7 @@ class NamespaceFilesView(WorkflowDevAPIView):
         directories on the way are implied. Needs the editor role."""
         namespace = namespace_get(account=request.user, name=name)
         ensure_role(request.user, namespace, Role.EDITOR)  # before the upload is read
-        if not request.META.get("CONTENT_LENGTH"):  # Django parses no multipart body without one
-            raise ValidationFailed(
-                "The upload needs a Content-Length header; a chunked multipart body is not read.",
-                details=[{"field": "fileContent", "reason": "no Content-Length"}],
-            )
+        content_length_required(request, "fileContent")
         upload = request.FILES.get("fileContent")
         if upload is None:
             raise ValidationFailed(

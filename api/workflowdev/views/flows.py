@@ -16,6 +16,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from accounts.selectors import namespace_get
 from api.filtering import FilteredListMixin
 from api.parsers import JSONParser
+from api.uploads import content_length_required
 from api.workflowdev.filters import FlowFilterSet
 from api.workflowdev.parsers import YAML_PARSERS
 from api.workflowdev.serializers.flows import (
@@ -316,6 +317,7 @@ class FlowExecuteView(WorkflowDevAPIView):
     )
     def post(self, request: Request, id: str) -> Response:
         flow = selectors.flow_get(account=request.user, flow_id=id)
+        content_length_required(request, "inputs")
         files: dict[str, UploadedFile] = {}
         if isinstance(request.data, QueryDict):
             inputs, files = _form_inputs(request)

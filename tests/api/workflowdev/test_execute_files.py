@@ -210,6 +210,17 @@ def test_a_malformed_multipart_body_is_400(eager, api, create_flow):
     assert not Execution.objects.exists()
 
 
+def test_a_chunked_multipart_body_is_refused_not_read_as_no_file(eager, api, create_flow):
+    """Django reads no multipart body without a Content-Length: an optional FILE input would start without its file."""
+    flow = create_flow(UPLOAD)
+    body = b'--x\r\nContent-Disposition: form-data; name="data"; filename="a.txt"\r\n\r\nA\r\n--x--\r\n'
+    multipart = "multipart/form-data; boundary=x"
+    response = api.generic("POST", f"{WD}/flows/{flow['id']}/execute", body, content_type=multipart, CONTENT_LENGTH="")
+    error = assert_error(response, 422, "validation_error")
+    assert "Content-Length" in error["message"] and error["details"]["field"] == "inputs"
+    assert not Execution.objects.exists() and _files() == set()
+
+
 def test_roles_and_namespaces(eager, api, as_role, create_flow, client_for, make_account, other_namespace):
     flow = create_flow(UPLOAD)
     upload = {"data": SimpleUploadedFile("a.txt", b"x")}
