@@ -15,6 +15,8 @@ from agents.types import AgentError, AgentRun, AgentType, register, run_plugin, 
 from connectors.registry import ResultStatus, get_plugin
 from executions.engine.templating import secrets_outside
 
+STDIN_FILE = ".stdin"  # ShellCommandAgent's `stdin`, written into the command's working directory
+
 
 def _plugin(plugin_id: str) -> Any:
     plugin = get_plugin(plugin_id)
@@ -25,12 +27,14 @@ def _plugin(plugin_id: str) -> Any:
 @register
 class ShellCommandAgent(AgentType):
     """Runs `command` (a string, or a list of arguments) with `script.shell` and emits
-    `{command, path, exit_status, errors, output}` as Huginn does.
+    `{command, path, exit_status, errors, output}` as Huginn does (output and errors stripped).
 
     The command runs in a fresh temporary working directory, not in `path` (kept in the
     message for Huginn's clients): scripts never run inside the server's directories.
-    `suppress_on_failure` and `suppress_on_empty_output` skip the message as in Huginn.
-    Turned off with the other script tasks by `MILLRACE_SCRIPTS_ENABLED=false`.
+    `stdin` is fed to the command; `suppress_on_failure` and `suppress_on_empty_output` skip
+    the message as in Huginn. `unbundle` and `expected_update_period_in_days` are accepted and
+    change nothing (every command runs in a clean environment). Turned off with the other
+    script tasks by `MILLRACE_SCRIPTS_ENABLED=false`.
     """
 
     name = "Agents::ShellCommandAgent"
@@ -43,6 +47,8 @@ class ShellCommandAgent(AgentType):
                 return ["'command' must be a string or a non-empty list of strings"]
         elif not isinstance(command, str) or not command.strip():
             return ["'command' is required"]
+        if options.get("stdin") is not None and not isinstance(options["stdin"], str):
+            return ["'stdin' must be a string"]
         return []
 
     def check(self, run: AgentRun, options: dict[str, Any]) -> None:
@@ -50,22 +56,27 @@ class ShellCommandAgent(AgentType):
         line = shlex.join(command) if isinstance(command, list) else str(command or "")
         if not line.strip():
             raise AgentError("'command' is required")
+        inputs: dict[str, Any] = {"commands": [line], "failFast": False}
+        stdin = options.get("stdin")
+        if stdin is not None:  # a file of the working directory, read as the command's standard input
+            inputs.update(commands=[f"exec < {STDIN_FILE}", line], inputFiles={STDIN_FILE: str(stdin)})
         plugin = _plugin("script.shell")
-        misplaced = secrets_outside(plugin, {"commands": [line]}, run.ctx.used_secrets)
+        misplaced = secrets_outside(plugin, inputs, run.ctx.used_secrets)
         if misplaced:
             raise AgentError(misplaced)
-        problems = plugin.input_problems({"commands": [line]})
+        problems = plugin.input_problems(inputs)
         if problems:
             raise AgentError(f"'command' does not fit script.shell: {problems[0]['message']}")
-        result = plugin().run({"commands": [line], "failFast": False}, run.ctx)
+        result = plugin().run(inputs, run.ctx)
         outputs = result.outputs if isinstance(result.outputs, dict) else {}
         if "exitCode" not in outputs:  # refused before it ran (scripts disabled, bad input)
             raise AgentError(result.error or "The command did not run.")
         failed = result.status != ResultStatus.SUCCESS
         if failed:
             run.log(result.error or "The command failed.", "error")
+        output = outputs.get("stdout", "").strip()
         if (failed and truthy(options.get("suppress_on_failure", False))) or (
-            not outputs.get("stdout", "").strip() and truthy(options.get("suppress_on_empty_output", False))
+            not output and truthy(options.get("suppress_on_empty_output", False))
         ):
             return
         run.emit(
@@ -73,8 +84,8 @@ class ShellCommandAgent(AgentType):
                 "command": command,
                 "path": options.get("path"),
                 "exit_status": outputs["exitCode"],
-                "errors": outputs.get("stderr", ""),
-                "output": outputs.get("stdout", ""),
+                "errors": outputs.get("stderr", "").strip(),
+                "output": output,
             }
         )
 
@@ -82,12 +93,18 @@ class ShellCommandAgent(AgentType):
         self.check(run, options)
 
 
-def _recipients(value: Any) -> list[str]:
+def _recipients(value: Any, run: AgentRun) -> list[str]:
+    """The `recipients` option, or as in Huginn the e-mail address of the agent's owner."""
+    if value in (None, "", []):
+        owner = run.agent.options_saved_by
+        if owner is None or not owner.email:
+            raise AgentError("'recipients' is not set and the agent's owner has no e-mail address")
+        return [owner.email]
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return value
-    raise AgentError("'recipients' must be an address or a list of addresses")
+    raise AgentError(_RECIPIENTS_TYPE)
 
 
 def _payload_text(payload: dict[str, Any]) -> str:
@@ -98,12 +115,16 @@ def _payload_text(payload: dict[str, Any]) -> str:
     )
 
 
+_RECIPIENTS_TYPE = "'recipients' must be an address or a list of addresses"
+
+
 @register
 class EmailAgent(AgentType):
-    """Sends each message it receives by e-mail with `mail.send`: `recipients`, `subject`,
-    `headline`, `body` (default: the message's keys and values), `from`, `content_type`
-    (`text/html` sends `body` as HTML). The SMTP server is `MILLRACE_SMTP_URL`, as Huginn
-    uses the server's own mail settings.
+    """Sends each message it receives by e-mail with `mail.send`: `recipients` (default, as in
+    Huginn: the owner's address), `subject`, `headline`, `body` (default: the message's keys
+    and values), `from`, `content_type` (`text/html` sends `body` as HTML);
+    `expected_receive_period_in_days` is accepted and changes nothing. The SMTP server is
+    `MILLRACE_SMTP_URL`, as Huginn uses the server's own mail settings.
     """
 
     name = "Agents::EmailAgent"
@@ -112,8 +133,11 @@ class EmailAgent(AgentType):
 
     def option_problems(self, options: dict[str, Any]) -> list[str]:
         problems = []
-        if not options.get("recipients"):
-            problems.append("'recipients' is required")
+        recipients = options.get("recipients")
+        if not isinstance(recipients, str | list | None) or (
+            isinstance(recipients, list) and not all(isinstance(item, str) for item in recipients)
+        ):
+            problems.append(_RECIPIENTS_TYPE)
         if options.get("content_type", "text/plain") not in ("text/plain", "text/html"):
             problems.append("'content_type' must be text/plain or text/html")
         return problems
@@ -125,7 +149,7 @@ class EmailAgent(AgentType):
         if isinstance(headline, str) and headline:
             text = f"{headline}\n\n{text}"
         inputs: dict[str, Any] = {
-            "to": _recipients(options.get("recipients")),
+            "to": _recipients(options.get("recipients"), run),
             "subject": str(options.get("subject") or "You have a notification!"),
         }
         inputs["html" if options.get("content_type") == "text/html" else "text"] = text
@@ -140,7 +164,8 @@ class EmailAgent(AgentType):
 @register
 class SlackAgent(AgentType):
     """Posts each message it receives to a Slack incoming webhook with `notify.slack`:
-    `webhook_url`, `message`, `channel`, `username`, `icon` (an `:emoji:` or an image URL)."""
+    `webhook_url`, `message`, `channel`, `username`, `icon` (an `:emoji:` or an image URL);
+    `expected_update_period_in_days` is accepted and changes nothing."""
 
     name = "Agents::SlackAgent"
     aliases = ("SlackAgent",)

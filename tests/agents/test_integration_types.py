@@ -26,13 +26,23 @@ def _emitted(agent) -> list[dict]:
 
 
 def test_shell_command_agent_emits_huginn_fields(make_agent):
-    options = {"path": "/srv/app", "command": "echo hello; echo oops >&2"}
+    options = {"path": "/srv/app", "command": "echo hello; echo oops >&2", "unbundle": False,
+               "suppress_on_failure": False, "expected_update_period_in_days": 1}  # fmt: skip
     shell = make_agent("shell", "Agents::ShellCommandAgent", options, schedule="every_1m")
     assert runtime.tick(now=T0) == 1
-    assert _emitted(shell) == [
-        {"command": "echo hello; echo oops >&2", "path": "/srv/app", "exit_status": 0, "errors": "oops\n",
-         "output": "hello\n"}
+    assert _emitted(shell) == [  # stripped, as Huginn strips them
+        {"command": "echo hello; echo oops >&2", "path": "/srv/app", "exit_status": 0, "errors": "oops",
+         "output": "hello"}
     ]  # fmt: skip
+
+
+def test_shell_command_agent_feeds_stdin_to_the_command(make_agent):
+    shell = make_agent("shell", "Agents::ShellCommandAgent", {"command": "tr a-z A-Z", "stdin": "line one\nline two"},
+                       schedule="every_1m")  # fmt: skip
+    silent = make_agent("silent", "Agents::ShellCommandAgent", {"command": "cat"}, schedule="every_1m")
+    runtime.tick(now=T0)
+    assert _emitted(shell)[0]["output"] == "LINE ONE\nLINE TWO"
+    assert _emitted(silent)[0]["output"] == ""  # no stdin: an empty one, never the worker's
 
 
 def test_shell_command_agent_argument_list_is_quoted(make_agent):
@@ -51,7 +61,7 @@ def test_shell_command_agent_failure_is_emitted_unless_suppressed(make_agent):
                        {"command": "true", "suppress_on_empty_output": True}, schedule="every_1m")  # fmt: skip
     runtime.tick(now=T0)
     (payload,) = _emitted(loud)
-    assert payload["exit_status"] == 3 and payload["errors"] == "bad\n"
+    assert payload["exit_status"] == 3 and payload["errors"] == "bad"
     assert _emitted(quiet) == [] and _emitted(empty) == []
 
 
@@ -84,6 +94,22 @@ def test_email_agent_sends_each_message_through_the_servers_smtp(make_agent, act
     assert message["Subject"] == "Alert: disk"
     body = message.get_body(("plain",)).get_content()
     assert body.startswith("Something happened") and "title: disk" in body and "free: 3" in body
+
+
+def test_email_agent_without_recipients_mails_its_owner(make_agent, actor, smtp):
+    actor.email = "owner@example.com"
+    actor.save(update_fields=["email"])
+    source = make_agent("source", "Agents::ManualEventAgent")
+    mail = make_agent("mail", "Agents::EmailAgent", {"expected_receive_period_in_days": "2"}, sources=(source,))
+    services.message_create(actor=actor, agent=source, payload={"title": "disk"})
+    ((_, recipients, message),) = smtp.messages
+    assert recipients == ["owner@example.com"] and message["Subject"] == "You have a notification!"
+
+    actor.email = ""
+    actor.save(update_fields=["email"])
+    services.message_create(actor=actor, agent=source, payload={"title": "again"})
+    mail.refresh_from_db()
+    assert len(smtp.messages) == 1 and "no e-mail address" in mail.last_error
 
 
 def test_email_agent_html_body(make_agent, actor, smtp):
@@ -119,7 +145,9 @@ def test_slack_agent_posts_huginn_options(make_agent, actor, httpserver):
     [
         ("Agents::ShellCommandAgent", {}, "command"),
         ("Agents::ShellCommandAgent", {"command": ["echo", 3]}, "command"),
-        ("Agents::EmailAgent", {"subject": "x"}, "recipients"),
+        ("Agents::EmailAgent", {"recipients": 5}, "recipients"),
+        ("Agents::EmailAgent", {"recipients": ["a@example.com", 5]}, "recipients"),
+        ("Agents::ShellCommandAgent", {"command": "cat", "stdin": {"a": 1}}, "stdin"),
         ("Agents::EmailAgent", {"recipients": "a@example.com", "content_type": "image/png"}, "content_type"),
         ("Agents::SlackAgent", {"message": "x"}, "webhook_url"),
         ("Agents::SlackAgent", {"webhook_url": "https://hooks.example.com/x"}, "message"),
