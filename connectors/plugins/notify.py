@@ -55,6 +55,13 @@ _COMMON = {
     },
     "timeout": TIMEOUT_SCHEMA,
 }
+
+
+def _message_given(*names: str) -> list[dict[str, Any]]:
+    """The schema's `anyOf`: a task that gives no message at all is refused when the flow is saved."""
+    return [{"required": [name]} for name in (*names, "payload")]
+
+
 _OUTPUTS = {
     "type": "object",
     "properties": {
@@ -253,6 +260,7 @@ Outputs: `statusCode`, `body` (Slack's answer, `ok`), `attempts`.
             "iconUrl": {"type": "string", "minLength": 1},
         },
         "required": ["url"],
+        "anyOf": _message_given("text", "messageText"),
     }
     output_schema = _OUTPUTS
 
@@ -302,6 +310,7 @@ Outputs: `statusCode`, `body` (the connector answers `1`), `attempts`.
             "themeColor": {"type": "string", "pattern": "^#?[0-9A-Fa-f]{6}$", "description": "Hex, e.g. 0076D7."},
         },
         "required": ["url"],
+        "anyOf": _message_given("text", "messageText"),
     }
     output_schema = _OUTPUTS
 
@@ -360,6 +369,7 @@ Outputs: `statusCode` (Discord answers 204), `body` (empty then), `attempts`.
             "avatarUrl": {"type": "string", "minLength": 1},
         },
         "required": ["url"],
+        "anyOf": _message_given("text", "messageText", "content"),
     }
     output_schema = _OUTPUTS
 
@@ -403,6 +413,7 @@ Outputs: `statusCode`, `body` (the service's answer, at most 4096 characters), `
         "type": "object",
         "properties": {**_COMMON, "headers": HEADERS_SCHEMA},
         "required": ["url"],
+        "anyOf": _message_given("text", "messageText"),
     }
     output_schema = _OUTPUTS
 

@@ -136,13 +136,12 @@ def test_a_payload_string_is_sent_byte_for_byte(httpserver: HTTPServer, hook: st
 @pytest.mark.parametrize(
     ("inputs", "words"),
     [
-        ({}, "Give exactly one of text or messageText or payload."),
         ({"text": "a", "payload": {"text": "b"}}, "(got text, payload)"),
         ({"text": "a", "messageText": "b"}, "(got text, messageText)"),
         ({"payload": "{not json"}, "payload is not valid JSON"),
         ({"payload": "[" * 500 + "]" * 500}, "payload is not valid JSON: The JSON nests deeper"),
     ],
-    ids=["nothing", "text-and-payload", "two-texts", "bad-json", "too-deep"],
+    ids=["text-and-payload", "two-texts", "bad-json", "too-deep"],
 )
 def test_a_message_must_be_given_once_and_be_json(
     hook: str, run_plugin: RunPlugin, httpserver: HTTPServer, inputs, words
@@ -158,6 +157,10 @@ def test_a_message_must_be_given_once_and_be_json(
     [
         ("notify.slack", {"url": 5, "text": "a"}, "url"),
         ("notify.slack", {"text": "a"}, ""),
+        ("notify.slack", {"url": "https://h.example/x", "channel": "#ops"}, ""),  # no message at all
+        ("notify.teams", {"url": "https://h.example/x", "title": "t"}, ""),
+        ("notify.discord", {"url": "https://h.example/x", "username": "u"}, ""),
+        ("notify.webhook", {"url": "https://h.example/x"}, ""),
         ("notify.slack", {"url": "https://h.example/x", "text": 3}, "text"),
         ("notify.slack", {"url": "https://h.example/x", "text": ""}, "text"),
         ("notify.slack", {"url": "https://h.example/x", "payload": [1]}, "payload"),
@@ -296,6 +299,20 @@ tasks:
     problems = {(problem.path, problem.code) for problem in flow_validate(source=source)}
     assert ("tasks[0].properties.url", "refused_url") in problems
     assert ("tasks[1].properties.url", "refused_url") in problems
+
+
+def test_a_task_without_a_message_is_refused_when_a_flow_is_saved(db) -> None:
+    source = """name: alerts
+tasks:
+  - name: slack
+    type: notify.slack
+    properties: {url: "https://hooks.example.com/x", channel: "#ops"}
+  - name: discord
+    type: notify.discord
+    properties: {url: "https://discord.example.com/x", content: "{{ inputs.text }}"}
+"""
+    problems = [problem.path for problem in flow_validate(source=source)]
+    assert problems == ["tasks[0].properties"]
 
 
 @pytest.mark.parametrize(
