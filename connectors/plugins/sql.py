@@ -376,6 +376,15 @@ def _fetch_mode(inputs: dict[str, Any]) -> str:
     return modes.pop() if modes else "ALL"
 
 
+def _placeholder_hint(code: str, inputs: dict[str, Any]) -> str:
+    """Why a statement with `%(name)s` failed when no parameters came with it: the server only
+    says "syntax error at or near %"."""
+    if code != "SQL_ERROR" or inputs.get("parameters"):
+        return ""
+    names = [match[2:-2] for match in _PLACEHOLDER.findall(inputs.get("sql", "")) if match != "%%"]
+    return f" (the SQL has the placeholder %({names[0]})s but no parameters were given)" if names else ""
+
+
 def _masked(text: str, password: str) -> str:
     """The message with the password taken out, as written and URL-encoded (a driver may echo either)."""
     for form in sorted({password, quote(password, safe=""), quote_plus(password)} - {""}, key=len, reverse=True):
@@ -487,7 +496,7 @@ class SqlQuery(Plugin):
             outputs = _DRIVERS[db.kind](db, target.addresses[0], query, _collect(fetch, query.max_rows, ctx))
         except (ValueError, OutboundError, SqlFailure) as error:  # FileTooLarge and FileRefError are ValueErrors
             code = getattr(error, "code", _VALUE_ERRORS.get(type(error), "INVALID_INPUT"))
-            message = _masked(str(error), password)
+            message = _masked(str(error), password) + _placeholder_hint(code, inputs)
             ctx.log("error", f"SQL statement failed: {message}", {"error_code": code})
             return Result.failed(message, code=code)
         cut = f" (more than maxRows={query.max_rows} came back)" if outputs.get("truncated") else ""

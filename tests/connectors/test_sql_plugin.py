@@ -226,6 +226,15 @@ def test_sql_errors_fail_with_the_servers_message(run_plugin, ctx, url, statemen
     assert_clean(result, ctx)
 
 
+def test_placeholders_without_parameters_say_so(run_plugin, url):
+    result = run_plugin("sql.query", {"url": url, "sql": "SELECT %(customer)s AS c, '5%%' AS p"})
+    assert result.error_code == "SQL_ERROR"
+    assert result.error.startswith('syntax error at or near "%"')
+    assert result.error.endswith("(the SQL has the placeholder %(customer)s but no parameters were given)")
+    plain = run_plugin("sql.query", {"url": url, "sql": "SELECT '5%' AS p, nope"})
+    assert "placeholder" not in plain.error
+
+
 def test_a_failed_statement_leaves_nothing_written(run_plugin, url, people, direct):
     statement = f"INSERT INTO {people} VALUES (10, 'new'), (11, NULL)"
     result = run_plugin("sql.query", {"url": url, "sql": statement, "fetch": "NONE"})

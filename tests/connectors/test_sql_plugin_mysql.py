@@ -117,6 +117,8 @@ def test_parameters_that_do_not_match_fail_clearly(run_plugin):
         assert (wrong.error_code, wrong.error) == ("SQL_ERROR", PLACEHOLDERS), statement
     percent = run_plugin("sql.query", {"url": URL, "sql": "SELECT '100%%' AS p, %(a)s AS a", "parameters": {"a": 1}})
     assert percent.outputs["rows"] == [{"p": "100%", "a": 1}]
+    forgotten = run_plugin("sql.query", {"url": URL, "sql": "SELECT %(a)s"})
+    assert forgotten.error.endswith("(the SQL has the placeholder %(a)s but no parameters were given)")
 
 
 def test_max_rows_is_enforced_by_the_server_too(run_plugin):
