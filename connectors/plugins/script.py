@@ -8,15 +8,18 @@ and what that does not give, is in docs/scripts.md.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import IO, Any, ClassVar
 
 from django.conf import settings
 
+from connectors.plugins.util import duration_seconds
 from connectors.registry import Plugin, PluginContext, Result, register
 from connectors.scripts import Limits, ScriptError, ScriptJob, ScriptOutcome, default_runner
 from connectors.scripts.base import FileSource, signal_message, stop_message
@@ -35,10 +38,11 @@ _TEXT = {"type": "string", "pattern": _NO_NUL}
 COMMON_PROPERTIES: dict[str, Any] = {
     "env": {
         "type": "object",
-        "description": "Environment variables of the script (text values); the only way to hand it a secret.",
+        "description": "Environment variables of the script (numbers and booleans become text); the only way "
+        "to hand it a secret.",
         "maxProperties": 256,
         "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,255}$"},
-        "additionalProperties": {**_TEXT, "maxLength": 131_072},
+        "additionalProperties": {"type": ["string", "number", "boolean"], "pattern": _NO_NUL, "maxLength": 131_072},
     },
     "inputFiles": {
         "type": "object",
@@ -62,6 +66,11 @@ COMMON_PROPERTIES: dict[str, Any] = {
         "description": "Globs of files in the working directory to keep (`*.csv`, `out/**`).",
         "items": {"type": "string", "minLength": 1, "maxLength": 1024},
         "maxItems": 100,
+    },
+    "timeout": {
+        "description": "Seconds (or an ISO-8601 duration such as PT5M) the script may run; the task's own "
+        "`timeout` and MILLRACE_SCRIPT_TIMEOUT_SECONDS still apply, the shortest wins.",
+        "oneOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "minLength": 1, "maxLength": 64}],
     },
     "interpreter": {
         "description": "The program that runs the script (its path is added last): a path, or a list with arguments.",
@@ -103,6 +112,7 @@ _COMMON_DOCS = """
 - `namespaceFiles`: `{enabled: true, include: ["scripts/**"], exclude: [...]}` copies the namespace's
   files into the working directory at their paths (`/a/b.py` → `./a/b.py`).
 - `outputFiles`: globs of files to keep; each is stored and listed in `outputFiles` (path → URI).
+- `timeout`: `30` or `PT5M`; the task's own `timeout` applies too (the shortest wins).
 
 **Outputs**: `exitCode`, `stdout` and `stderr` (the last 64 KiB each), `vars` (merged from every
 stdout line `::{"outputs": {"key": "value"}}::`) and `outputFiles`. A non-zero exit fails the task
@@ -152,7 +162,7 @@ class ScriptPlugin(Plugin):
 
     def _job(self, inputs: dict[str, Any], ctx: PluginContext) -> ScriptJob:
         env = _base_env()
-        env.update(inputs.get("env") or {})
+        env.update({name: _env_text(value) for name, value in (inputs.get("env") or {}).items()})
         interpreter = inputs.get("interpreter") or self.default_interpreter()
         command = [interpreter] if isinstance(interpreter, str) else list(interpreter)
         command[0] = _executable(command[0], env["PATH"])
@@ -164,7 +174,7 @@ class ScriptPlugin(Plugin):
             env=env,
             output_globs=list(inputs.get("outputFiles") or []),
             limits=Limits.from_settings(settings.MILLRACE_SCRIPT_LIMITS),
-            deadline=ctx.deadline,
+            deadline=_deadline(inputs.get("timeout"), ctx.deadline),
             is_cancelled=ctx.is_cancelled,
             store_output=ctx.file_write,
             max_output_file_bytes=settings.MILLRACE_MAX_FILE_BYTES,
@@ -179,6 +189,25 @@ def _base_env() -> dict[str, str]:
     here = os.path.dirname(sys.executable)
     path = dict.fromkeys([here, *os.environ.get("PATH", os.defpath).split(os.pathsep)])
     return {"PATH": os.pathsep.join(entry for entry in path if entry), "LANG": "C.UTF-8"}
+
+
+def _env_text(value: str | int | float | bool) -> str:
+    """An environment value as text: numbers and booleans as JSON writes them (`3`, `true`)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _deadline(timeout: float | str | None, task_deadline: float | None) -> float | None:
+    """The sooner of the task's deadline and the `timeout` property's (a `time.monotonic()` value)."""
+    if timeout is None:
+        return task_deadline
+    try:
+        seconds = duration_seconds(timeout)
+    except ValueError as error:
+        raise ScriptError(f"timeout: {error}") from None
+    if seconds <= 0:
+        raise ScriptError("timeout: must be more than 0 seconds.")
+    deadline = time.monotonic() + seconds
+    return deadline if task_deadline is None else min(deadline, task_deadline)
 
 
 def _executable(program: str, path: str) -> str:
@@ -201,6 +230,9 @@ def _input_files(inputs: dict[str, Any], ctx: PluginContext) -> dict[str, FileSo
     spec = inputs.get("namespaceFiles") or {}
     if spec and spec.get("enabled", True):
         exclude = spec.get("exclude") or []
+        for pattern in [*(spec.get("include") or []), *exclude]:
+            if ".." in pattern.split("/"):
+                raise ScriptError(f"namespaceFiles: '{pattern}' must be a glob of namespace file paths (no '..').")
         paths = [path for path in ctx.namespace_files(spec.get("include") or None) if not glob_match(exclude, path)]
         if len(paths) > MAX_NAMESPACE_FILES:
             raise ScriptError(f"namespaceFiles match more than {MAX_NAMESPACE_FILES} files.")
@@ -254,6 +286,8 @@ def _result(outcome: ScriptOutcome, limits: Limits) -> Result:
         )
     if outcome.vars_error is not None:
         return Result.failed(outcome.vars_error, code="SCRIPT_OUTPUTS", outputs={**outputs, "vars": {}})
+    if outcome.files_error is not None:
+        return Result.failed(outcome.files_error, code="SCRIPT_OUTPUTS", outputs=outputs)
     return Result.success(outputs)
 
 

@@ -76,7 +76,7 @@ class Stop:
 def stop_message(reason: str, limits: Limits, seconds: float) -> str:
     """`The script was stopped: ...` for a reason of `Stop`."""
     why = {
-        Stop.TIMEOUT: f"it ran past its time limit of {round(seconds, 1):g} seconds (the task's timeout, at most "
+        Stop.TIMEOUT: f"it ran past its time limit of {round(seconds, 1):g} seconds (its timeout, at most "
         f"MILLRACE_SCRIPT_TIMEOUT_SECONDS={limits.seconds})",
         Stop.CANCELLED: "the execution was cancelled or the step ended",
         Stop.PROCESSES: f"it exceeded its limit of {limits.processes} processes (MILLRACE_SCRIPT_MAX_PROCESSES)",
@@ -143,11 +143,15 @@ class ScriptOutcome:
     problems: list[str] = field(default_factory=list)
     #: Announced outputs over their size limits: the step fails with this.
     vars_error: str | None = None
+    #: Why the output files could not be kept (a link out of the working directory, a file over
+    #: the cap): the step fails with this, and keeps the outputs above.
+    files_error: str | None = None
 
 
 class ScriptRunner(Protocol):
     """Runs a script job somewhere and reports its outcome; raises ScriptError when the job
-    cannot be set up (a bad file, an interpreter that does not exist) or its outputs not kept.
+    cannot be set up (a bad file, an interpreter that does not exist). Output files that cannot
+    be kept are reported in the outcome's `files_error`.
 
     A runner must: start from an empty working directory holding `job.files`, run with only
     `job.env` as environment and the working directory as HOME, enforce `job.limits`, stop the

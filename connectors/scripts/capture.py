@@ -33,18 +33,21 @@ class Tail:
             del self._buffer[: len(self._buffer) - self.limit]
 
     def text(self) -> str:
-        """The tail as text. When bytes were dropped it starts with a marker saying how many, and
-        at a line start, so it never begins inside a line (nor a secret that masking must find)."""
-        data = bytes(self._buffer[-self.limit :])
-        dropped = self.total - len(data)
-        if not dropped:
-            return data.decode("utf-8", errors="replace")
+        """The tail as text, `limit` bytes at most. When bytes were dropped it starts with a
+        marker saying how many (counted within the limit), then at a line start, so it never
+        begins inside a line (nor a secret that masking must find)."""
+        if self.total <= self.limit:
+            return bytes(self._buffer).decode("utf-8", errors="replace")
+        room = self.limit - len(self._marker(self.total, self.total))  # the longest marker this tail can need
+        data = bytes(self._buffer[-max(room, 0) :]) if room > 0 else b""
         newline = data.find(b"\n")
         if newline != -1:
-            dropped += newline + 1
             data = data[newline + 1 :]
-        marker = f"[... {dropped} bytes truncated; the last {len(data)} bytes follow ...]\n"
-        return marker + data.decode("utf-8", errors="replace")
+        return self._marker(self.total - len(data), len(data)) + data.decode("utf-8", errors="replace")
+
+    @staticmethod
+    def _marker(dropped: int, kept: int) -> str:
+        return f"[... {dropped} bytes truncated; the last {kept} bytes follow ...]\n"
 
 
 class VarsScanner:

@@ -101,9 +101,12 @@ class LocalRunner:
             program.write_text(job.program, encoding="utf-8")
             outcome = _Run(job, root, work).execute([*job.command, str(program)])
             if outcome.exit_code == 0 and outcome.stopped is None and outcome.vars_error is None:
-                outcome.output_files = collect_outputs(
-                    work, job.output_globs, store=job.store_output, max_bytes=job.max_output_file_bytes
-                )
+                try:
+                    outcome.output_files = collect_outputs(
+                        work, job.output_globs, store=job.store_output, max_bytes=job.max_output_file_bytes
+                    )
+                except ScriptError as error:
+                    outcome.files_error = str(error)
             return outcome
         finally:
             remove_tree(root)

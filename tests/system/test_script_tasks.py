@@ -75,7 +75,7 @@ tasks:
       inputFiles:
         total.txt: "{{ outputs.compute.outputFiles['sum.txt'] }}"
       env:
-        COUNT: "{{ outputs.compute.vars.count | string }}"
+        COUNT: "{{ outputs.compute.vars.count }}"
       commands:
         - 'echo "$COUNT values, total $(cat total.txt)"'
 """
@@ -163,6 +163,24 @@ tasks:
     assert session_pids(int(session_file.read_text())) == []
 
 
+@pytest.mark.usefixtures("eager")
+def test_a_timeout_under_properties_stops_the_script_too(account, namespace):
+    source = """
+name: slow-property
+tasks:
+  - name: sleepy
+    type: script.shell
+    properties:
+      timeout: PT1S
+      commands: ["sleep 60"]
+"""
+    started = time.monotonic()
+    execution = start(account, namespace, source)
+    assert time.monotonic() - started < 10
+    assert execution.status == E.FAILED
+    assert run_of(execution, "sleepy").error.startswith("The script was stopped: it ran past its time limit of 1 ")
+
+
 def start_in_thread(account: Account, flow: Flow) -> threading.Thread:
     """Run the flow to its end in a thread of its own (the engine blocks while its script runs)."""
 
@@ -232,13 +250,21 @@ def one_step(plugin: str, properties: str) -> str:
 @pytest.mark.parametrize(
     ("plugin", "properties", "message"),
     [
-        ("script.shell", "{env: {COUNT: '{{ 1 + 2 }}'}, commands: ['true']}", "env.COUNT: 3 is not of type 'string'"),
+        ("script.shell", "{env: {COUNT: '{{ [1] }}'}, commands: ['true']}", "env.COUNT: [1] is not of type 'string'"),
+        ("script.shell", "{timeout: '{{ \"soon\" }}', commands: ['true']}", "timeout: 'soon' is not a duration"),
         ("script.shell", "{commands: ['{{ [1] }}']}", "commands.0: [1] is not of type 'string'"),
         ("script.python", "{script: 'print(1)', interpreter: '/nope'}", "The interpreter '/nope' is not an executable"),
         ("script.shell", "{commands: ['true'], outputFiles: ['../x']}", "outputFiles: '../x' must be a glob inside"),
         ("script.shell", "{commands: ['true'], inputFiles: {'../x': 'x'}}", "may not contain '..'"),
     ],
-    ids=["env-renders-a-number", "command-renders-a-list", "missing-interpreter", "glob-escape", "input-escape"],
+    ids=[
+        "env-renders-a-list",
+        "timeout-renders-text",
+        "command-renders-a-list",
+        "missing-interpreter",
+        "glob-escape",
+        "input-escape",
+    ],
 )
 def test_bad_inputs_at_run_time_fail_the_step_with_a_clear_error(account, namespace, plugin, properties, message):
     execution = start(account, namespace, one_step(plugin, properties))
@@ -250,10 +276,11 @@ def test_bad_inputs_at_run_time_fail_the_step_with_a_clear_error(account, namesp
     ("properties", "message"),
     [
         ("{commands: 'echo hi'}", "invalid input for script.shell: 'echo hi' is not of type 'array'"),
-        ("{commands: ['true'], env: {A: 10000000000000000000000}}", "10000000000000000000000 is not of type 'string'"),
+        ("{commands: ['true'], env: {A: [1]}}", "[1] is not of type 'string'"),
         ("{commands: ['true'], failFast: 'no'}", "'no' is not of type 'boolean'"),
+        ("{commands: ['true'], timeout: 0}", "0 is not valid under any of the given schemas"),
     ],
-    ids=["commands-text", "env-huge-number", "failfast-text"],
+    ids=["commands-text", "env-list", "failfast-text", "timeout-zero"],
 )
 def test_bad_literal_inputs_are_refused_when_the_flow_is_saved(account, namespace, properties, message):
     with pytest.raises(ValidationFailed, match=re.escape(message)):

@@ -24,12 +24,13 @@ SH = {"commands": ["true"]}
         pytest.param("script.shell", {"commands": [1]}, "commands.0", "is not of type 'string'", id="command-number"),
         pytest.param("script.shell", {**SH, "failFast": "yes"}, "failFast", "is not of type 'boolean'", id="failfast"),
         pytest.param("script.shell", {**SH, "failFast": 1e400}, "failFast", "is not of type 'boolean'", id="inf"),
-        pytest.param("script.python", {**PY, "env": {"A": 1}}, "env.A", "is not of type 'string'", id="env-number"),
-        pytest.param(
-            "script.python", {**PY, "env": {"A": 10**40}}, "env.A", "is not of type 'string'", id="env-huge-number"
-        ),
         pytest.param("script.python", {**PY, "env": {"A": None}}, "env.A", "is not of type 'string'", id="env-null"),
         pytest.param("script.python", {**PY, "env": {"A": ["x"]}}, "env.A", "is not of type 'string'", id="env-list"),
+        pytest.param("script.python", {**PY, "env": {"A": {"b": 1}}}, "env.A", "is not of type", id="env-object"),
+        pytest.param("script.python", {**PY, "timeout": 0}, "timeout", "is not valid under any", id="timeout-zero"),
+        pytest.param("script.python", {**PY, "timeout": -1}, "timeout", "is not valid under any", id="timeout-minus"),
+        pytest.param("script.python", {**PY, "timeout": True}, "timeout", "is not valid under any", id="timeout-bool"),
+        pytest.param("script.python", {**PY, "timeout": ""}, "timeout", "is not valid under any", id="timeout-empty"),
         pytest.param("script.python", {**PY, "env": ["A=1"]}, "env", "is not of type 'object'", id="env-list-form"),
         pytest.param("script.python", {**PY, "env": {"1A": "x"}}, "env", "does not match", id="env-bad-name"),
         pytest.param("script.python", {**PY, "env": {"A=B": "x"}}, "env", "does not match", id="env-equals"),
@@ -95,7 +96,8 @@ def test_good_inputs_pass(plugin_id):
     get_plugin(plugin_id).check_inputs(
         {
             **base,
-            "env": {"TOKEN": "x", "_UNDER": ""},
+            "env": {"TOKEN": "x", "_UNDER": "", "COUNT": 3, "RATIO": 0.5, "DEBUG": True, "BIG": 10**40},
+            "timeout": "PT5M",
             "inputFiles": {"a/b.txt": "text", "c": "millrace:///production/_files/c"},
             "namespaceFiles": {"enabled": True, "include": ["**.py"], "exclude": ["tests/**"]},
             "outputFiles": ["*.csv", "out/**"],

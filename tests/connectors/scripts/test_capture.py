@@ -20,7 +20,7 @@ def test_a_long_stream_keeps_its_last_bytes_from_a_line_start_behind_a_marker():
     marker, kept = text.split("\n", 1)
     assert marker.startswith("[... ") and marker.endswith(" bytes follow ...]")
     assert kept.startswith("line ") and kept.endswith("line 0999\n")
-    assert len(kept.encode()) <= 100
+    assert len(text.encode()) <= 100  # the marker counts within the limit
     dropped = int(marker.split()[1])
     assert dropped + len(kept.encode()) == 10_000  # nothing counted twice, nothing lost from the count
 
@@ -35,9 +35,21 @@ def test_the_buffer_never_holds_much_more_than_its_limit():
 
 
 def test_one_endless_line_is_cut_where_it_must_be():
-    tail = Tail(limit=10)
-    tail.write(b"a" * 100)
-    assert tail.text() == "[... 90 bytes truncated; the last 10 bytes follow ...]\n" + "a" * 10
+    tail = Tail(limit=100)
+    tail.write(b"a" * 1000)
+    text = tail.text()
+    assert text == "[... 959 bytes truncated; the last 41 bytes follow ...]\n" + "a" * 41
+    assert len(text) <= 100
+
+
+def test_the_whole_text_stays_within_the_cap_at_any_length():
+    for written in (TAIL_BYTES - 1, TAIL_BYTES, TAIL_BYTES + 1, 10 * TAIL_BYTES + 7):
+        tail = Tail()
+        tail.write(b"x" * written)
+        text = tail.text()
+        assert len(text.encode()) <= TAIL_BYTES
+        assert text.endswith("x" * 1000)
+        assert ("bytes truncated" in text) == (written > TAIL_BYTES)
 
 
 def feed(scanner: VarsScanner, text: str, size: int = 7) -> None:

@@ -220,9 +220,9 @@ def test_output_over_the_cap_is_truncated_with_a_marker(run_plugin):
     assert result.status == ResultStatus.SUCCESS
     for stream in ("stdout", "stderr"):
         text = result.outputs[stream]
-        marker, kept = text.split("\n", 1)
+        marker = text.split("\n", 1)[0]
         assert marker.startswith("[... ") and "bytes truncated" in marker
-        assert len(kept.encode()) <= 64 * 1024
+        assert len(text.encode()) <= 64 * 1024
     assert result.outputs["stdout"].endswith("\n299999\n")
     assert result.outputs["stderr"].endswith("\ne 299999\n")
 

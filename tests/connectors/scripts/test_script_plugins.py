@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 
 import pytest
 import yaml
@@ -107,6 +108,42 @@ def test_a_long_stderr_is_cut_in_the_error_but_kept_in_the_output(run_plugin):
     assert result.outputs["stderr"].startswith("problem 0\n")
 
 
+def test_env_values_that_are_numbers_or_booleans_reach_the_script_as_text(run_plugin):
+    env = {"COUNT": 3, "RATIO": 0.5, "DEBUG": True, "OFF": False, "BIG": 10**22, "NAME": "x"}
+    script = f"import os\nprint(' '.join(os.environ[name] for name in {tuple(env)!r}))"
+    assert succeeded(run_plugin("script.python", {"script": script, "env": env}))["stdout"] == (
+        "3 0.5 true false 10000000000000000000000 x\n"
+    )
+
+
+@pytest.mark.parametrize("timeout", [1, 0.8, "1", "PT1S", "PT0.8S"])
+def test_the_timeout_property_stops_the_script(run_plugin, timeout):
+    started = time.monotonic()
+    result = run_plugin("script.shell", {"commands": ["echo started", "sleep 30"], "timeout": timeout})
+    assert time.monotonic() - started < 5
+    assert result.status == ResultStatus.FAILED and result.error_code == "SCRIPT_STOPPED"
+    assert result.error.startswith("The script was stopped: it ran past its time limit of ")
+    assert result.outputs["stdout"] == "started\n" and result.outputs["exitCode"] == -9
+
+
+def test_the_sooner_of_the_task_deadline_and_the_timeout_property_wins(run_plugin):
+    early = FakeContext(deadline=time.monotonic() + 0.5)
+    result = run_plugin("script.shell", {"commands": ["sleep 30"], "timeout": "PT1M"}, early)
+    assert "time limit of 0.5 seconds" in result.error
+    late = FakeContext(deadline=time.monotonic() + 60)
+    result = run_plugin("script.shell", {"commands": ["sleep 30"], "timeout": 0.5}, late)
+    assert "time limit of 0.5 seconds" in result.error
+
+
+@pytest.mark.parametrize(
+    ("timeout", "message"), [("soon", "timeout: 'soon' is not a duration"), ("PT0S", "more than 0 seconds")]
+)
+def test_a_timeout_that_is_no_duration_fails_clearly(run_plugin, timeout, message):
+    result = run_plugin("script.shell", {"commands": ["true"], "timeout": timeout})
+    assert result.status == ResultStatus.FAILED and result.error_code == "SCRIPT_ERROR"
+    assert message in result.error
+
+
 def test_input_files_are_written_from_text_and_from_stored_files(run_plugin, ctx):
     uri = ctx.file_write("report.csv", b"a,b\n1,2\n")
     inputs = {
@@ -155,6 +192,14 @@ def test_namespace_files_are_copied_in_at_their_paths(run_plugin):
 
 
 @pytest.mark.usefixtures("namespace_files")
+def test_namespace_file_globs_may_not_climb_out(run_plugin):
+    for spec in ({"include": ["../**"]}, {"include": ["a/../../b"]}, {"exclude": [".."]}):
+        result = run_plugin("script.shell", {"commands": ["true"], "namespaceFiles": spec})
+        assert result.status == ResultStatus.FAILED and result.error_code == "SCRIPT_ERROR"
+        assert result.error.startswith("namespaceFiles: '") and "(no '..')" in result.error
+
+
+@pytest.mark.usefixtures("namespace_files")
 def test_namespace_files_need_the_block_and_input_files_win(run_plugin):
     listing = {"commands": ["find . -type f | sort"]}
     assert succeeded(run_plugin("script.shell", listing))["stdout"] == ""
@@ -189,8 +234,17 @@ def test_output_files_of_a_failed_script_are_not_kept(run_plugin):
 def test_unsafe_or_oversize_output_files_are_refused(run_plugin, settings, commands, globs, message):
     settings.MILLRACE_MAX_FILE_BYTES = 10
     result = run_plugin("script.shell", {"commands": commands, "outputFiles": globs})
-    assert result.status == ResultStatus.FAILED and result.error_code == "SCRIPT_ERROR"
+    assert result.status == ResultStatus.FAILED and result.error_code in ("SCRIPT_ERROR", "SCRIPT_OUTPUTS")
     assert result.error.startswith(message)
+
+
+def test_a_refused_output_file_keeps_the_other_outputs_and_stores_no_file(run_plugin, ctx):
+    commands = ["echo kept > a.txt", "ln -s /etc/passwd b.txt", 'echo \'::{"outputs": {"n": 1}}::\'']
+    result = run_plugin("script.shell", {"commands": commands, "outputFiles": ["*.txt"]}, ctx)
+    assert (result.status, result.error_code) == (ResultStatus.FAILED, "SCRIPT_OUTPUTS")
+    assert result.error == "Output file 'b.txt' points outside the working directory; it was refused."
+    assert result.outputs["exitCode"] == 0 and result.outputs["vars"] == {"n": 1}
+    assert result.outputs["outputFiles"] == {} and list(storage.walk(ctx.write_prefix)) == []
 
 
 def test_outside_a_flow_output_files_cannot_be_stored(run_plugin):
