@@ -203,6 +203,12 @@ def _document(inputs: dict[str, Any], ctx: PluginContext) -> Any:
     return _json_lines(text) if lines else _json(text)
 
 
+def language(inputs: dict[str, Any]) -> str:
+    """The query language: `language`, else JSONPath for an expression starting with `$` (never
+    valid JMESPath), else JMESPath."""
+    return inputs.get("language") or ("JSONPATH" if inputs["expression"].lstrip().startswith("$") else "JMESPATH")
+
+
 @register
 class JsonQuery(Plugin):
     id = "data.json"
@@ -224,8 +230,8 @@ class JsonQuery(Plugin):
             },
             "language": {
                 "enum": ["JMESPATH", "JSONPATH"],
-                "default": "JMESPATH",
-                "description": "The expression's language.",
+                "description": "The expression's language; unset: JSONPATH when the expression starts with $, "
+                "else JMESPATH.",
             },
             "format": {
                 "enum": ["AUTO", "JSON", "JSONL"],
@@ -250,8 +256,10 @@ Picks values out of JSON with a query, so that later tasks get just what they ne
   namespace: a JSON document, or JSON lines (one value per line, read as a list) when the
   name ends in `.jsonl` or `.ndjson` or `format: JSONL` is given.
 - `expression`: the query, at most 2,048 characters.
-- `language`: `JMESPATH` (the default; https://jmespath.org) or `JSONPATH` (with filters such
-  as `$.orders[?(@.total > 10)].id`, as jsonpath-ng's extended syntax reads them).
+- `language`: `JMESPATH` (https://jmespath.org) or `JSONPATH` (with filters such as
+  `$.orders[?(@.total > 10)].id`, as jsonpath-ng's extended syntax reads them). Unset, an
+  expression that starts with `$` is JSONPath (no JMESPath expression can) and any other is
+  JMESPath.
 - `format`: `AUTO` (default), `JSON` or `JSONL`.
 
 Output `result`: with JMESPath, the expression's value (`null` when nothing matches); with
@@ -274,7 +282,7 @@ A malformed document or expression fails the task with the place of the error.
     def run(self, inputs: dict[str, Any], ctx: PluginContext) -> Result:
         try:
             document = _document(inputs, ctx)
-            if inputs.get("language", "JMESPATH") == "JSONPATH":
+            if language(inputs) == "JSONPATH":
                 result = jsonpath_find(inputs["expression"], document)
             else:
                 result = jmespath_search(inputs["expression"], document)

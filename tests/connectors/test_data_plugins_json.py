@@ -32,6 +32,14 @@ def test_queries_a_value(run_plugin: RunPlugin, language: str, expression: str, 
     assert outcome.outputs == {"result": result}
 
 
+@pytest.mark.parametrize(
+    ("expression", "result"),
+    [("$.orders[*].id", [1, 2]), (" $..state", ["paid", "open"]), ("orders[*].id", [1, 2]), ("name", "shop")],
+)
+def test_without_language_a_dollar_means_jsonpath(run_plugin: RunPlugin, expression: str, result: object) -> None:
+    assert run_plugin("data.json", {"from": SHOP, "expression": expression}).outputs == {"result": result}
+
+
 def test_queries_json_text_and_files(run_plugin: RunPlugin, ctx: FakeContext) -> None:
     assert run_plugin("data.json", {"from": '{"a": {"b": [1, 2]}}', "expression": "a.b[1]"}).outputs == {"result": 2}
     uri = ctx.file_write("shop.json", '\ufeff{"orders": [{"id": 9}]}')
