@@ -197,7 +197,7 @@ def _postgres(db: Database, address: IPAddress, query: Query, consume: Consume) 
             cursor = connection.cursor()
             if query.fetch == "NONE":
                 cursor.execute(query.sql, parameters)
-                return {"rowcount": cursor.rowcount, "size": 0}
+                return _no_rows(cursor.rowcount)
             with closing(cursor.stream(query.sql, parameters)) as rows:  # cancels a stream left early
                 return consume(_records(cursor, rows))
     except psycopg.errors.QueryCanceled as error:
@@ -207,6 +207,11 @@ def _postgres(db: Database, address: IPAddress, query: Query, consume: Consume) 
         raise SqlFailure(f"The connection to {db.where()} failed: {_pg_message(error)}", "CONNECTION_ERROR") from error
     except psycopg.Error as error:
         raise SqlFailure(_pg_message(error), "SQL_ERROR") from error
+
+
+def _no_rows(rowcount: int) -> dict[str, Any]:
+    """NONE's outputs: the rows it changed, and `rows`/`row`/`size` empty so every mode but STORE has them."""
+    return {"rows": [], "row": None, "size": 0, "rowcount": rowcount}
 
 
 def _pg_parameters(parameters: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -286,7 +291,7 @@ def _mysql_run(connection: Any, query: Query, consume: Consume) -> dict[str, Any
         raise SqlFailure(f"The parameters do not match the SQL: {detail}.", "SQL_ERROR") from error
     try:
         outputs = (
-            {"rowcount": cursor.rowcount, "size": 0}
+            _no_rows(cursor.rowcount)
             if query.fetch == "NONE"
             else consume(_records(cursor, iter(cursor.fetchone, None)))
         )
@@ -472,7 +477,7 @@ class SqlQuery(Plugin):
     output_schema = {
         "type": "object",
         "properties": {
-            "rows": {"type": "array", "items": _ROW, "description": "ALL and ONE: the rows kept."},
+            "rows": {"type": "array", "items": _ROW, "description": "ALL and ONE: the rows kept (NONE: empty)."},
             "row": {"anyOf": [_ROW, {"type": "null"}], "description": "ALL and ONE: the first row, or null."},
             "size": {"type": "integer", "minimum": 0, "description": "How many rows were kept (0 for NONE)."},
             "truncated": {"type": "boolean", "description": "ALL and STORE: more rows than maxRows came back."},

@@ -87,7 +87,7 @@ def test_fetch_one_and_an_empty_result(run_plugin, url, people):
 
 def test_fetch_none_commits_and_reports_the_rowcount(run_plugin, url, people, direct):
     result = run_plugin("sql.query", {"url": url, "sql": f"UPDATE {people} SET name = upper(name)", "fetch": "NONE"})
-    assert result.outputs == {"rowcount": 3, "size": 0}
+    assert result.outputs == {"rows": [], "row": None, "size": 0, "rowcount": 3}
     assert direct.execute(f"SELECT name FROM {people} ORDER BY id").fetchall() == [("ADA",), ("GRACE",), ("LINUS",)]
 
 

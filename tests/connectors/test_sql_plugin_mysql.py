@@ -68,7 +68,7 @@ def test_fetch_all_one_and_store(run_plugin, ctx, people):
 
 def test_fetch_none_commits(run_plugin, people, direct):
     result = run_plugin("sql.query", {"url": URL, "sql": f"DELETE FROM {people} WHERE id > 1", "fetch": "NONE"})
-    assert result.outputs == {"rowcount": 2, "size": 0}
+    assert result.outputs == {"rows": [], "row": None, "size": 0, "rowcount": 2}
     assert count(direct, f"SELECT COUNT(*) FROM {people}") == 1
 
 
