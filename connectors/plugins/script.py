@@ -30,6 +30,15 @@ ERROR_TAIL_CHARS = 4096
 MAX_NAMESPACE_FILES = 10_000
 #: Signals a limit sends; a shell reports a command they ended as exit code 128 + the signal.
 _LIMIT_SIGNALS = (signal.SIGXCPU, signal.SIGXFSZ)
+#: What a process prints when a resource limit refused it (the end of stderr is searched):
+#: the limit's field in `Limits`, and what to say.
+_MEMORY = "memory ran out at its limit of {} bytes per process (MILLRACE_SCRIPT_MEMORY_BYTES)"
+_LIMIT_ERRORS = (
+    ("File too large", "file_bytes", "a file grew past its limit of {} bytes (MILLRACE_SCRIPT_FILE_BYTES)"),
+    ("MemoryError", "memory_bytes", _MEMORY),
+    ("Cannot allocate memory", "memory_bytes", _MEMORY),
+    ("Too many open files", "open_files", "it opened more than its limit of {} files (MILLRACE_SCRIPT_OPEN_FILES)"),
+)
 #: Kestra properties that choose where a script runs; here scripts run as local processes.
 IGNORED_KESTRA = ("containerImage", "taskRunner", "docker", "beforeCommands")
 _NO_NUL = "^[^\\x00]*$"
@@ -262,6 +271,18 @@ def _tail(text: str) -> str:
     return "..." + cut[cut.find("\n") + 1 :] if "\n" in cut else "..." + cut
 
 
+def _limit_hint(code: int, stderr: str, limits: Limits) -> str:
+    """Why a failed script most likely failed, when a limit shows: a shell reports a command a
+    limit's signal ended as 128 + the signal; a process refused by an rlimit says so on stderr."""
+    if code - 128 in _LIMIT_SIGNALS:
+        return f" (a command was stopped: {signal_message(code - 128, limits)})"
+    end = stderr[-ERROR_TAIL_CHARS:]
+    for text, field, message in _LIMIT_ERRORS:
+        if text in end:
+            return f" (a limit was reached: {message.format(getattr(limits, field))})"
+    return ""
+
+
 def _result(outcome: ScriptOutcome, limits: Limits) -> Result:
     outputs = {
         "exitCode": outcome.exit_code,
@@ -280,7 +301,7 @@ def _result(outcome: ScriptOutcome, limits: Limits) -> Result:
         why = signal_message(outcome.signal, limits)
         return Result.failed(f"The script was stopped: {why}.{stderr}", code="SCRIPT_STOPPED", outputs=outputs)
     if code != 0:
-        hint = f" (a command was stopped: {signal_message(code - 128, limits)})" if code - 128 in _LIMIT_SIGNALS else ""
+        hint = _limit_hint(code, outcome.stderr, limits)
         return Result.failed(
             f"The script exited with code {code}{hint}.{stderr}", code="SCRIPT_FAILED", outputs=outputs
         )

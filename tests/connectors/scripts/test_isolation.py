@@ -162,6 +162,10 @@ def test_python_writing_past_the_file_size_limit_fails_with_the_reason(run_plugi
     result = run_plugin("script.python", {"script": "open('big', 'wb').write(b'0' * 10_000_000)"})
     assert result.status == ResultStatus.FAILED
     assert "File too large" in result.error  # Python ignores SIGXFSZ: the write fails instead
+    assert result.error.startswith(
+        "The script exited with code 1 (a limit was reached: a file grew past its limit of 1048576 bytes "
+        "(MILLRACE_SCRIPT_FILE_BYTES)).\nstderr:\n"
+    )
 
 
 def test_many_small_files_are_stopped_at_the_disk_limit(run_plugin, limits, tmp_path):
@@ -205,6 +209,7 @@ def test_memory_is_limited(run_plugin, limits):
     result = run_plugin("script.python", {"script": "block = bytearray(2 * 1024 ** 3)"})
     assert result.status == ResultStatus.FAILED
     assert "MemoryError" in result.error
+    assert "(a limit was reached: memory ran out at its limit of 536870912 bytes per process " in result.error
 
 
 def test_open_files_are_limited(run_plugin, limits):
@@ -212,6 +217,9 @@ def test_open_files_are_limited(run_plugin, limits):
     result = run_plugin("script.python", {"script": "files = [open('f%d' % n, 'w') for n in range(100)]"})
     assert result.status == ResultStatus.FAILED
     assert "Too many open files" in result.error
+    assert "(a limit was reached: it opened more than its limit of 32 files (MILLRACE_SCRIPT_OPEN_FILES))" in (
+        result.error
+    )
 
 
 def test_output_over_the_cap_is_truncated_with_a_marker(run_plugin):
