@@ -409,8 +409,9 @@ in a transaction of its own that is committed when it succeeds.
 - `url`: `postgresql://user:${DB_PASSWORD}@db.example.com:5432/sales`; also `postgres://`,
   `mysql://`, `mariadb://` and `jdbc:` URLs. URL parameters: `sslmode` and `application_name`.
   The `username` and `password` properties override the URL's.
-- `sql`: the statement. `parameters`: named values, written `%(name)s` in it and sent apart by the
-  driver: a value is always data, never SQL. With parameters, a literal `%` is written `%%`.
+- `sql`: the statement. `parameters`: named values, written `%(name)s` in it and bound by the
+  driver (sent apart on PostgreSQL, escaped by PyMySQL on MySQL): a value is always data, never
+  SQL. With parameters, a literal `%` is written `%%`.
 - `fetch`: `ALL` (default: `rows`, `row`, `size`), `ONE` (`row`: the first row or null),
   `STORE` (`uri` of a JSON-lines file, for big results) or `NONE` (`rowcount`). Kestra's
   `fetchType` (`FETCH`, `FETCH_ONE`, `STORE`, `NONE`) works too.
