@@ -124,7 +124,8 @@ class EmailAgent(AgentType):
     Huginn: the owner's address), `subject`, `headline`, `body` (default: the message's keys
     and values), `from`, `content_type` (`text/html` sends `body` as HTML);
     `expected_receive_period_in_days` is accepted and changes nothing. The SMTP server is
-    `MILLRACE_SMTP_URL`, as Huginn uses the server's own mail settings.
+    the operator's (`MILLRACE_SMTP_URL`, else Django's mail settings), as Huginn uses the
+    server's own mail settings.
     """
 
     name = "Agents::EmailAgent"

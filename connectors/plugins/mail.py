@@ -3,10 +3,10 @@
 A task's SMTP server is an outbound call like any other: its host passes
 `netpolicy.check_host` and the socket goes to the vetted address, while smtplib keeps the
 host name for STARTTLS and SMTPS, so the certificate is checked against the name the task
-gave. The operator's server (`MILLRACE_SMTP_URL`, used when a task names none) is the
-platform's own choice and is not subject to the tenants' policy. Header values are refused
-when they hold line breaks, addresses are validated, attachments are bounded, and no error
-carries the password.
+gave. The operator's server (`MILLRACE_SMTP_URL` or Django's mail settings, used when a task
+names none) is the platform's own choice and is not subject to the tenants' policy. Header
+values are refused when they hold line breaks, addresses are validated, attachments are
+bounded, and no error carries the password.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from email.utils import formataddr, getaddresses, make_msgid
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from django.conf import settings
+from django.conf import global_settings, settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 
@@ -65,6 +65,7 @@ class Server:
     username: str
     password: str
     checked: bool  # a task's server: the network policy applies
+    django: bool = False  # no server of the task's or MILLRACE_SMTP_URL's: Django's own mail settings
 
 
 def server_from_url(url: str) -> Server:
@@ -89,9 +90,14 @@ def _server(inputs: dict[str, Any]) -> Server:
         given = sorted({"port", "tls", "transportStrategy", "username", "password"} & set(inputs))
         if given:
             raise MailFailure(f"{', '.join(given)} without host: name the SMTP server with host.", "INVALID_INPUT")
-        if not settings.MILLRACE_SMTP_URL:
-            raise MailFailure("No SMTP server: give host, or set MILLRACE_SMTP_URL.", "SMTP_NOT_CONFIGURED")
-        return server_from_url(settings.MILLRACE_SMTP_URL)
+        if settings.MILLRACE_SMTP_URL:
+            return server_from_url(settings.MILLRACE_SMTP_URL)
+        if _django_mail_configured():
+            tls = "SSL" if settings.EMAIL_USE_SSL else "STARTTLS" if settings.EMAIL_USE_TLS else "NONE"
+            user, password = settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD
+            return Server(settings.EMAIL_HOST, settings.EMAIL_PORT, tls, user, password, checked=False, django=True)
+        message = "No SMTP server: give host, or set MILLRACE_SMTP_URL (or Django's EMAIL_* settings)."
+        raise MailFailure(message, "SMTP_NOT_CONFIGURED")
     tls = inputs.get("tls") or KESTRA_TRANSPORT.get(inputs.get("transportStrategy", ""))
     port = inputs.get("port")
     tls = tls or ("SSL" if port == 465 else "AUTO")
@@ -99,6 +105,13 @@ def _server(inputs: dict[str, Any]) -> Server:
     if password and not username:
         raise MailFailure("password without username: give both to log in.", "INVALID_INPUT")
     return Server(inputs["host"], port or DEFAULT_PORTS[tls], tls, username, password, checked=True)
+
+
+def _django_mail_configured() -> bool:
+    """Whether the operator changed any of Django's mail settings from Django's defaults: then they
+    are the platform's server (its `EMAIL_BACKEND`, e.g. a test's locmem outbox); else there is none."""
+    names = ("EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_USE_TLS", "EMAIL_USE_SSL")
+    return any(getattr(settings, name) != getattr(global_settings, name) for name in names)
 
 
 def _header(value: str, field: str) -> str:
@@ -321,7 +334,8 @@ DOCUMENTATION = """Sends an e-mail through an SMTP server.
 
 - `host`, `port`, `tls` (`STARTTLS`, `SSL` for SMTPS, or `NONE`; unset: SMTPS on port 465,
   else STARTTLS when the server offers it, and no login without it), `username`, `password`
-  (put it in a secret: `${SMTP_PASSWORD}`). Without `host`, the operator's `MILLRACE_SMTP_URL`.
+  (put it in a secret: `${SMTP_PASSWORD}`). Without `host`, the operator's server:
+  `MILLRACE_SMTP_URL`, else Django's `EMAIL_*` settings when changed from Django's defaults.
 - `from` (default: the platform's `DEFAULT_FROM_EMAIL`), `to`, `cc`, `bcc`: an address, a
   comma-separated string, or a list. `bcc` recipients receive the mail but appear in no header.
 - `subject`, `text` and/or `html` (both: a multipart message with the two versions).
@@ -412,17 +426,21 @@ class MailSend(Plugin):
             seconds = _budget(inputs, ctx)
             email, outputs = _message(inputs, ctx)
             address = str(check_host(server.host, server.port, scheme="smtp").addresses[0]) if server.checked else None
-            email.connection = PinnedEmailBackend(
-                address=address,
-                host=server.host,
-                port=server.port,
-                username=server.username,
-                password=server.password,
-                use_tls=server.tls == "STARTTLS",
-                auto_tls=server.tls == "AUTO",
-                use_ssl=server.tls == "SSL",
-                timeout=seconds,
-                fail_silently=False,
+            email.connection = (
+                get_connection(fail_silently=False, timeout=seconds)
+                if server.django
+                else PinnedEmailBackend(
+                    address=address,
+                    host=server.host,
+                    port=server.port,
+                    username=server.username,
+                    password=server.password,
+                    use_tls=server.tls == "STARTTLS",
+                    auto_tls=server.tls == "AUTO",
+                    use_ssl=server.tls == "SSL",
+                    timeout=seconds,
+                    fail_silently=False,
+                )
             )
             try:
                 outputs["sent"] = email.send(fail_silently=False)

@@ -112,6 +112,16 @@ def test_email_agent_without_recipients_mails_its_owner(make_agent, actor, smtp)
     assert len(smtp.messages) == 1 and "no e-mail address" in mail.last_error
 
 
+def test_email_agent_uses_djangos_mail_settings_without_the_setting(make_agent, actor, settings, mailoutbox):
+    settings.MILLRACE_SMTP_URL = ""  # pytest-django's in-memory EMAIL_BACKEND is the server's mail setting
+    source = make_agent("source", "Agents::ManualEventAgent")
+    make_agent("mail", "Agents::EmailAgent", {"recipients": "ops@example.com", "subject": "{{ message.title }}",
+                                              "body": "n={{ message.n }}"}, sources=(source,))  # fmt: skip
+    services.message_create(actor=actor, agent=source, payload={"title": "disk", "n": 3})
+    [sent] = mailoutbox
+    assert (sent.to, sent.subject, sent.body) == (["ops@example.com"], "disk", "n=3")
+
+
 def test_email_agent_html_body(make_agent, actor, smtp):
     source = make_agent("source", "Agents::ManualEventAgent")
     make_agent("mail", "Agents::EmailAgent",

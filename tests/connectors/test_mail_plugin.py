@@ -326,6 +326,31 @@ def test_the_operators_server_is_the_default(run_plugin, smtp_auth, settings):
     assert recipients == ["ada@example.com"] and message.get_content().strip() == "via default"
 
 
+def test_without_the_setting_djangos_mail_settings_are_the_server(run_plugin, smtp_auth, settings, ctx):
+    """Django's EMAIL_* settings, once changed from Django's defaults, are the operator's server too."""
+    settings.MILLRACE_HTTP_ALLOWED_NETWORKS = []  # the operator's server: the tenants' policy does not apply
+    settings.MILLRACE_SMTP_URL = ""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_auth.port
+    settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = USER, PASSWORD
+    result = run_plugin("mail.send", {"from": "a@example.com", "to": "ada@example.com", "text": "via Django"})
+    assert result.outputs["sent"] == 1, result.error
+    [(_, recipients, message)] = smtp_auth.messages
+    assert recipients == ["ada@example.com"] and message.get_content().strip() == "via Django"
+
+    settings.EMAIL_HOST_PASSWORD = "Wrong-Django-Pw-5"
+    refused = run_plugin("mail.send", {"from": "a@example.com", "to": "ada@example.com", "text": "x"})
+    assert refused.error_code == "AUTH_ERROR" and "Wrong-Django-Pw-5" not in refused.error + ctx.logged_text()
+
+
+def test_djangos_in_memory_outbox_receives_what_no_server_was_named_for(run_plugin, settings, mailoutbox):
+    settings.MILLRACE_SMTP_URL = ""  # pytest-django's locmem EMAIL_BACKEND stays
+    result = run_plugin("mail.send", {"from": "a@example.com", "to": ["ada@example.com"], "subject": "S", "text": "T"})
+    assert result.outputs["sent"] == 1, result.error
+    [sent] = mailoutbox
+    assert (sent.subject, sent.body, sent.to) == ("S", "T", ["ada@example.com"])
+
+
 def test_the_default_sender_and_the_kestra_alias(run_plugin, smtp, settings):
     settings.DEFAULT_FROM_EMAIL = "Millrace <noreply@millrace.example>"
     inputs = {"host": "127.0.0.1", "port": smtp.port, "transportStrategy": "SMTP", "to": "ada@example.com"}

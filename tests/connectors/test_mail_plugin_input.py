@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from django.conf import global_settings
 
 from connectors.plugins import mail
 from connectors.plugins.mail import MailSend, Server, server_from_url
@@ -143,10 +144,11 @@ def test_a_step_out_of_time_sends_nothing(run_plugin, smtp):  # noqa: F811
 
 def test_without_host_or_server_setting_the_step_fails_clearly(run_plugin, settings):
     settings.MILLRACE_SMTP_URL = ""
+    settings.EMAIL_BACKEND = global_settings.EMAIL_BACKEND  # Django's mail settings as shipped: no server
     result = run_plugin("mail.send", {"to": "ada@example.com", "text": "x"})
     assert (result.error_code, result.error) == (
         "SMTP_NOT_CONFIGURED",
-        "No SMTP server: give host, or set MILLRACE_SMTP_URL.",
+        "No SMTP server: give host, or set MILLRACE_SMTP_URL (or Django's EMAIL_* settings).",
     )
     settings.MILLRACE_SMTP_URL = "smtp://u:pw@127.0.0.1:2525"
     partial = run_plugin("mail.send", {"to": "ada@example.com", "port": 25, "username": "me", "password": "Sec-123"})
