@@ -27,7 +27,7 @@ from files.responses import file_response
 NOT_FOUND = OpenApiResponse(description="No such file or directory, or a namespace you cannot read")
 BAD_PATH = OpenApiResponse(
     description="A path that could leave the namespace's files: '..', control characters or backslashes, "
-    "a name over 255 characters, a path over 1024"
+    "a name over 255 characters, a path over 1024 or a stored name over 900 bytes"
 )
 PATH = OpenApiParameter(
     "path", str, required=True, description="The file's path in the namespace, e.g. `/scripts/etl.py`."
