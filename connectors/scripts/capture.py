@@ -16,6 +16,20 @@ VARS_LINE_BYTES = 256 * 1024
 VARS_TOTAL_BYTES = 1024 * 1024
 MAX_PROBLEMS = 20
 _PREFIX, _SUFFIX = b"::{", b"}::"
+#: What a NUL character becomes: PostgreSQL's JSON cannot hold U+0000, and outputs holding one
+#: could not be recorded. U+FFFD is what undecodable bytes become too.
+NUL_REPLACEMENT = "\ufffd"
+
+
+def storable(value: Any) -> Any:
+    """`value` (JSON-like) with every NUL character in its strings and keys replaced."""
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_REPLACEMENT)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
 
 
 class Tail:
@@ -37,13 +51,13 @@ class Tail:
         marker saying how many (counted within the limit), then at a line start, so it never
         begins inside a line (nor a secret that masking must find)."""
         if self.total <= self.limit:
-            return bytes(self._buffer).decode("utf-8", errors="replace")
+            return storable(bytes(self._buffer).decode("utf-8", errors="replace"))
         room = self.limit - len(self._marker(self.total, self.total))  # the longest marker this tail can need
         data = bytes(self._buffer[-max(room, 0) :]) if room > 0 else b""
         newline = data.find(b"\n")
         if newline != -1:
             data = data[newline + 1 :]
-        return self._marker(self.total - len(data), len(data)) + data.decode("utf-8", errors="replace")
+        return self._marker(self.total - len(data), len(data)) + storable(data.decode("utf-8", errors="replace"))
 
     @staticmethod
     def _marker(dropped: int, kept: int) -> str:
@@ -114,7 +128,7 @@ class VarsScanner:
         if not isinstance(outputs, dict):
             self._note(f"Line {self._number} of stdout has no 'outputs' object; it was ignored.")
             return
-        self.vars.update(outputs)
+        self.vars.update(storable(outputs))
 
     def _note(self, problem: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:

@@ -181,6 +181,31 @@ tasks:
     assert run_of(execution, "sleepy").error.startswith("The script was stopped: it ran past its time limit of 1 ")
 
 
+NUL_FLOW = r"""
+name: nul
+tasks:
+  - name: s
+    type: script.python
+    properties:
+      script: |
+        import sys
+        sys.stdout.write("a\x00b\n")
+        sys.stderr.write("c\x00d\n")
+        print('::{"outputs": {"k": "x\\u0000y", "k\\u0000": [1, "\\u0000"]}}::')
+        sys.stdout.buffer.write(b"\xff not utf-8\n")
+"""
+
+
+@pytest.mark.usefixtures("eager")
+def test_nul_characters_and_undecodable_bytes_in_the_output_are_stored_replaced(account, namespace):
+    execution = start(account, namespace, NUL_FLOW)  # PostgreSQL's JSON cannot hold U+0000
+    assert execution.status == E.SUCCESS, execution.error
+    outputs = run_of(execution, "s").outputs
+    assert "a\ufffdb\n" in outputs["stdout"] and "\ufffd not utf-8\n" in outputs["stdout"]
+    assert outputs["stderr"] == "c\ufffdd\n"
+    assert outputs["vars"] == {"k": "x\ufffdy", "k\ufffd": [1, "\ufffd"]}
+
+
 def start_in_thread(account: Account, flow: Flow) -> threading.Thread:
     """Run the flow to its end in a thread of its own (the engine blocks while its script runs)."""
 

@@ -12,6 +12,17 @@ def test_a_short_stream_is_kept_whole():
     assert tail.text() == "one\ntvå\n"
 
 
+def test_nul_characters_are_replaced_in_tails_and_vars():
+    tail = Tail(limit=100)
+    tail.write(b"a\x00b\n")
+    assert tail.text() == "a\ufffdb\n"
+    tail.write(b"\x00" * 200)
+    assert "\x00" not in tail.text()
+    scanner = VarsScanner()
+    feed(scanner, '::{"outputs": {"k\\u0000": {"v": ["\\u0000"]}}}::\n')
+    assert scanner.vars == {"k\ufffd": {"v": ["\ufffd"]}}
+
+
 def test_a_long_stream_keeps_its_last_bytes_from_a_line_start_behind_a_marker():
     tail = Tail(limit=100)
     for number in range(1000):
