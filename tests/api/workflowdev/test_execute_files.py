@@ -12,8 +12,9 @@ from accounts.roles import Role
 from core import storage
 from executions.models import Execution
 from files.selectors import execution_file_open
+from files.services import namespace_file_put
 from tests.api.workflowdev.conftest import WD, assert_error
-from tests.factories import FlowFactory
+from tests.factories import AccountFactory, FlowFactory
 
 UPLOAD = """name: upload
 inputs:
@@ -173,6 +174,38 @@ def test_a_value_for_a_file_input_is_refused_whoever_it_names(eager, api, create
             error = assert_error(response, 422, "validation_error")
             assert error["details"]["field"] == "inputs.data" and "uploaded as a file" in error["details"]["reason"]
     assert Execution.objects.filter(flow_id=flow["id"]).count() == 1
+
+
+THROUGH_A_STRING = """name: through-a-string
+inputs:
+  - {id: uri, type: STRING}
+tasks:
+  - name: rows
+    type: data.csv
+    properties:
+      from: "{{ inputs.uri }}"
+  - name: checksum
+    type: util.hash
+    properties:
+      from: "{{ inputs.uri }}"
+"""
+
+
+def test_another_namespaces_file_named_in_a_plain_input_reads_as_missing(eager, api, create_flow, other_namespace):
+    """The FILE check is not the only guard: a task reads files of its own namespace only."""
+    secret = namespace_file_put(
+        account=AccountFactory(role=Role.ADMIN), namespace=other_namespace, path="/secret.csv", content=b"k,v\nTOP,1\n"
+    )
+    flow = create_flow(THROUGH_A_STRING)
+    uri = f"millrace:///elsewhere/_files/{secret.path}"
+    started = api.post(f"{WD}/flows/{flow['id']}/execute", {"uri": uri}, format="json")
+    assert started.status_code == 201, started.content
+    execution_id = started.json()["executionId"]
+    body = api.get(f"{WD}/executions/{execution_id}").json()
+    assert body["execution"]["status"] == "FAILED"
+    assert body["tasks"][0]["error"] == f"There is no file {uri} in this namespace."
+    assert "TOP" not in json.dumps(body)
+    assert api.get(f"{WD}/executions/{execution_id}/file", {"path": uri}).status_code == 404
 
 
 def test_a_required_file_input_without_a_file_is_422(eager, api, create_flow):
