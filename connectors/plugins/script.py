@@ -55,10 +55,11 @@ COMMON_PROPERTIES: dict[str, Any] = {
     },
     "inputFiles": {
         "type": "object",
-        "description": "Files to create in the working directory: path → content, or a millrace:/// file URI.",
+        "description": "Files to create in the working directory: path → content (text; other values are "
+        "written as JSON), or a millrace:/// file URI.",
         "maxProperties": 1000,
         "propertyNames": {"minLength": 1, "maxLength": 1024},
-        "additionalProperties": {"type": "string"},
+        "additionalProperties": {"type": ["string", "number", "boolean", "object", "array"]},
     },
     "namespaceFiles": {
         "type": "object",
@@ -117,7 +118,8 @@ _COMMON_DOCS = """
   directory) and `LANG`: nothing of the server's. Pass secrets here (`${NAME}`); they are masked in
   every output and log.
 - `inputFiles`: `path: content` files created in the working directory; a content that is a
-  `millrace:///` URI copies that stored file.
+  `millrace:///` URI copies that stored file, one that is not text (a template rendering an
+  object) is written as JSON.
 - `namespaceFiles`: `{enabled: true, include: ["scripts/**"], exclude: [...]}` copies the namespace's
   files into the working directory at their paths (`/a/b.py` → `./a/b.py`).
 - `outputFiles`: globs of files to keep; each is stored and listed in `outputFiles` (path → URI).
@@ -252,7 +254,12 @@ def _input_files(inputs: dict[str, Any], ctx: PluginContext) -> dict[str, FileSo
             path = clean_path(name)
         except FileRefError as error:
             raise ScriptError(f"Input file '{name}': {error}") from None
-        files[path] = _opener(ctx.file_open, content) if is_uri(content) else _opener(_text, content)
+        if not isinstance(content, str):
+            files[path] = _opener(_text, json.dumps(content, ensure_ascii=False))
+        elif is_uri(content):
+            files[path] = _opener(ctx.file_open, content)
+        else:
+            files[path] = _opener(_text, content)
     return files
 
 

@@ -44,7 +44,7 @@ SH = {"commands": ["true"]}
             id="env-too-many",
         ),
         pytest.param(
-            "script.python", {**PY, "inputFiles": {"a": 1}}, "inputFiles.a", "is not of type", id="file-number"
+            "script.python", {**PY, "inputFiles": {"a": None}}, "inputFiles.a", "is not of type", id="file-null"
         ),
         pytest.param("script.python", {**PY, "inputFiles": ["a"]}, "inputFiles", "is not of type", id="files-list"),
         pytest.param("script.python", {**PY, "outputFiles": "*.csv"}, "outputFiles", "is not of type", id="globs"),

@@ -153,6 +153,12 @@ def test_input_files_are_written_from_text_and_from_stored_files(run_plugin, ctx
     assert succeeded(run_plugin("script.shell", inputs))["stdout"] == '{"x": 1}a,b\n1,2\n'
 
 
+def test_input_file_contents_that_are_not_text_are_written_as_json(run_plugin):
+    files = {"rows.json": [{"id": 1, "name": "é"}], "count.txt": 3, "flag": True}
+    inputs = {"inputFiles": files, "commands": ["cat rows.json; echo; cat count.txt; echo; cat flag"]}
+    assert succeeded(run_plugin("script.shell", inputs))["stdout"] == '[{"id": 1, "name": "é"}]\n3\ntrue'
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
