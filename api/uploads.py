@@ -5,12 +5,19 @@ A multipart upload to one of the file endpoints below may be as large as a store
 to temporary files as they arrive, and the ASGI cap streams it through instead of holding it,
 so a large upload never sits in memory. Every other body keeps `MILLRACE_MAX_BODY_BYTES`, and
 the non-file fields of an upload stay bounded by `DATA_UPLOAD_MAX_MEMORY_SIZE`.
+
+The upload views also share how they read one: `UploadParser`, and the 422 for a multipart
+body without a Content-Length.
 """
 
 import re
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 
 from core.errors import ValidationFailed
@@ -50,3 +57,15 @@ def body_limit(path: str, content_type: str) -> int:
     if is_upload(path, content_type):
         return max(limit, settings.MILLRACE_MAX_FILE_BYTES + MULTIPART_ROOM)
     return limit
+
+
+class UploadParser(MultiPartParser):
+    """DRF's multipart parser, answering a body over Django's part counts (`DATA_UPLOAD_MAX_NUMBER_FILES`,
+    `DATA_UPLOAD_MAX_NUMBER_FIELDS`) with a 400, as a malformed one: DRF turns only a parse error
+    into one, and these reached the error handler as a 500."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except (TooManyFilesSent, TooManyFieldsSent) as exc:
+            raise ParseError(f"Multipart form parse error - {exc}") from None

@@ -10,13 +10,12 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Role
 from accounts.selectors import ensure_role, namespace_get
-from api.uploads import content_length_required
+from api.uploads import UploadParser, content_length_required
 from api.workflowdev.serializers.files import FileAttributesSerializer, FileMetasSerializer, FileUploadSerializer
 from api.workflowdev.views.base import ROLE_REFUSED, WorkflowDevAPIView
 from core.errors import ValidationFailed
@@ -39,7 +38,7 @@ DOWNLOAD = OpenApiResponse(
 
 
 class NamespaceFilesView(WorkflowDevAPIView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [UploadParser]
 
     @extend_schema(
         summary="Download a namespace file",

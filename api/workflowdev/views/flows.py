@@ -7,7 +7,6 @@ from django.http import HttpResponse, QueryDict
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import APISettings
@@ -16,7 +15,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from accounts.selectors import namespace_get
 from api.filtering import FilteredListMixin
 from api.parsers import JSONParser
-from api.uploads import content_length_required
+from api.uploads import UploadParser, content_length_required
 from api.workflowdev.filters import FlowFilterSet
 from api.workflowdev.parsers import YAML_PARSERS
 from api.workflowdev.serializers.flows import (
@@ -297,7 +296,7 @@ def _form_inputs(request: Request) -> tuple[dict[str, str], dict[str, UploadedFi
 
 
 class FlowExecuteView(WorkflowDevAPIView):
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [JSONParser, UploadParser]
 
     @extend_schema(
         summary="Execute a flow",

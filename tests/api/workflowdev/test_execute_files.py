@@ -254,6 +254,13 @@ def test_a_chunked_multipart_body_is_refused_not_read_as_no_file(eager, api, cre
     assert not Execution.objects.exists() and _files() == set()
 
 
+def test_a_start_of_too_many_parts_is_400(eager, api, create_flow):
+    flow = create_flow(UPLOAD)
+    parts = {f"extra{i}": SimpleUploadedFile("e.txt", b"e") for i in range(101)}  # DATA_UPLOAD_MAX_NUMBER_FILES
+    assert "exceeded" in assert_error(_execute(api, flow["id"], parts), 400, "invalid_request")["message"]
+    assert not Execution.objects.exists() and _files() == set()
+
+
 def test_roles_and_namespaces(eager, api, as_role, create_flow, client_for, make_account, other_namespace):
     flow = create_flow(UPLOAD)
     upload = {"data": SimpleUploadedFile("a.txt", b"x")}

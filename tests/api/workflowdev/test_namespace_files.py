@@ -217,6 +217,21 @@ def test_the_upload_needs_a_multipart_file_content_part(api):
     assert stored_keys() == set()
 
 
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {f"extra{i}": SimpleUploadedFile("e.txt", b"e") for i in range(101)},  # DATA_UPLOAD_MAX_NUMBER_FILES
+        {f"field{i}": "x" for i in range(1001)},  # DATA_UPLOAD_MAX_NUMBER_FIELDS
+    ],
+    ids=["files", "fields"],
+)
+def test_an_upload_of_too_many_parts_is_400(api, parts):
+    body = {**parts, "fileContent": SimpleUploadedFile("a.txt", b"A")}
+    response = api.post(f"{FILES}?path=/a.txt", body, format="multipart")
+    assert "exceeded" in assert_error(response, 400, "invalid_request")["message"]
+    assert stored_keys() == set()
+
+
 def test_viewers_read_and_only_editors_write(as_role, api):
     upload(api, "/a.txt", b"A")
     viewer, executor = as_role(Role.VIEWER), as_role(Role.EXECUTOR)
