@@ -26,7 +26,10 @@ _SCALAR = {"type": ["string", "number", "boolean", "null"]}
 FIELD_SCHEMA = {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}], "description": "null leaves the field out."}
 HEADERS_SCHEMA = {
     "type": "object",
-    "additionalProperties": {"type": ["string", "number", "boolean"]},
+    # A name is an RFC 9110 token and a value holds no line break or NUL: anything else would be
+    # malformed HTTP that servers and proxies on the way read each in their own way.
+    "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$"},
+    "additionalProperties": {"type": ["string", "number", "boolean"], "pattern": "^[^\r\n\x00]*$"},
     "description": "Request headers (numbers and booleans are sent as their JSON text).",
 }
 TIMEOUT_SCHEMA = {

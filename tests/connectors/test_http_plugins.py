@@ -80,6 +80,25 @@ def test_a_form_body_must_be_an_object() -> None:
     assert [problem["path"] for problem in caught.value.problems] == ["body"]
 
 
+@pytest.mark.parametrize(
+    ("plugin_id", "headers", "path"),
+    [
+        ("http.request", {"X-Note": "a\r\nX-Injected: 1"}, "headers.X-Note"),
+        ("http.request", {"X-Note": "nul\x00"}, "headers.X-Note"),
+        ("http.download", {"Bad Name": "x"}, "headers"),
+        ("http.download", {"X:Y": "x"}, "headers"),
+        ("webhook", {"": "x"}, "headers"),
+    ],
+)
+def test_header_names_must_be_tokens_and_values_single_lines(plugin_id: str, headers: dict, path: str) -> None:
+    """Malformed HTTP is refused by the schema (when the flow is saved, or once a template renders)."""
+    plugin = get_plugin(plugin_id)
+    with pytest.raises(InputError) as caught:
+        plugin.check_inputs({"url": "http://example.com/", "headers": headers})
+    assert [problem["path"] for problem in caught.value.problems] == [path]
+    plugin.check_inputs({"url": "http://example.com/", "headers": {"X-Trace_Id.v2": 'a b; c="d"', "X-N": 3}})
+
+
 def test_basic_auth_is_sent_and_not_logged(httpserver: HTTPServer, run_plugin: RunPlugin, ctx: FakeContext) -> None:
     httpserver.expect_request("/secure").respond_with_data("in")
     inputs = {"url": httpserver.url_for("/secure"), "basic_auth_username": "user", "basic_auth_password": "s3cr3t"}

@@ -172,6 +172,8 @@ def test_a_message_must_be_given_once_and_be_json(
         ("notify.teams", {"url": "https://h.example/x", "text": "a", "themeColor": "red"}, "themeColor"),
         ("notify.discord", {"url": "https://h.example/x", "text": "a", "username": ["x"]}, "username"),
         ("notify.webhook", {"url": "https://h.example/x", "text": "a", "headers": {"X": [1]}}, "headers.X"),
+        ("notify.webhook", {"url": "https://h.example/x", "text": "a", "headers": {"X": "a\r\nB: c"}}, "headers.X"),
+        ("notify.webhook", {"url": "https://h.example/x", "text": "a", "headers": {"Bad Name": "x"}}, "headers"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
