@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -133,6 +134,19 @@ def test_namespace_files_round_trip_through_the_bucket(bucket, make_account, cli
     assert api.delete(f"{FILES}?path=/jobs/README.md").status_code == 204
     assert api.get(f"{FILES}/directory").json() == [] and keys(bucket) == set()
     assert api.delete(f"{FILES}?path=/jobs").status_code == 404
+
+
+def test_names_with_spaces_unicode_and_url_characters_are_kept_as_keys(bucket, make_account, client_for):
+    """What a URL or S3 could read otherwise (`?`, `#`, `+`, `%20`, spaces, non-ASCII) stays the name."""
+    api = client_for(make_account(Role.EDITOR))
+    paths = ["/my docs/résumé 😀.txt", "/q?.txt", "/hash#.txt", "/x+y=z&.txt", "/pct%20.txt"]
+    for path in paths:
+        query = urlencode({"path": path})
+        upload = {"fileContent": SimpleUploadedFile("f", path.encode())}
+        assert api.post(f"{FILES}?{query}", upload, format="multipart").status_code == 201
+        assert b"".join(api.get(f"{FILES}?{query}").streaming_content) == path.encode()
+    assert keys(bucket) == {f"tenant/files/production/_files{path}" for path in paths}
+    assert [e["fileName"] for e in api.get(f"{FILES}/directory", {"path": "my docs"}).json()] == ["résumé 😀.txt"]
 
 
 def test_an_upload_over_the_cap_leaves_nothing_in_the_bucket(bucket, settings, make_account, client_for):
