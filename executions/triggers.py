@@ -65,15 +65,16 @@ def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
     The request body is `trigger.body` and its headers (minus credentials, see
     `shown_headers`) `trigger.headers`; the trigger's own `inputs` are the execution's inputs.
     """
-    trigger = (
-        Trigger.objects.select_related("flow__namespace")
-        .filter(key=key, type=Trigger.Type.WEBHOOK, enabled=True)
-        .first()
-        if key
-        else None
-    )
-    if trigger is None:
-        raise NotFound("Unknown webhook.")
+    # `get`, not `first`: keys are unique, and `first` would order by Trigger's ordering, which
+    # joins through the flow to its namespace's name and took an eighth of a webhook's CPU.
+    try:
+        if not key:
+            raise Trigger.DoesNotExist
+        trigger = Trigger.objects.select_related("flow__namespace").get(
+            key=key, type=Trigger.Type.WEBHOOK, enabled=True
+        )
+    except Trigger.DoesNotExist:
+        raise NotFound("Unknown webhook.") from None
     shown = shown_headers(headers)
     with transaction.atomic():
         Trigger.objects.filter(pk=trigger.pk).update(last_fired_at=timezone.now())
