@@ -297,12 +297,12 @@ class Feed:
     and cursor; each subscriber gets the events after its own cursor, which then moves to the
     last event read. A ring of an event already rung or read is ignored; one that comes while a
     read is in flight makes another read after it. Reads are `read_gap` apart at least: rings
-    closer together are read at once.
+    closer together are read at once; a ring that ends the execution is read without that
+    pause, since nothing comes after it.
     """
 
     poll_interval = 0.5
     read_gap = 0.03  # seconds from one read to the next at least: a 40-step flow rings 40 times
-    renew_seconds = 300.0  # re-join the group this often (it may have expired or Redis restarted)
     read_threads = 4  # feeds reading at once per process, each thread with its database connection (0: none)
     _open: ClassVar[dict[Any, Feed]] = {}
     _reader: ClassVar[ThreadPoolExecutor | None] = None
@@ -312,19 +312,12 @@ class Feed:
         self.subscribers: dict[ExecutionStream, None] = {}  # in joining order
         self.wake = asyncio.Event()
         self.rung = 0  # the highest event id rung or read
+        self.ending = asyncio.Event()  # a ring said the execution ended: read it at once
         self.reading = False
         self.in_group = False
         self.loop = asyncio.get_running_loop()
         self.task = self.loop.create_task(self._run())
-        self.listener = self.loop.create_task(
-            follow(
-                group_name(execution_id),
-                self._rung,
-                self._joined,
-                renew_seconds=self.renew_seconds,
-                retry_seconds=self.poll_interval * 10,
-            )
-        )
+        self.listener = self.loop.create_task(follow(group_name(execution_id), self._rung, self._joined))
 
     @classmethod
     def join(cls, subscriber: ExecutionStream) -> Feed:
@@ -361,6 +354,8 @@ class Feed:
         self.wake.set()
 
     def _rung(self, event_id: int, ended: bool) -> None:
+        if ended:
+            self.ending.set()
         self.ring(event_id)
 
     def _joined(self) -> None:
@@ -371,8 +366,10 @@ class Feed:
         read_at = float("-inf")
         try:
             while self.subscribers:
-                if (pause := read_at + self.read_gap - self.loop.time()) > 0:
-                    await asyncio.sleep(pause)  # rings meanwhile are read with this one
+                if not self.ending.is_set() and (pause := read_at + self.read_gap - self.loop.time()) > 0:
+                    with contextlib.suppress(TimeoutError):  # rings meanwhile are read with this one
+                        async with asyncio.timeout(pause):
+                            await self.ending.wait()
                     if not self.subscribers:
                         break
                 self.wake.clear()

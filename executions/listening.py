@@ -1,12 +1,14 @@
 """How a server process hears that an execution moved, and how a request waits for its end.
 
-A listener is a member of the execution's channel-layer group (`follow`): the doorbell
-(`executions/engine/events.py`) sends the group a message after each transaction that wrote
-the execution's events. On the embedded default that layer lives in one process's memory and
-the workers are other processes: their rings come by the bell (`core/bell.py`) to this
-process's port, bound on the event loop of the first listener, and go to the listeners of
-their group. Rings are hints: listeners read the database, the record, and read it now and
-then without a ring too (a ring can be lost: a full buffer, Redis restarting).
+A listener `follow`s the execution's group: the doorbell (`executions/engine/events.py`) rings
+it after each transaction that wrote the execution's events. With Redis, each event loop of a
+server process holds one subscription to the rings' pub/sub channel and hands each ring to the
+listeners of its group, so that a waiting webhook or a WebSocket costs Redis nothing to start
+or end. On the embedded default the channel layer lives in one process's memory and the
+workers are other processes: their rings come by the bell (`core/bell.py`) to this process's
+port, bound on the event loop of the first listener, and go to the listeners of their group.
+Rings are hints: listeners read the database, the record, and read it now and then without a
+ring too (a ring can be lost: a full buffer, Redis restarting).
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 
 from core.bell import Listener
-from executions.engine.events import group_name, peer_bell
+from executions.engine.events import group_name, parse_rings, peer_bell, ring_channel
 from executions.models import Execution
 
 logger = logging.getLogger("millrace.ws")
@@ -33,6 +37,11 @@ WAIT_READ_SECONDS = 1.0
 DEAF_PAUSES = (0.05, 0.5)
 #: Seconds a wait gives its group membership to start before it reads without it.
 JOIN_SECONDS = 2.0
+#: Seconds of silence on the rings' subscription after which it pings Redis; a second silent
+#: spell means the connection is gone, and it subscribes again.
+QUIET_SECONDS = 60.0
+#: Seconds before a subscription or group membership that failed is tried again.
+RETRY_SECONDS = 2.5
 
 Ring = Callable[[int, bool], None]  # (event id, whether the ring's transaction ended the execution)
 
@@ -73,17 +82,93 @@ class _BellPort:
             self.listener = None
 
     def _message(self, data: bytes) -> None:
-        try:
-            group, event_id, ended = data.decode().split(" ")
-            ring = (int(event_id), ended == "1")
-        except ValueError:  # not one of ours: anyone on this machine can send to the port
-            return
-        for on_ring in list(self.groups.get(group, ())):
-            on_ring(*ring)
+        for group, event_id, ended in parse_rings(data):
+            for on_ring in list(self.groups.get(group, ())):
+                on_ring(event_id, ended)
 
 
 _port = _BellPort()
 atexit.register(_port.close)
+
+
+class _Subscription:
+    """One event loop's subscription to the rings on Redis, and per group the listeners (each
+    with what to call when the subscription (re)starts, since rings sent before went nowhere)."""
+
+    def __init__(self, layer: RedisChannelLayer) -> None:
+        self.layer = layer
+        self.groups: dict[str, dict[Ring, Callable[[], None]]] = {}
+        self.live = False
+        self.pubsub: Any = None
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def follow(self, group: str, on_ring: Ring, on_joined: Callable[[], None]) -> None:
+        listeners = self.groups.setdefault(group, {})
+        listeners[on_ring] = on_joined
+        try:
+            if self.live:
+                on_joined()
+            await asyncio.Future()
+        finally:
+            listeners.pop(on_ring, None)
+            if not listeners and self.groups.get(group) is listeners:
+                del self.groups[group]
+
+    async def _run(self) -> None:
+        while True:
+            pubsub = self.pubsub = self.layer.connection(0).pubsub()
+            try:
+                await pubsub.subscribe(ring_channel(self.layer))
+                quiet = False
+                while True:
+                    message = await pubsub.get_message(timeout=QUIET_SECONDS)
+                    if message is None:
+                        if quiet:
+                            raise ConnectionError(f"no answer to a ping within {QUIET_SECONDS:.0f} s")
+                        quiet = True
+                        await pubsub.ping()
+                        continue
+                    quiet = False
+                    if message["type"] == "subscribe":
+                        self._joined()
+                    elif message["type"] == "message":
+                        self._rings(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                logger.warning("Execution rings from Redis are lost until it answers again: %s", error)
+                self.live = False
+                await asyncio.sleep(RETRY_SECONDS)
+            finally:
+                self.live = False
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _joined(self) -> None:
+        self.live = True
+        for listeners in list(self.groups.values()):
+            for on_joined in list(listeners.values()):
+                on_joined()
+
+    def _rings(self, data: bytes) -> None:
+        for group, event_id, ended in parse_rings(data):
+            for on_ring in list(self.groups.get(group, ())):
+                on_ring(event_id, ended)
+
+
+_subscriptions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Subscription] = weakref.WeakKeyDictionary()
+
+
+def _subscription(layer: RedisChannelLayer) -> _Subscription:
+    """The running loop's subscription to `layer`'s rings, started on first use; it lives as long
+    as the loop (a server's) or until the loop's end cancels it (`async_to_sync`'s own loops)."""
+    loop = asyncio.get_running_loop()
+    subscription = _subscriptions.get(loop)
+    if subscription is None or subscription.layer is not layer or subscription.task.done():
+        if subscription is not None:
+            subscription.task.cancel()
+        subscription = _subscriptions[loop] = _Subscription(layer)
+    return subscription
 
 
 def hearing() -> bool:
@@ -91,50 +176,40 @@ def hearing() -> bool:
     return not isinstance(get_channel_layer(), InMemoryChannelLayer) or _port.listener is not None
 
 
-async def follow(
-    group: str,
-    on_ring: Ring,
-    on_joined: Callable[[], None],
-    *,
-    renew_seconds: float = 300.0,
-    retry_seconds: float = 5.0,
-) -> None:
-    """Listen to `group` until cancelled: `on_ring` per ring, `on_joined` each time the group
-    membership (re)starts, since rings sent before it went nowhere. The membership is renewed
-    every `renew_seconds` (it may have expired, or Redis restarted) and retried after a failure."""
+async def follow(group: str, on_ring: Ring, on_joined: Callable[[], None]) -> None:
+    """Listen to `group` until cancelled: `on_ring` per ring, `on_joined` each time listening
+    (re)starts, since rings sent before it went nowhere."""
     layer = get_channel_layer()
+    if isinstance(layer, RedisChannelLayer):
+        await _subscription(layer).follow(group, on_ring, on_joined)
+        return
     _port.add(group, on_ring)
     try:
         if layer is None:
             on_joined()
             await asyncio.Future()  # rings come by the bell only
         else:
-            await _member(layer, group, on_ring, on_joined, renew_seconds, retry_seconds)
+            await _member(layer, group, on_ring, on_joined)
     finally:
         _port.discard(group, on_ring)
 
 
-async def _member(
-    layer: Any, group: str, on_ring: Ring, on_joined: Callable[[], None], renew_seconds: float, retry_seconds: float
-) -> None:
-    loop = asyncio.get_running_loop()
+async def _member(layer: InMemoryChannelLayer, group: str, on_ring: Ring, on_joined: Callable[[], None]) -> None:
+    """Membership of the in-memory layer's group: the rings of this process's own workers."""
     channel = await layer.new_channel()
     try:
         while True:
             try:
                 await layer.group_add(group, channel)
                 on_joined()
-                renew = loop.time() + renew_seconds
-                while (left := renew - loop.time()) > 0:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(left):
-                            message = await layer.receive(channel)
-                        on_ring(int(message.get("event_id") or 0), bool(message.get("ended")))
+                while True:
+                    message = await layer.receive(channel)
+                    on_ring(int(message.get("event_id") or 0), bool(message.get("ended")))
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 logger.warning("%s is followed by reading only: %s", group, error)
-                await asyncio.sleep(retry_seconds)
+                await asyncio.sleep(RETRY_SECONDS)
     finally:
         with contextlib.suppress(Exception):
             await asyncio.shield(layer.group_discard(group, channel))

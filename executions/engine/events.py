@@ -1,10 +1,12 @@
 """Append execution events and ring the doorbell once per transaction.
 
-The database row is the record; a ring only tells listeners to read it. It goes to the
-execution's channel-layer group and, when that layer lives in one process's memory (the
-embedded default, where workers are other processes than the server), to the other processes
-of this machine by the bell (`core/bell.py`). A ring says whether the transaction ended the
-execution, so that who waits only for the end reads only then.
+The database row is the record; a ring only tells listeners to read it. With Redis, rings
+are published on one pub/sub channel (`ring_channel`) that each server process subscribes to
+once (`executions/listening.py`); when the channel layer lives in one process's memory (the
+embedded default, where workers are other processes than the server), they go to the
+execution's group in this process and to the other processes of this machine by the bell
+(`core/bell.py`). A ring says whether the transaction ended the execution, so that who waits
+only for the end reads only then.
 """
 
 import asyncio
@@ -169,16 +171,37 @@ def bell_message(group: str, event_id: int, ended: bool) -> bytes:
     return f"{group} {event_id} {int(ended)}".encode()
 
 
-class _Doorbell:
-    """Sends group messages from one background thread with a long-lived event loop.
+def parse_rings(data: bytes) -> list[tuple[str, int, bool]]:
+    """The rings of a bell datagram or a pub/sub message (one per line); lines that are not
+    rings are skipped, since anyone on this machine can send to a bell port."""
+    rings = []
+    for line in data.decode(errors="replace").splitlines():
+        try:
+            group, event_id, ended = line.split(" ")
+            rings.append((group, int(event_id), ended == "1"))
+        except ValueError:
+            continue
+    return rings
 
-    A step must not wait for the channel layer, and a fresh event loop per message would
-    open a fresh Redis connection each time; one loop keeps channels-redis's pool warm.
-    The first ring of a quiet spell goes out at once; rings that come while a send is in
-    flight or within `SEND_INTERVAL` after it are merged into the next send (the latest
-    event id per execution wins): listeners read from their own cursor, so one ring covers
-    many events. Under load that is one Redis pipeline per interval instead of one per
-    transaction, which took a fifth of a busy worker's CPU.
+
+def ring_channel(layer: RedisChannelLayer) -> str:
+    """The pub/sub channel of a Redis layer's rings, under the layer's prefix; call it on an
+    event loop. Pub/sub ignores Redis's database numbers, so the name carries the layer's:
+    deployments that share a Redis server by number hear only their own rings."""
+    database = layer.connection(0).connection_pool.connection_kwargs.get("db", 0)
+    return f"{layer.prefix}:{database}:execution-rings"
+
+
+class _Doorbell:
+    """Sends rings from one background thread with a long-lived event loop.
+
+    A step must not wait for Redis, and a fresh event loop per message would open a fresh
+    Redis connection each time; one loop keeps the layer's pool warm. The first ring of a
+    quiet spell goes out at once; rings that come while a send is in flight or within
+    `SEND_INTERVAL` after it are merged into the next send (the latest event id per execution
+    wins): listeners read from their own cursor, so one ring covers many events. A send is one
+    PUBLISH of all its rings, whoever listens: under load one round trip per interval instead
+    of one per transaction, and nothing for a server to join or leave per listener.
     """
 
     def __init__(self) -> None:
@@ -220,7 +243,7 @@ class _Doorbell:
                 return  # the sender in flight picks it up
             self._sending = asyncio.run_coroutine_threadsafe(self._send_due(layer), loop)
 
-    async def _send_due(self, layer: Any) -> None:
+    async def _send_due(self, layer: RedisChannelLayer) -> None:
         try:
             while True:
                 with self._lock:
@@ -228,19 +251,11 @@ class _Doorbell:
                     if not due:
                         self._sending = None
                         return
+                rings = b"\n".join(bell_message(group, *ring) for group, ring in due.items())
                 try:
-                    listened = await _listened(layer, list(due))
-                except Exception as exc:
-                    logger.warning("Could not look up who listens to execution events: %s", exc)
-                    listened = list(due)
-                sent = await asyncio.gather(
-                    *(layer.group_send(group, _message(*due[group])) for group in listened),
-                    return_exceptions=True,
-                )
-                for outcome in sent:
-                    if isinstance(outcome, BaseException):
-                        # a lost doorbell is caught up from the table; never fail a step for it
-                        logger.warning("Could not announce an execution event: %s", outcome)
+                    await layer.connection(0).publish(ring_channel(layer), rings)
+                except Exception as exc:  # a lost ring is caught up from the table; never fail a step for it
+                    logger.warning("Could not announce execution events: %s", exc)
                 await asyncio.sleep(SEND_INTERVAL)
         except BaseException:
             with self._lock:
@@ -261,26 +276,6 @@ def _message(event_id: int, ended: bool) -> dict[str, Any]:
     if ended:
         message["ended"] = True
     return message
-
-
-async def _listened(layer: Any, groups: list[str]) -> list[str]:
-    """The groups someone listens to. channels-redis spends two round trips on a group send
-    even to an empty group, and most executions have no one watching: one pipelined EXISTS
-    per Redis host asks for all of them. A listener joining just after the question misses
-    nothing: it joins its group, then reads the events committed before (the consumer).
-    """
-    if not isinstance(layer, RedisChannelLayer):
-        return groups
-    by_host: dict[int, list[str]] = {}
-    for group in groups:
-        by_host.setdefault(layer.consistent_hash(group), []).append(group)
-    listened = []
-    for index, members in by_host.items():
-        pipe = layer.connection(index).pipeline(transaction=False)
-        for group in members:
-            pipe.exists(layer._group_key(group))
-        listened += [group for group, found in zip(members, await pipe.execute(), strict=True) if found]
-    return listened
 
 
 _doorbell = _Doorbell()

@@ -12,6 +12,7 @@ import inspect
 from io import BytesIO
 
 import pytest
+import redis.asyncio
 import yaml
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
@@ -180,34 +181,23 @@ def test_channels_in_memory_layer_groups_maps_a_group_to_its_channels():
     assert asyncio.run(scenario()) == [False, True, False], why
 
 
-def test_channels_redis_group_key_is_the_key_group_add_writes():
+def test_channels_redis_connection_is_a_redis_client_of_the_running_loop_under_its_prefix():
     why = contract(
         "channels-redis",
-        "RedisChannelLayer._group_key (with consistent_hash and connection)",
-        "executions/engine/events.py:_listened",
-        "group_add writes the group's members under `_group_key(group)` on "
-        "`connection(consistent_hash(group))`, so EXISTS on that key tells whether anyone listens",
+        "RedisChannelLayer.connection(index) and .prefix",
+        "executions/engine/events.py (the doorbell's PUBLISH) and executions/listening.py (the subscription)",
+        "`connection(0)` is a redis.asyncio client from the layer's pool for the running loop and "
+        "`prefix` the layer's key prefix",
     )
-    layer = RedisChannelLayer(hosts=[("127.0.0.1", 6379), ("127.0.0.1", 6380)], prefix="contract")
-    written: list[tuple[int, str, bytes]] = []
+    layer = RedisChannelLayer(hosts=[("127.0.0.1", 6379)], prefix="contract")
 
-    class Recorder:
-        def __init__(self, index: int) -> None:
-            self.index = index
+    async def scenario() -> tuple[object, object]:
+        return layer.connection(0), layer.connection(0)
 
-        async def zadd(self, key: bytes, mapping: dict) -> None:
-            written.append((self.index, "zadd", key))
-
-        async def expire(self, key: bytes, seconds: int) -> None:
-            written.append((self.index, "expire", key))
-
-    assert callable(getattr(layer, "_group_key", None)), why
-    assert list(inspect.signature(layer._group_key).parameters) == ["group"], why
-    layer.connection = Recorder  # type: ignore[method-assign]  # connection(index) → a client
-    asyncio.run(layer.group_add("execution-7", "listener.abc"))
-    index = layer.consistent_hash("execution-7")
-    key = layer._group_key("execution-7")
-    assert isinstance(key, bytes) and {(index, "zadd", key), (index, "expire", key)} == set(written), why
+    first, again = asyncio.run(scenario())
+    assert isinstance(first, redis.asyncio.Redis) and first is again, why
+    assert callable(first.publish) and callable(first.pubsub), why
+    assert layer.prefix == "contract", why
 
 
 # --- Jinja2 and PyYAML --------------------------------------------------------------------

@@ -256,3 +256,24 @@ def test_a_loop_closing_on_open_sockets_ends_their_feed(queued, account):
 
     assert not closing.is_alive(), "the loop never closed: a feed kept running after it was cancelled"
     assert feeds[0].task.done() and feeds[0].listener.done() and queued.pk not in Feed._open
+
+
+def test_a_ring_that_ends_the_execution_is_read_without_waiting_for_the_read_gap(queued, account):
+    flowrunner = paths(queued, account)[0]
+
+    async def run() -> list[dict]:
+        comm = WebsocketCommunicator(application, flowrunner)
+        assert (await comm.connect(timeout=5))[0]
+        await comm.receive_json_from(5)  # the replayed "queued" event
+        await until(lambda: (feed := Feed._open.get(queued.pk)) and feed.in_group and not feed.reading)
+        await database_sync_to_async(append_logs)(queued, ["a step"])  # within the gap of the joining read
+        await database_sync_to_async(execution_cancel)(execution=queued, actor=account)
+        received = [await comm.receive_json_from(5) for _ in range(2)]  # well inside the 60 s gap
+        await comm.disconnect()
+        return received
+
+    with mock.patch.object(Feed, "poll_interval", 3600), mock.patch.object(Feed, "read_gap", 60):
+        received = in_loop(run)
+
+    assert received[0]["message"] == "a step"
+    assert received[1]["status"] == "cancelled", received

@@ -48,9 +48,13 @@ def queued(namespace, account) -> Execution:
 
 @pytest.fixture
 def bell(tmp_path):
-    """A bell as on the embedded default with a file database (the test database is in memory)."""
+    """A bell as on the embedded default with a file database (the test database is in memory),
+    and its in-memory channel layer (the suite may run on Redis)."""
     peer = Bell(tmp_path / "bell")
-    with mock.patch.object(listening, "peer_bell", return_value=peer):
+    with (
+        mock.patch.object(listening, "peer_bell", return_value=peer),
+        mock.patch.object(listening, "get_channel_layer", return_value=InMemoryChannelLayer()),
+    ):
         yield peer
     listening._port.close()
 

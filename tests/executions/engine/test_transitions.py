@@ -3,6 +3,7 @@
 import asyncio
 import threading
 from itertools import product
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 from uuid import uuid4
@@ -252,11 +253,20 @@ def test_terminal_execution_statuses_match_the_tables():
 
 
 class RecordingLayer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict]] = []
+    """A Redis layer as the doorbell uses it: each publish recorded as its rings."""
 
-    async def group_send(self, group: str, message: dict) -> None:
-        self.sent.append((group, message))
+    prefix = "test"
+    connection_pool = SimpleNamespace(connection_kwargs={"db": 3})
+
+    def __init__(self) -> None:
+        self.sent: list[list[tuple[str, int, bool]]] = []
+
+    def connection(self, index: int) -> "RecordingLayer":
+        return self
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        assert channel == events.ring_channel(self)
+        self.sent.append(events.parse_rings(data))
 
 
 def test_events_are_announced_once_per_transaction_with_the_last_event(transactional_db):
@@ -267,7 +277,7 @@ def test_events_are_announced_once_per_transaction_with_the_last_event(transacti
         last = events.event_append(execution_id=execution.pk, type="log", message="hello")
         assert layer.sent == []  # nothing before the commit
     events.drain_doorbell()
-    assert layer.sent == [(events.group_name(execution.pk), {"type": "execution.event", "event_id": last.id})]
+    assert layer.sent == [[(events.group_name(execution.pk), last.id, False)]]
 
 
 def test_events_after_a_rolled_back_transaction_are_still_announced(transactional_db):
@@ -280,7 +290,7 @@ def test_events_after_a_rolled_back_transaction_are_still_announced(transactiona
         with transaction.atomic():
             kept = events.event_append(execution_id=execution.pk, type="log", message="committed")
     events.drain_doorbell()
-    assert layer.sent == [(events.group_name(execution.pk), {"type": "execution.event", "event_id": kept.id})]
+    assert layer.sent == [[(events.group_name(execution.pk), kept.id, False)]]
 
 
 class HeldLayer(RecordingLayer):
@@ -291,11 +301,11 @@ class HeldLayer(RecordingLayer):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    async def group_send(self, group: str, message: dict) -> None:
+    async def publish(self, channel: str, data: bytes) -> None:
         self.entered.set()
         while not self.release.is_set():
             await asyncio.sleep(0.001)
-        await super().group_send(group, message)
+        await super().publish(channel, data)
 
 
 def test_rings_during_a_send_in_flight_merge_into_one_with_the_latest_event():
@@ -308,11 +318,7 @@ def test_rings_during_a_send_in_flight_merge_into_one_with_the_latest_event():
         events._doorbell.ring("execution-b", 7)
         layer.release.set()
         events.drain_doorbell()
-    assert layer.sent == [
-        ("execution-a", {"type": "execution.event", "event_id": 1}),
-        ("execution-a", {"type": "execution.event", "event_id": 3}),
-        ("execution-b", {"type": "execution.event", "event_id": 7}),
-    ]
+    assert layer.sent == [[("execution-a", 1, False)], [("execution-a", 3, False), ("execution-b", 7, False)]]
 
 
 @pytest.mark.django_db
