@@ -24,13 +24,12 @@ from accounts.services import audit_record
 from agents import schedules
 from agents.logic_types import WebhookAgent
 from agents.runtime import emit
-from agents.types import AgentError, AgentType, agent_type
-from connectors.netpolicy import check_literal_url
+from agents.types import AgentError, AgentType, PluginAgentType, agent_type
 from core.errors import BadRequest, NotFound, ValidationFailed
 from executions.engine import dispatch
 from executions.models import AgentLog, Message
-from flows.definitions.fields import is_template
 from flows.definitions.references import names_in
+from flows.definitions.urls import refused_inputs
 from flows.models import Agent, AgentLink, Flow
 from vault.selectors import secret_names
 
@@ -66,19 +65,14 @@ def _strings(value: Any) -> list[str]:
 
 
 def _refused_urls(handler: AgentType, options: dict[str, Any]) -> list[str]:
-    """Literal URL options the network policy refuses: refused when saved, not at every run.
+    """Literal outbound options the network policy refuses: refused when saved, not at every run.
 
-    Templated values are judged when rendered, and host names when the agent runs (see
-    `connectors.netpolicy.check_literal_url`).
+    URL options, and a plugin agent's database URL or SMTP host, as a flow's are judged
+    (`flows.definitions.urls.refused_inputs`): templated values when rendered, host names
+    when the agent runs.
     """
-    refused = []
-    for key in handler.url_options:
-        value = options.get(key)
-        if isinstance(value, str) and not is_template(value):
-            reason = check_literal_url(value)
-            if reason:
-                refused.append(f"{key}: {reason}")
-    return refused
+    plugin = handler.plugin if isinstance(handler, PluginAgentType) else None
+    return [f"{key}: {why}" for key, why in refused_inputs(options, url_keys=handler.url_options, plugin=plugin)]
 
 
 def unknown_secrets(namespace: Namespace, saver: Account, options: Any) -> list[str]:

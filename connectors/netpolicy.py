@@ -254,9 +254,35 @@ def check_literal_url(url: str) -> str | None:
         host = parts.hostname
         if not host:
             return "the URL has no host"
-        address = ipaddress.ip_address("127.0.0.1") if _LOOPBACK_NAMES.match(host) else parse_ip_literal(host)
+        address = _literal_address(host)
     except (ValueError, InvalidOutboundURL) as error:
         return f"not a valid URL: {error}"
+    return _refused_address(host, address)
+
+
+def check_literal_host(host: str) -> str | None:
+    """Why the policy will refuse a server named without a URL (a database's, an SMTP server's)
+    whatever DNS answers, or None: `check_literal_url`'s rules for what `check_host` judges.
+
+    A value that is no host name or IP address (a socket path, a list of hosts) is refused
+    as `check_host` refuses it; other names are judged when the step runs.
+    """
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not (_HOST_NAME.fullmatch(name) or _ipv6_literal(name)):
+        return f"{host[:100]!r} is not a host name or IP address (sockets are refused)"
+    try:
+        address = _literal_address(name)
+    except InvalidOutboundURL as error:
+        return f"not a valid host: {error}"
+    return _refused_address(name.lower(), address)
+
+
+def _literal_address(host: str) -> IPAddress | None:
+    """The address a host names whatever DNS answers: an IP literal, or loopback for `localhost`."""
+    return ipaddress.ip_address("127.0.0.1") if _LOOPBACK_NAMES.match(host) else parse_ip_literal(host)
+
+
+def _refused_address(host: str, address: IPAddress | None) -> str | None:
     reason = refusal_reason(address) if address is not None else None
     if reason:
         return f"refused host '{host}': a {reason} address not allowed by MILLRACE_HTTP_ALLOWED_NETWORKS"

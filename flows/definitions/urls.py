@@ -1,31 +1,70 @@
-"""Outbound URLs written literally in a flow, judged by the network policy when it is saved.
+"""Outbound addresses written literally in a flow, judged by the network policy when it is saved.
 
 A `file://` or `gopher://` URL, or one naming a loopback, private, link-local or metadata
-address, would be refused at every run; saving refuses it at once, with its line. Only
-literal values of the inputs a plugin declares as URLs (`Plugin.url_inputs`) are judged,
-and host names are not resolved (`connectors.netpolicy.check_literal_url` says why):
-templated URLs and names are judged when the step runs.
+address, would be refused at every run; saving refuses it at once, with its line. Judged are
+literal values of the inputs a plugin declares as URLs (`Plugin.url_inputs`) and the server of
+a plugin that speaks another protocol: `sql.query`'s database URL, `mail.send`'s SMTP host.
+Host names are not resolved (`connectors.netpolicy.check_literal_url` says why): templated
+values and names are judged when the step runs.
 """
 
 from __future__ import annotations
 
-from connectors.netpolicy import check_literal_url
-from connectors.registry import get_plugin
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from connectors.netpolicy import check_literal_host, check_literal_url
+from connectors.plugins.mail import MailSend
+from connectors.plugins.sql import SqlQuery, parse_url
+from connectors.registry import Plugin, get_plugin
 from flows.definitions.fields import is_template
 from flows.definitions.ir import CompiledFlow
 from flows.definitions.problems import Problems
 
+Judge = Callable[[str], str | None]
+
+
+def _database_host(url: str) -> str | None:
+    """Why every run would refuse a database URL: it cannot be used, or its host is refused."""
+    try:
+        database = parse_url(url)
+    except ValueError as error:  # worded without the URL, which may hold the password
+        message = str(error).rstrip(".")
+        return message[:1].lower() + message[1:]
+    return check_literal_host(database.host)
+
+
+#: Plugins that reach a server without HTTP: the input naming it and how a literal one is judged.
+SERVER_INPUTS: dict[type[Plugin], tuple[str, Judge]] = {
+    SqlQuery: ("url", _database_host),
+    MailSend: ("host", check_literal_host),
+}
+
+
+def refused_inputs(
+    inputs: Mapping[str, Any], *, url_keys: Iterable[str], plugin: type[Plugin] | None = None
+) -> list[tuple[str, str]]:
+    """(input, why) for each literal outbound input the network policy refuses whatever DNS
+    answers: the HTTP URLs named by `url_keys`, and the server of `plugin` (`SERVER_INPUTS`).
+    Flows and agents save through it."""
+    judged: list[tuple[str, Judge]] = [(key, check_literal_url) for key in url_keys]
+    if plugin in SERVER_INPUTS:
+        judged.append(SERVER_INPUTS[plugin])
+    refused = []
+    for key, judge in judged:
+        value = inputs.get(key)
+        if isinstance(value, str) and not is_template(value):
+            reason = judge(value)
+            if reason:
+                refused.append((key, reason))
+    return refused
+
 
 def check_urls(flow: CompiledFlow, problems: Problems) -> None:
-    """One problem per literal URL input the network policy refuses (an `ExtraCheck`)."""
+    """One problem per literal outbound input the network policy refuses (an `ExtraCheck`)."""
     for step in flow.steps():
         plugin = get_plugin(step.type) if step.type else None
-        for key in plugin.url_inputs if plugin is not None else ():
-            value = step.inputs.get(key)
-            if not isinstance(value, str) or is_template(value):
-                continue
-            refused = check_literal_url(value)
-            if refused:
-                problems.add(
-                    step.input_sources.get(key, (*step.inputs_source, key)), f"{key}: {refused}", "refused_url"
-                )
+        if plugin is None:
+            continue
+        for key, reason in refused_inputs(step.inputs, url_keys=plugin.url_inputs, plugin=plugin):
+            problems.add(step.input_sources.get(key, (*step.inputs_source, key)), f"{key}: {reason}", "refused_url")

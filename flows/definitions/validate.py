@@ -27,7 +27,8 @@ from flows.definitions.steps import CHILD_KEYS, STRUCTURE_KEYS
 
 PluginLookup = Callable[[str], type[Plugin] | None]
 #: A check that needs more than the source (the database, the network policy): saving runs
-#: the subflow-reference and outbound-URL checks this way, so their problems carry lines too.
+#: the subflow-reference and outbound-address checks (URLs, database and SMTP hosts) this way,
+#: so their problems carry lines too.
 #: The engine does not: a saved flow is judged by the policy of the moment it runs.
 ExtraCheck = Callable[[CompiledFlow, Problems], None]
 
