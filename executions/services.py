@@ -406,7 +406,8 @@ def execution_replay(
     before task run `task_run_id` and runs from it (Kestra's replay; `retry` runs in place).
 
     On the original's revision, or on `revision` of the flow. Executor role; the original must
-    have ended (409). A task run of another execution, or an unknown revision, is a 404.
+    have ended (409). The original's files it carries on are copied under it (`file_copies`).
+    A task run of another execution, or an unknown revision, is a 404.
     """
     ensure_role(actor, execution.namespace, Role.EXECUTOR)
     chosen = TaskRun.objects.filter(pk=parse_uuid(task_run_id, what="Task run"), execution=execution).first()
@@ -423,19 +424,35 @@ def execution_replay(
         if stored is None:
             raise NotFound(f"Flow '{flow.name}' has no revision {revision}.")
         source, number = stored.source, stored.number
-    with transaction.atomic():
-        replay = replay_create(
-            original=execution, chosen=chosen, flow=flow, source=source, revision=number, created_by=actor
-        )
-        audit_record(
-            actor=actor,
-            action="execution.replay",
-            resource_type="execution",
-            resource_id=replay.pk,
-            namespace=execution.namespace,
-            summary={"flow": flow.name, "originalId": str(execution.pk), "taskRun": chosen.name, "revision": number},
-        )
-        dispatch.start_execution(str(replay.pk))
+    replay_id = uuid.uuid4()
+    try:
+        with transaction.atomic():
+            replay = replay_create(
+                original=execution,
+                chosen=chosen,
+                flow=flow,
+                source=source,
+                revision=number,
+                created_by=actor,
+                replay_id=replay_id,
+            )
+            audit_record(
+                actor=actor,
+                action="execution.replay",
+                resource_type="execution",
+                resource_id=replay.pk,
+                namespace=execution.namespace,
+                summary={
+                    "flow": flow.name,
+                    "originalId": str(execution.pk),
+                    "taskRun": chosen.name,
+                    "revision": number,
+                },
+            )
+            dispatch.start_execution(str(replay.pk))
+    except BaseException:  # the files copied for a replay that was not written
+        execution_files_delete(namespace_name=execution.namespace.name, execution_id=str(replay_id))
+        raise
     return replay
 
 

@@ -46,7 +46,9 @@ def coerce_inputs(flow: ir.CompiledFlow, given: Any) -> dict[str, Any]:
     result = dict(given)
     problems: list[dict[str, str]] = []
     for declared in flow.inputs:
-        if declared.id not in given or given[declared.id] is None:
+        if _file_not_given(declared, given.get(declared.id)):
+            result.pop(declared.id, None)
+        if declared.id not in result or result[declared.id] is None:
             if declared.has_default:
                 result[declared.id] = declared.default
             elif declared.required:
@@ -59,6 +61,12 @@ def coerce_inputs(flow: ir.CompiledFlow, given: Any) -> dict[str, Any]:
     if problems:
         raise ValidationFailed("The inputs do not match the flow's declared inputs.", details=problems)
     return result
+
+
+def _file_not_given(declared: ir.FlowInput, value: Any) -> bool:
+    """An empty value of a FILE input: a browser form with no file chosen sends an empty part
+    (`filename=""`), which Django reads as the text field "". It counts as not given."""
+    return declared.type == ir.InputType.FILE and value == ""
 
 
 def file_inputs_check(flow: ir.CompiledFlow, given: Any, files: Iterable[str]) -> None:
@@ -79,9 +87,11 @@ def file_inputs_check(flow: ir.CompiledFlow, given: Any, files: Iterable[str]) -
     ]
     if isinstance(given, dict):
         problems += [
-            {"field": f"inputs.{name}", "reason": UPLOAD_ONLY}
-            for name, kind in kinds.items()
-            if kind == ir.InputType.FILE and given.get(name) is not None
+            {"field": f"inputs.{declared.id}", "reason": UPLOAD_ONLY}
+            for declared in flow.inputs
+            if declared.type == ir.InputType.FILE
+            and given.get(declared.id) is not None
+            and not _file_not_given(declared, given.get(declared.id))
         ]
     if problems:
         raise ValidationFailed("The inputs do not match the flow's declared inputs.", details=problems)

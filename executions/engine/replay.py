@@ -9,7 +9,9 @@ enters them again and starts the chosen step afresh, then everything after it. T
 orchestrator cannot tell a copy from a run it made: outputs of kept steps feed templates as
 before. The new execution links to the original (`Execution.original`); its first walk reads
 its task runs (see `runner._first_start`). Labels that kept `execution.labels` steps set are
-set on it again, as those steps left them.
+set on it again, as those steps left them. The original's files it carries on (FILE inputs,
+kept outputs) are copied under the replay (`file_copies`): it reads, links and keeps them as
+its own, whatever becomes of the original.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from accounts.models import Account
 from core.errors import BadRequest
 from executions.engine.callbacks import without_callbacks
 from executions.engine.compiler import compiled
+from executions.engine.file_copies import FileAdopter
 from executions.engine.inputs import inputs_unseal
 from executions.engine.labels import LabelError, labels_merge
 from executions.engine.lifecycle import execution_create
@@ -49,10 +52,18 @@ def _top_block(definition: CompiledFlow, step_id: str) -> Block:
 
 
 def replay_create(
-    *, original: Execution, chosen: TaskRun, flow: Flow, source: str, revision: int, created_by: Account | None
+    *,
+    original: Execution,
+    chosen: TaskRun,
+    flow: Flow,
+    source: str,
+    revision: int,
+    created_by: Account | None,
+    replay_id: uuid.UUID,
 ) -> Execution:
-    """Write the QUEUED replay of `original` from `chosen` on `source` (revision `revision` of
-    `flow`) with the task runs it keeps; the caller dispatches its start."""
+    """Write the QUEUED replay `replay_id` of `original` from `chosen` on `source` (revision
+    `revision` of `flow`) with the task runs it keeps; the caller dispatches its start, and
+    deletes the replay's copied files when the write does not commit."""
     definition = compiled(source)
     runs = list(TaskRun.objects.filter(execution=original).order_by("sequence"))
     by_id = {run.pk: run for run in runs}
@@ -66,14 +77,16 @@ def replay_create(
     per_attempt = {id(definition.errors), id(definition.finally_)}
     at_revision = copy.copy(flow)  # the flow as it was at that revision, for execution_create
     at_revision.source, at_revision.revision = source, revision
+    files = FileAdopter(namespace=original.namespace.name, source_id=str(original.pk), target_id=str(replay_id))
     replay = execution_create(
         flow=at_revision,
         # SECRET inputs are stored masked and sealed: the replay gets them in clear, sealed anew
-        inputs={**(original.inputs or {}), **inputs_unseal(original.pk, original.sealed_inputs)},
+        inputs=files.adopt({**(original.inputs or {}), **inputs_unseal(original.pk, original.sealed_inputs)}),
         origin="replay",
         created_by=created_by,
         trigger=original.trigger,
         trigger_data=without_callbacks(original.trigger_data or {}),
+        execution_id=replay_id,
     )
     Execution.objects.filter(pk=replay.pk).update(original=original)
     replay.original = original
@@ -99,10 +112,10 @@ def replay_create(
             loop_index=run.loop_index,
             status=T.RUNNING if reopened else T.SUCCESS,
             attempt=run.attempt,
-            inputs=run.inputs,
-            outputs=None if reopened else run.outputs,
+            inputs=files.adopt(run.inputs),
+            outputs=None if reopened else files.adopt(run.outputs),
             outcome="" if reopened else run.outcome,
-            state={k: v for k, v in (run.state or {}).items() if k in ("scope", "items", "branch")},
+            state=files.adopt({k: v for k, v in (run.state or {}).items() if k in ("scope", "items", "branch")}),
             execution_attempt=replay.attempt,
             started_at=run.started_at,
             finished_at=None if reopened else run.finished_at,

@@ -1,6 +1,6 @@
 """FILE inputs at the service: uploads stored under the new execution, a failed start keeps no
 file, values refused from every caller (FlowRunner's run included), and the engine's own starts
-(replay, subflow) carry a stored file's URI on."""
+(a replay copies the file, a subflow carries its URI on)."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -114,7 +114,9 @@ def test_a_replay_keeps_the_originals_file(runner, namespace):
     original.refresh_from_db()
     replay = execution_replay(actor=runner, execution=original, task_run_id=original.task_runs.get().pk)
     replay.refresh_from_db()
-    assert replay.status == E.SUCCESS and replay.inputs == original.inputs
+    assert replay.status == E.SUCCESS
+    assert replay.inputs == {"data": f"millrace:///production/executions/{replay.pk}/inputs/data/in.txt"}
+    assert _read(replay, replay.inputs["data"]) == b"hello"
 
 
 def test_a_subflow_gets_its_parents_file(runner, namespace):
@@ -128,3 +130,58 @@ def test_a_subflow_gets_its_parents_file(runner, namespace):
     child = Execution.objects.get(parent_task__execution=parent)
     assert parent.status == E.SUCCESS and child.inputs == parent.inputs
     assert _read(parent, child.inputs["data"]) == b"hello"
+
+
+OPTIONAL_FILE = """name: optional
+inputs:
+  - {id: data, type: FILE, required: false}
+  - {id: note, type: STRING, required: false}
+tasks:
+  - name: show
+    type: util.log
+    properties:
+      message: "{{ inputs.note }}"
+"""
+
+
+def test_an_empty_value_of_an_optional_file_input_is_not_given(runner, namespace):
+    """A browser form with no file chosen sends an empty part, which Django reads as the field ""."""
+    flow = _flow(namespace, "optional", OPTIONAL_FILE)
+    execution = execution_start(actor=runner, flow=flow, inputs={"data": "", "note": "hi"})
+    execution.refresh_from_db()
+    assert execution.status == E.SUCCESS and execution.inputs == {"note": "hi"}
+
+
+def test_an_empty_value_of_a_required_file_input_is_required(runner, namespace):
+    with pytest.raises(ValidationFailed) as refused:
+        execution_start(actor=runner, flow=_flow(namespace), inputs={"data": ""})
+    assert refused.value.details == [{"field": "inputs.data", "reason": "required"}]
+    assert not Execution.objects.exists()
+
+
+@pytest.mark.parametrize("value", [" ", "0", "millrace:///production/_files/a.txt"])
+def test_a_value_that_is_not_empty_stays_refused(runner, namespace, value):
+    with pytest.raises(ValidationFailed) as refused:
+        execution_start(actor=runner, flow=_flow(namespace, "optional", OPTIONAL_FILE), inputs={"data": value})
+    assert "uploaded as a file" in refused.value.details[0]["reason"]
+
+
+def test_an_empty_value_of_another_input_type_is_kept(runner, namespace):
+    execution = execution_start(actor=runner, flow=_flow(namespace, "optional", OPTIONAL_FILE), inputs={"note": ""})
+    execution.refresh_from_db()
+    assert execution.inputs == {"note": ""}
+
+
+def test_a_browser_forms_empty_file_part_starts_the_flow(runner, namespace, client_for):
+    """workflowdev's execute, as a browser posts a form whose optional file field was left empty."""
+    flow = _flow(namespace, "optional", OPTIONAL_FILE)
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="data"; filename=""\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--B--\r\n'
+    )
+    response = client_for(runner).generic(
+        "POST", f"/workflowdev/api/v1/flows/{flow.pk}/execute", body, content_type="multipart/form-data; boundary=B"
+    )
+    assert response.status_code == 201, response.content
+    assert Execution.objects.get().inputs == {"note": "hi"}
