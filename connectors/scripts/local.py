@@ -32,28 +32,60 @@ CANCEL_POLL = 0.5
 DRAIN_SECONDS = 1.0
 READ_BYTES = 64 * 1024
 
+#: A seccomp filter (classic BPF: code, jump if true, jump if false, value) that makes `setsid`
+#: fail with EPERM, on x86-64 (x32 numbers folded in), i386 and arm64, and allows every other
+#: call: a process of the script cannot leave its session, so the watchdog counts every one of
+#: them and the kill at the end reaches them all.
+NO_SETSID_FILTER = (
+    (0x20, 0, 0, 4),  # load the architecture
+    (0x15, 0, 3, 0xC000003E),  # x86-64?
+    (0x20, 0, 0, 0),  # load the call's number
+    (0x54, 0, 0, 0xBFFFFFFF),  # x32 numbers are x86-64's with bit 30 set
+    (0x15, 7, 6, 112),  # setsid: refuse, else allow
+    (0x15, 0, 2, 0x40000003),  # i386?
+    (0x20, 0, 0, 0),
+    (0x15, 4, 3, 66),
+    (0x15, 0, 2, 0xC00000B7),  # arm64?
+    (0x20, 0, 0, 0),
+    (0x15, 1, 0, 157),
+    (0x06, 0, 0, 0x7FFF0000),  # SECCOMP_RET_ALLOW
+    (0x06, 0, 0, 0x00050001),  # SECCOMP_RET_ERRNO | EPERM
+)
+
 #: Runs in the child (`python -I -S -c`): set the limits, then become the interpreter. Setting
 #: them here rather than in a `preexec_fn` keeps the worker's threads out of the forked child.
 #: Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: restore
 #: them, so a shell's commands die of a full file or a closed pipe as they would anywhere. The
-#: script's first process dies with the worker thread that started it (PR_SET_PDEATHSIG).
-LAUNCHER = """\
-import ctypes, os, resource, signal, sys
+#: script's first process dies with the worker thread that started it (PR_SET_PDEATHSIG). The
+#: seccomp filter (with no_new_privs, which it needs and which keeps set-user-ID programs from
+#: raising privileges) is installed where the kernel has it; without, the script may leave its
+#: session, as docs/scripts.md says.
+LAUNCHER = f"""\
+import ctypes, os, resource, signal, struct, sys
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 try:
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    libc = ctypes.CDLL(None)
+    libc.prctl(1, signal.SIGKILL)
 except (AttributeError, OSError):
-    pass
+    libc = None
 if os.getppid() != int(sys.argv[2]):
     os._exit(1)
+if libc is not None:
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    code = b"".join(struct.pack("HBBI", *op) for op in {NO_SETSID_FILTER!r})
+    buffer = ctypes.create_string_buffer(code, len(code))
+    program = Program(len(code) // 8, ctypes.addressof(buffer))
+    if libc.prctl(38, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0:
+        libc.prctl(22, ctypes.c_ulong(2), ctypes.byref(program), ctypes.c_ulong(0), ctypes.c_ulong(0))
 for spec in sys.argv[1].split(","):
     name, soft, hard = spec.split(":")
     resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
 try:
     os.execv(sys.argv[3], sys.argv[3:])
 except OSError as error:
-    sys.stderr.write(f"Could not start {sys.argv[3]}: {error.strerror}\\n")
+    sys.stderr.write(f"Could not start {{sys.argv[3]}}: {{error.strerror}}\\n")
     os._exit(127)
 """
 

@@ -105,4 +105,10 @@ def test_cancelling_through_the_api_kills_the_scripts_process_group(workers, api
     assert time.monotonic() - cancelled_at < 3
     body = ended(api, execution_id)
     assert body["execution"]["status"] == "CANCELLED"
+
+    def step_recorded() -> bool:  # the execution is CANCELLED at once, its step once its script stopped
+        body.update(api.get(f"{WD}/executions/{execution_id}").json())
+        return body["tasks"][0]["status"] != "RUNNING"
+
+    wait_until(step_recorded, 10, "the step to record how it ended")
     assert body["tasks"][0]["error"] == "The script was stopped: the execution was cancelled or the step ended."

@@ -82,6 +82,34 @@ def test_processes_left_running_are_killed_when_the_script_ends(run_plugin):
     assert not alive(int(first_line(result.outputs["stdout"])))
 
 
+def test_no_process_of_a_script_can_leave_its_session(run_plugin):
+    commands = ["setsid sleep 60 & wait $! || echo refused $?", "python -c 'import os; os.setsid()' 2>&1 | tail -1"]
+    result = run_plugin("script.shell", {"commands": commands, "failFast": False})
+    stdout = result.outputs["stdout"]
+    assert result.outputs["stderr"].startswith("setsid: ") and "Operation not permitted" in result.outputs["stderr"]
+    assert stdout.startswith("refused 1\n") and "PermissionError: [Errno 1] Operation not permitted" in stdout
+
+
+def test_a_fork_bomb_that_tries_to_leave_its_session_is_stopped_and_leaves_nothing(run_plugin, limits, tmp_path):
+    limits(processes=16, seconds=10)
+    pids = tmp_path / "pids"
+    script = "\n".join(
+        [
+            "import os, subprocess, sys, time",
+            "for n in range(100):",
+            "    try:",
+            "        child = subprocess.Popen(['sleep', '60'], start_new_session=True)",
+            "    except OSError:",  # setsid refused: stay in the session
+            "        child = subprocess.Popen(['sleep', '60'])",
+            f"    open({str(pids)!r}, 'a').write(f'{{child.pid}}\\n')",
+            "time.sleep(60)",
+        ]
+    )
+    result = run_plugin("script.python", {"script": script})
+    assert "exceeded its limit of 16 processes" in result.error
+    assert not any(alive(int(pid)) for pid in pids.read_text().split())
+
+
 def session_of(result) -> int:
     """The session id a test script printed first (`echo $$`: the shell leads its session)."""
     return int(first_line(result.outputs["stdout"]))
