@@ -42,7 +42,12 @@ tasks:
   - name: templated-db
     type: sql.query
     properties:
-      url: "postgresql://report:${{DB_PASSWORD}}@10.0.0.5/sales"
+      url: "postgresql://report:${{DB_PASSWORD}}@{{{{ inputs.dbhost }}}}/sales"
+      sql: SELECT 1
+  - name: templated-password
+    type: sql.query
+    properties:
+      url: "postgresql://report:${{DB_PASSWORD}}@10.0.0.6/sales"
       sql: SELECT 1
   - name: templated-smtp
     type: mail.send
@@ -57,6 +62,7 @@ REFUSED = [
     ("tasks[1].properties.url", 11, "url: refused host '127.0.0.1': a loopback address"),
     ("tasks[2].properties.url", 16, "url: the database URL has no host"),
     ("tasks[3].properties.host", 21, "host: refused host 'localhost': a loopback address"),
+    ("tasks[6].properties.url", 37, "url: refused host '10.0.0.6': a private address"),
 ]
 
 KESTRA = f"""id: kestra-servers

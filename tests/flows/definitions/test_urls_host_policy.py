@@ -61,8 +61,10 @@ def test_smtp_hosts_every_run_would_refuse(host, words):
     ("plugin", "inputs"),
     [
         (SqlQuery, {"url": "postgresql://u:p@db.example.com:5432/db"}),
-        (SqlQuery, {"url": "postgresql://u:${DB_PASSWORD}@10.0.0.5/db"}),  # templated: judged when it runs
+        (SqlQuery, {"url": "postgresql://u:${DB_PASSWORD}@db.example.com/db"}),
         (SqlQuery, {"url": "postgresql://u@{{ inputs.host }}/db"}),
+        (SqlQuery, {"url": "postgresql://u@10.0.0.5:{{ inputs.port }}/db"}),  # the port decides whether it parses
+        (SqlQuery, {"url": "{{ inputs.url }}"}),
         (SqlQuery, {"url": 5432}),  # the schema refuses it; nothing to judge here
         (MailSend, {"host": "smtp.example.com"}),
         (MailSend, {"host": "{{ inputs.smtp }}"}),
@@ -72,6 +74,19 @@ def test_smtp_hosts_every_run_would_refuse(host, words):
 )
 def test_names_templates_and_other_plugins_are_left_to_the_run(plugin, inputs):
     assert refused_inputs(inputs, url_keys=(), plugin=plugin) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:${DB_PASSWORD}@10.0.0.5/db",
+        "mysql://{{ inputs.user }}:{{ secret('DB') }}@127.0.0.1:3306/shop",
+        "jdbc:postgresql://app:${DB_PASSWORD}@[::1]/db?sslmode=disable",
+    ],
+)
+def test_a_host_written_out_beside_a_templated_password_is_judged(url):
+    [(key, reason)] = refused_inputs({"url": url}, url_keys=(), plugin=SqlQuery)
+    assert key == "url" and "refused host" in reason and "DB_PASSWORD" not in reason
 
 
 def test_allowed_networks_open_the_literal_servers(settings):
