@@ -6,8 +6,8 @@ to temporary files as they arrive, and the ASGI cap streams it through instead o
 so a large upload never sits in memory. Every other body keeps `MILLRACE_MAX_BODY_BYTES`, and
 the non-file fields of an upload stay bounded by `DATA_UPLOAD_MAX_MEMORY_SIZE`.
 
-The upload views also share how they read one: `UploadParser`, and the 422 for a multipart
-body without a Content-Length.
+The upload views also share how they read one: `UploadParser`, the 422 for a multipart
+body without a Content-Length, and `form_inputs` (a run's inputs and FILE inputs from a form).
 """
 
 import re
@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import MultiPartParser
@@ -25,7 +26,8 @@ from core.errors import ValidationFailed
 #: Paths (after any script prefix) that accept a file upload.
 UPLOAD_PATHS = re.compile(
     r"(?:/workflowdev)?/api/v1/namespaces/[^/]+/files"  # namespace files (workflowdev)
-    r"|(?:/workflowdev)?/api/v1/flows/[^/]+/execute"  # FILE inputs of a run
+    r"|(?:/workflowdev)?/api/v1/flows/[^/]+/execute"  # FILE inputs of a run (workflowdev)
+    r"|(?:/flowrunner)?/api/v1/flows/[^/]+/run"  # FILE inputs of a run (FlowRunner)
     r"|/admin/accounts/namespace/[^/]+/files/upload/"  # the console's namespace files page
     r"|/admin/flows/flow/[^/]+/run/"  # the console's Run form (FILE inputs)
 )
@@ -69,3 +71,16 @@ class UploadParser(MultiPartParser):
             return super().parse(stream, media_type, parser_context)
         except (TooManyFilesSent, TooManyFieldsSent) as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from None
+
+
+def form_inputs(request: Request) -> tuple[dict[str, str], dict[str, UploadedFile]]:
+    """A run's inputs from a multipart body: each text field an input (converted by its declared
+    type, as JSON text is), each file part the file of a FILE input. A name given twice is a 422."""
+    repeated = sorted(name for name, values in request.data.lists() if len(values) > 1)
+    if repeated:
+        raise ValidationFailed(
+            "Each input is given once.",
+            details=[{"field": f"inputs.{name}", "reason": "given more than once"} for name in repeated],
+        )
+    files = {name: request.FILES[name] for name in request.FILES}
+    return {name: value for name, value in request.data.items() if name not in files}, files

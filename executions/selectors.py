@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import IO
 from uuid import UUID
 
 from django.db.models import Count, Prefetch, QuerySet
@@ -12,6 +13,7 @@ from core.errors import NotFound
 from core.ids import parse_uuid
 from executions.engine.concurrency import slot_wait_text
 from executions.models import Approval, Execution, ExecutionEvent, ExecutionLabel, ExecutionStatus, TaskRun
+from files.selectors import execution_file_open
 
 LEVELS = ("debug", "info", "warn", "error")
 PAGE_TASKS_ATTR = "page_task_runs"
@@ -71,6 +73,15 @@ def execution_get(*, account: Account, execution_id: UUID | str) -> Execution:
     if execution is None:
         raise NotFound("Execution not found.")
     return execution
+
+
+def execution_file(*, account: Account, execution_id: UUID | str, uri: str) -> tuple[str, IO[bytes]]:
+    """(file name, open file) of a file of an execution the caller may read, by URI, for every
+    dialect's download: an execution outside the caller's namespaces is "Execution not found."
+    as a missing one, and a URI outside that execution (another's, another namespace's) or of no
+    file "File not found."; a `path` that is no `millrace:///` URI is a 400."""
+    execution = execution_get(account=account, execution_id=execution_id)
+    return execution_file_open(namespace_name=execution.namespace.name, execution_id=str(execution.pk), uri=uri)
 
 
 def execution_page(

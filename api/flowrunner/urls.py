@@ -6,7 +6,12 @@ from rest_framework.routers import SimpleRouter
 
 from api.flowrunner.views.accounts import AccountViewSet
 from api.flowrunner.views.auth import LoginView, LogoutView, RefreshView
-from api.flowrunner.views.executions import ExecutionDetailView, ExecutionListView, ExecutionLogsView
+from api.flowrunner.views.executions import (
+    ExecutionDetailView,
+    ExecutionFileView,
+    ExecutionListView,
+    ExecutionLogsView,
+)
 from api.flowrunner.views.flows import FlowDetailView, FlowListView, FlowRunView
 from api.flowrunner.views.secrets import SecretDetailView, SecretListView
 
@@ -30,6 +35,7 @@ shared_patterns = [
     path("api/v1/executions", ExecutionListView.as_view(), name="execution-list"),
     path("api/v1/executions/<str:execution_id>", ExecutionDetailView.as_view(), name="execution-detail"),
     path("api/v1/executions/<str:execution_id>/logs", ExecutionLogsView.as_view(), name="execution-logs"),
+    path("api/v1/executions/<str:execution_id>/file", ExecutionFileView.as_view(), name="execution-file"),
 ]
 
 app_name = "flowrunner"

@@ -105,10 +105,13 @@ TABLE: list[Row] = [
     Row("PUT", "/api/v1/flows/{flow}", "401 403 403 200 200 / 404", {"description": "changed"}, FR),
     Row("DELETE", "/api/v1/flows/{flow}", "401 403 403 409 409 / 404", None, FR),  # it has a running execution
     Row("POST", "/api/v1/flows/{flow}/run", "401 403 201 201 201 / 404", {"input": {}}, FR),
+    # a file part for an input the flow does not declare: the roles and the namespace are checked first
+    Row("POST", "/api/v1/flows/{flow}/run", "401 403 422 422 422 / 404", {"data": "x"}, FR, "multipart"),
     Row("GET", "/api/v1/executions", "401 200 200 200 200 / -", None, FR),
     Row("GET", "/api/v1/executions/{execution}", "401 200 200 200 200 / 404", None, FR),
     Row("DELETE", "/api/v1/executions/{waiting}", "401 403 200 200 200 / 404", None, FR),
     Row("GET", "/api/v1/executions/{execution}/logs", "401 200 200 200 200 / 404", None, FR),
+    Row("GET", "/api/v1/executions/{execution}/file?path={execution_file}", "401 200 200 200 200 / 404", None, FR),
     # --- workflowdev -----------------------------------------------------------------------
     Row(
         "POST",

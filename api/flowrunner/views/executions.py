@@ -1,10 +1,12 @@
-"""Executions: list, get, cancel (`DELETE`), and logs.
+"""Executions: list, get, cancel (`DELETE`), logs, and a file of an execution.
 
 The status filter takes FlowRunner words (`running` is QUEUED, RUNNING and WAITING); a log
 `level` is a minimum. The same logs path opened as a WebSocket is workflowdev's log stream
 (`executions.consumers`).
 """
 
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +26,7 @@ from api.flowrunner.views.base import FlowRunnerAPIView
 from api.flowrunner.views.flows import ERRORS, FORBIDDEN
 from executions import selectors, services
 from executions.models import Execution
+from files.responses import file_response
 
 PAGE = [
     OpenApiParameter("limit", int, description="Default 10, at most 1000"),
@@ -89,3 +92,34 @@ class ExecutionLogsView(FlowRunnerAPIView):
         execution = selectors.execution_get(account=request.user, execution_id=execution_id)
         events = selectors.execution_events(execution=execution, min_level=log_level(request.query_params.get("level")))
         return self.paginated(request, events, "logs", LogEntrySerializer)
+
+
+class ExecutionFileView(FlowRunnerAPIView):
+    @extend_schema(
+        operation_id="get_execution_file",
+        summary="Download a file of an execution",
+        parameters=[
+            OpenApiParameter(
+                "path",
+                str,
+                required=True,
+                description="The file's URI, as an input or a node's output gives it: `millrace:///<namespace>/...`.",
+            )
+        ],
+        responses={
+            (200, "*/*"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The file's bytes, as an attachment named after the file."
+            ),
+            400: OpenApiResponse(description="`path` is not a millrace:/// URI (`invalid_request`)"),
+            404: OpenApiResponse(
+                description="No such execution (or one you cannot read), or no such file of it (`not_found`)"
+            ),
+        },
+    )
+    def get(self, request: Request, execution_id: str) -> FileResponse:
+        """Stream a file the execution was given (a FILE input) or one of its nodes wrote. A URI of another
+        execution or of another namespace is not found, like a missing file. Needs the viewer role."""
+        name, handle = selectors.execution_file(
+            account=request.user, execution_id=execution_id, uri=request.query_params.get("path", "")
+        )
+        return file_response(name, handle)

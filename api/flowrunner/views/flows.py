@@ -4,6 +4,9 @@ FlowRunner has no namespaces: lists show every flow the caller may read, and new
 into the caller's default namespace (`default` for an account without one).
 """
 
+from django.core.files.uploadedfile import UploadedFile
+from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -23,6 +26,8 @@ from api.flowrunner.serializers import (
     RunSerializer,
 )
 from api.flowrunner.views.base import FlowRunnerAPIView
+from api.parsers import JSONParser
+from api.uploads import UploadParser, content_length_required, form_inputs
 from core.errors import BadRequest, PayloadTooLarge
 from executions.services import execution_start, flow_delete
 from flows import selectors, services
@@ -155,26 +160,35 @@ class FlowDetailView(FlowRunnerAPIView):
 
 
 class FlowRunView(FlowRunnerAPIView):
+    parser_classes = [JSONParser, UploadParser]
+
     @extend_schema(
         operation_id="run_flow",
         summary="Run a flow",
-        request=RunSerializer,
+        request={"application/json": RunSerializer, "multipart/form-data": OpenApiTypes.OBJECT},
         responses={
             201: RunResponseSerializer,
+            400: OpenApiResponse(description="A malformed body (`invalid_request`)"),
             **FORBIDDEN,
+            413: OpenApiResponse(description="A file over MILLRACE_MAX_FILE_BYTES (`payload_too_large`)"),
             422: OpenApiResponse(description="The input does not fit the flow (`validation_error`)"),
         },
     )
     def post(self, request: Request, flow_id: str) -> Response:
         """Execute a flow with an optional `input` object. The execution runs in the background; follow it with the
-        execution, its logs or the WebSocket."""
+        execution, its logs or the WebSocket. A flow with FILE inputs is run with a multipart/form-data body: each
+        file part is the file of the FILE input of its name (the input's value becomes the stored file's
+        millrace:/// URI), each text field another input, converted to its declared type; labels go in JSON bodies
+        only. A file over MILLRACE_MAX_FILE_BYTES is a 413, and nothing of a refused run is stored."""
         flow = selectors.flow_get(account=request.user, flow_id=flow_id)
-        body = RunSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        execution = execution_start(
-            actor=request.user,
-            flow=flow,
-            inputs=body.validated_data.get("input") or {},
-            labels=body.validated_data.get("labels"),
-        )
+        content_length_required(request, "input")
+        files: dict[str, UploadedFile] = {}
+        if isinstance(request.data, QueryDict):
+            inputs, files = form_inputs(request)
+            labels = None
+        else:
+            body = RunSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            inputs, labels = body.validated_data.get("input") or {}, body.validated_data.get("labels")
+        execution = execution_start(actor=request.user, flow=flow, inputs=inputs, files=files, labels=labels)
         return Response(RunResponseSerializer(execution).data, status=status.HTTP_201_CREATED)
