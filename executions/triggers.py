@@ -19,11 +19,12 @@ every minute.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
@@ -39,6 +40,9 @@ from flows.models import Trigger
 from flows.triggers import backfill_ticks, missed_ticks, next_fire_time
 
 logger = logging.getLogger("millrace.scheduler")
+
+#: How fresh a webhook's `last_fired_at` is kept: it moves at most once per this span.
+FIRED_AT_RESOLUTION = timedelta(seconds=1)
 
 CREDENTIAL_HEADER_WORDS = ("auth", "token", "key", "secret", "signature", "cookie", "password", "session")
 """A header whose lower-cased name contains one of these is dropped from `trigger.headers`."""
@@ -76,8 +80,13 @@ def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
     except Trigger.DoesNotExist:
         raise NotFound("Unknown webhook.") from None
     shown = shown_headers(headers)
+    now = timezone.now()
     with transaction.atomic():
-        Trigger.objects.filter(pk=trigger.pk).update(last_fired_at=timezone.now())
+        # To the second: writing it on every call made concurrent calls of one webhook wait for
+        # each other's commit on the trigger's row lock; a row already this fresh is not locked.
+        Trigger.objects.filter(pk=trigger.pk).filter(
+            Q(last_fired_at__isnull=True) | Q(last_fired_at__lt=now - FIRED_AT_RESOLUTION)
+        ).update(last_fired_at=now)
         return execution_start(
             actor=None,
             flow=trigger.flow,

@@ -1,7 +1,7 @@
 """Trigger services: roles, audit, per-type fields, rescheduling, and firing webhooks."""
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -150,3 +150,17 @@ def test_a_yaml_flow_trigger_cannot_watch_its_own_flow(editor, namespace):
         flow_update(actor=editor, flow=flow, source=selfish.replace("flow: selfish", f"sourceFlowId: '{flow.pk}'"))
     assert "own flow" in by_id.value.message
     assert not Trigger.objects.filter(flow=flow).exists()
+
+
+def test_a_webhook_s_last_fired_at_moves_at_most_once_a_second(editor, flow, monkeypatch):
+    trigger = trigger_create(actor=editor, flow=flow, type="webhook", key=FIRE_KEY)
+    for now in (T0, T0 + timedelta(milliseconds=400), T0 + timedelta(milliseconds=900)):
+        monkeypatch.setattr("django.utils.timezone.now", lambda now=now: now)
+        webhook_fire(key=FIRE_KEY, body={}, headers={})
+        trigger.refresh_from_db()
+        assert trigger.last_fired_at == T0  # a row this fresh is left alone (and not locked)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: T0 + timedelta(seconds=2))
+    webhook_fire(key=FIRE_KEY, body={}, headers={})
+    trigger.refresh_from_db()
+    assert trigger.last_fired_at == T0 + timedelta(seconds=2)
+    assert Execution.objects.filter(trigger=trigger).count() == 4
