@@ -4,11 +4,15 @@ The backend is Django's storage named `millrace` (`STORAGES` in the settings): a
 `FileSystemStorage` under `MILLRACE_STORAGE_DIR` by default, django-storages' `S3Storage`
 when `MILLRACE_STORAGE_URL=s3://bucket/prefix`. Callers pass storage keys built by
 `core.filerefs`, never a user's path. Writes are bounded by `MILLRACE_MAX_FILE_BYTES` while
-they stream, so an oversize file is refused before any of it is stored.
+they stream, so an oversize file is refused before any of it is stored. A local write goes to
+a temporary file beside its target, renamed over it once whole: a reader sees the old file or
+the new one, never half of one, and a failed write leaves the old one (a bucket's PUT is
+atomic already).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shutil
@@ -21,10 +25,15 @@ from typing import IO
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.utils import timezone
+from storages.backends.s3 import S3Storage
 
 from core.filerefs import FileTooLarge
 
 CHUNK = 1024 * 1024
+#: Where a local write's temporary file starts its name: a backslash, which no stored name holds
+#: (`core.filerefs` refuses it), so it never meets a user's file and listings leave it out.
+PARTIAL = ".partial\\"
 
 
 def backend() -> Storage:
@@ -62,17 +71,47 @@ def put(key: str, content: bytes | str | IO | Iterable[bytes], *, limit: int | N
     """Store `content` at `key` (replacing what was there); returns its size in bytes."""
     limit = max_bytes() if limit is None else limit
     chunks = content if isinstance(content, Iterator) else _chunks(content)  # type: ignore[arg-type]
+    storage = backend()
+    if isinstance(storage, FileSystemStorage):
+        return _put_local(storage, key, chunks, limit)
     with tempfile.SpooledTemporaryFile(max_size=CHUNK) as spool:
-        size = 0
-        for chunk in chunks:
-            size += len(chunk)
-            if size > limit:
-                raise FileTooLarge(limit)
-            spool.write(chunk)
+        size = _write(chunks, spool, limit)
         spool.seek(0)
-        # Both backends are configured to overwrite (`allow_overwrite`, `file_overwrite`), so the
-        # key is kept, never suffixed.
-        backend().save(key, File(spool, name=key))
+        # configured to overwrite (`file_overwrite`), so the key is kept, never suffixed
+        storage.save(key, File(spool, name=key))
+    return size
+
+
+def _write(chunks: Iterator[bytes], handle: IO[bytes], limit: int) -> int:
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise FileTooLarge(limit)
+        handle.write(chunk)
+    return size
+
+
+def _put_local(storage: FileSystemStorage, key: str, chunks: Iterator[bytes], limit: int) -> int:
+    """Write a temporary file in the target's directory (the same file system), then rename it over
+    the target (`os.replace`, atomic): never a half-written or truncated file at `key`."""
+    path = storage.path(key)
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except FileExistsError:  # as Django's own save says it
+        raise FileExistsError(f"{directory} exists and is not a directory.") from None
+    descriptor, partial = tempfile.mkstemp(dir=directory, prefix=PARTIAL)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            size = _write(chunks, handle, limit)
+        if storage.file_permissions_mode is not None:
+            os.chmod(partial, storage.file_permissions_mode)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
     return size
 
 
@@ -125,19 +164,40 @@ def _prune(storage: Storage, prefix: str) -> None:
 def listing(prefix: str) -> list[Entry]:
     """The directories and files directly under `prefix` (an empty list when there is none)."""
     storage = backend()
+    if isinstance(storage, S3Storage):
+        return _bucket_listing(storage, prefix)
     try:
         dirs, files = storage.listdir(prefix)
     except (FileNotFoundError, NotADirectoryError):  # nothing there, or a local file
         return []
     entries = [Entry(name, True) for name in sorted(dirs)]
     for name in sorted(files):
+        if name.startswith(PARTIAL):  # a write under way, or one a crash left
+            continue
         key = f"{prefix}/{name}" if prefix else name
         try:
-            modified = storage.get_modified_time(key)
-        except (NotImplementedError, FileNotFoundError):
-            modified = None
-        entries.append(Entry(name, False, storage.size(key), modified))
+            entries.append(Entry(name, False, storage.size(key), storage.get_modified_time(key)))
+        except FileNotFoundError:  # deleted since the directory was read
+            continue
     return entries
+
+
+def _bucket_listing(storage: S3Storage, prefix: str) -> list[Entry]:
+    """One paginated LIST, as `S3Storage.listdir` makes, keeping the size and date each object
+    comes with: `listdir` gives names only, and asking `size` and `get_modified_time` made two
+    HEAD requests per file. The bucket's `location` goes before the key, as `S3Storage` puts it."""
+    path = posixpath.join(storage.location, prefix).strip("/")
+    path = f"{path}/" if path else ""
+    dirs: list[str] = []
+    files: list[Entry] = []
+    paginator = storage.connection.meta.client.get_paginator("list_objects")
+    for page in paginator.paginate(Bucket=storage.bucket_name, Delimiter="/", Prefix=path):
+        dirs += [posixpath.relpath(entry["Prefix"], path) for entry in page.get("CommonPrefixes", ())]
+        for entry in page.get("Contents", ()):
+            if entry["Key"] != path:
+                modified = entry["LastModified"] if settings.USE_TZ else timezone.make_naive(entry["LastModified"])
+                files.append(Entry(posixpath.relpath(entry["Key"], path), False, entry["Size"], modified))
+    return [Entry(name, True) for name in sorted(dirs)] + sorted(files, key=lambda entry: entry.name)
 
 
 def walk(prefix: str) -> Iterator[str]:

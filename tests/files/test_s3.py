@@ -178,3 +178,26 @@ def test_execution_files_go_with_their_execution_and_with_retention(
         assert purge_executions(cutoff=timezone.now() - timedelta(days=30)).executions == 1
     assert keys(bucket) == {f"tenant/files/production/executions/{kept.pk}/outputs/a.txt"}
     assert storage.open_file(f"production/executions/{kept.pk}/outputs/a.txt").read() == b"a"
+
+
+def test_a_listing_is_one_request_with_each_files_size_and_date(bucket):
+    """The LIST answer carries every object's size and date; nothing is asked per file."""
+    for name, content in (("a.txt", b"a"), ("b.csv", b"bb"), ("sub/c.txt", b"ccc")):
+        storage.put(f"production/_files/dir/{name}", content)
+    bucket.put_object(Bucket=BUCKET, Key="elsewhere/production/_files/dir/x.txt", Body=b"not under the prefix")
+    requests: list[str] = []
+    events = storage.backend().connection.meta.client.meta.events
+    events.register("before-send.s3", lambda request, **kwargs: requests.append(request.method))
+    before = timezone.now() - timedelta(minutes=5)
+    entries = storage.listing("production/_files/dir")
+    assert requests == ["GET"]
+    assert [(entry.name, entry.is_dir, entry.size) for entry in entries] == [
+        ("sub", True, None),
+        ("a.txt", False, 1),
+        ("b.csv", False, 2),
+    ]
+    assert all(before < entry.modified <= timezone.now() for entry in entries if not entry.is_dir)
+    assert storage.listing("production/_files/none") == [] and storage.listing("production/_files/dir/a") == []
+    assert sorted(storage.walk("production/_files")) == [
+        f"production/_files/dir/{name}" for name in ("a.txt", "b.csv", "sub/c.txt")
+    ]
