@@ -20,9 +20,10 @@ class FileAdopter:
     """Rewrites URIs of `source_id`'s files into URIs of copies under `target_id`, copying each
     file once however often it is named."""
 
-    def __init__(self, *, namespace: str, source_id: str, target_id: str) -> None:
+    def __init__(self, *, namespace: str, source_id: str, target_id: str, under: str = "") -> None:
+        """Copies go to the same path under the target, or below its directory `under`."""
         self.source = PREFIX + execution_prefix(namespace, source_id) + "/"
-        self.target = PREFIX + execution_prefix(namespace, target_id) + "/"
+        self.target = PREFIX + execution_prefix(namespace, target_id) + "/" + (f"{under}/" if under else "")
         self.copied: dict[str, str] = {}
 
     def adopt(self, value: Any) -> Any:
