@@ -242,3 +242,11 @@ def test_a_path_that_is_no_uri_is_400(api, execution, path):
 def test_anonymous_callers_are_401(client_for, execution):
     response = client_for(None).get(f"/api/v1/executions/{execution.pk}/file", {"path": _put(execution)})
     assert_flowrunner_error(response, 401, "unauthorized")
+
+
+def test_the_root_serves_flowrunners_download_and_not_workflowdevs_metas(api, execution):
+    """FlowRunner owns /api/v1/executions at the root (the default MILLRACE_ROOT_DIALECT)."""
+    uri = _put(execution)
+    assert api.get(f"/api/v1/executions/{execution.pk}/file", {"path": uri}).status_code == 200
+    assert api.get(f"/api/v1/executions/{execution.pk}/file/metas", {"path": uri}).status_code == 404
+    assert api.get(f"/flowrunner/api/v1/executions/{execution.pk}/file/metas", {"path": uri}).status_code == 404
