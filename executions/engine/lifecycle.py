@@ -40,6 +40,7 @@ from executions.engine.callbacks import callback_owed
 from executions.engine.compiler import compiled
 from executions.engine.concurrency import slot_freed
 from executions.engine.events import event_append
+from executions.engine.file_copies import FileAdopter
 from executions.engine.inputs import coerce_inputs, ensure_shallow, inputs_seal
 from executions.engine.labels import label_rows, labels_check
 from executions.engine.transitions import StaleStatus, approval_close_pending, transition
@@ -263,10 +264,16 @@ def subflow_finished(child: Execution) -> None:
             return
         try:
             if child.status in (E.SUCCESS, E.WARNING):  # a WARNING child succeeded for its parent
+                files = FileAdopter(
+                    namespace=child.namespace.name,
+                    source_id=str(child.pk),
+                    target_id=str(run.execution_id),
+                    under=f"subflows/{child.pk}",
+                )
                 transition(
                     run,
                     T.SUCCESS,
-                    outputs={"executionId": str(child.pk), "outputs": child.outputs},
+                    outputs={"executionId": str(child.pk), "outputs": files.adopt(child.outputs)},
                     message=f"Subflow execution {child.pk} succeeded",
                 )
             else:

@@ -1,8 +1,15 @@
-"""`flow.subflow`: start a child execution; `lifecycle.subflow_finished` wakes the parent step."""
+"""`flow.subflow`: start a child execution; `lifecycle.subflow_finished` wakes the parent step.
+
+The parent's files given in the child's inputs are copied under the child (`file_copies`), as
+the child's files in its outputs are copied back under the parent when it ends.
+"""
+
+import uuid
 
 from core.errors import NotFound
 from executions.engine import dispatch
 from executions.engine.context import ExecutionView, render_control, render_control_redacted
+from executions.engine.file_copies import FileAdopter
 from executions.engine.lifecycle import child_depth, execution_create
 from executions.models import Execution, TaskRun
 from flows.definitions import ir
@@ -25,9 +32,12 @@ def subflow_start(view: ExecutionView, run: TaskRun, step: ir.Step) -> Execution
     # The child's inputs are stored and shown like any execution's: a field a secret went
     # into arrives as MASK (a child flow reads the secret itself, from the same namespace).
     _, inputs = render_control_redacted(view, run, step, "inputs")
+    child_id = uuid.uuid4()
+    files = FileAdopter(namespace=parent.namespace.name, source_id=str(parent.pk), target_id=str(child_id))
     child = execution_create(
         flow=flow,
-        inputs=inputs or {},
+        inputs=files.adopt(inputs or {}),
+        execution_id=child_id,
         origin="subflow",
         created_by=parent.created_by,
         parent_task=run,

@@ -128,8 +128,9 @@ def test_a_subflow_gets_its_parents_file(runner, namespace):
     )
     parent.refresh_from_db()
     child = Execution.objects.get(parent_task__execution=parent)
-    assert parent.status == E.SUCCESS and child.inputs == parent.inputs
-    assert _read(parent, child.inputs["data"]) == b"hello"
+    assert parent.status == E.SUCCESS
+    assert child.inputs == {"data": f"millrace:///production/executions/{child.pk}/inputs/data/in.txt"}
+    assert _read(child, child.inputs["data"]) == b"hello"
 
 
 OPTIONAL_FILE = """name: optional
