@@ -13,7 +13,7 @@ from core.errors import NotFound
 from core.ids import parse_uuid
 from executions.engine.concurrency import slot_wait_text
 from executions.models import Approval, Execution, ExecutionEvent, ExecutionLabel, ExecutionStatus, TaskRun
-from files.selectors import execution_file_open
+from files.selectors import execution_file_open, execution_file_size
 
 LEVELS = ("debug", "info", "warn", "error")
 PAGE_TASKS_ATTR = "page_task_runs"
@@ -82,6 +82,12 @@ def execution_file(*, account: Account, execution_id: UUID | str, uri: str) -> t
     file "File not found."; a `path` that is no `millrace:///` URI is a 400."""
     execution = execution_get(account=account, execution_id=execution_id)
     return execution_file_open(namespace_name=execution.namespace.name, execution_id=str(execution.pk), uri=uri)
+
+
+def execution_file_bytes(*, account: Account, execution_id: UUID | str, uri: str) -> int:
+    """The size of a file of an execution the caller may read, under the rules of `execution_file`."""
+    execution = execution_get(account=account, execution_id=execution_id)
+    return execution_file_size(namespace_name=execution.namespace.name, execution_id=str(execution.pk), uri=uri)
 
 
 def execution_page(

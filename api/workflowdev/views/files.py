@@ -19,7 +19,7 @@ from api.uploads import UploadParser, content_length_required
 from api.workflowdev.serializers.files import FileAttributesSerializer, FileMetasSerializer, FileUploadSerializer
 from api.workflowdev.views.base import ROLE_REFUSED, WorkflowDevAPIView
 from core.errors import ValidationFailed
-from executions.selectors import execution_get
+from executions import selectors as execution_selectors
 from files import selectors, services
 from files.responses import file_response
 
@@ -180,16 +180,6 @@ EXECUTION_NOT_FOUND = OpenApiResponse(
 NOT_A_URI = OpenApiResponse(description="`path` is not a millrace:/// URI")
 
 
-def _execution_file(request: Request, execution_id: str) -> dict[str, str]:
-    """The execution read through the scoped selector (404 outside the caller's namespaces), and the URI asked for."""
-    execution = execution_get(account=request.user, execution_id=execution_id)
-    return {
-        "namespace_name": execution.namespace.name,
-        "execution_id": str(execution.pk),
-        "uri": request.query_params.get("path", ""),
-    }
-
-
 class ExecutionFileView(WorkflowDevAPIView):
     @extend_schema(
         summary="Download a file of an execution",
@@ -200,7 +190,9 @@ class ExecutionFileView(WorkflowDevAPIView):
     def get(self, request: Request, id: str) -> FileResponse:
         """Stream a file the execution was given (a FILE input) or one of its tasks wrote. A URI of
         another execution or namespace is not found. Needs the viewer role."""
-        file_name, handle = selectors.execution_file_open(**_execution_file(request, id))
+        file_name, handle = execution_selectors.execution_file(
+            account=request.user, execution_id=id, uri=request.query_params.get("path", "")
+        )
         return file_response(file_name, handle)
 
 
@@ -213,5 +205,7 @@ class ExecutionFileMetasView(WorkflowDevAPIView):
     )
     def get(self, request: Request, id: str) -> Response:
         """The size of a file of the execution, under the rules of the download. Needs the viewer role."""
-        size = selectors.execution_file_size(**_execution_file(request, id))
+        size = execution_selectors.execution_file_bytes(
+            account=request.user, execution_id=id, uri=request.query_params.get("path", "")
+        )
         return Response(FileMetasSerializer({"size": size}).data)

@@ -15,7 +15,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from accounts.selectors import namespace_get
 from api.filtering import FilteredListMixin
 from api.parsers import JSONParser
-from api.uploads import UploadParser, content_length_required
+from api.uploads import UploadParser, content_length_required, form_inputs
 from api.workflowdev.filters import FlowFilterSet
 from api.workflowdev.parsers import YAML_PARSERS
 from api.workflowdev.serializers.flows import (
@@ -282,19 +282,6 @@ class FlowRestoreView(WorkflowDevAPIView):
         return Response(FlowSerializer(flow_restore(actor=request.user, flow=flow, revision=rev)).data)
 
 
-def _form_inputs(request: Request) -> tuple[dict[str, str], dict[str, UploadedFile]]:
-    """A multipart body: each text field an input (converted by its declared type, as JSON text
-    is), each file part the file of a FILE input. A name given twice is refused."""
-    repeated = sorted(name for name, values in request.data.lists() if len(values) > 1)
-    if repeated:
-        raise ValidationFailed(
-            "Each input is given once.",
-            details=[{"field": f"inputs.{name}", "reason": "given more than once"} for name in repeated],
-        )
-    files = {name: request.FILES[name] for name in request.FILES}
-    return {name: value for name, value in request.data.items() if name not in files}, files
-
-
 class FlowExecuteView(WorkflowDevAPIView):
     parser_classes = [JSONParser, UploadParser]
 
@@ -319,7 +306,7 @@ class FlowExecuteView(WorkflowDevAPIView):
         content_length_required(request, "inputs")
         files: dict[str, UploadedFile] = {}
         if isinstance(request.data, QueryDict):
-            inputs, files = _form_inputs(request)
+            inputs, files = form_inputs(request)
         else:
             inputs = request.data if request.data not in (None, "") else {}
         if not isinstance(inputs, dict):

@@ -111,8 +111,3 @@ def test_a_malformed_uri_is_400(api, execution, path):
             api.get(f"{WD}/executions/{execution.pk}/{suffix}", {"path": path}), 400, "invalid_request"
         )
         assert error["details"]["field"] == "path"
-
-
-def test_the_root_dialect_does_not_serve_the_workflowdev_route(api, execution):
-    """FlowRunner owns /api/v1/executions at the root (the default MILLRACE_ROOT_DIALECT)."""
-    assert api.get(f"/api/v1/executions/{execution.pk}/file", {"path": put(execution)}).status_code == 404
