@@ -305,6 +305,14 @@ else:
 #: Script tasks (script.python, script.shell) run as processes of the worker: on by default,
 #: turn them off where flow authors are not trusted with the worker's user (docs/scripts.md).
 MILLRACE_SCRIPTS_ENABLED = env_bool("MILLRACE_SCRIPTS_ENABLED", True)
+#: `namespace`: each script runs in a PID namespace of its own and sees no other process (the
+#: worker's environment in /proc included); a worker that cannot create one fails script steps.
+#: `process`: without one, for hosts that refuse namespaces (docs/scripts.md says what is lost).
+MILLRACE_SCRIPTS_ISOLATION = os.environ.get("MILLRACE_SCRIPTS_ISOLATION", "namespace")
+if MILLRACE_SCRIPTS_ISOLATION not in ("namespace", "process"):
+    raise SettingError(
+        f"MILLRACE_SCRIPTS_ISOLATION must be 'namespace' or 'process', not {MILLRACE_SCRIPTS_ISOLATION!r}."
+    )
 #: The queue ends a worker's task after this many seconds (django-q2 kills the worker), so a
 #: script's own time limit must end it first, cleanly, with its reason.
 MILLRACE_TASK_TIMEOUT = env_int("MILLRACE_TASK_TIMEOUT", 600)

@@ -163,7 +163,7 @@ class ScriptPlugin(Plugin):
                 ctx.log("warn", f"'{key}' is ignored: scripts run as processes of the worker here.")
         try:
             job = self._job(inputs, ctx)
-            outcome = default_runner().run(job)
+            outcome = default_runner(settings.MILLRACE_SCRIPTS_ISOLATION).run(job)
         except ScriptError as error:
             return Result.failed(str(error), code="SCRIPT_ERROR")
         for problem in outcome.problems:

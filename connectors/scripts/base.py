@@ -154,7 +154,8 @@ class ScriptRunner(Protocol):
     be kept are reported in the outcome's `files_error`.
 
     A runner must: start from an empty working directory holding `job.files`, run with only
-    `job.env` as environment and the working directory as HOME, enforce `job.limits`, stop the
+    `job.env` as environment and the working directory as HOME, show the script no process but
+    its own (a PID namespace, as a container has), enforce `job.limits`, stop the
     script at `job.deadline` and when `job.is_cancelled()` turns true (checked about every
     half second), keep only bounded tails of the output, store the files matching
     `job.output_globs` through `job.store_output`, and leave nothing behind.

@@ -1,11 +1,13 @@
 """The local process runner: a script runs as a child process of the worker, fenced in.
 
 Each run gets a fresh private temporary directory (removed afterwards, whatever happened), its
-own session and process group, resource limits set in the child before the interpreter starts,
-an environment of only what the job gives, and a watchdog (`connectors.scripts.watchdog`) for
-what rlimits cannot hold. Its stdout and stderr are read as they come into bounded tails. The
-whole session is killed when the script's first process ends (nothing may outlive the run),
-at the deadline, when the step is cancelled, and when a watched limit is passed.
+own session and process group, a PID namespace of its own where it sees no other process
+(`connectors.scripts.namespace`; `MILLRACE_SCRIPTS_ISOLATION=process` runs it without), resource
+limits set in the child before the interpreter starts, an environment of only what the job
+gives, and a watchdog (`connectors.scripts.watchdog`) for what rlimits cannot hold. Its stdout
+and stderr are read as they come into bounded tails. The whole session is killed when the
+script's first process ends (nothing may outlive the run), at the deadline, when the step is
+cancelled, and when a watched limit is passed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 from typing import IO, cast
 
+from connectors.scripts import namespace
 from connectors.scripts.base import Limits, ScriptError, ScriptJob, ScriptOutcome, Stop
 from connectors.scripts.capture import Tail, VarsScanner
 from connectors.scripts.stale import record_session, sweep_stale
@@ -52,14 +55,21 @@ NO_SETSID_FILTER = (
     (0x06, 0, 0, 0x00050001),  # SECCOMP_RET_ERRNO | EPERM
 )
 
-#: Runs in the child (`python -I -S -c`): set the limits, then become the interpreter. Setting
-#: them here rather than in a `preexec_fn` keeps the worker's threads out of the forked child.
+#: Isolation modes (MILLRACE_SCRIPTS_ISOLATION): a PID namespace per script, or none.
+NAMESPACE, PROCESS = "namespace", "process"
+ISOLATIONS = (NAMESPACE, PROCESS)
+
+#: Runs in the child (`python -I -S -c`): set the limits, then become the interpreter (or
+#: `unshare`, which starts it in a namespace). Setting them here rather than in a `preexec_fn`
+#: keeps the worker's threads out of the forked child.
 #: Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: restore
 #: them, so a shell's commands die of a full file or a closed pipe as they would anywhere. The
-#: script's first process dies with the worker thread that started it (PR_SET_PDEATHSIG). The
-#: seccomp filter (with no_new_privs, which it needs and which keeps set-user-ID programs from
-#: raising privileges) is installed where the kernel has it; without, the script may leave its
-#: session, as docs/scripts.md says.
+#: first process (the script's, or `unshare`, which takes the script's namespace along) dies with
+#: the worker thread that started it (PR_SET_PDEATHSIG, kept across exec). The seccomp filter
+#: (with no_new_privs, which it needs and which keeps set-user-ID programs from raising
+#: privileges) is installed where the kernel has it, before `unshare` (which never calls setsid)
+#: and so over everything in the namespace; without, the script may leave its session, as
+#: docs/scripts.md says.
 LAUNCHER = f"""\
 import ctypes, os, resource, signal, struct, sys
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -90,15 +100,18 @@ except OSError as error:
 """
 
 
-def rlimits(limits: Limits) -> str:
+def rlimits(limits: Limits, helpers: int = 0) -> str:
     """The launcher's `NAME:soft:hard,...`, each within what this process may grant.
 
     CPU gets a hard limit two seconds above the soft one, so a process first receives SIGXCPU
     (a clear reason) and SIGKILL only if it ignores that. RLIMIT_NPROC counts every process of
     the user, the worker's own included, so it is set to what the user runs now plus the
-    script's allowance (the watchdog counts the script's own exactly). No core files.
+    script's allowance and the `helpers` started with it (the watchdog counts the script's own
+    exactly). No core files.
     """
-    processes = limits.processes if os.geteuid() == 0 else user_tasks(os.getuid()) + limits.processes + 1
+    processes = limits.processes
+    if os.geteuid() != 0:
+        processes += user_tasks(os.getuid()) + helpers + 1
     wanted = {
         "RLIMIT_CPU": (limits.cpu_seconds, limits.cpu_seconds + 2),
         "RLIMIT_AS": (limits.memory_bytes, limits.memory_bytes),
@@ -117,13 +130,21 @@ def rlimits(limits: Limits) -> str:
 
 
 class LocalRunner:
-    """Runs scripts as processes of this worker, as its user (see docs/scripts.md for what that
-    does and does not isolate)."""
+    """Runs scripts as processes of this worker, as its user, each in a PID namespace of its own
+    unless `isolation` is `process` (see docs/scripts.md for what that does and does not
+    isolate)."""
 
     name = "local"
 
+    def __init__(self, isolation: str = NAMESPACE) -> None:
+        if isolation not in ISOLATIONS:
+            raise ScriptError(f"MILLRACE_SCRIPTS_ISOLATION must be one of {', '.join(ISOLATIONS)}, not {isolation!r}.")
+        self.isolation = isolation
+
     def run(self, job: ScriptJob) -> ScriptOutcome:
         check_globs(job.output_globs)
+        if self.isolation == NAMESPACE:
+            namespace.unshare_prefix()  # refused here: fail before anything is set up
         sweep_stale()
         root = make_root()
         try:
@@ -131,7 +152,7 @@ class LocalRunner:
             place_files(work, job.files, limit=job.limits.disk_bytes)
             program = root / f"script{job.program_suffix}"
             program.write_text(job.program, encoding="utf-8")
-            outcome = _Run(job, root, work).execute([*job.command, str(program)])
+            outcome = _Run(job, root, work, self.isolation).execute([*job.command, str(program)])
             if outcome.exit_code == 0 and outcome.stopped is None and outcome.vars_error is None:
                 try:
                     outcome.output_files = collect_outputs(
@@ -147,10 +168,11 @@ class LocalRunner:
 class _Run:
     """One started script: its process, pipes, watchdog and the reason it was stopped, if any."""
 
-    def __init__(self, job: ScriptJob, root: Path, work: Path) -> None:
+    def __init__(self, job: ScriptJob, root: Path, work: Path, isolation: str) -> None:
         self.job = job
         self.root = root
         self.work = work
+        self.helpers = namespace.HELPERS if isolation == NAMESPACE else 0
         self.stdout, self.stderr, self.scanner = Tail(), Tail(), VarsScanner()
         self.stopped: str | None = None
         self._lock = threading.Lock()
@@ -162,6 +184,18 @@ class _Run:
                 self.stopped = reason
 
     def execute(self, command: list[str]) -> ScriptOutcome:
+        if not self.helpers:
+            return self._execute(command, None)
+        status_read, status_write = os.pipe()
+        try:
+            return self._execute(namespace.wrap(command, status_write), (status_read, status_write))
+        finally:
+            os.close(status_read)
+            os.close(status_write)
+
+    def _execute(self, command: list[str], status: tuple[int, int] | None) -> ScriptOutcome:
+        """Run `command`; with `status` (a pipe), the script's exit status is the one the
+        namespace's init writes there, not the exit status of `command` (`unshare`)."""
         job = self.job
         started = time.monotonic()
         deadline = started + job.limits.seconds
@@ -169,7 +203,16 @@ class _Run:
             deadline = min(deadline, job.deadline)
         try:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", LAUNCHER, rlimits(job.limits), str(os.getpid()), *command],
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    "-c",
+                    LAUNCHER,
+                    rlimits(job.limits, self.helpers),
+                    str(os.getpid()),
+                    *command,
+                ],
                 cwd=self.work,
                 env={"HOME": str(self.work), **job.env},
                 stdin=subprocess.DEVNULL,
@@ -177,6 +220,7 @@ class _Run:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=status[1:] if status else (),
             )
         except OSError as error:
             raise ScriptError(f"The script could not be started ({error.strerror}).") from None
@@ -184,7 +228,7 @@ class _Run:
         watchdog = Watchdog(
             process.pid,
             self.root,
-            processes=job.limits.processes,
+            processes=job.limits.processes + self.helpers,
             disk_bytes=job.limits.disk_bytes,
             trip=self.stop,
         )
@@ -204,10 +248,19 @@ class _Run:
             selector.close()
             stdout.close()
             stderr.close()
-            _, status = os.waitpid(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
+            _, waited = os.waitpid(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(waited)
         self.scanner.close()
         code = process.returncode
+        if status is not None:
+            reported = namespace.read_status(status[0])
+            if reported is None and code > 0 and self.stopped is None:
+                said = self.stderr.text().strip().splitlines()
+                raise ScriptError(
+                    "The script could not be started in a PID namespace of its own"
+                    + (f": {said[-1]}" if said else f" (exit code {code}).")
+                )
+            code = code if reported is None else reported
         return ScriptOutcome(
             exit_code=code,
             stdout=self.stdout.text(),
@@ -253,6 +306,7 @@ class _Run:
                 sink.write(chunk)
 
 
-def default_runner() -> LocalRunner:
-    """The runner scripts use; a container runner would be chosen here by a setting."""
-    return LocalRunner()
+def default_runner(isolation: str = NAMESPACE) -> LocalRunner:
+    """The runner scripts use, isolated as MILLRACE_SCRIPTS_ISOLATION says; a container runner
+    would be chosen here by a setting."""
+    return LocalRunner(isolation)

@@ -1,9 +1,10 @@
 """Runs whose worker died: their processes are killed and their directories removed.
 
 A worker killed while its script runs (SIGKILL, an out-of-memory kill, the task queue's own
-timeout) cleans nothing up. The launcher asks the kernel to kill the script's first process
-with its worker (PR_SET_PDEATHSIG), but what that process started lives on, and the directory
-stays. So each run records its session in its directory (`session`: the session id and its
+timeout) cleans nothing up. The launcher asks the kernel to kill the run's first process with
+its worker (PR_SET_PDEATHSIG): in a PID namespace that takes the whole script along, but without
+one (MILLRACE_SCRIPTS_ISOLATION=process) what the script started lives on, and the directory
+stays either way. So each run records its session in its directory (`session`: the session id and its
 leader's start time), and every new run first sweeps the directories of this user whose worker
 is gone: it kills what is left of their session and removes them.
 

@@ -7,8 +7,10 @@ import time
 import pytest
 
 from accounts.roles import Role
+from connectors.scripts.namespace import HELPERS
 from connectors.scripts.watchdog import session_pids
 from executions.models import ExecutionStatus
+from tests.connectors.scripts.conftest import PRINT_SESSION
 from tests.factories import AccountFactory, SecretFactory
 from tests.system.conftest import wait_until
 from vault.masking import MASK
@@ -81,14 +83,43 @@ def test_a_script_run_by_a_worker_sees_only_its_own_environment_and_its_secret_m
     assert MASK in logs.content.decode()
 
 
+SNOOP_FLOW = """
+name: snoop
+tasks:
+  - name: snoop
+    type: script.python
+    properties:
+      script: |
+        import os
+        pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
+        print("pids", pids, "parent", os.getppid())
+        for pid in {*pids, os.getppid()}:
+            try:
+                print(open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace"))
+            except OSError as error:
+                print(pid, error.strerror)
+"""
+
+
+def test_a_script_run_by_a_worker_cannot_read_any_servers_environment_through_proc(workers, api, worker_env):
+    workers.start(MILLRACE_SCRIPT_PROBE="server-only-value")
+    body = ended(api, execute(api, SNOOP_FLOW))
+    assert body["execution"]["status"] == ExecutionStatus.SUCCESS, body
+    stdout = json.loads(body["tasks"][0]["outputs"])["stdout"]
+    assert stdout.startswith("pids [1, 2] parent 1\n")  # the namespace's init and the script, nothing else
+    assert "server-only-value" not in stdout
+    assert not any(worker_env[name] in stdout for name in SERVER_ONLY if name != "DJANGO_SETTINGS_MODULE")
+    assert not any(name in stdout for name in SERVER_ONLY)
+
+
 CANCEL_FLOW = """
 name: cancel-me
 tasks:
   - name: long
     type: script.shell
     properties:
-      commands: ["sleep 60 &", "echo $$ > {session}.tmp", "mv {session}.tmp {session}", "wait"]
-"""
+      commands: ["sleep 60 &", "PRINT_SESSION > {session}.tmp", "mv {session}.tmp {session}", "wait"]
+""".replace("PRINT_SESSION", PRINT_SESSION)
 
 
 def test_cancelling_through_the_api_kills_the_scripts_process_group(workers, api, tmp_path):
@@ -97,7 +128,7 @@ def test_cancelling_through_the_api_kills_the_scripts_process_group(workers, api
     execution_id = execute(api, CANCEL_FLOW.format(session=session_file))
     wait_until(session_file.exists, 60, "the worker to start the script")
     session = int(session_file.read_text())
-    assert len(session_pids(session)) == 2  # the shell and its background sleep
+    assert len(session_pids(session)) == 2 + HELPERS  # the shell and its background sleep, in their namespace
     cancelled_at = time.monotonic()
     response = api.post(f"{WD}/executions/{execution_id}/cancel")
     assert response.status_code == 200, response.content

@@ -16,6 +16,7 @@ from django.db import connection
 
 from accounts.models import Account
 from accounts.roles import Role
+from connectors.scripts.namespace import HELPERS
 from connectors.scripts.watchdog import session_pids
 from core import storage
 from core.errors import ValidationFailed
@@ -24,6 +25,7 @@ from executions.models import Execution, ExecutionEvent, ExecutionStatus, TaskRu
 from executions.services import execution_cancel, execution_start
 from flows.models import Flow
 from flows.services import flow_create
+from tests.connectors.scripts.conftest import PRINT_SESSION
 from tests.factories import AccountFactory, FlowFactory, SecretFactory
 from tests.system.conftest import wait_until
 from vault.crypto import generate_key
@@ -152,7 +154,7 @@ tasks:
     type: script.shell
     timeout: PT1S
     properties:
-      commands: ["echo $$ > {session_file}", "sleep 60 & sleep 60"]
+      commands: ["{PRINT_SESSION} > {session_file}", "sleep 60 & sleep 60"]
 """
     started = time.monotonic()
     execution = start(account, namespace, source)
@@ -227,7 +229,7 @@ tasks:
   - name: long
     type: script.shell
     properties:
-      commands: ["sleep 60 &", "echo $$ > {session_file}.tmp", "mv {session_file}.tmp {session_file}", "wait"]
+      commands: ["sleep 60 &", "{PRINT_SESSION} > {session_file}.tmp", "mv {session_file}.tmp {session_file}", "wait"]
 """
 
 
@@ -240,7 +242,7 @@ def test_cancelling_the_execution_kills_the_script_and_its_processes(account, na
     try:
         wait_until(session_file.exists, 30, "the script to start")
         session = int(session_file.read_text())
-        assert len(session_pids(session)) == 2
+        assert len(session_pids(session)) == 2 + HELPERS  # the shell, its sleep, unshare and the init
         execution = Execution.objects.get(flow=flow)
         cancelled_at = time.monotonic()
         execution_cancel(actor=account, execution=execution)
@@ -320,7 +322,7 @@ def test_a_worker_kills_the_script_when_the_execution_is_cancelled(workers, acco
     execution = execution_start(actor=account, flow=flow)
     wait_until(session_file.exists, 60, "the worker to start the script")
     session = int(session_file.read_text())
-    assert len(session_pids(session)) == 2
+    assert len(session_pids(session)) == 2 + HELPERS
     cancelled_at = time.monotonic()
     execution_cancel(actor=account, execution=execution)
     wait_until(lambda: session_pids(session) == [], 5, "the script's processes to die")

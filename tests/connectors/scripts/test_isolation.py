@@ -1,5 +1,6 @@
 """What fences a script in, tested on real processes: environment, working directory, process
-group, time, cancel and the resource limits."""
+group, time, cancel and the resource limits, with and without a PID namespace (what only the
+namespace gives is in test_namespace.py)."""
 
 import json
 import os
@@ -11,7 +12,7 @@ import pytest
 
 from connectors.registry import ResultStatus
 from connectors.scripts.watchdog import session_pids
-from tests.connectors.scripts.conftest import alive
+from tests.connectors.scripts.conftest import PRINT_SESSION, PRINT_SESSION_PY, running
 
 SERVER_ENV = {
     "SECRET_KEY": "server-secret-key-value",
@@ -74,14 +75,18 @@ def test_the_working_directory_is_removed_after_a_failure_or_a_kill(run_plugin, 
     assert not Path(first_line(result.outputs["stdout"])).exists()
 
 
-def test_processes_left_running_are_killed_when_the_script_ends(run_plugin):
+@pytest.mark.usefixtures("isolation")
+def test_processes_left_running_are_killed_when_the_script_ends(run_plugin, token):
     started = time.monotonic()
-    result = run_plugin("script.shell", {"commands": ["sleep 60 &", "echo $!", "(sleep 60 &)", "echo done"]})
+    commands = [PRINT_SESSION, f"sleep {token} &", f"(sleep {token} &)", "echo done"]
+    result = run_plugin("script.shell", {"commands": commands})
     assert result.status == ResultStatus.SUCCESS, result.error
     assert time.monotonic() - started < 10  # the background sleeps held stdout open: not waited for
-    assert not alive(int(first_line(result.outputs["stdout"])))
+    assert result.outputs["stdout"].endswith("\ndone\n")
+    assert session_pids(session_of(result)) == [] and running(token) == []
 
 
+@pytest.mark.usefixtures("isolation")
 def test_no_process_of_a_script_can_leave_its_session(run_plugin):
     commands = ["setsid sleep 60 & wait $! || echo refused $?", "python -c 'import os; os.setsid()' 2>&1 | tail -1"]
     result = run_plugin("script.shell", {"commands": commands, "failFast": False})
@@ -90,35 +95,35 @@ def test_no_process_of_a_script_can_leave_its_session(run_plugin):
     assert stdout.startswith("refused 1\n") and "PermissionError: [Errno 1] Operation not permitted" in stdout
 
 
-def test_a_fork_bomb_that_tries_to_leave_its_session_is_stopped_and_leaves_nothing(run_plugin, limits, tmp_path):
+@pytest.mark.usefixtures("isolation")
+def test_a_fork_bomb_that_tries_to_leave_its_session_is_stopped_and_leaves_nothing(run_plugin, limits, token):
     limits(processes=16, seconds=10)
-    pids = tmp_path / "pids"
     script = "\n".join(
         [
-            "import os, subprocess, sys, time",
+            "import subprocess, time",
             "for n in range(100):",
             "    try:",
-            "        child = subprocess.Popen(['sleep', '60'], start_new_session=True)",
+            f"        subprocess.Popen(['sleep', {token!r}], start_new_session=True)",
             "    except OSError:",  # setsid refused: stay in the session
-            "        child = subprocess.Popen(['sleep', '60'])",
-            f"    open({str(pids)!r}, 'a').write(f'{{child.pid}}\\n')",
+            f"        subprocess.Popen(['sleep', {token!r}])",
             "time.sleep(60)",
         ]
     )
     result = run_plugin("script.python", {"script": script})
     assert "exceeded its limit of 16 processes" in result.error
-    assert not any(alive(int(pid)) for pid in pids.read_text().split())
+    assert running(token) == []
 
 
 def session_of(result) -> int:
-    """The session id a test script printed first (`echo $$`: the shell leads its session)."""
+    """The session id a test script printed first (PRINT_SESSION)."""
     return int(first_line(result.outputs["stdout"]))
 
 
+@pytest.mark.usefixtures("isolation")
 def test_a_script_past_its_deadline_is_killed_with_its_whole_group(run_plugin, ctx):
     ctx.deadline = time.monotonic() + 1
     started = time.monotonic()
-    result = run_plugin("script.shell", {"commands": ["echo $$", "sleep 60 & sleep 60 & wait"]}, ctx)
+    result = run_plugin("script.shell", {"commands": [PRINT_SESSION, "sleep 60 & sleep 60 & wait"]}, ctx)
     assert time.monotonic() - started < 6
     assert result.status == ResultStatus.FAILED and result.error_code == "SCRIPT_STOPPED"
     assert result.error.startswith("The script was stopped: it ran past its time limit of 1")
@@ -127,19 +132,20 @@ def test_a_script_past_its_deadline_is_killed_with_its_whole_group(run_plugin, c
 
 def test_without_a_deadline_the_settings_time_limit_applies(run_plugin, limits):
     limits(seconds=1)
-    result = run_plugin("script.shell", {"commands": ["echo $$", "sleep 60"]})
+    result = run_plugin("script.shell", {"commands": [PRINT_SESSION, "sleep 60"]})
     assert result.status == ResultStatus.FAILED
     assert "ran past its time limit of 1 seconds" in result.error
     assert "MILLRACE_SCRIPT_TIMEOUT_SECONDS=1" in result.error
     assert session_pids(session_of(result)) == []
 
 
+@pytest.mark.usefixtures("isolation")
 def test_a_cancelled_step_kills_its_script(run_plugin, ctx):
     timer = threading.Timer(1.0, setattr, (ctx, "cancelled", True))
     timer.start()
     started = time.monotonic()
     try:
-        result = run_plugin("script.shell", {"commands": ["echo $$", "sleep 60 & sleep 60"]}, ctx)
+        result = run_plugin("script.shell", {"commands": [PRINT_SESSION, "sleep 60 & sleep 60"]}, ctx)
     finally:
         timer.cancel()
     assert time.monotonic() - started < 5
@@ -148,12 +154,13 @@ def test_a_cancelled_step_kills_its_script(run_plugin, ctx):
     assert session_pids(session_of(result)) == []
 
 
+@pytest.mark.usefixtures("isolation")
 def test_a_thousand_processes_are_stopped_at_the_process_limit(run_plugin, limits):
     limits(processes=64)
     started = time.monotonic()
     result = run_plugin(
         "script.shell",
-        {"commands": ["echo $$", "i=0; while [ $i -lt 1000 ]; do sleep 30 & i=$((i+1)); done", "wait"]},
+        {"commands": [PRINT_SESSION, "i=0; while [ $i -lt 1000 ]; do sleep 30 & i=$((i+1)); done", "wait"]},
     )
     assert time.monotonic() - started < 15
     assert result.status == ResultStatus.FAILED
@@ -165,13 +172,14 @@ def test_a_thousand_processes_are_stopped_at_the_process_limit(run_plugin, limit
 
 def test_a_fork_bomb_in_python_is_stopped_too(run_plugin, limits):
     limits(processes=16)
-    lines = ["import os, time", "print(os.getsid(0), flush=True)", "while True:", "    if os.fork() == 0:"]
-    script = "\n".join([*lines, "        time.sleep(30)"])
+    lines = ["import os, time", "while True:", "    if os.fork() == 0:", "        time.sleep(30)"]
+    script = PRINT_SESSION_PY + "\n".join(lines)
     result = run_plugin("script.python", {"script": script})
     assert "exceeded its limit of 16 processes" in result.error
     assert session_pids(session_of(result)) == []
 
 
+@pytest.mark.usefixtures("isolation")
 def test_one_huge_file_is_stopped_at_the_file_size_limit(run_plugin, limits):
     limits(file_bytes=1024 * 1024, disk_bytes=5 * 1024 * 1024)
     started = time.monotonic()
@@ -220,6 +228,7 @@ def test_many_small_files_are_stopped_at_the_disk_limit(run_plugin, limits, tmp_
     assert written < 1_000_000_000  # of the 10 GB it meant to write
 
 
+@pytest.mark.usefixtures("isolation")
 def test_cpu_time_is_limited(run_plugin, limits):
     limits(cpu_seconds=1)
     started = time.monotonic()

@@ -3,6 +3,8 @@
 import resource
 import time
 
+import pytest
+
 from connectors.scripts import Limits, LocalRunner, ScriptJob, local
 
 LIMITS = Limits(
@@ -30,6 +32,7 @@ def test_a_non_root_worker_counts_its_users_processes_into_rlimit_nproc(monkeypa
     monkeypatch.setattr(local.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(local, "user_tasks", lambda uid: 120)
     assert parsed(local.rlimits(LIMITS))["RLIMIT_NPROC"] == (129, 129)
+    assert parsed(local.rlimits(LIMITS, helpers=2))["RLIMIT_NPROC"] == (131, 131)  # unshare and the init
 
 
 def test_limits_above_what_this_process_may_grant_are_lowered_to_it(monkeypatch):
@@ -42,7 +45,8 @@ def test_limits_above_what_this_process_may_grant_are_lowered_to_it(monkeypatch)
     assert parsed(local.rlimits(LIMITS))["RLIMIT_CPU"] == (20, 20)
 
 
-def test_an_interpreter_that_cannot_be_executed_exits_127_with_the_reason(tmp_path):
+@pytest.mark.parametrize("isolation", ["namespace", "process"])
+def test_an_interpreter_that_cannot_be_executed_exits_127_with_the_reason(tmp_path, isolation):
     not_executable = tmp_path / "python"
     not_executable.write_text("")
     job = ScriptJob(
@@ -58,6 +62,6 @@ def test_an_interpreter_that_cannot_be_executed_exits_127_with_the_reason(tmp_pa
         store_output=lambda name, content: "",
         max_output_file_bytes=1,
     )
-    outcome = LocalRunner().run(job)
+    outcome = LocalRunner(isolation).run(job)
     assert outcome.exit_code == 127
     assert outcome.stderr == f"Could not start {not_executable}: Permission denied\n"

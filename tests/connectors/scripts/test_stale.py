@@ -1,5 +1,6 @@
-"""A worker that dies mid-run: its script's first process dies with it, and the next run cleans
-up what is left (the rest of the session, the directory)."""
+"""A worker that dies mid-run: its script dies with it (all of it, in its own PID namespace; its
+first process only, without one), and the next run cleans up what is left (the rest of the
+session, the directory)."""
 
 import os
 import signal
@@ -10,10 +11,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from connectors.scripts.stale import record_session, sweep_stale
 from connectors.scripts.watchdog import kill_session, session_pids, start_ticks
 from connectors.scripts.workdir import ROOT_PREFIX, make_root
-from tests.connectors.scripts.conftest import alive
+from tests.connectors.scripts.conftest import alive, running
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -27,7 +30,7 @@ WORKER = textwrap.dedent(
         cpu_seconds=60, memory_bytes=2**31, file_bytes=2**20, processes=16, open_files=64, disk_bytes=2**24,
         seconds=120,
     )
-    LocalRunner().run(
+    LocalRunner(sys.argv[2]).run(
         ScriptJob(
             command=["/bin/sh"], program=sys.argv[1], program_suffix=".sh", files={}, env={"PATH": "/usr/bin:/bin"},
             output_globs=[], limits=limits, deadline=None, is_cancelled=lambda: False,
@@ -45,20 +48,24 @@ def wait_for(predicate, timeout: float = 15) -> None:
         time.sleep(0.05)
 
 
-def test_a_killed_worker_takes_its_script_along_and_the_next_run_cleans_up_the_rest(tmp_path: Path):
-    pids = tmp_path / "pids"
-    script = f"sleep 60 & echo $$ $! > {pids}.tmp; mv {pids}.tmp {pids}; sleep 60"
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, script], cwd=ROOT)
+@pytest.mark.parametrize("isolation", ["namespace", "process"])
+def test_a_killed_worker_takes_its_script_along_and_the_next_run_cleans_up_the_rest(isolation: str, token: str):
+    script = f"sleep {token} & sleep {token}"
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, script, isolation], cwd=ROOT)
     try:
-        wait_for(pids.exists)
-        leader, orphan = (int(pid) for pid in pids.read_text().split())
+        wait_for(lambda: len(running(token)) == 2)
         (root,) = [path for path in Path(tempfile.gettempdir()).glob(f"{ROOT_PREFIX}{worker.pid}-*")]
+        leader = int((root / "session").read_text().split()[0])  # the process the runner started
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
         wait_for(lambda: not alive(leader))  # PR_SET_PDEATHSIG
-        assert alive(orphan) and root.exists()
+        if isolation == "namespace":  # the namespace's init died with it, and the kernel killed the rest
+            wait_for(lambda: session_pids(leader) == [] and running(token) == [])
+        else:  # what the shell started lives on
+            assert len(running(token)) == 2
+        assert root.exists()
         assert root in sweep_stale()
-        assert not alive(orphan) and session_pids(leader) == [] and not root.exists()
+        assert running(token) == [] and session_pids(leader) == [] and not root.exists()
     finally:
         worker.kill()
         worker.wait(timeout=10)
