@@ -4,9 +4,13 @@ and what happens on a host that refuses namespaces."""
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 
@@ -109,6 +113,23 @@ def test_a_script_cannot_unmount_its_proc_to_see_the_hosts(run_plugin):
     result = run_plugin("script.python", {"script": script})
     assert result.status == ResultStatus.SUCCESS, result.error
     assert result.outputs["stdout"].splitlines() == ["-1 True", "[1, 2]", "0000000000000000"]
+
+
+def test_a_signal_to_every_process_reaches_only_the_scripts_own(run_plugin, tmp_path):
+    received = tmp_path / "received"
+    handler = f"import signal, time\nsignal.signal(signal.SIGUSR1, lambda *_: open({str(received)!r}, 'w'))\n"
+    outside = subprocess.Popen([sys.executable, "-c", handler + "print(flush=True)\ntime.sleep(30)"], stdout=PIPE)
+    try:
+        assert outside.stdout.readline() == b"\n"  # its handler is set
+        # only where it is pid 2 of its own namespace: elsewhere this would signal the whole machine
+        commands = ['[ "$$" = 2 ] || exit 9', "sleep 30 &", "kill -USR1 -1", "wait $!"]
+        result = run_plugin("script.shell", {"commands": commands})
+        assert result.outputs["exitCode"] == 128 + signal.SIGUSR1  # the script's sleep got it
+        time.sleep(0.2)
+        assert outside.poll() is None and not received.exists()
+    finally:
+        outside.kill()
+        outside.wait()
 
 
 def test_the_namespace_dies_with_the_run_and_leaves_the_hosts_proc_alone(run_plugin, token):
