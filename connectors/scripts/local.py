@@ -59,9 +59,9 @@ NO_SETSID_FILTER = (
 NAMESPACE, PROCESS = "namespace", "process"
 ISOLATIONS = (NAMESPACE, PROCESS)
 
-#: Runs in the child (`python -I -S -c`): set the limits, then become the interpreter (or
-#: `unshare`, which starts it in a namespace). Setting them here rather than in a `preexec_fn`
-#: keeps the worker's threads out of the forked child.
+#: Runs in the child (`python -I -S -c`): set the limits, then become the interpreter; or become
+#: `unshare`, which starts it in a namespace whose init sets the limits instead. Setting them
+#: here rather than in a `preexec_fn` keeps the worker's threads out of the forked child.
 #: Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: restore
 #: them, so a shell's commands die of a full file or a closed pipe as they would anywhere. The
 #: first process (the script's, or `unshare`, which takes the script's namespace along) dies with
@@ -89,7 +89,7 @@ if libc is not None:
     program = Program(len(code) // 8, ctypes.addressof(buffer))
     if libc.prctl(38, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0:
         libc.prctl(22, ctypes.c_ulong(2), ctypes.byref(program), ctypes.c_ulong(0), ctypes.c_ulong(0))
-for spec in sys.argv[1].split(","):
+for spec in filter(None, sys.argv[1].split(",")):
     name, soft, hard = spec.split(":")
     resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
 try:
@@ -184,18 +184,23 @@ class _Run:
                 self.stopped = reason
 
     def execute(self, command: list[str]) -> ScriptOutcome:
+        limits = rlimits(self.job.limits, self.helpers)
         if not self.helpers:
-            return self._execute(command, None)
+            return self._execute(command, limits, None)
         status_read, status_write = os.pipe()
         try:
-            return self._execute(namespace.wrap(command, status_write), (status_read, status_write))
+            # the namespace's init sets the limits, for the script only: a low memory limit must
+            # not keep the init itself from starting
+            wrapped = namespace.wrap(command, status_fd=status_write, limits=limits)
+            return self._execute(wrapped, "", (status_read, status_write))
         finally:
             os.close(status_read)
             os.close(status_write)
 
-    def _execute(self, command: list[str], status: tuple[int, int] | None) -> ScriptOutcome:
-        """Run `command`; with `status` (a pipe), the script's exit status is the one the
-        namespace's init writes there, not the exit status of `command` (`unshare`)."""
+    def _execute(self, command: list[str], limits: str, status: tuple[int, int] | None) -> ScriptOutcome:
+        """Run `command` under `limits` (the launcher's); with `status` (a pipe), the script's
+        exit status is the one the namespace's init writes there, not the exit status of
+        `command` (`unshare`)."""
         job = self.job
         started = time.monotonic()
         deadline = started + job.limits.seconds
@@ -209,7 +214,7 @@ class _Run:
                     "-S",
                     "-c",
                     LAUNCHER,
-                    rlimits(job.limits, self.helpers),
+                    limits,
                     str(os.getpid()),
                     *command,
                 ],

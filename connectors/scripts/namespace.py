@@ -48,13 +48,14 @@ CANDIDATES = (
 _PROBE = "import os, sys; sys.exit(0 if os.getpid() == 1 and os.readlink('/proc/self') == '1' else 3)"
 PROBE_SECONDS = 10
 
-#: The namespace's init (`python -I -S -c INIT <status fd> <command...>`), under the limits and
-#: the seccomp filter the launcher set before it ran `unshare`. It drops the capability bounding
-#: set where it may (a worker running as root would otherwise give its script CAP_SYS_ADMIN, and
+#: The namespace's init (`python -I -S -c INIT <status fd> <limits> <command...>`), under the
+#: seccomp filter the launcher set before it ran `unshare`; it sets the script's resource limits
+#: (the launcher's `NAME:soft:hard,...`) in the script's process only. It drops the capability
+#: bounding set where it may (a worker running as root would otherwise give its script CAP_SYS_ADMIN, and
 #: with it the power to unmount this `/proc` and see the host's), ignores SIGINT (Python's
 #: handler would end it on a script's `kill -INT 1`), and keeps the status pipe from the script.
 INIT = """\
-import ctypes, os, signal, sys
+import ctypes, os, resource, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 status = int(sys.argv[1])
 os.set_inheritable(status, False)
@@ -70,10 +71,13 @@ child = os.fork()
 if child == 0:
     for number in (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(number, signal.SIG_DFL)
+    for spec in sys.argv[2].split(","):
+        name, soft, hard = spec.split(":")
+        resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
     try:
-        os.execv(sys.argv[2], sys.argv[2:])
+        os.execv(sys.argv[3], sys.argv[3:])
     except OSError as error:
-        sys.stderr.write(f"Could not start {sys.argv[2]}: {error.strerror}\\n")
+        sys.stderr.write(f"Could not start {sys.argv[3]}: {error.strerror}\\n")
         os._exit(127)
 while True:
     pid, code = os.wait()
@@ -123,9 +127,10 @@ def _refused(why: str) -> str:
     )
 
 
-def wrap(command: list[str], status_fd: int) -> list[str]:
-    """`command` run as pid 2 of a new namespace, its exit status written to `status_fd`."""
-    return [*unshare_prefix(), "--", sys.executable, "-I", "-S", "-c", INIT, str(status_fd), *command]
+def wrap(command: list[str], *, status_fd: int, limits: str) -> list[str]:
+    """`command` run as pid 2 of a new namespace under `limits` (`NAME:soft:hard,...`), its
+    exit status written to `status_fd`."""
+    return [*unshare_prefix(), "--", sys.executable, "-I", "-S", "-c", INIT, str(status_fd), limits, *command]
 
 
 def read_status(fd: int) -> int | None:

@@ -239,3 +239,18 @@ def test_a_namespace_that_cannot_be_set_up_at_run_time_is_a_clear_error(monkeypa
     )
     with pytest.raises(ScriptError, match=r"^The script could not be started in a PID namespace of its own: unshare: "):
         LocalRunner().run(job)
+
+
+@pytest.mark.usefixtures("isolation")
+def test_every_resource_limit_reaches_the_script(run_plugin, limits):
+    limits(cpu_seconds=7, memory_bytes=10_000_000, file_bytes=3_000_000, processes=9, open_files=33)
+    # 10 MB is too little for a Python to start: the namespace's init runs without the script's limits
+    result = run_plugin("script.shell", {"commands": ["cat /proc/self/limits"]})
+    assert result.status == ResultStatus.SUCCESS, result.error
+    rows = {line[:26].strip(): line[26:].split()[:2] for line in result.outputs["stdout"].splitlines()[1:]}
+    assert rows["Max cpu time"] == ["7", "9"]
+    assert rows["Max address space"] == ["10000000", "10000000"]
+    assert rows["Max file size"] == ["3000000", "3000000"]
+    assert rows["Max open files"] == ["33", "33"]
+    assert rows["Max core file size"] == ["0", "0"]
+    assert rows["Max processes"][0] == "9" if os.geteuid() == 0 else int(rows["Max processes"][0]) > 9
