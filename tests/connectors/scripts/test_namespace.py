@@ -18,6 +18,8 @@ from connectors.registry import ResultStatus
 from connectors.scripts import LocalRunner, ScriptError, ScriptJob, namespace
 from connectors.scripts.local import PROCESS
 from connectors.scripts.watchdog import session_pids
+from tests.config.test_settings import assert_one_clear_line
+from tests.config.test_settings import run as run_command
 from tests.connectors.scripts.conftest import PRINT_SESSION
 from tests.connectors.scripts.test_isolation import SERVER_ENV, session_of
 from tests.connectors.scripts.test_local import LIMITS
@@ -254,3 +256,9 @@ def test_every_resource_limit_reaches_the_script(run_plugin, limits):
     assert rows["Max open files"] == ["33", "33"]
     assert rows["Max core file size"] == ["0", "0"]
     assert rows["Max processes"][0] == "9" if os.geteuid() == 0 else int(rows["Max processes"][0]) > 9
+
+
+def test_an_unknown_isolation_setting_stops_millrace_at_start(tmp_path):
+    done = run_command(tmp_path, "manage.py", "check", MILLRACE_SCRIPTS_ISOLATION="container")
+    assert_one_clear_line(done, "MILLRACE_SCRIPTS_ISOLATION must be 'namespace' or 'process', not 'container'.")
+    assert run_command(tmp_path, "manage.py", "check", MILLRACE_SCRIPTS_ISOLATION="process").returncode == 0
