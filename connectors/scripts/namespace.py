@@ -138,7 +138,7 @@ def wrap(command: list[str], *, status_fd: int, limits: str) -> list[str]:
 
 def read_status(fd: int) -> int | None:
     """The script's exit status as the init reported it, or None when the init did not (it was
-    killed first, or never started the script). Read once all writers are gone; never blocks."""
+    killed first, or never started the script). Read once `unshare` has ended; never blocks."""
     os.set_blocking(fd, False)
     try:
         data = os.read(fd, 16)
