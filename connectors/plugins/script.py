@@ -130,8 +130,10 @@ stdout line `::{"outputs": {"key": "value"}}::`) and `outputFiles`. A non-zero e
 with the exit code and the end of stderr.
 
 Each run has a fresh working directory, removed afterwards, its own process group (killed on
-the task's `timeout` and on cancel) and limits on CPU, memory, file size, processes, open files
-and disk. The script runs as the worker's user: it is not a container. See docs/scripts.md.
+the task's `timeout` and on cancel), its own PID namespace (it sees no process but its own, so
+not the server's environment either) and limits on CPU, memory, file size, processes, open files
+and disk. The script runs as the worker's user, on the worker's files: it is not a container.
+See docs/scripts.md.
 """
 
 
