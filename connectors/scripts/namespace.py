@@ -50,12 +50,12 @@ PROBE_SECONDS = 10
 
 #: The namespace's init (`python -I -S -c INIT <status fd> <limits> <command...>`), under the
 #: seccomp filter the launcher set before it ran `unshare`; it sets the script's resource limits
-#: (the launcher's `NAME:soft:hard,...`) in the script's process only. It drops the capability
+#: (the launcher's `NAME:soft:hard,...`) in the script's process only. It empties the capability
 #: bounding set where it may (a worker running as root would otherwise give its script
-#: CAP_SYS_ADMIN, and with it the power to unmount this `/proc` and see the host's), makes itself
-#: not dumpable (so the script cannot open its `/proc/1/fd` and write to the status pipe),
-#: ignores SIGINT (Python's handler would end it on a script's `kill -INT 1`), and keeps the
-#: status pipe from the script.
+#: CAP_SYS_ADMIN, and with it the power to unmount this `/proc` and see the host's), then drops
+#: its own capabilities (it needs none, and a process of the same user holding none is nothing
+#: the script could borrow them from), ignores SIGINT (Python's handler would end it on a
+#: script's `kill -INT 1`), and keeps the status pipe from the script.
 INIT = """\
 import ctypes, os, resource, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -66,10 +66,10 @@ try:
 except OSError:
     libc = None
 if libc is not None:
-    libc.prctl(4, 0, 0, 0, 0)
     for capability in range(64):
         if libc.prctl(24, ctypes.c_ulong(capability), 0, 0, 0) != 0:
             break
+    libc.capset((ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)())
 child = os.fork()
 if child == 0:
     for number in (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):
