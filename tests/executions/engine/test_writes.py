@@ -3,10 +3,9 @@ all-or-nothing checks as immediate writes everywhere."""
 
 import contextlib
 import uuid
+from unittest import mock
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -14,6 +13,7 @@ from psycopg.pq import TransactionStatus
 
 from accounts.models import AuditEntry
 from accounts.roles import Role
+from executions.engine import events
 from executions.engine import writes as writes_module
 from executions.engine.events import batched, group_name
 from executions.engine.transitions import StaleStatus, task_runs_create, transition
@@ -212,17 +212,15 @@ def test_two_moves_of_one_row_write_once_from_the_first_status(transactional_db)
 
 def test_the_last_event_of_the_flush_is_announced(transactional_db):
     execution = ExecutionFactory(status=E.QUEUED)
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group_name(execution.pk), channel)
 
-    with transaction.atomic(), batched(), deferred_writes():
-        transition(execution, E.RUNNING, message="started")
-        task_runs_create([new_run(execution, "a")])
+    with mock.patch.object(events._doorbell, "ring") as ring, transaction.atomic():
+        with batched(), deferred_writes():
+            transition(execution, E.RUNNING, message="started")
+            task_runs_create([new_run(execution, "a")])
+        assert ring.call_count == 0  # rung once it commits
 
-    message = async_to_sync(layer.receive)(channel)
     last = ExecutionEvent.objects.filter(execution=execution).order_by("-id").first()
-    assert message == {"type": "execution.event", "event_id": last.id}
+    assert ring.call_args_list == [mock.call(group_name(execution.pk), last.id, ended=False)]
 
 
 def test_blocks_do_not_nest(transactional_db):
