@@ -19,10 +19,12 @@ from django.utils import timezone
 from connectors.files import FileAccess
 from core.filerefs import execution_prefix
 from core.timefmt import isoformat
+from executions.engine.compiler import compiled
 from executions.engine.events import event_append
 from executions.engine.inputs import inputs_unseal
+from executions.engine.nulchars import without_nul
 from executions.engine.templating import RenderContext, SecretInputs, TemplateRenderer
-from executions.models import Execution, ExecutionStatus, TaskRun, TaskStatus
+from executions.models import TERMINAL_EXECUTION_STATUSES, Execution, TaskRun, TaskStatus
 from flows.definitions import ir
 from flows.models import FlowRevision
 from vault.kv import kv_delete, kv_put
@@ -188,8 +190,8 @@ class StepContext(FileAccess):
             task_run_id=self.run.id,
             type="log",
             level=level if level in ("debug", "info", "warn", "error") else "info",
-            message=self.masker.mask_text(str(message)),
-            data=self.masker.mask(data) if data else None,
+            message=without_nul(self.masker.mask_text(str(message))),
+            data=without_nul(self.masker.mask(data)) if data else None,
         )
 
     def kv_get(self, key: str) -> Any:
@@ -212,10 +214,26 @@ class StepContext(FileAccess):
         return value
 
     def is_cancelled(self) -> bool:
-        """True once the execution is cancelled or gone, or this step was ended from outside
-        (timed out, cancelled): a long-running plugin stops its work then."""
-        row = TaskRun.objects.filter(pk=self.run.pk).values_list("status", "execution__status").first()
-        return row is None or row[1] == ExecutionStatus.CANCELLED or row[0] != TaskStatus.RUNNING
+        """True once the execution has ended for any reason (cancelled, timed out, failed by
+        another step...) or is gone, once a cancel or flow timeout waits for the `finally`
+        tasks (unless this step is one of them), or once this step was ended from outside:
+        a long-running plugin (a script, a wait, a sleep) stops its work then."""
+        row = (
+            TaskRun.objects.filter(pk=self.run.pk)
+            .values_list("status", "execution__status", "execution__ending")
+            .first()
+        )
+        if row is None or row[0] != TaskStatus.RUNNING or row[1] in TERMINAL_EXECUTION_STATUSES:
+            return True
+        return bool(row[2]) and not self._in_finally()
+
+    def _in_finally(self) -> bool:
+        """Whether this step belongs to the flow's `finally` tasks, which run while it ends."""
+        flow = compiled(self.execution.source)
+        step_id = self.run.step_id
+        while (parent := flow.parent(step_id)) is not None:
+            step_id = parent.id
+        return flow.block_of(step_id) is flow.finally_
 
     @property
     def callback_url(self) -> str:
