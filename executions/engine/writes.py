@@ -9,7 +9,9 @@ transaction rolls back, exactly as when the writes ran one by one.
 Inside `deferred_writes()`, `transition()` and `task_runs_create()` queue their writes here.
 Any other statement on the connection first flushes the queue, so reads and other writes
 always see the engine's writes in order. Other backends flush through the ORM, one
-statement per write.
+statement per write. On every backend a flush first replaces the NUL characters of what it
+writes (`nulchars`): PostgreSQL refuses them, and a refused write would leave the execution
+RUNNING.
 
 A block whose transaction holds nothing but that statement (a chained step, a worker's
 first walk, a start) sends it on its own, as its own transaction (`whole_transaction`):
@@ -37,6 +39,7 @@ from psycopg import errors as psycopg_errors
 from psycopg.pq import TransactionStatus
 
 from executions.engine import events
+from executions.engine.nulchars import row_without_nul, without_nul
 from executions.models import Execution, ExecutionEvent
 
 _local = threading.local()
@@ -104,6 +107,7 @@ class PendingWrites:
             return
         self.flushing = True
         try:
+            self._without_nul()
             if connection.vendor == "postgresql":
                 _flush_postgresql(self, alone=alone and _transaction_untouched())
             else:
@@ -114,6 +118,15 @@ class PendingWrites:
             self.inserts = []
             self.requirements = []
             self.flushing = False
+
+    def _without_nul(self) -> None:
+        """The one place the queued writes lose their NUL characters, on every backend."""
+        for update in self.updates.values():
+            update.values = {name: without_nul(value) for name, value in update.values.items()}
+        for obj in self.inserts:
+            row_without_nul(obj)
+        for event in events.pending_batch():
+            row_without_nul(event)
 
 
 def pending() -> PendingWrites | None:
