@@ -23,6 +23,13 @@ from flows.definitions.concurrency import concurrency
 from flows.definitions.durations import parse_duration
 from flows.definitions.fields import is_template, type_name
 from flows.definitions.ir import ERRORS, FINALLY, MAIN, CompiledFlow, FlowFormat, Step
+from flows.definitions.kestra_scripts import (  # KESTRA_PY and SHIM_FILE are re-exported
+    KESTRA_PY,  # noqa: F401
+    SHIM_FILE,  # noqa: F401
+    before_commands,
+    python_files,
+    python_script_after,
+)
 from flows.definitions.pebble import translate_templates
 from flows.definitions.problems import Path, Problems, format_path, key_text
 from flows.definitions.steps import TASK_KEYS, StepParser
@@ -38,27 +45,6 @@ TASK_COMMON = {"id", "type", "description", "retry", "timeout", "allowFailure", 
 #: Properties about where a script runs (a container, a task runner): Millrace runs scripts in
 #: the worker's own sandboxed process, so they are accepted and have no effect.
 RUNNER_PROPERTIES = frozenset({"containerImage", "taskRunner", "warningOnStdErr", "docker", "pullPolicy"})
-
-#: `from kestra import Kestra; Kestra.outputs({...})` in a Python task: written next to the
-#: script as `kestra.py`, it prints the `::{"outputs": ...}::` line the script plugins read.
-KESTRA_PY = '''"""Kestra's Python helper, as Millrace provides it: outputs become the task's `vars`."""
-import json
-
-
-class Kestra:
-    @staticmethod
-    def outputs(values):
-        print("::" + json.dumps({"outputs": values}) + "::", flush=True)
-
-    @staticmethod
-    def counter(name, value, tags=None):
-        pass
-
-    @staticmethod
-    def timer(name, duration, tags=None):
-        pass
-'''
-SHIM_FILE = "kestra.py"
 
 Props = dict[str, tuple[Any, Path]]  # property → (value, where it is written)
 Translate = Callable[[Props, Problems], Props]
@@ -127,32 +113,6 @@ def _auth(value: Any, where: Path, problems: Problems) -> Props:
         return {"bearer_token": (value.get("token", ""), where)}
     problems.add(where, "auth must be {type: BASIC, username, password} or {type: BEARER, token}", "kestra")
     return {}
-
-
-def _before(props: Props, problems: Problems) -> Props:
-    """Shell and Python commands: `beforeCommands` run first, in the same shell."""
-    out = dict(props)
-    if "beforeCommands" in out:
-        before, where = out.pop("beforeCommands")
-        commands = out.get("commands", ([], where))[0]
-        if not isinstance(before, list) or not isinstance(commands, list):
-            problems.add(where, "beforeCommands and commands must be lists to run one after the other", "kestra")
-        elif "script" in out:
-            problems.add(where, "beforeCommands with a script is not supported: use commands", "kestra")
-        else:
-            out["commands"] = ([*before, *commands], where)
-    return out
-
-
-def _python(props: Props, problems: Problems) -> Props:
-    """Python tasks get `kestra.py` (the `Kestra.outputs` helper) in their working directory."""
-    out = _before(props, problems)
-    files, where = out.get("inputFiles", ({}, ()))
-    if not isinstance(files, dict):
-        problems.add(where, "inputFiles must be a mapping of file name → content here", "kestra")
-        return out
-    out["inputFiles"] = ({SHIM_FILE: KESTRA_PY, **files}, where)
-    return out
 
 
 def _for_each(props: Props, problems: Problems) -> Props:
@@ -226,18 +186,22 @@ TYPES: dict[str, KestraType] = {
     f"{CORE}kv.Get": KestraType("kv.get", _frozen("key")),
     f"{CORE}kv.Delete": KestraType("kv.delete", _frozen("key")),
     "io.kestra.plugin.scripts.python.Script": KestraType(
-        "script.python", _SCRIPT | {"script"}, _python, RUNNER_PROPERTIES
+        "script.python", _SCRIPT | {"script"}, python_files, RUNNER_PROPERTIES
     ),
     "io.kestra.plugin.scripts.python.Commands": KestraType(
-        "script.shell", _SCRIPT | {"commands", "beforeCommands"}, _python, RUNNER_PROPERTIES
+        "script.shell", _SCRIPT | {"commands", "beforeCommands"}, python_files, RUNNER_PROPERTIES
     ),
     "io.kestra.plugin.scripts.shell.Commands": KestraType(
-        "script.shell", _SCRIPT | {"commands", "beforeCommands", "failFast"}, _before, RUNNER_PROPERTIES
+        "script.shell", _SCRIPT | {"commands", "beforeCommands", "failFast"}, before_commands, RUNNER_PROPERTIES
     ),
     "io.kestra.plugin.scripts.shell.Script": KestraType(
-        "script.shell", _SCRIPT | {"script", "failFast"}, _before, RUNNER_PROPERTIES
+        "script.shell", _SCRIPT | {"script", "beforeCommands", "failFast"}, before_commands, RUNNER_PROPERTIES
     ),
 }
+#: A Python Script with `beforeCommands` runs in a shell (`_python_script_after`).
+_PYTHON_SCRIPT_AFTER = KestraType(
+    "script.shell", _SCRIPT | {"script", "beforeCommands"}, python_script_after, RUNNER_PROPERTIES
+)
 #: Kestra types with no Millrace equivalent, and why (a clearer word than "unknown type").
 REFUSED = {
     f"{CORE}flow.WorkingDirectory": "tasks do not share a working directory: pass files as outputFiles/inputFiles",
@@ -299,6 +263,8 @@ class KestraStepParser(StepParser):
         spec = self._spec(kind, path)
         if kind == f"{CORE}flow.Pause" and ("delay" in raw or "pauseDuration" in raw):
             spec = _TIMED_PAUSE
+        if kind == "io.kestra.plugin.scripts.python.Script" and "beforeCommands" in raw:
+            spec = _PYTHON_SCRIPT_AFTER
         if spec is None:
             return None
         props: Props = {}

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.registry import get_plugin
+from flows.definitions.durations import parse_duration
 from flows.definitions.fields import is_template
 from flows.definitions.ir import Step
-from flows.definitions.kestra import CORE, KESTRA_PY, SHIM_FILE
+from flows.definitions.kestra import CORE
+from flows.definitions.kestra_scripts import KESTRA_PY, SHIM_FILE
 
 Exported = tuple[str, dict[str, Any]] | None
 
@@ -124,9 +126,11 @@ def _kv_set(step: Step, reasons: list[str]) -> Exported:
 
 def _script(step: Step, reasons: list[str]) -> Exported:
     allowed = {"env", "inputFiles", "outputFiles", "namespaceFiles", "interpreter", "script", "commands", "failFast"}
-    if not _only(step, reasons, allowed):
+    if not _only(step, reasons, allowed | {"timeout"}):
         return None
     props = dict(step.inputs)
+    if "timeout" in props and not _timeout_folded(step, props, reasons):
+        return None
     files = props.get("inputFiles")
     shim = isinstance(files, dict) and files.get(SHIM_FILE) == KESTRA_PY
     if shim:
@@ -138,6 +142,26 @@ def _script(step: Step, reasons: list[str]) -> Exported:
     if shim and "commands" in props:
         return "io.kestra.plugin.scripts.python.Commands", props
     return f"io.kestra.plugin.scripts.shell.{'Script' if 'script' in props else 'Commands'}", props
+
+
+def _timeout_folded(step: Step, props: dict[str, Any], reasons: list[str]) -> bool:
+    """The script's `timeout` property as Kestra's task-level `timeout` (the one Kestra has): both
+    bound the run, so a task timeout as short or shorter makes the property redundant."""
+    value = props.pop("timeout")
+    try:
+        seconds = parse_duration(value)
+    except ValueError:  # an expression: Kestra's task timeout takes a literal duration
+        reasons.append(f"task '{step.name}' ({step.type}): Kestra's task timeout must be a literal duration")
+        return False
+    if step.timeout is None:
+        props["timeout"] = seconds_text(seconds)
+    elif seconds < step.timeout:
+        reasons.append(
+            f"task '{step.name}' ({step.type}): its timeout property ({seconds_text(seconds)}) is shorter than its"
+            f" task timeout ({seconds_text(step.timeout)}); Kestra has one timeout: keep the shorter as the task's"
+        )
+        return False
+    return True
 
 
 _SQL = {"jdbc:postgresql:": "postgresql", "jdbc:mysql:": "mysql", "jdbc:mariadb:": "mariadb"}
