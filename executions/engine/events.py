@@ -25,6 +25,7 @@ from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
 from core.bell import Bell, database_bell
+from executions.engine.nulchars import row_without_nul
 from executions.models import TERMINAL_EXECUTION_STATUSES, ExecutionEvent
 
 logger = logging.getLogger("millrace.engine")
@@ -55,6 +56,7 @@ def event_append(
     if batch is not None:
         batch.append(event)
         return event
+    row_without_nul(event)  # a batched one is cleaned where its batch is written
     event.save(force_insert=True)
     announce_on_commit(execution_id, event.id, ended=ends_execution(event))
     return event
@@ -114,6 +116,8 @@ def events_append_many(events: list[ExecutionEvent]) -> None:
 
 def events_bulk_append(events: list[ExecutionEvent]) -> None:
     """Insert several events at once (forEach fan-out) and announce the last of each execution."""
+    for event in events:
+        row_without_nul(event)
     created = ExecutionEvent.objects.bulk_create(events)
     for event in created:
         # backends without RETURNING leave ids unset: 0 still rings, and listeners read from their cursor

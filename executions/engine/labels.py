@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from core.errors import BadRequest
+from executions.engine.nulchars import without_nul
 from executions.models import Execution, ExecutionLabel
 
 MAX_LABEL_LENGTH = 100
@@ -122,7 +123,7 @@ def labels_merge(execution: Execution, given: Any) -> dict[str, str]:
     """Add `given` to a running execution's labels (a shared key takes the new value) and write
     the map and its index rows; returns the labels set. Called under the execution's lock (the
     walk's), so the map read here is the latest; LabelError when they cannot be set."""
-    labels = labels_given(given)
+    labels = without_nul(labels_given(given))
     with transaction.atomic():
         current = Execution.objects.filter(pk=execution.pk).values_list("labels", flat=True).first() or {}
         merged = {**current, **labels}

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from executions.engine.events import event_append, events_append_many
+from executions.engine.nulchars import without_nul
 from executions.engine.writes import pending as pending_writes
 from executions.metrics import status_written
 from executions.models import (
@@ -113,7 +114,11 @@ def transition(
     writes = pending_writes()
     if writes is not None:  # sent with the transaction's other writes; checked when flushed
         writes.update(obj, {"status": current, **(expect or {})}, {"status": to, **fields})
-    elif not type(obj).objects.filter(pk=obj.pk, status=current, **(expect or {})).update(status=to, **fields):
+    elif (
+        not type(obj)
+        .objects.filter(pk=obj.pk, status=current, **(expect or {}))
+        .update(status=to, **without_nul(fields))
+    ):
         raise StaleStatus(f"{type(obj).__name__} {obj.pk} is no longer {current}.")
     obj.status = to
     for name, value in fields.items():

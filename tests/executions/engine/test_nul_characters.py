@@ -92,3 +92,28 @@ def test_values_without_nul_are_kept_as_the_same_objects():
     value = {"a": ["b", {"c": 1}], "d": ("e",)}
     assert without_nul(value) is value
     assert without_nul({"a": ("\x00",)}) == {"a": (R,)}
+
+
+PARALLEL = r"""
+name: nul-parallel
+tasks:
+  - name: both
+    type: flow.parallel
+    tasks:
+      - name: left
+        type: util.echo
+        properties: {value: "l\u0000"}
+      - name: right
+        type: util.echo
+        properties: {value: "r\u0000"}
+"""
+
+
+@pytest.mark.usefixtures("eager")
+def test_steps_recorded_outside_the_write_queue_replace_nul_too(run_flow):
+    """Parallel branches are not the only active step: their results go by direct writes."""
+    execution = run_flow(PARALLEL)
+
+    assert execution.status == E.SUCCESS
+    assert run_named(execution, "left").outputs == f"l{R}"
+    assert run_named(execution, "right").outputs == f"r{R}"
