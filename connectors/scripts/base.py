@@ -78,7 +78,7 @@ def stop_message(reason: str, limits: Limits, seconds: float) -> str:
     why = {
         Stop.TIMEOUT: f"it ran past its time limit of {round(seconds, 1):g} seconds (its timeout, at most "
         f"MILLRACE_SCRIPT_TIMEOUT_SECONDS={limits.seconds})",
-        Stop.CANCELLED: "the execution was cancelled or the step ended",
+        Stop.CANCELLED: "the execution ended (cancelled, timed out) or the step did",
         Stop.PROCESSES: f"it exceeded its limit of {limits.processes} processes (MILLRACE_SCRIPT_MAX_PROCESSES)",
         Stop.DISK: f"its working directory grew past its limit of {limits.disk_bytes} bytes "
         "(MILLRACE_SCRIPT_DISK_BYTES)",

@@ -255,7 +255,7 @@ def test_cancelling_the_execution_kills_the_script_and_its_processes(account, na
     assert execution.status == E.CANCELLED
     long = run_of(execution, "long")
     assert long.status in (T.FAILED, T.CANCELLED)  # the step ends with its script; the execution stays CANCELLED
-    assert long.error == "The script was stopped: the execution was cancelled or the step ended."
+    assert long.error == "The script was stopped: the execution ended (cancelled, timed out) or the step did."
 
 
 @pytest.mark.usefixtures("eager")

@@ -150,7 +150,7 @@ def test_a_cancelled_step_kills_its_script(run_plugin, ctx):
         timer.cancel()
     assert time.monotonic() - started < 5
     assert result.status == ResultStatus.FAILED
-    assert result.error == "The script was stopped: the execution was cancelled or the step ended."
+    assert result.error == "The script was stopped: the execution ended (cancelled, timed out) or the step did."
     assert session_pids(session_of(result)) == []
 
 
