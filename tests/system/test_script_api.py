@@ -142,4 +142,5 @@ def test_cancelling_through_the_api_kills_the_scripts_process_group(workers, api
         return body["tasks"][0]["status"] != "RUNNING"
 
     wait_until(step_recorded, 10, "the step to record how it ended")
-    assert body["tasks"][0]["error"] == "The script was stopped: the execution ended (cancelled, timed out) or the step did."
+    stopped = "The script was stopped: the execution ended (cancelled, timed out) or the step did."
+    assert body["tasks"][0]["error"] == stopped
