@@ -470,6 +470,7 @@ if MILLRACE_LOG_FORMAT not in ("text", "json"):
 #: the number of flows is small enough for the Prometheus server.
 MILLRACE_METRICS_DETAILED = env_bool("MILLRACE_METRICS_DETAILED", False)
 
+LOGGING_CONFIG = "core.logformat.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -484,6 +485,8 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # every request is a line of `millrace.requests`; uvicorn's access line would repeat it
         "uvicorn.access": {"level": "WARNING"},
+        # Python's warnings, in the log's format and once (Django's own handler shows them too with DEBUG)
+        "py.warnings": {"handlers": ["console"], "propagate": False},
         # django-axes' start-up banner would be the first line of every command's output
         "axes.apps": {"level": "WARNING"},
         # django-q2 logs every enqueue and every task at INFO: thousands of lines a second under load

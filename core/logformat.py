@@ -8,6 +8,7 @@
 
 import json
 import logging
+import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,3 +77,11 @@ def route_server_logs() -> None:
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()
         server_logger.propagate = True
+
+
+def configure(config: dict[str, Any]) -> None:
+    """Django's `LOGGING_CONFIG`: `config` by `dictConfig`, and Python's warnings (a library's
+    deprecation or weak-key warning) logged as records of `py.warnings`, so that a JSON log stays
+    one JSON object per line; since Django 2.2 they would go to stderr as raw text."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)

@@ -204,3 +204,20 @@ def test_readiness_reports_a_worker_seen_in_the_last_minute(age, seen):
     assert workers["processes"] == (3 if seen else 0)
     assert (workers["lastSeen"] is not None) is seen
     assert f"millrace_workers {3.0 if seen else 0.0}" in metrics
+
+
+def test_a_python_warning_is_a_json_line_of_the_log(tmp_path):
+    """A library's warning (PyJWT's on a short SECRET_KEY, say) keeps a JSON log JSON."""
+    env = {"PATH": "/usr/bin:/bin", "MILLRACE_VAR_DIR": str(tmp_path), "MILLRACE_LOG_FORMAT": "json"}
+    script = "import warnings; warnings.warn('the key is short', UserWarning)"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert [(line["logger"], line["level"]) for line in lines] == [("py.warnings", "WARNING")], done.stderr
+    assert "UserWarning: the key is short" in lines[0]["message"]
