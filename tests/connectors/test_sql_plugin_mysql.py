@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 
-from connectors.plugins import sql as sql_plugin
+from connectors.plugins.sql import drivers as sql_drivers
 from tests.connectors.test_sql_plugin import require_service
 
 PASSWORD = "My-Pw-5c2e8b"
@@ -203,7 +203,7 @@ def test_connection_refused(run_plugin):
 
 
 def test_without_the_driver_mysql_fails_clearly(run_plugin, monkeypatch):
-    monkeypatch.setattr(sql_plugin, "pymysql", None)
+    monkeypatch.setattr(sql_drivers, "pymysql", None)
     result = run_plugin("sql.query", {"url": URL, "sql": "SELECT 1"})
     assert result.error_code == "DRIVER_NOT_INSTALLED"
     assert "install Millrace with the `mysql` extra" in result.error
