@@ -12,6 +12,22 @@ LIMITS = Limits(
 )
 
 
+def job(command: list[str], program: str, **given: object) -> ScriptJob:
+    """A job with nothing but a command and a program: no files, outputs or outside stop."""
+    fields: dict[str, object] = {
+        "program_suffix": ".sh",
+        "files": {},
+        "env": {"PATH": "/usr/bin:/bin"},
+        "output_globs": [],
+        "limits": LIMITS,
+        "deadline": time.monotonic() + 30,
+        "is_cancelled": lambda: False,
+        "store_output": lambda name, content: "",
+        "max_output_file_bytes": 1,
+    }
+    return ScriptJob(command=command, program=program, **(fields | given))
+
+
 def parsed(spec: str) -> dict[str, tuple[int, int]]:
     return {name: (int(soft), int(hard)) for name, soft, hard in (item.split(":") for item in spec.split(","))}
 
@@ -49,19 +65,7 @@ def test_limits_above_what_this_process_may_grant_are_lowered_to_it(monkeypatch)
 def test_an_interpreter_that_cannot_be_executed_exits_127_with_the_reason(tmp_path, isolation):
     not_executable = tmp_path / "python"
     not_executable.write_text("")
-    job = ScriptJob(
-        command=[str(not_executable)],
-        program="",
-        program_suffix=".py",
-        files={},
-        env={},
-        output_globs=[],
-        limits=LIMITS,
-        deadline=time.monotonic() + 30,
-        is_cancelled=lambda: False,
-        store_output=lambda name, content: "",
-        max_output_file_bytes=1,
-    )
-    outcome = LocalRunner(isolation).run(job)
+    runnable = job([str(not_executable)], "", program_suffix=".py", env={})
+    outcome = LocalRunner(isolation).run(runnable)
     assert outcome.exit_code == 127
     assert outcome.stderr == f"Could not start {not_executable}: Permission denied\n"

@@ -15,14 +15,14 @@ from subprocess import PIPE
 import pytest
 
 from connectors.registry import ResultStatus
-from connectors.scripts import LocalRunner, ScriptError, ScriptJob, namespace
+from connectors.scripts import LocalRunner, ScriptError, namespace
 from connectors.scripts.local import PROCESS
 from connectors.scripts.watchdog import session_pids
 from tests.config.test_settings import assert_one_clear_line
 from tests.config.test_settings import run as run_command
 from tests.connectors.scripts.conftest import PRINT_SESSION
 from tests.connectors.scripts.test_isolation import SERVER_ENV, session_of
-from tests.connectors.scripts.test_local import LIMITS
+from tests.connectors.scripts.test_local import job
 
 #: Lists /proc, reads every environ it finds there and its parent's, and looks for the worker.
 SNOOP = """\
@@ -228,21 +228,8 @@ def test_a_namespace_that_cannot_be_set_up_at_run_time_is_a_clear_error(monkeypa
         f'touch {marker}; exec /usr/bin/unshare "$@"',
     )
     monkeypatch.setattr(namespace, "UNSHARE_PATH", str(tmp_path))
-    job = ScriptJob(
-        command=["/bin/sh"],
-        program="echo ran",
-        program_suffix=".sh",
-        files={},
-        env={"PATH": "/usr/bin:/bin"},
-        output_globs=[],
-        limits=LIMITS,
-        deadline=time.monotonic() + 30,
-        is_cancelled=lambda: False,
-        store_output=lambda name, content: "",
-        max_output_file_bytes=1,
-    )
     with pytest.raises(ScriptError, match=r"^The script could not be started in a PID namespace of its own: unshare: "):
-        LocalRunner().run(job)
+        LocalRunner().run(job(["/bin/sh"], "echo ran"))
 
 
 @pytest.mark.usefixtures("isolation")
