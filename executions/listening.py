@@ -17,8 +17,8 @@ import asyncio
 import atexit
 import contextlib
 import logging
-import weakref
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -156,7 +156,7 @@ class _Subscription:
                 on_ring(event_id, ended)
 
 
-_subscriptions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Subscription] = weakref.WeakKeyDictionary()
+_subscriptions: dict[asyncio.AbstractEventLoop, _Subscription] = {}
 
 
 def _subscription(layer: RedisChannelLayer) -> _Subscription:
@@ -168,7 +168,14 @@ def _subscription(layer: RedisChannelLayer) -> _Subscription:
         if subscription is not None:
             subscription.task.cancel()
         subscription = _subscriptions[loop] = _Subscription(layer)
+        # forgotten when its loop's end cancels it (its task holds the loop, so a weak key would not go)
+        subscription.task.add_done_callback(partial(_forget, loop, subscription))
     return subscription
+
+
+def _forget(loop: asyncio.AbstractEventLoop, subscription: _Subscription, _task: asyncio.Task) -> None:
+    if _subscriptions.get(loop) is subscription:
+        del _subscriptions[loop]
 
 
 def hearing() -> bool:

@@ -126,3 +126,20 @@ def test_listeners_hear_again_after_the_subscription_is_lost(monkeypatch):
     async_to_sync(listen)()
     assert len(joins) == 2  # told again to read what it may have missed
     assert heard == [9]
+
+
+def test_a_loop_s_subscription_is_forgotten_when_the_loop_ends():
+    layer = CountingLayer()
+    loops = []
+
+    async def listen() -> None:
+        loops.append(asyncio.get_running_loop())
+        with mock.patch.object(listening, "get_channel_layer", return_value=layer):
+            task = asyncio.create_task(listening.follow("execution-y", lambda i, e: None, lambda: None))
+            await asyncio.sleep(0.1)
+            assert loops[0] in listening._subscriptions
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async_to_sync(listen)()  # a loop of its own, closed at the end: its subscription is cancelled
+    assert loops[0] not in listening._subscriptions
