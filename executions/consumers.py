@@ -7,10 +7,10 @@ each socket keeps a cursor (the last event id sent) and is always given what com
 
 A socket replays on its own reads until it has caught up, then joins its execution's `Feed`,
 one per execution and server process: the feed listens to the execution's rings
-(`executions/listening.py`: its channel-layer group, and on the embedded default the bell from
-the worker processes), and each ring (or poll) makes one read for all of its sockets,
-translated once per message shape. A ring only says there is something to read; the feed also
-polls, because a ring can be lost (channels-redis drops messages on overflow, a datagram a full
+(`executions/listening.py`: the server's subscription to the rings on Redis, and on the
+embedded default the bell from the worker processes), and each ring (or poll) makes one read
+for all of its sockets, translated once per message shape. A ring only says there is something
+to read; the feed also polls, because a ring can be lost (a Redis restart, a datagram a full
 buffer).
 
 The token comes in `Authorization: Bearer`, as the subprotocols `bearer, <token>` (browsers
@@ -291,8 +291,8 @@ class ExecutionStream(AsyncWebsocketConsumer):
 class Feed:
     """One execution's live events for every socket of this process that follows it.
 
-    The feed, not each socket, is the member of the execution's channel-layer group, so a
-    doorbell is one message per process. A ring or a poll makes one read (the status, then the
+    The feed, not each socket, listens to the execution's rings, so a ring is one read per
+    process. A ring or a poll makes one read (the status, then the
     events after the lowest cursor of its subscribers), translated once per `translate_key()`
     and cursor; each subscriber gets the events after its own cursor, which then moves to the
     last event read. A ring of an event already rung or read is ignored; one that comes while a

@@ -179,7 +179,7 @@ def redis_start() -> None:
 
 
 def redis_restart(outage: float = 1.0) -> None:
-    """Stop Redis (everything in it is lost: queued tasks, channel-layer groups), wait, start it."""
+    """Stop Redis (its queued tasks are lost, the servers' ring subscriptions drop), wait, start it."""
     try:
         redis_stop()
         time.sleep(outage)
