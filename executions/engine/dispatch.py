@@ -12,13 +12,14 @@ id, never the arguments: they hold the execution's inputs.
 import logging
 import pickle
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils.module_loading import import_string
 from django_q import tasks as django_q_tasks
 from django_q.brokers import get_broker
@@ -70,16 +71,30 @@ def _enqueue(func: str, *args: Any, fallback: tuple[Any, ...] | None = None) -> 
         )
 
 
+#: Runs of an eager task whose write SQLite refused as locked: an in-memory database shared by
+#: threads (tests, `run_flow` on it) answers a write that meets another thread's read at once,
+#: without waiting. The task's transaction was rolled back, and engine tasks may run twice (their
+#: claims are conditional), so it runs again, as a queue would deliver it again.
+EAGER_LOCKED_ATTEMPTS = 5
+
+
 def _drain(queue: deque) -> None:
     _local.draining = True
     try:
         while queue:
             func, args = queue.popleft()
             target: Callable[..., Any] = import_string(func)
-            try:
-                target(*args)
-            except Exception:
-                logger.exception("Eager engine task %s failed", _named(func, args))
+            for attempt in range(EAGER_LOCKED_ATTEMPTS):
+                try:
+                    target(*args)
+                except OperationalError as error:
+                    if "is locked" in str(error) and attempt + 1 < EAGER_LOCKED_ATTEMPTS:
+                        time.sleep(0.05 * (attempt + 1))
+                        continue
+                    logger.exception("Eager engine task %s failed", _named(func, args))
+                except Exception:
+                    logger.exception("Eager engine task %s failed", _named(func, args))
+                break
     finally:
         _local.draining = False
 

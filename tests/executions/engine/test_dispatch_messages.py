@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from django.db import OperationalError
 from django.utils.module_loading import import_string
 
 from accounts.roles import Role
@@ -113,3 +114,29 @@ def test_a_failing_eager_task_logs_its_id_not_its_arguments(settings, caplog):
     with caplog.at_level(logging.ERROR):
         dispatch._enqueue("builtins.len", "not-a-real-id", {"inputs": MARKER})  # len() takes one argument
     assert "builtins.len(not-a-real-id)" in caplog.text and MARKER not in caplog.text
+
+
+LOCKED_CALLS: list[str] = []
+
+
+def locked_twice(execution_id: str) -> None:
+    """An engine task whose first two writes meet another thread's read of an in-memory SQLite."""
+    LOCKED_CALLS.append(execution_id)
+    if len(LOCKED_CALLS) <= 2:
+        raise OperationalError("database table is locked: executions_execution")
+
+
+def test_an_eager_task_refused_as_locked_runs_again(settings, caplog):
+    settings.MILLRACE_ENGINE_EAGER = True
+    LOCKED_CALLS.clear()
+    with caplog.at_level(logging.ERROR):
+        dispatch._enqueue(f"{__name__}.locked_twice", "an-id")
+    assert LOCKED_CALLS == ["an-id"] * 3 and "failed" not in caplog.text
+
+
+def test_other_eager_failures_are_not_run_again(settings, caplog):
+    settings.MILLRACE_ENGINE_EAGER = True
+    LOCKED_CALLS.clear()
+    with caplog.at_level(logging.ERROR):
+        dispatch._enqueue("builtins.len", "an-id", "a second argument len() refuses")
+    assert caplog.text.count("Eager engine task builtins.len(an-id") == 1
