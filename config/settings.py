@@ -193,7 +193,7 @@ else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "core.sqlite",
             "NAME": os.environ.get("MILLRACE_SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
             # kept open by each thread: request threads are pooled (config/asgi.py), and opening
             # one (its functions registered, its PRAGMAs run) cost more than a request's queries
@@ -203,6 +203,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # what Django gives django.db.backends.sqlite3 by itself; said here for this backend,
+            # which pytest-django would otherwise name after the file
+            "TEST": {"NAME": ":memory:"},
         }
     }
 

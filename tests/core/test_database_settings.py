@@ -39,7 +39,7 @@ URL = "postgres://millrace@db.invalid:5432/millrace"
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, {"engine": "django.db.backends.sqlite3", "pool": None, "binding": None, "prepare": None}),
+        ({}, {"engine": "core.sqlite", "pool": None, "binding": None, "prepare": None}),
         (
             {"DATABASE_URL": URL},
             {
