@@ -79,22 +79,25 @@ def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
         )
     except Trigger.DoesNotExist:
         raise NotFound("Unknown webhook.") from None
-    shown = shown_headers(headers)
+    execution = execution_start(
+        actor=None,
+        flow=trigger.flow,
+        inputs=trigger.inputs,
+        origin="webhook",
+        trigger=trigger,
+        trigger_data={"type": "webhook", "triggerId": str(trigger.pk), "body": body, "headers": shown_headers(headers)},
+    )
+    # After the start, in a statement of its own: a refused start did not fire the trigger, and
+    # on SQLite the start's transaction holds the one writer lock for its own writes only.
+    # To the second: writing it on every call made concurrent calls of one webhook wait for
+    # each other's commit on the trigger's row lock; a row read this fresh is not written (a
+    # statement would take SQLite's one writer lock even to change nothing).
     now = timezone.now()
-    with transaction.atomic():
-        # To the second: writing it on every call made concurrent calls of one webhook wait for
-        # each other's commit on the trigger's row lock; a row already this fresh is not locked.
+    if trigger.last_fired_at is None or trigger.last_fired_at < now - FIRED_AT_RESOLUTION:
         Trigger.objects.filter(pk=trigger.pk).filter(
             Q(last_fired_at__isnull=True) | Q(last_fired_at__lt=now - FIRED_AT_RESOLUTION)
         ).update(last_fired_at=now)
-        return execution_start(
-            actor=None,
-            flow=trigger.flow,
-            inputs=trigger.inputs,
-            origin="webhook",
-            trigger=trigger,
-            trigger_data={"type": "webhook", "triggerId": str(trigger.pk), "body": body, "headers": shown},
-        )
+    return execution
 
 
 def agent_fire(*, trigger: Trigger, message: Message) -> Execution | None:

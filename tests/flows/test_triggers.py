@@ -4,6 +4,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEntry
 from accounts.roles import Role
@@ -156,11 +158,28 @@ def test_a_webhook_s_last_fired_at_moves_at_most_once_a_second(editor, flow, mon
     trigger = trigger_create(actor=editor, flow=flow, type="webhook", key=FIRE_KEY)
     for now in (T0, T0 + timedelta(milliseconds=400), T0 + timedelta(milliseconds=900)):
         monkeypatch.setattr("django.utils.timezone.now", lambda now=now: now)
-        webhook_fire(key=FIRE_KEY, body={}, headers={})
+        with CaptureQueriesContext(connection) as queries:
+            webhook_fire(key=FIRE_KEY, body={}, headers={})
         trigger.refresh_from_db()
         assert trigger.last_fired_at == T0  # a row this fresh is left alone (and not locked)
+        touched = [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and Trigger._meta.db_table in q["sql"]]
+        assert len(touched) == (now == T0)  # not even asked to change nothing: no writer lock taken
     monkeypatch.setattr("django.utils.timezone.now", lambda: T0 + timedelta(seconds=2))
     webhook_fire(key=FIRE_KEY, body={}, headers={})
     trigger.refresh_from_db()
     assert trigger.last_fired_at == T0 + timedelta(seconds=2)
     assert Execution.objects.filter(trigger=trigger).count() == 4
+
+
+def test_a_webhook_whose_start_is_refused_has_not_fired(editor, namespace):
+    source = (
+        "name: needy\ninputs:\n  - id: n\n    type: INT\n    required: true\n"
+        "tasks:\n  - name: t\n    type: util.echo\n    properties: {value: 1}\n"
+    )
+    flow = FlowFactory(namespace=namespace, name="needy", source=source)
+    trigger = trigger_create(actor=editor, flow=flow, type="webhook", key=FIRE_KEY)
+    with pytest.raises(ValidationFailed):
+        webhook_fire(key=FIRE_KEY, body={}, headers={})  # the required input `n` is missing
+    trigger.refresh_from_db()
+    assert trigger.last_fired_at is None
+    assert not Execution.objects.filter(trigger=trigger).exists()
