@@ -19,6 +19,7 @@ import logging
 import os
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.brokers.redis_broker import Redis
@@ -83,11 +84,15 @@ class BellORM(ORM):
     def _taken(self) -> list[tuple[Any, Any]]:
         """Lock up to `bulk` due tasks as django-q2's dequeue does (a task another cluster locked
         first is left to it), without its sleep when there are none."""
-        due = self.get_connection().filter(key=self.list_key, lock__lt=timezone.now())[: Conf.BULK]
+        due = list(self.get_connection().filter(key=self.list_key, lock__lt=timezone.now())[: Conf.BULK])
         taken = []
-        for task in due:
-            if self.get_connection().filter(id=task.id, lock=task.lock).update(lock=self.timeout(task)):
-                taken.append((task.pk, task.payload))
+        if not due:
+            return taken
+        # one transaction for them all: on SQLite each write of its own took the writer lock
+        with transaction.atomic(using=Conf.ORM):
+            for task in due:
+                if self.get_connection().filter(id=task.id, lock=task.lock).update(lock=self.timeout(task)):
+                    taken.append((task.pk, task.payload))
         return taken
 
     def close(self) -> None:
