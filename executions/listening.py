@@ -17,16 +17,19 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
 from core.bell import Listener
 from executions.engine.events import group_name, parse_rings, peer_bell, ring_channel
+from executions.engine.rows import execution_refresh
 from executions.models import Execution
 
 logger = logging.getLogger("millrace.ws")
@@ -222,47 +225,56 @@ async def _member(layer: InMemoryChannelLayer, group: str, on_ring: Ring, on_joi
             await asyncio.shield(layer.group_discard(group, channel))
 
 
+#: The event loop serving the current request (set by the ASGI handler, `config/asgi.py`): a
+#: wait started on the request's thread listens there.
+serving_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar("serving_loop", default=None)
+
+
 def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] = ("status",)) -> Execution:
     """Refresh `fields` of `execution` until it has ended or `seconds` have passed, and return it.
 
     It reads when a ring says the execution ended, and every `WAIT_READ_SECONDS` besides; where
     rings from the workers cannot come, it reads after growing pauses (`DEAF_PAUSES`). Call it
-    from a request's thread: the wait runs on the server's event loop, and the reads on this
-    thread, with its database connection.
+    from a request's thread: the listener runs on the loop serving the request (another loop of
+    this process's outside a request), and the wait and the reads on this thread, with its
+    database connection, without handing each read to the loop and back.
     """
-    async_to_sync(_until_ended)(execution, seconds, tuple(fields))
-    return execution
-
-
-async def _until_ended(execution: Execution, seconds: float, fields: tuple[str, ...]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    ended, joined = asyncio.Event(), asyncio.Event()
+    deadline = time.monotonic() + seconds
+    ended, joined = threading.Event(), threading.Event()
 
     def on_ring(event_id: int, ends: bool) -> None:
         if ends:
             ended.set()
 
-    listener = loop.create_task(follow(group_name(execution.pk), on_ring, joined.set))
+    listener = asyncio.run_coroutine_threadsafe(
+        follow(group_name(execution.pk), on_ring, joined.set), serving_loop.get() or _own_loop()
+    )
     try:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(min(JOIN_SECONDS, seconds)):
-                await joined.wait()
+        joined.wait(min(JOIN_SECONDS, seconds))
         heard = joined.is_set() and hearing()
         pause = WAIT_READ_SECONDS if heard else DEAF_PAUSES[0]
-        refresh = sync_to_async(execution.refresh_from_db)
         while True:
             ended.clear()
-            await refresh(fields=list(fields))
-            left = deadline - loop.time()
+            execution_refresh(execution, fields)
+            left = deadline - time.monotonic()
             if execution.is_terminal or left <= 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(pause, left)):
-                    await ended.wait()
+                return execution
+            ended.wait(min(pause, left))
             if not heard:
                 pause = min(pause * 2, DEAF_PAUSES[1])
     finally:
         listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+
+
+_own: asyncio.AbstractEventLoop | None = None
+_own_guard = threading.Lock()
+
+
+def _own_loop() -> asyncio.AbstractEventLoop:
+    """A loop of this process's for waits outside a request (commands, tests), on a daemon thread."""
+    global _own
+    with _own_guard:
+        if _own is None or _own.is_closed():
+            _own = asyncio.new_event_loop()
+            threading.Thread(target=_own.run_forever, name="millrace-listening", daemon=True).start()
+        return _own

@@ -77,15 +77,15 @@ def wait_in_thread(execution: Execution, seconds: float, reads: list[float]) -> 
     """`execution_wait` in a thread of its own, as a request's thread runs it; `reads` gets the
     time each read ended."""
     outcome: dict = {}
-    refresh = Execution.refresh_from_db
+    refresh = listening.execution_refresh
 
-    def counted(self, *args, **kwargs):
-        refresh(self, *args, **kwargs)
+    def counted(*args, **kwargs):
+        refresh(*args, **kwargs)
         reads.append(time.monotonic())
 
     def run() -> None:
         try:
-            with mock.patch.object(Execution, "refresh_from_db", counted):
+            with mock.patch.object(listening, "execution_refresh", counted):
                 started = time.monotonic()
                 outcome["status"] = listening.execution_wait(execution, seconds).status
                 outcome["seconds"] = time.monotonic() - started

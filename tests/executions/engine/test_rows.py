@@ -12,6 +12,7 @@ from django.utils import timezone
 from executions.engine.rows import (
     SNAPSHOT_SOURCE_LIMIT,
     execution_from_snapshot,
+    execution_refresh,
     execution_row,
     execution_snapshot,
 )
@@ -123,3 +124,23 @@ def test_a_field_the_snapshot_lacks_loads_when_used_and_one_the_model_lacks_is_i
     assert handed.get_deferred_fields() == {"flow_name"}
     assert handed.flow_name == "older"  # loaded from the row
     assert not hasattr(handed, "retired")
+
+
+def test_a_refresh_reads_the_fields_asked_for_as_the_orm_does(django_assert_num_queries):
+    created = ExecutionFactory(status=Execution.Status.RUNNING)
+    Execution.objects.filter(pk=created.pk).update(
+        status=Execution.Status.SUCCESS, outputs={"rows": [{"a": 1}], "text": "é"}, error="late"
+    )
+    with django_assert_num_queries(1):
+        execution_refresh(created, ("status", "outputs"))
+    expected = Execution.objects.get(pk=created.pk)
+    assert (created.status, created.outputs) == (expected.status, expected.outputs)
+    assert created.outputs == {"rows": [{"a": 1}], "text": "é"}
+    assert created.error != "late"  # not asked for: left as it was
+
+
+def test_a_refresh_of_a_deleted_execution_says_it_does_not_exist():
+    created = ExecutionFactory()
+    Execution.objects.filter(pk=created.pk).delete()
+    with pytest.raises(Execution.DoesNotExist):
+        execution_refresh(created, ("status",))
