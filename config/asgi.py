@@ -1,25 +1,49 @@
 """ASGI entry point: HTTP through Django (behind the body cap; on kept threads on SQLite),
 WebSockets through Channels."""
 
+import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from django.core.asgi import get_asgi_application
+import django
 
 from config.startup import stop_on_setting_error
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 with stop_on_setting_error():  # a missing setting: one line on stderr and exit 2, no traceback
-    django_asgi_app = get_asgi_application()
+    django.setup(set_prefix=False)  # as get_asgi_application() does, for the handler below
 
 # Imported once Django is set up: the routing imports models.
-from asgiref.sync import SyncToAsync, ThreadSensitiveContext
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
 from channels.routing import ProtocolTypeRouter, URLRouter
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
 from django.db import connections
+from django.http import HttpRequest, HttpResponseBase
 
 from api.asgi_limits import ASGIApp, BodySizeLimit, Receive, Scope, Send
 from api.flowrunner.routing import websocket_urlpatterns as flowrunner_ws
 from api.workflowdev.routing import websocket_urlpatterns as workflowdev_ws
+from executions.listening import serving_loop
+
+
+class ThreadedASGIHandler(ASGIHandler):
+    """Django's ASGI handler with its middleware and view run together on the request's thread.
+
+    Every middleware here is synchronous, so Django's own ASGI handler went from the event loop
+    to the request's thread for the middleware, back to the loop (`async_to_sync`) to resolve
+    the URL, and to the thread again for the view: three hand-offs per request where WSGI has
+    none. Here the whole synchronous chain — what Django's WSGI handler runs — is one
+    `sync_to_async` call; the body, the signals and the response stay on the loop as before.
+    """
+
+    def __init__(self) -> None:
+        BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        serving_loop.set(asyncio.get_running_loop())  # the request's own context: waits listen here
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
 
 class RequestThreads:
@@ -55,7 +79,7 @@ class RequestThreads:
 
 
 # chunked bodies are capped before Django spools them
-http_app: ASGIApp = BodySizeLimit(django_asgi_app)
+http_app: ASGIApp = BodySizeLimit(ThreadedASGIHandler())
 if connections["default"].vendor == "sqlite":
     # Kept threads keep their SQLite connections: measured through the API (bench/e2e.py),
     # 15 ms of the server's CPU per webhook execution instead of 19. On PostgreSQL, whose

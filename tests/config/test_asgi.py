@@ -5,9 +5,10 @@ the same time each get their own, and WebSockets are left to Channels."""
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 import httpx
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import AsyncToSync, ThreadSensitiveContext, sync_to_async
 from django.db import connection
 
 from config.asgi import RequestThreads, application
@@ -100,3 +101,24 @@ def test_the_served_application_answers_on_kept_threads(transactional_db):
     before = len(http.idle)
     assert asyncio.run(run()) == [200, 200, 200]
     assert isinstance(http, RequestThreads) and len(http.idle) == max(before, 1)
+
+
+def test_middleware_and_view_run_on_the_request_s_thread_without_going_back_to_the_loop(transactional_db):
+    """Django's own ASGI handler went thread → loop (`async_to_sync`) → thread once per request
+    with synchronous middleware; the served handler runs the whole chain in one hand-off."""
+    calls = []
+    real = AsyncToSync.__call__
+
+    def counted(self, *args, **kwargs):
+        calls.append(threading.get_ident())
+        return real(self, *args, **kwargs)
+
+    async def run() -> list[int]:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return [(await client.get(path)).status_code for path in ("/healthz", "/api/v1/nowhere")]
+
+    with mock.patch.object(AsyncToSync, "__call__", counted):
+        statuses = asyncio.run(run())
+    assert statuses == [200, 404]
+    assert calls == []
