@@ -37,6 +37,7 @@ from executions.engine.compiler import compiled
 from executions.models import Execution, Message
 from executions.services import execution_start
 from flows.models import Trigger
+from flows.selectors import webhook_trigger_get
 from flows.triggers import backfill_ticks, missed_ticks, next_fire_time
 
 logger = logging.getLogger("millrace.scheduler")
@@ -69,16 +70,9 @@ def webhook_fire(*, key: str, body: Any, headers: dict[str, str]) -> Execution:
     The request body is `trigger.body` and its headers (minus credentials, see
     `shown_headers`) `trigger.headers`; the trigger's own `inputs` are the execution's inputs.
     """
-    # `get`, not `first`: keys are unique, and `first` would order by Trigger's ordering, which
-    # joins through the flow to its namespace's name and took an eighth of a webhook's CPU.
-    try:
-        if not key:
-            raise Trigger.DoesNotExist
-        trigger = Trigger.objects.select_related("flow__namespace").get(
-            key=key, type=Trigger.Type.WEBHOOK, enabled=True
-        )
-    except Trigger.DoesNotExist:
-        raise NotFound("Unknown webhook.") from None
+    trigger = webhook_trigger_get(key=key)
+    if trigger is None:
+        raise NotFound("Unknown webhook.")
     execution = execution_start(
         actor=None,
         flow=trigger.flow,

@@ -1,5 +1,6 @@
 """Reads of flows, revisions and triggers, scoped to the caller's namespaces (404 outside)."""
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterator
@@ -9,11 +10,12 @@ from uuid import UUID
 from django.db import connection
 from django.db.models import Count, Max, QuerySet
 
-from accounts.models import Account
+from accounts.models import Account, Namespace
 from accounts.roles import Role
 from accounts.selectors import scope_to_namespaces
 from core.errors import NotFound
 from core.ids import parse_uuid
+from core.rows import RowPart, row_part
 from flows.definitions import DefinitionError, FlowInput, fields, load_yaml
 from flows.definitions.problems import Problems
 from flows.models import Flow, FlowRevision, Trigger
@@ -72,6 +74,44 @@ def trigger_get(*, account: Account, trigger_id: UUID | str) -> Trigger:
     trigger = trigger_list(account=account).filter(pk=parse_uuid(trigger_id, what="Trigger")).first()
     if trigger is None:
         raise NotFound("Trigger not found.")
+    return trigger
+
+
+@functools.cache
+def _webhook_select(vendor: str) -> tuple[str, RowPart, RowPart, RowPart]:
+    quote = connection.ops.quote_name
+    parts, columns = [], []
+    for model, alias in ((Trigger, "t"), (Flow, "f"), (Namespace, "n")):
+        part, more = row_part(model, list(model._meta.concrete_fields), alias)
+        parts.append(part)
+        columns += more
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(Trigger._meta.db_table)} t"
+        f" JOIN {quote(Flow._meta.db_table)} f ON f.{quote('id')} = t.{quote('flow_id')}"
+        f" JOIN {quote(Namespace._meta.db_table)} n ON n.{quote('id')} = f.{quote('namespace_id')}"
+        f" WHERE t.{quote('key')} = %s AND t.{quote('type')} = %s AND t.{quote('enabled')}"
+    )
+    return sql, *parts
+
+
+def webhook_trigger_get(*, key: str) -> Trigger | None:
+    """The enabled webhook trigger with this key, its flow and namespace joined; None if none.
+
+    Read at every webhook call, with SQL built once per process (`core/rows.py`): compiling the
+    ORM's three-table query was a fifth of the server's CPU per webhook."""
+    if not key:
+        return None
+    sql, trigger_part, flow_part, namespace_part = _webhook_select(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, Trigger.Type.WEBHOOK.value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    trigger_width, flow_width = len(trigger_part.attnames), len(flow_part.attnames)
+    trigger = trigger_part.build(values[:trigger_width])
+    trigger.flow = flow_part.build(values[trigger_width : trigger_width + flow_width])
+    trigger.flow.namespace = namespace_part.build(values[trigger_width + flow_width :])
     return trigger
 
 

@@ -3,62 +3,30 @@ over by the start that wrote it; and the few fields a waiting request reads agai
 
 Compiling an ORM query for a 27-column row and its namespace costs a worker more CPU than
 the round trip it makes (about 0.7 ms here, of a 1.1 ms read), and every walk reads this row:
-the statement and the column converters are built once, and each read only sends it and
-builds the instances (`Model.from_db`, as the ORM does).
+the statement and the column converters are built once (`core/rows.py`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field, JSONField, Model
+from django.db.models import JSONField, Model
 
 from accounts.models import Namespace
+from core.rows import RowPart, row_part
 from executions.models import Execution
-
-Converter = Callable[[Any, Any, Any], Any]
-
-
-@dataclass(frozen=True)
-class _Part:
-    """One model's columns in a row: the fields, and per column the converters to apply."""
-
-    model: type[Model]
-    attnames: tuple[str, ...]
-    converters: tuple[tuple[int, tuple[Converter, ...], Any], ...]  # (column, converters, expression)
-
-    def build(self, values: list[Any]) -> Model:
-        return self.model.from_db(connection.alias, self.attnames, self.converted(values))
-
-    def converted(self, values: list[Any]) -> list[Any]:
-        for column, converters, expression in self.converters:
-            for convert in converters:
-                values[column] = convert(values[column], expression, connection)
-        return values
-
-
-def _part(model: type[Model], fields: list[Field], alias: str) -> tuple[_Part, list[str]]:
-    quote = connection.ops.quote_name
-    converters = []
-    for column, model_field in enumerate(fields):
-        expression = model_field.get_col(alias)
-        found = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
-        if found:
-            converters.append((column, tuple(found), expression))
-    part = _Part(model, tuple(f.attname for f in fields), tuple(converters))
-    return part, [f"{alias}.{quote(f.column)}" for f in fields]
 
 
 @dataclass(frozen=True)
 class _Select:
     sql: str
-    execution: _Part
-    namespace: _Part | None
+    execution: RowPart
+    namespace: RowPart | None
 
 
 @functools.cache
@@ -67,11 +35,11 @@ def _select(vendor: str, with_namespace: bool, lock: bool) -> _Select:
     execution alone without its source (a caller that has both already)."""
     quote = connection.ops.quote_name
     fields = [f for f in Execution._meta.concrete_fields if with_namespace or f.name != "source"]
-    execution, columns = _part(Execution, fields, "e")
+    execution, columns = row_part(Execution, fields, "e")
     namespace = None
     tables = f"{quote(Execution._meta.db_table)} e"
     if with_namespace:
-        namespace, more = _part(Namespace, list(Namespace._meta.concrete_fields), "n")
+        namespace, more = row_part(Namespace, list(Namespace._meta.concrete_fields), "n")
         columns += more
         tables += f" JOIN {quote(Namespace._meta.db_table)} n ON n.{quote('id')} = e.{quote('namespace_id')}"
     sql = f"SELECT {', '.join(columns)} FROM {tables} WHERE e.{quote('id')} = %s"
@@ -106,9 +74,9 @@ def execution_row(execution_id: Any, *, lock: bool = False, like: Execution | No
 
 
 @functools.cache
-def _fields_select(vendor: str, names: tuple[str, ...]) -> tuple[str, _Part]:
+def _fields_select(vendor: str, names: tuple[str, ...]) -> tuple[str, RowPart]:
     quote = connection.ops.quote_name
-    part, columns = _part(Execution, [Execution._meta.get_field(name) for name in names], "e")
+    part, columns = row_part(Execution, [Execution._meta.get_field(name) for name in names], "e")
     return f"SELECT {', '.join(columns)} FROM {quote(Execution._meta.db_table)} e WHERE e.{quote('id')} = %s", part
 
 
