@@ -8,8 +8,8 @@ transaction rolls back, exactly as when the writes ran one by one.
 
 Inside `deferred_writes()`, `transition()` and `task_runs_create()` queue their writes here.
 Any other statement on the connection first flushes the queue, so reads and other writes
-always see the engine's writes in order. Other backends flush through the ORM, one
-statement per write. On every backend a flush first replaces the NUL characters of what it
+always see the engine's writes in order. SQLite runs them one statement per write, each
+built once per shape (`sqlite_writes`). On every backend a flush first replaces the NUL characters of what it
 writes (`nulchars`): PostgreSQL refuses them, and a refused write would leave the execution
 RUNNING.
 
@@ -38,7 +38,7 @@ from django.db.models import Field, Model
 from psycopg import errors as psycopg_errors
 from psycopg.pq import TransactionStatus
 
-from executions.engine import events
+from executions.engine import events, sqlite_writes
 from executions.engine.nulchars import row_without_nul, without_nul
 from executions.models import Execution, ExecutionEvent
 
@@ -111,7 +111,7 @@ class PendingWrites:
             if connection.vendor == "postgresql":
                 _flush_postgresql(self, alone=alone and _transaction_untouched())
             else:
-                _flush_orm(self)
+                sqlite_writes.flush(self, _stale)
         finally:
             self.guard = None
             self.updates = {}
@@ -170,27 +170,7 @@ def _transaction_untouched() -> bool:
     )
 
 
-# --- ORM (SQLite and others): one statement per write --------------------------------------
-
-
-def _flush_orm(writes: PendingWrites) -> None:
-    guard = writes.guard
-    if guard is not None:
-        pk, status, attempt, ending = guard
-        if (
-            not Execution.objects.select_for_update()
-            .filter(pk=pk, status=status, attempt=attempt, ending=ending)
-            .exists()
-        ):
-            raise _stale(f"Execution {pk} changed")
-    for update in writes.updates.values():
-        if not update.model.objects.filter(pk=update.pk, **update.where).update(**update.values):
-            raise _stale(f"{update.model.__name__} {update.pk} is no longer {update.where.get('status')}")
-    for model, objects in writes.inserts_by_model():
-        model.objects.bulk_create(objects)
-    batch = events.take_batch()
-    if batch:
-        events.events_bulk_append(batch)
+# --- SQLite: executions/engine/sqlite_writes.py ------------------------------------------
 
 
 # --- PostgreSQL: one statement -------------------------------------------------------------
