@@ -51,13 +51,17 @@ def _ensure_thread() -> None:
     _thread.start()
 
 
-def _keep() -> None:
+def _keep(stop: threading.Event | None = None) -> None:
+    """Renew until `stop` is set (never, for the process's thread). Nothing it meets ends it: a
+    keeper that died would let every lease of the process lapse while its steps still run."""
     interval = max(settings.MILLRACE_LEASE_SECONDS / 3, 0.5)
-    stop = threading.Event()
+    stop = stop or threading.Event()
     while not stop.wait(interval):
         try:
             renew()
         except Exception:
             logger.warning("Could not renew leases", exc_info=True)
-        finally:
+        try:
             close_old_connections()
+        except Exception:
+            logger.warning("Could not close the lease keeper's database connection", exc_info=True)

@@ -1,11 +1,12 @@
 """Leases of running steps: renewed while a plugin runs, re-queued by the sweeper when they lapse."""
 
+import threading
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from connectors import registry
@@ -131,3 +132,25 @@ def test_a_worker_whose_lease_lapsed_cannot_record_over_the_newer_attempt(leased
         _record(late, step, Result.success("late result"), {}, Masker([]), None)
     late.refresh_from_db()
     assert (late.status, late.attempt, late.outputs) == (T.RUNNING, 2, None)
+
+
+def test_the_lease_keeper_goes_on_when_closing_its_connection_fails(monkeypatch, settings):
+    settings.MILLRACE_LEASE_SECONDS = 1.5  # a renewal every 0.5 s
+    renewals = []
+    stop = threading.Event()
+
+    def renew() -> int:
+        renewals.append(1)
+        if len(renewals) >= 2:
+            stop.set()
+        return 0
+
+    def broken() -> None:
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(leases, "renew", renew)
+    monkeypatch.setattr(leases, "close_old_connections", broken)
+    keeper = threading.Thread(target=leases._keep, args=(stop,))
+    keeper.start()
+    keeper.join(10)
+    assert not keeper.is_alive() and len(renewals) == 2  # renewed again after the first failure
