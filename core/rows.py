@@ -47,3 +47,17 @@ def row_part(model: type[Model], fields: list[Field], alias: str) -> tuple[RowPa
             converters.append((column, tuple(found), expression))
     part = RowPart(model, tuple(f.attname for f in fields), tuple(converters))
     return part, [f"{alias}.{quote(f.column)}" for f in fields]
+
+
+#: Python types a column of this kind takes as they are: Django's preparation of a value returns
+#: it unchanged (SQLite; PostgreSQL takes UUIDs as they are too).
+NATIVE_TYPES: dict[str, type] = {
+    "CharField": str,
+    "TextField": str,
+    "IntegerField": int,
+    "PositiveIntegerField": int,
+    "BigIntegerField": int,
+    "AutoField": int,
+    "BigAutoField": int,
+    "BooleanField": bool,
+}

@@ -173,24 +173,19 @@ class LockingCursorWrapper(base.SQLiteCursorWrapper):
     database: DatabaseWrapper
 
     def execute(self, query: str, params: Any = None) -> Any:
-        database = self.database
-        if database._begin_pending:
-            database.begin_pending(self)
-        if self.connection.in_transaction or _reads(query) or not database.take_writer_lock():
-            return super().execute(query, params)
-        try:
-            return super().execute(query, params)
-        finally:
-            database.give_writer_lock()
+        return self._run(super().execute, query, params)
 
     def executemany(self, query: str, param_list: Any) -> Any:
+        return self._run(super().executemany, query, param_list)
+
+    def _run(self, run: Any, query: str, params: Any) -> Any:
         database = self.database
         if database._begin_pending:
             database.begin_pending(self)
         if self.connection.in_transaction or _reads(query) or not database.take_writer_lock():
-            return super().executemany(query, param_list)
+            return run(query, params)
         try:
-            return super().executemany(query, param_list)
+            return run(query, params)
         finally:
             database.give_writer_lock()
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection
 from django.db.models import Field, Model
 
+from core.rows import NATIVE_TYPES
 from executions.engine import events
 from executions.models import Execution, ExecutionEvent
 
@@ -131,23 +132,10 @@ def _field(model: type[Model], name: str) -> Field:
     return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
 
-#: Python types a column of this kind takes as they are: Django's preparation returns them unchanged.
-_NATIVE = {
-    "CharField": str,
-    "TextField": str,
-    "IntegerField": int,
-    "PositiveIntegerField": int,
-    "BigIntegerField": int,
-    "AutoField": int,
-    "BigAutoField": int,
-    "BooleanField": bool,
-}
-
-
 @functools.cache
 def _native(model_field: Field) -> type | None:
     kind = (model_field.target_field if model_field.is_relation else model_field).get_internal_type()
-    return _NATIVE.get(kind)
+    return NATIVE_TYPES.get(kind)
 
 
 def _prepare(model_field: Field, value: Any) -> Any:

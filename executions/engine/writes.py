@@ -38,6 +38,7 @@ from django.db.models import Field, Model
 from psycopg import errors as psycopg_errors
 from psycopg.pq import TransactionStatus
 
+from core.rows import NATIVE_TYPES
 from executions.engine import events, sqlite_writes
 from executions.engine.nulchars import row_without_nul, without_nul
 from executions.models import Execution, ExecutionEvent
@@ -395,18 +396,8 @@ def _insert_shape(model: type[Model]) -> tuple[list[_Column], str, list[str]]:
     return columns, head, [_cast(f) for f in fields]
 
 
-#: Python types a column of this kind takes as they are: Django's preparation returns them unchanged.
-_NATIVE = {
-    "CharField": str,
-    "TextField": str,
-    "IntegerField": int,
-    "PositiveIntegerField": int,
-    "BigIntegerField": int,
-    "AutoField": int,
-    "BigAutoField": int,
-    "BooleanField": bool,
-    "UUIDField": UUID,
-}
+#: Python types a column of this kind takes as they are (PostgreSQL: UUIDs too).
+_NATIVE = {**NATIVE_TYPES, "UUIDField": UUID}
 
 
 @functools.cache
