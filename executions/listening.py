@@ -19,7 +19,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from functools import partial
 from typing import Any
@@ -235,9 +235,9 @@ def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] =
 
     It reads when a ring says the execution ended, and every `WAIT_READ_SECONDS` besides; where
     rings from the workers cannot come, it reads after growing pauses (`DEAF_PAUSES`). Call it
-    from a request's thread: the listener runs on the loop serving the request (another loop of
-    this process's outside a request), and the wait and the reads on this thread, with its
-    database connection, without handing each read to the loop and back.
+    from a request's thread: the listener runs on the loop serving the request (on a loop of the
+    wait's own outside a request), and the wait and the reads on this thread, with its database
+    connection, without handing each read to the loop and back.
     """
     deadline = time.monotonic() + seconds
     ended, joined = threading.Event(), threading.Event()
@@ -246,10 +246,7 @@ def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] =
         if ends:
             ended.set()
 
-    listener = asyncio.run_coroutine_threadsafe(
-        follow(group_name(execution.pk), on_ring, joined.set), serving_loop.get() or _own_loop()
-    )
-    try:
+    with _following(group_name(execution.pk), on_ring, joined.set):
         joined.wait(min(JOIN_SECONDS, seconds))
         heard = joined.is_set() and hearing()
         pause = WAIT_READ_SECONDS if heard else DEAF_PAUSES[0]
@@ -262,19 +259,38 @@ def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] =
             ended.wait(min(pause, left))
             if not heard:
                 pause = min(pause * 2, DEAF_PAUSES[1])
-    finally:
+
+
+@contextlib.contextmanager
+def _following(group: str, on_ring: Ring, on_joined: Callable[[], None]) -> Iterator[None]:
+    """`follow` the group for the block: on the loop serving the request; outside a request (a
+    command, a test) on a loop of the block's own, whose end closes what it opened (a Redis
+    subscription) as `async_to_sync`'s loops do."""
+    loop = serving_loop.get()
+    if loop is not None:
+        listener = asyncio.run_coroutine_threadsafe(follow(group, on_ring, on_joined), loop)
+        try:
+            yield
+        finally:
+            listener.cancel()
+        return
+    started = threading.Event()
+    own: dict[str, Any] = {}
+
+    async def listen() -> None:
+        own["loop"], own["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        listener = asyncio.create_task(follow(group, on_ring, on_joined))
+        started.set()
+        await own["stop"].wait()
         listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
 
-
-_own: asyncio.AbstractEventLoop | None = None
-_own_guard = threading.Lock()
-
-
-def _own_loop() -> asyncio.AbstractEventLoop:
-    """A loop of this process's for waits outside a request (commands, tests), on a daemon thread."""
-    global _own
-    with _own_guard:
-        if _own is None or _own.is_closed():
-            _own = asyncio.new_event_loop()
-            threading.Thread(target=_own.run_forever, name="millrace-listening", daemon=True).start()
-        return _own
+    thread = threading.Thread(target=asyncio.run, args=(listen(),), name="millrace-listening", daemon=True)
+    thread.start()
+    started.wait()
+    try:
+        yield
+    finally:
+        own["loop"].call_soon_threadsafe(own["stop"].set)
+        thread.join()

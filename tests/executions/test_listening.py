@@ -12,9 +12,11 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
-from channels.layers import InMemoryChannelLayer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.db import connections, transaction
 
 from accounts.roles import Role
@@ -23,7 +25,7 @@ from core.bell import Bell
 from executions import listening
 from executions.consumers import Feed
 from executions.engine import events
-from executions.engine.events import batched, bell_message, event_append, group_name
+from executions.engine.events import batched, bell_message, event_append, group_name, ring_channel
 from executions.engine.transitions import transition
 from executions.engine.writes import deferred_writes
 from executions.models import Execution, ExecutionStatus
@@ -226,6 +228,29 @@ def test_a_wait_on_redis_hears_the_doorbell_of_the_transaction_that_ends_the_exe
 
     assert outcome["status"] == ExecutionStatus.CANCELLED and outcome["seconds"] < 30
     assert len(reads) == 2
+
+
+async def the_ring_channel() -> str:
+    return ring_channel(get_channel_layer())
+
+
+@pytest.mark.services
+def test_a_wait_outside_a_request_leaves_no_subscription_behind(queued):
+    """Its loop is its own, and so is its subscription to the rings: both end with the wait
+    (a server's subscription, on the loop serving requests, is the one that stays)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    channel = asyncio.run(the_ring_channel())
+
+    def subscribers() -> int:
+        return dict(client.pubsub_numsub(channel))[channel.encode()]
+
+    before = subscribers()
+    reads: list[float] = []
+    thread, outcome = wait_in_thread(queued, 0.5, reads)
+    thread.join(30)
+    assert outcome["status"] == ExecutionStatus.QUEUED and reads
+    until(lambda: subscribers() == before, "the wait's subscription to end")
+    assert not any(t.name == "millrace-listening" for t in threading.enumerate())
 
 
 def test_a_flush_that_ends_the_execution_rings_ended_on_every_database(queued):
