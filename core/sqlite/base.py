@@ -65,9 +65,16 @@ class WriterLock:
 
     def release(self) -> None:
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            if self.fd >= 0:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
         finally:
             self.threads.release()
+
+    def forget(self) -> None:
+        """In a forked child: close the parent's open file without unlocking it. Kept open, it
+        would keep a lock the parent held at the fork after the parent's death."""
+        os.close(self.fd)
+        self.fd = -1
 
 
 _locks: dict[str, WriterLock] = {}
@@ -86,9 +93,11 @@ def writer_lock(path: str) -> WriterLock:
 
 def _forget_locks() -> None:
     """A forked child (django-q2 forks its workers) shares its parent's open file, and with it
-    the parent's `flock`: it opens its own. A thread lock held at the fork stays held in the
-    child, by no thread: it is made anew too."""
+    the parent's `flock`: it closes that one and opens its own. A thread lock held at the fork
+    stays held in the child, by no thread: it is made anew too."""
     global _locks_guard
+    for lock in _locks.values():
+        lock.forget()
     _locks.clear()
     _locks_guard = threading.Lock()
 

@@ -194,6 +194,8 @@ def test_a_forked_child_has_a_lock_of_its_own(path, counter):
         pid = os.fork()
         if pid == 0:  # the child: exit 0 only if the parent's lock keeps it out
             try:
+                if counter._writer.fd != -1:  # the parent's open file is closed in the child
+                    os._exit(3)
                 writer_lock(path).acquire(0.2)
                 os._exit(1)
             except OperationalError:
@@ -201,9 +203,21 @@ def test_a_forked_child_has_a_lock_of_its_own(path, counter):
             finally:
                 os._exit(2)
         _, status = os.waitpid(pid, 0)
+        held = subprocess.run([sys.executable, "-c", PROBE, path], check=False).returncode
     finally:
         counter.give_writer_lock()
     assert os.waitstatus_to_exitcode(status) == 0
+    assert held == 1  # closing its copy in the child left the parent's lock held
+
+
+PROBE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1] + "-writer", os.O_RDWR)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    sys.exit(1)
+"""
 
 
 @pytest.mark.django_db
