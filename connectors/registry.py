@@ -112,6 +112,14 @@ class PluginContext(Protocol):
     def namespace_file_open(self, path: str) -> IO[bytes]: ...
 
 
+class StepFailure(Exception):
+    """A failure a plugin words for the user; `code` is the failed step's error code."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class InputError(ValueError):
     """Inputs that do not match a plugin's input schema; `problems` lists each one."""
 

@@ -99,7 +99,7 @@ def webhook_trigger_get(*, key: str) -> Trigger | None:
 
     Read at every webhook call, with SQL built once per process (`core/rows.py`): compiling the
     ORM's three-table query was a fifth of the server's CPU per webhook."""
-    if not key:
+    if not key or "\x00" in key:  # no key holds a NUL, and PostgreSQL refuses one as a parameter
         return None
     sql, trigger_part, flow_part, namespace_part = _webhook_select(connection.vendor)
     with connection.cursor() as cursor:

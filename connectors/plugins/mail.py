@@ -34,7 +34,7 @@ from django.core.validators import validate_email
 
 from connectors.netpolicy import OutboundError, check_host, split_url
 from connectors.plugins.util import duration_seconds
-from connectors.registry import Plugin, PluginContext, Result, register
+from connectors.registry import Plugin, PluginContext, Result, StepFailure, register
 from core.filerefs import FileRefError
 
 TLS_MODES = ["STARTTLS", "SSL", "NONE"]
@@ -49,12 +49,8 @@ _LINE_BREAK = re.compile(r"[\r\n\x00]")
 _CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 
-class MailFailure(Exception):
-    """A refused input or a failed delivery, worded for the user; `code` is the step's error code."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
+class MailFailure(StepFailure):
+    """A refused input or a failed delivery, worded for the user."""
 
 
 @dataclass(frozen=True)

@@ -150,20 +150,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raise
 
     def _commit(self) -> None:
-        if self._begin_pending:  # nothing was sent: nothing to commit
-            self._begin_pending = False
-            return
-        try:
-            super()._commit()
-        finally:
-            self.give_writer_lock()
+        self._end(super()._commit)
 
     def _rollback(self) -> None:
+        self._end(super()._rollback)
+
+    def _end(self, end: Any) -> None:
+        """Commit or roll back, and give the lock back; a transaction that sent nothing has
+        nothing to end."""
         if self._begin_pending:
             self._begin_pending = False
             return
         try:
-            super()._rollback()
+            end()
         finally:
             self.give_writer_lock()
 

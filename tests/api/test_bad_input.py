@@ -152,3 +152,9 @@ def test_an_upstream_json_body_nested_too_deep_comes_back_raw(api, httpserver, s
 
     assert response.status_code == 200, response.content[:300]
     assert response.json()["command_response"]["body"] == {"raw_response": deep}
+
+
+@pytest.mark.parametrize("key", ["%00", "key%00end", "' OR '1'='1", "k" * 5000])
+def test_an_odd_webhook_key_is_a_404_never_a_500(api, key):
+    response = api.post(f"/api/v1/webhook/{key}?wait=true", {}, format="json")
+    assert response.status_code == 404, response.content

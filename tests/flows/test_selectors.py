@@ -25,7 +25,9 @@ def test_a_webhook_trigger_is_read_with_its_flow_and_namespace_in_one_query(djan
     assert read.inputs == {"n": [1, {"a": None}]} and read.enabled is True
 
 
-@pytest.mark.parametrize("key", ["", "no-such-key", "hook-key-off", "schedule-key"])
+@pytest.mark.parametrize(
+    "key", ["", "no-such-key", "hook-key-off", "schedule-key", "' OR '1'='1", "k" * 10_000, "hook-key-off\x00"]
+)
 def test_no_trigger_for_an_unknown_empty_disabled_or_other_kind_of_key(key):
     TriggerFactory(type=Trigger.Type.WEBHOOK, key="hook-key-off", enabled=False)
     TriggerFactory(type=Trigger.Type.SCHEDULE, key="schedule-key", cron="* * * * *")

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote
 from django.utils.duration import duration_iso_string
 
 from connectors.netpolicy import OutboundError, split_url
+from connectors.registry import StepFailure
 
 FETCH_MODES = ["NONE", "ONE", "ALL", "STORE"]
 KESTRA_FETCH = {"FETCH": "ALL", "FETCH_ONE": "ONE", "STORE": "STORE", "NONE": "NONE"}
@@ -32,12 +33,8 @@ _URL_PARAMETERS = ("sslmode", "application_name")
 PLACEHOLDER = re.compile(r"%%|%\([^)]*\)s")
 
 
-class SqlFailure(Exception):
-    """A failed query, already worded for the user; `code` is the step's error code."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
+class SqlFailure(StepFailure):
+    """A failed query, already worded for the user."""
 
 
 @dataclass(frozen=True)
