@@ -26,6 +26,7 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from django.db import connection
 
 from core.bell import Listener
 from executions.engine.events import group_name, parse_rings, peer_bell, ring_channel
@@ -256,9 +257,22 @@ def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] =
             left = deadline - time.monotonic()
             if execution.is_terminal or left <= 0:
                 return execution
+            _lend_connection()
             ended.wait(min(pause, left))
             if not heard:
                 pause = min(pause * 2, DEAF_PAUSES[1])
+
+
+def _lend_connection() -> None:
+    """Give a pooled connection back to its pool while the wait sleeps; the next read borrows one.
+
+    Held through the wait, a connection per waiting request emptied the pool (10 by default):
+    at 20 concurrent `?wait=true` webhooks, new requests queued for a connection behind the
+    waits. Inside a transaction the connection stays, and so does a connection of its thread's
+    own (SQLite's, or PostgreSQL's without a pool).
+    """
+    if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
+        connection.close()
 
 
 @contextlib.contextmanager

@@ -230,6 +230,44 @@ def test_a_wait_on_redis_hears_the_doorbell_of_the_transaction_that_ends_the_exe
     assert len(reads) == 2
 
 
+@pytest.mark.services
+def test_waits_give_their_pooled_connections_back_while_they_sleep(namespace, account):
+    """More waits than the pool has connections all read: a wait that held its connection while
+    asleep kept every later request waiting for the pool."""
+    size = connections["default"].pool.max_size
+    flow = FlowFactory(namespace=namespace, created_by=account)
+    executions = [execution_create(flow=flow, created_by=account) for _ in range(size + 2)]
+    read: set = set()
+    outcomes: list = []
+    refresh = listening.execution_refresh
+
+    def counted(execution, fields):
+        refresh(execution, fields)
+        read.add(execution.pk)
+
+    def wait(execution: Execution) -> None:
+        try:
+            outcomes.append(listening.execution_wait(execution, 120).status)
+        finally:
+            connections.close_all()
+
+    with (
+        mock.patch.object(listening, "WAIT_READ_SECONDS", 60),
+        mock.patch.object(listening, "execution_refresh", counted),
+    ):
+        threads = [threading.Thread(target=wait, args=(execution,)) for execution in executions]
+        for thread in threads:
+            thread.start()
+        until(lambda: len(read) == len(executions), "every wait to read")
+        for execution in executions:
+            with transaction.atomic():
+                transition(Execution.objects.get(pk=execution.pk), ExecutionStatus.CANCELLED, message="cancelled")
+        for thread in threads:
+            thread.join(30)
+
+    assert outcomes == [ExecutionStatus.CANCELLED] * len(executions)
+
+
 async def the_ring_channel() -> str:
     return ring_channel(get_channel_layer())
 
