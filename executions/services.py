@@ -75,36 +75,37 @@ def execution_start(
         if files:
             inputs = {**(inputs or {}), **_files_store(flow, execution_id, files)}
         # the execution, its event and the audit entry: one statement, sent as its own transaction
-        with transaction.atomic(), batched(), deferred_writes(whole_transaction=True) as writes:
-            execution = execution_create(
-                flow=flow,
-                inputs=inputs,
-                origin=origin,
-                created_by=actor,
-                trigger=trigger,
-                trigger_data=trigger_data,
-                labels=labels,
-                execution_id=execution_id,
-            )
-            writes.insert(
-                [
-                    audit_entry(
-                        actor=actor,
-                        action="execution.start",
-                        resource_type="execution",
-                        resource_id=execution.pk,
-                        namespace=flow.namespace,
-                        summary={"flow": flow.name, "origin": origin},
-                    )
-                ]
-            )
+        with transaction.atomic():
+            with batched(), deferred_writes(whole_transaction=True) as writes:
+                execution = execution_create(
+                    flow=flow,
+                    inputs=inputs,
+                    origin=origin,
+                    created_by=actor,
+                    trigger=trigger,
+                    trigger_data=trigger_data,
+                    labels=labels,
+                    execution_id=execution_id,
+                )
+                writes.insert(
+                    [
+                        audit_entry(
+                            actor=actor,
+                            action="execution.start",
+                            resource_type="execution",
+                            resource_id=execution.pk,
+                            namespace=flow.namespace,
+                            summary={"flow": flow.name, "origin": origin},
+                        )
+                    ]
+                )
+            # After the write, whose timestamps the snapshot carries, and inside its transaction:
+            # a queue kept in the database takes the task in it; any other, once it commits.
+            dispatch.start_execution(str(execution.pk), execution_snapshot(execution, flow.namespace))
     except BaseException:
         if files:  # what was stored of a start that did not happen
             execution_files_delete(namespace_name=flow.namespace.name, execution_id=str(execution_id))
         raise
-    # after the write, whose timestamps the snapshot carries; enqueued when the transaction
-    # commits (at once, unless a caller's transaction encloses this one)
-    dispatch.start_execution(str(execution.pk), execution_snapshot(execution, flow.namespace))
     return execution
 
 

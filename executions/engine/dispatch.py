@@ -19,10 +19,12 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, transaction
 from django.utils.module_loading import import_string
 from django_q import tasks as django_q_tasks
 from django_q.brokers import get_broker
+from django_q.brokers.orm import ORM
+from django_q.conf import Conf
 
 logger = logging.getLogger("millrace.engine")
 
@@ -100,8 +102,26 @@ def _drain(queue: deque) -> None:
 
 
 def on_commit(func: str, *args: Any, fallback: tuple[Any, ...] | None = None) -> None:
-    """Enqueue `func(*args)` once the current transaction commits (at once outside one)."""
+    """Enqueue `func(*args)` once the current transaction commits (at once outside one).
+
+    A queue kept in the same database (the ORM broker) takes the task inside the transaction
+    instead: its row commits with the work it names or not at all, and on SQLite the one writer
+    is taken once for both.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and _queue_in(connection.alias):
+        _enqueue(func, *args, fallback=fallback)
+        return
     transaction.on_commit(lambda: _enqueue(func, *args, fallback=fallback))
+
+
+def _queue_in(alias: str) -> bool:
+    """Whether tasks are queued as rows of database `alias` (never in eager mode)."""
+    return (
+        not getattr(settings, "MILLRACE_ENGINE_EAGER", False)
+        and isinstance(_broker(), ORM)
+        and (Conf.ORM or DEFAULT_DB_ALIAS) == alias
+    )
 
 
 def run_task_runs(task_run_ids: list[str]) -> None:

@@ -1,5 +1,6 @@
-"""The database broker of the embedded default: a written task rings the pusher's bell, and a
-pusher finding no task waits for a ring (up to `poll`) instead of reading the table again."""
+"""The database broker of the embedded default: a written task rings the pusher's bell once it
+commits, a pusher finding no task waits for a ring (up to `poll`) instead of reading the table
+again, and a task taken leaves the table at once."""
 
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from django.db import connections
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -109,3 +111,30 @@ def test_without_a_bell_it_is_django_q2s_broker(queues):
         assert time.monotonic() - started >= 0.2  # django-q2's sleep
     queue.enqueue("a task")
     assert [payload for _, payload in queue.dequeue()] == ["a task"]
+
+
+def test_a_task_written_in_a_transaction_rings_once_it_commits(bell, queues):
+    queue = queues()
+    with mock.patch.object(Bell, "ring") as ring:
+        with transaction.atomic():
+            queue.enqueue("a task")
+            assert not ring.called  # a pusher rung now would not see the row
+        ring.assert_called_once_with(b"1")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            queue.enqueue("rolled back")
+            raise RuntimeError
+        assert ring.call_count == 1
+
+    assert [payload for _, payload in queue.dequeue()] == ["a task"]
+
+
+def test_a_taken_task_leaves_the_table_and_needs_no_acknowledgement(bell, queues):
+    queue = queues()
+    queue.enqueue("a task")
+    [(ack_id, payload)] = queue.dequeue()
+
+    assert payload == "a task" and not OrmQ.objects.filter(key="bell-test").exists()
+    with CaptureQueriesContext(connection) as queries:
+        queue.acknowledge(ack_id)
+        queue.fail(ack_id)
+    assert len(queries) == 0  # no write: on SQLite each would wait for the one writer

@@ -1,12 +1,16 @@
 """Start messages: the snapshot travels only when it can; the id always does; logs never carry inputs."""
 
 import logging
+from unittest import mock
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection, transaction
 from django.utils.module_loading import import_string
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
 
 from accounts.roles import Role
+from core.broker import BellORM
 from executions.engine import dispatch
 from executions.models import Execution, ExecutionStatus
 from executions.services import execution_start
@@ -140,3 +144,43 @@ def test_other_eager_failures_are_not_run_again(settings, caplog):
     with caplog.at_level(logging.ERROR):
         dispatch._enqueue("builtins.len", "an-id", "a second argument len() refuses")
     assert caplog.text.count("Eager engine task builtins.len(an-id") == 1
+
+
+@pytest.fixture
+def queue_in_database(settings, monkeypatch):
+    """The embedded default's queue (rows of this database), whatever the suite runs on."""
+    settings.MILLRACE_ENGINE_EAGER = False
+    monkeypatch.setattr(dispatch, "_broker", lambda: BellORM(list_key="dispatch-test"))
+    yield OrmQ.objects.filter(key="dispatch-test")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_queued_in_the_database_commits_with_the_transaction_that_queued_it(queue_in_database):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        dispatch.advance_execution("rolled-back")
+        assert queue_in_database.count() == 1  # written in the transaction, not after it
+        raise RuntimeError
+    assert not queue_in_database.exists()  # and gone with it
+
+    with transaction.atomic():
+        dispatch.advance_execution("kept")
+    assert queue_in_database.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_start_writes_its_task_in_its_own_transaction_with_the_queue_in_the_database(queue_in_database, namespace):
+    account = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
+    flow = FlowFactory(namespace=namespace, source=SOURCE, created_by=account)
+    written_in_transaction = []
+    enqueue = BellORM.enqueue
+
+    def recorded(self, task):
+        written_in_transaction.append(connection.in_atomic_block)
+        return enqueue(self, task)
+
+    with mock.patch.object(BellORM, "enqueue", recorded):
+        execution = execution_start(actor=account, flow=flow, inputs={"text": "x"})
+
+    assert written_in_transaction == [True]
+    [task] = queue_in_database
+    assert str(execution.pk) in str(SignedPackage.loads(task.payload)["args"])
