@@ -248,6 +248,7 @@ def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] =
             ended.set()
 
     with _following(group_name(execution.pk), on_ring, joined.set):
+        _lend_connection()
         joined.wait(min(JOIN_SECONDS, seconds))
         heard = joined.is_set() and hearing()
         pause = WAIT_READ_SECONDS if heard else DEAF_PAUSES[0]
