@@ -41,6 +41,8 @@ WAIT_READ_SECONDS = 1.0
 DEAF_PAUSES = (0.05, 0.5)
 #: Seconds a wait gives its group membership to start before it reads without it.
 JOIN_SECONDS = 2.0
+#: Seconds a wait keeps its pooled database connection before it gives it back between reads.
+LEND_AFTER_SECONDS = 1.0
 #: Seconds of silence on the rings' subscription after which it pings Redis; a second silent
 #: spell means the connection is gone, and it subscribes again.
 QUIET_SECONDS = 60.0
@@ -240,7 +242,8 @@ def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] =
     wait's own outside a request), and the wait and the reads on this thread, with its database
     connection, without handing each read to the loop and back.
     """
-    deadline = time.monotonic() + seconds
+    begun = time.monotonic()
+    deadline = begun + seconds
     ended, joined = threading.Event(), threading.Event()
 
     def on_ring(event_id: int, ends: bool) -> None:
@@ -248,7 +251,6 @@ def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] =
             ended.set()
 
     with _following(group_name(execution.pk), on_ring, joined.set):
-        _lend_connection()
         joined.wait(min(JOIN_SECONDS, seconds))
         heard = joined.is_set() and hearing()
         pause = WAIT_READ_SECONDS if heard else DEAF_PAUSES[0]
@@ -258,19 +260,23 @@ def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] =
             left = deadline - time.monotonic()
             if execution.is_terminal or left <= 0:
                 return execution
-            _lend_connection()
+            if time.monotonic() - begun >= LEND_AFTER_SECONDS:
+                _lend_connection()
             ended.wait(min(pause, left))
             if not heard:
                 pause = min(pause * 2, DEAF_PAUSES[1])
 
 
 def _lend_connection() -> None:
-    """Give a pooled connection back to its pool while the wait sleeps; the next read borrows one.
+    """Give a pooled connection back to its pool while a long wait sleeps; the next read borrows one.
 
-    Held through the wait, a connection per waiting request emptied the pool (10 by default):
-    at 20 concurrent `?wait=true` webhooks, new requests queued for a connection behind the
-    waits. Inside a transaction the connection stays, and so does a connection of its thread's
-    own (SQLite's, or PostgreSQL's without a pool).
+    Held through waits of up to `MILLRACE_WEBHOOK_WAIT_SECONDS`, ten slow webhooks emptied the
+    pool (10 by default) and every other request of the server process waited for it until
+    the pool's timeout failed it. A short wait keeps its connection: given back at once, each
+    wait's last read queued for the pool behind the starts of new requests, and at 100
+    concurrent webhooks throughput halved (`docs/decisions.md`). Inside a transaction the
+    connection stays, and so does a connection of its thread's own (SQLite's, or PostgreSQL's
+    without a pool).
     """
     if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
         connection.close()

@@ -231,9 +231,10 @@ def test_a_wait_on_redis_hears_the_doorbell_of_the_transaction_that_ends_the_exe
 
 
 @pytest.mark.services
-def test_waits_give_their_pooled_connections_back_while_they_sleep(namespace, account):
-    """More waits than the pool has connections all read: a wait that held its connection while
-    asleep kept every later request waiting for the pool."""
+def test_long_waits_give_their_pooled_connections_back_while_they_sleep(namespace, account):
+    """More waits than the pool has connections all read: a long wait that held its connection
+    while asleep kept every later request waiting for the pool. The first ones keep theirs for
+    `LEND_AFTER_SECONDS`, and the last ones read once those give theirs back."""
     size = connections["default"].pool.max_size
     flow = FlowFactory(namespace=namespace, created_by=account)
     executions = [execution_create(flow=flow, created_by=account) for _ in range(size + 2)]
@@ -252,7 +253,8 @@ def test_waits_give_their_pooled_connections_back_while_they_sleep(namespace, ac
             connections.close_all()
 
     with (
-        mock.patch.object(listening, "WAIT_READ_SECONDS", 60),
+        mock.patch.object(listening, "WAIT_READ_SECONDS", 0.1),
+        mock.patch.object(listening, "LEND_AFTER_SECONDS", 0.5),
         mock.patch.object(listening, "execution_refresh", counted),
     ):
         threads = [threading.Thread(target=wait, args=(execution,)) for execution in executions]
