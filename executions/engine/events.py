@@ -31,7 +31,7 @@ from executions.models import TERMINAL_EXECUTION_STATUSES, ExecutionEvent
 logger = logging.getLogger("millrace.engine")
 
 #: Seconds a doorbell send waits before the next one, merging the rings meanwhile.
-SEND_INTERVAL = 0.01
+SEND_INTERVAL = 0.05
 
 _pending = threading.local()
 
