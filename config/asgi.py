@@ -1,5 +1,5 @@
-"""ASGI entry point: HTTP through Django (behind the body cap; on kept threads on SQLite),
-WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django (behind the body cap; on kept threads and with a short
+GIL interval on SQLite), WebSockets through Channels."""
 
 import asyncio
 import os

@@ -240,7 +240,8 @@ def execution_wait(execution: Execution, seconds: float, fields: Sequence[str] =
     rings from the workers cannot come, it reads after growing pauses (`DEAF_PAUSES`). Call it
     from a request's thread: the listener runs on the loop serving the request (on a loop of the
     wait's own outside a request), and the wait and the reads on this thread, with its database
-    connection, without handing each read to the loop and back.
+    connection, without handing each read to the loop and back; after `LEND_AFTER_SECONDS` a
+    pooled connection goes back to the pool between reads (`_lend_connection`).
     """
     begun = time.monotonic()
     deadline = begun + seconds

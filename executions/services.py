@@ -74,9 +74,10 @@ def execution_start(
     try:
         if files:
             inputs = {**(inputs or {}), **_files_store(flow, execution_id, files)}
-        # the execution, its event and the audit entry: one statement, sent as its own transaction
+        # The execution, its event and the audit entry: one statement, sent as its own transaction
+        # unless its task is a row of the same database, written in the same transaction.
         with transaction.atomic():
-            with batched(), deferred_writes(whole_transaction=True) as writes:
+            with batched(), deferred_writes(whole_transaction=not dispatch.queue_in_database()) as writes:
                 execution = execution_create(
                     flow=flow,
                     inputs=inputs,
@@ -99,8 +100,8 @@ def execution_start(
                         )
                     ]
                 )
-            # After the write, whose timestamps the snapshot carries, and inside its transaction:
-            # a queue kept in the database takes the task in it; any other, once it commits.
+            # after the write, whose timestamps the snapshot carries: a queue kept in the database
+            # takes the task in the start's transaction, any other once it commits
             dispatch.start_execution(str(execution.pk), execution_snapshot(execution, flow.namespace))
     except BaseException:
         if files:  # what was stored of a start that did not happen

@@ -109,13 +109,13 @@ def on_commit(func: str, *args: Any, fallback: tuple[Any, ...] | None = None) ->
     is taken once for both.
     """
     connection = transaction.get_connection()
-    if connection.in_atomic_block and _queue_in(connection.alias):
+    if connection.in_atomic_block and queue_in_database(connection.alias):
         _enqueue(func, *args, fallback=fallback)
         return
     transaction.on_commit(lambda: _enqueue(func, *args, fallback=fallback))
 
 
-def _queue_in(alias: str) -> bool:
+def queue_in_database(alias: str = DEFAULT_DB_ALIAS) -> bool:
     """Whether tasks are queued as rows of database `alias` (never in eager mode)."""
     return (
         not getattr(settings, "MILLRACE_ENGINE_EAGER", False)
