@@ -12,6 +12,7 @@ only for the end reads only then.
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,10 +20,12 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.db import transaction
+from redis.connection import parse_url
 
 from core.bell import Bell, database_bell
 from executions.engine.nulchars import row_without_nul
@@ -32,6 +35,8 @@ logger = logging.getLogger("millrace.engine")
 
 #: Seconds a doorbell send waits before the next one, merging the rings meanwhile.
 SEND_INTERVAL = 0.05
+#: Seconds a step waits at most for Redis to take the ring that ends its execution.
+END_RING_TIMEOUT = 2.0
 
 _pending = threading.local()
 
@@ -189,10 +194,10 @@ def parse_rings(data: bytes) -> list[tuple[str, int, bool]]:
 
 
 def ring_channel(layer: RedisChannelLayer) -> str:
-    """The pub/sub channel of a Redis layer's rings, under the layer's prefix; call it on an
-    event loop. Pub/sub ignores Redis's database numbers, so the name carries the layer's:
-    deployments that share a Redis server by number hear only their own rings."""
-    database = layer.connection(0).connection_pool.connection_kwargs.get("db", 0)
+    """The pub/sub channel of a Redis layer's rings, under the layer's prefix. Pub/sub ignores
+    Redis's database numbers, so the name carries the layer's: deployments that share a Redis
+    server by number hear only their own rings."""
+    database = parse_url(layer.hosts[0]["address"]).get("db", 0)
     return f"{layer.prefix}:{database}:execution-rings"
 
 
@@ -206,6 +211,11 @@ class _Doorbell:
     wins): listeners read from their own cursor, so one ring covers many events. A send is one
     PUBLISH of all its rings, whoever listens: under load one round trip per interval instead
     of one per transaction, and nothing for a server to join or leave per listener.
+
+    A ring that ends an execution is published at once, by the thread that committed the end,
+    on a plain Redis connection: a waiting webhook answers and a socket closes when the
+    execution ends rather than up to one interval later (measured in `bench/README.md`), and it
+    happens once per execution, so the merge still carries the steps' rings.
     """
 
     def __init__(self) -> None:
@@ -213,6 +223,7 @@ class _Doorbell:
         self._lock = threading.Lock()
         self._due: dict[str, tuple[int, bool]] = {}
         self._sending: concurrent.futures.Future | None = None
+        self._clients: dict[tuple[int, str], redis.Redis] = {}
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -239,6 +250,11 @@ class _Doorbell:
             except Exception:
                 logger.warning("Could not announce event %s", event_id, exc_info=True)
             return
+        if ended:
+            with self._lock:
+                due_id, _ = self._due.pop(group, (0, False))  # this ring covers what was due for it
+            self._publish_now(layer, bell_message(group, max(event_id, due_id), True))
+            return
         loop = self._ensure_loop()
         with self._lock:
             due_id, due_ended = self._due.get(group, (0, False))
@@ -246,6 +262,19 @@ class _Doorbell:
             if self._sending is not None:
                 return  # the sender in flight picks it up
             self._sending = asyncio.run_coroutine_threadsafe(self._send_due(layer), loop)
+
+    def _publish_now(self, layer: RedisChannelLayer, ring: bytes) -> None:
+        address = layer.hosts[0]["address"]
+        key = (os.getpid(), address)  # a forked worker opens its own connections
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = redis.Redis.from_url(
+                address, socket_timeout=END_RING_TIMEOUT, socket_connect_timeout=END_RING_TIMEOUT
+            )
+        try:
+            client.publish(ring_channel(layer), ring)
+        except redis.RedisError as exc:  # a lost ring is caught up from the table; never fail a step for it
+            logger.warning("Could not announce an execution's end: %s", exc)
 
     async def _send_due(self, layer: RedisChannelLayer) -> None:
         try:

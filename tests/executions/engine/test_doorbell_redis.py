@@ -47,7 +47,7 @@ def test_rings_during_a_send_and_its_interval_are_merged_into_one_more_publish()
         time.sleep(0.1)  # that send is done: only the interval merges what follows
         for event_id in range(2, 6):
             events._doorbell.ring("execution-busy", event_id)
-            events._doorbell.ring("execution-other", event_id * 10, ended=event_id == 5)
+            events._doorbell.ring("execution-other", event_id * 10)
         events.drain_doorbell()
 
     with (
@@ -57,7 +57,36 @@ def test_rings_during_a_send_and_its_interval_are_merged_into_one_more_publish()
         published = async_to_sync(_published)(layer, ring, 2)
 
     assert published[0] == b"execution-busy 1 0"  # the first ring at once
-    assert sorted(events.parse_rings(published[1])) == [("execution-busy", 5, False), ("execution-other", 50, True)]
+    assert sorted(events.parse_rings(published[1])) == [("execution-busy", 5, False), ("execution-other", 50, False)]
+
+
+def test_the_ring_that_ends_an_execution_goes_at_once_with_what_was_due_for_it():
+    layer = CountingLayer()
+
+    def ring() -> None:
+        events._doorbell.ring("execution-busy", 1)
+        time.sleep(0.1)  # in the interval: the next rings wait for it
+        events._doorbell.ring("execution-ending", 7)
+        events._doorbell.ring("execution-busy", 2)
+        events._doorbell.ring("execution-ending", 5, ended=True)  # carries the 7 that was due
+        events.drain_doorbell()
+
+    with (
+        mock.patch.object(events, "get_channel_layer", return_value=layer),
+        mock.patch.object(events, "SEND_INTERVAL", 2.0),
+    ):
+        published = async_to_sync(_published)(layer, ring, 3)
+
+    assert published[0] == b"execution-busy 1 0"
+    assert published[1] == b"execution-ending 7 1"  # on its own, not merged into the interval's send
+    assert published[2] == b"execution-busy 2 0"  # the merge goes on for the others
+
+
+def test_an_end_ring_redis_refuses_is_logged_and_the_step_goes_on(caplog):
+    layer = RedisChannelLayer(hosts=["redis://127.0.0.1:1/0"], prefix=f"test-{uuid.uuid4().hex}")
+    with mock.patch.object(events, "get_channel_layer", return_value=layer):
+        events._doorbell.ring("execution-gone", 3, ended=True)
+    assert "Could not announce an execution's end" in caplog.text
 
 
 def test_one_subscription_hands_each_ring_to_the_listeners_of_its_group_only():

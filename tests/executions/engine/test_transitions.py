@@ -3,7 +3,6 @@
 import asyncio
 import threading
 from itertools import product
-from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 from uuid import uuid4
@@ -256,7 +255,7 @@ class RecordingLayer:
     """A Redis layer as the doorbell uses it: each publish recorded as its rings."""
 
     prefix = "test"
-    connection_pool = SimpleNamespace(connection_kwargs={"db": 3})
+    hosts = [{"address": "redis://127.0.0.1:6379/3"}]
 
     def __init__(self) -> None:
         self.sent: list[list[tuple[str, int, bool]]] = []
