@@ -31,6 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import Account
 from core.errors import ValidationFailed
@@ -143,6 +144,9 @@ def execution_create(
     rows = [execution, *label_rows(execution)]
     writes = pending_writes()
     if writes is not None:
+        # stamped now rather than at the flush: what is built from the execution before its
+        # statement is sent (the start's queue message) carries the row's own timestamps
+        execution.created_at = execution.updated_at = timezone.now()
         writes.insert(rows)
     else:
         execution.save(force_insert=True)

@@ -68,7 +68,9 @@ def _insert(cursor: Any, model: type[Model], objects: list[Model]) -> None:
         params = []
         for obj in chunk:
             for model_field, pre_save in columns:
-                value = pre_save(obj, True) if pre_save is not None else getattr(obj, model_field.attname)
+                value = getattr(obj, model_field.attname)
+                if value is None and pre_save is not None:  # a timestamp the caller set is written as set
+                    value = pre_save(obj, True)
                 params.append(_prepare(model_field, value))
         cursor.execute(_insert_sql(model, len(chunk)), params)
         if returning is not None:

@@ -352,7 +352,10 @@ def _add_row(model: type[Model], obj: Model, params: list[Any]) -> int:
     mask = 0
     bit = 1
     for attname, pre_save, prepare in _insert_shape(model)[0]:
-        value = prepare(pre_save(obj, True) if pre_save is not None else getattr(obj, attname))
+        value = getattr(obj, attname)
+        if value is None and pre_save is not None:  # a timestamp the caller set is written as set
+            value = pre_save(obj, True)
+        value = prepare(value)
         if value is None:
             mask |= bit
         else:

@@ -138,3 +138,17 @@ def test_a_taken_task_leaves_the_table_and_needs_no_acknowledgement(bell, queues
         queue.acknowledge(ack_id)
         queue.fail(ack_id)
     assert len(queries) == 0  # no write: on SQLite each would wait for the one writer
+
+
+def test_taking_tasks_is_one_statement_oldest_first_at_most_bulk(bell, queues):
+    queue = queues()
+    for name in ("first", "second", "third"):
+        queue.enqueue(name)
+    with mock.patch("core.broker.Conf.BULK", 2), CaptureQueriesContext(connection) as queries:
+        taken = queue.dequeue()
+
+    assert [payload for _, payload in taken] == ["first", "second"]
+    writes = [query["sql"] for query in queries if not query["sql"].lstrip().upper().startswith("SELECT")]
+    assert len(writes) == 1 and writes[0].startswith("DELETE")  # no transaction, no row-by-row deletes
+    assert list(OrmQ.objects.filter(key="bell-test").values_list("payload", flat=True)) == ["third"]
+    assert [payload for _, payload in queues().dequeue()] == ["third"]  # another cluster finds only what is left

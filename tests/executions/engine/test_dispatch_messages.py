@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
@@ -22,6 +23,7 @@ tasks:
   - {name: a, type: util.echo, properties: {value: "{{ inputs.text | length }}"}}
 """
 MARKER = "INPUT-MARKER-"
+WRITES = ("INSERT", "UPDATE", "DELETE", "WITH")
 
 
 class Broker:
@@ -60,6 +62,15 @@ def test_a_small_start_carries_its_snapshot(start):
     execution = start("short", broker)
     [(func, args)] = broker.messages
     assert func == "executions.engine.runner.start_execution" and args[0] == str(execution.pk) and len(args) == 2
+
+
+def test_a_snapshot_carries_the_timestamps_the_row_was_written_with(start):
+    broker = Broker()
+    execution = start("short", broker)
+    [(_, (_, snapshot))] = broker.messages
+    row = Execution.objects.get(pk=execution.pk)
+    assert snapshot["execution"]["created_at"] == row.created_at is not None
+    assert snapshot["execution"]["updated_at"] == row.updated_at
 
 
 def test_an_oversize_snapshot_goes_as_the_id_and_the_execution_starts_at_once(start):
@@ -184,3 +195,26 @@ def test_a_start_writes_its_task_in_its_own_transaction_with_the_queue_in_the_da
     assert written_in_transaction == [True]
     [task] = queue_in_database
     assert str(execution.pk) in str(SignedPackage.loads(task.payload)["args"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_start_signs_its_task_before_it_sends_a_write(queue_in_database, namespace):
+    """On SQLite the writer lock is taken with the first write: signing the message after it
+    held every other writer of the machine up for that long."""
+    account = AccountFactory(role=Role.ADMIN, default_namespace=namespace)
+    flow = FlowFactory(namespace=namespace, source=SOURCE, created_by=account)
+    writes_before_signing = []
+    dumps = SignedPackage.dumps
+
+    with CaptureQueriesContext(connection) as queries:
+
+        def recorded(obj, *args, **kwargs):
+            sent = [q["sql"] for q in queries.captured_queries]
+            writes_before_signing.append(sum(sql.lstrip().upper().startswith(WRITES) for sql in sent))
+            return dumps(obj, *args, **kwargs)
+
+        with mock.patch("django_q.tasks.SignedPackage.dumps", recorded):
+            execution = execution_start(actor=account, flow=flow, inputs={"text": "x"})
+
+    assert writes_before_signing == [0]
+    assert Execution.objects.filter(pk=execution.pk).exists() and queue_in_database.count() == 1
