@@ -22,10 +22,9 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import psycopg
 
-from bench.e2e import Millrace, checked, millrace_serve
+from bench.e2e import Millrace, millrace_serve
 from bench.flows import light_flow, pair_flow
 
 #: name -> path; `{flow}`, `{flow_name}` and `{agent}` are filled in.
@@ -127,13 +126,13 @@ class Table:
         self.connection.close()
 
 
-async def timed_get(client: httpx.AsyncClient, path: str, requests: int) -> float:
+async def timed_get(millrace: Millrace, path: str, requests: int) -> float:
     for _ in range(2):
-        checked(await client.get(path), 200)
+        await millrace.call("GET", path)
     times = []
     for _ in range(requests):
         started = time.perf_counter()
-        checked(await client.get(path), 200)
+        await millrace.call("GET", path)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -143,15 +142,16 @@ async def measure(base: str, service: Any, password: str, env: dict[str, str]) -
     runs = int(os.environ.get("BENCH_RUNS", "5"))
     millrace = Millrace(base, service, password, 40)
     await millrace.open()
-    client = millrace.client
     try:
-        pair = checked(await client.post("/api/v1/flows", json={"name": "bench-sizes", "definition": pair_flow()}), 201)
-        started = checked(await client.post(f"/api/v1/flows/{pair['id']}/run", json={"input": {}}), 201)
+        pair = await millrace.call(
+            "POST", "/api/v1/flows", 201, json={"name": "bench-sizes", "definition": pair_flow()}
+        )
+        started = await millrace.call("POST", f"/api/v1/flows/{pair['id']}/run", 201, json={"input": {}})
         template = started["execution_id"]
-        while checked(await client.get(f"/flowrunner/api/v1/executions/{template}"), 200)["status"] != "completed":
+        while (await millrace.call("GET", f"/flowrunner/api/v1/executions/{template}"))["status"] != "completed":
             await asyncio.sleep(0.1)
-        agent = checked(
-            await client.post("/api/v1/agents", json={"name": "bench-sizes", "type": "Agents::ManualEventAgent"}), 201
+        agent = await millrace.call(
+            "POST", "/api/v1/agents", 201, json={"name": "bench-sizes", "type": "Agents::ManualEventAgent"}
         )
         agent_id = agent["id"]
         table = Table(env)
@@ -173,7 +173,7 @@ async def measure(base: str, service: Any, password: str, env: dict[str, str]) -
                 table.connection.commit()
                 filled = {"flow": pair["id"], "agent": agent_id}
                 found["lists"][size] = {
-                    name: await timed_get(client, path.format(**filled), requests) for name, path in LISTS.items()
+                    name: await timed_get(millrace, path.format(**filled), requests) for name, path in LISTS.items()
                 }
         finally:
             table.close()
@@ -189,7 +189,7 @@ async def steps(millrace: Millrace, runs: int) -> dict[str, float]:
     flows = {}
     for count in figures:
         body = {"name": f"bench-steps-{count}", "definition": light_flow(count).replace("bench-light", f"s{count}")}
-        flows[count] = checked(await millrace.client.post("/api/v1/flows", json=body), 201)["id"]
+        flows[count] = (await millrace.call("POST", "/api/v1/flows", 201, json=body))["id"]
     for _ in range(runs + 1):  # the first round warms up
         for count, flow in flows.items():
             millrace.light_flow = flow

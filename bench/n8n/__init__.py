@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.e2e import ROOT, Service, free_port
+from bench.e2e import ROOT, Service, client_session, free_port
 from bench.n8n.workflows import light_workflow, pair_workflow
 
 VERSION = "2.8.4"
@@ -101,10 +101,10 @@ class N8n:
         self.base, self.service, self.user_folder = base, service, user_folder
 
     async def open(self) -> None:
-        self.client = httpx.AsyncClient(base_url=self.base, timeout=60, limits=httpx.Limits(max_connections=200))
+        self.client = client_session(self.base)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
     async def light(self) -> dict[str, float]:
         """The 40-node chain through its webhook, answered when the last node finished."""
@@ -113,9 +113,10 @@ class N8n:
         return {"webhook_s": time.perf_counter() - started}
 
     async def fire(self, path: str = PAIR_PATH) -> None:
-        response = await self.client.post(f"/webhook/{path}", json={})
-        if response.status_code != 200:  # a failed execution answers 500
-            raise RuntimeError(f"n8n webhook {path}: {response.status_code} {response.text[:200]}")
+        async with self.client.post(f"/webhook/{path}", json={}) as response:
+            if response.status != 200:  # a failed execution answers 500
+                raise RuntimeError(f"n8n webhook {path}: {response.status} {(await response.text())[:200]}")
+            await response.read()
 
     def stop(self) -> None:
         self.service.stop()
