@@ -76,38 +76,39 @@ def execution_start(
             inputs = {**(inputs or {}), **_files_store(flow, execution_id, files)}
         # The execution, its event and the audit entry: one statement, sent as its own transaction
         # unless its task is a row of the same database, written in the same transaction.
-        with (
-            transaction.atomic(),
-            batched(),
-            deferred_writes(whole_transaction=not dispatch.queue_in_database()) as writes,
-        ):
-            execution = execution_create(
-                flow=flow,
-                inputs=inputs,
-                origin=origin,
-                created_by=actor,
-                trigger=trigger,
-                trigger_data=trigger_data,
-                labels=labels,
-                execution_id=execution_id,
-            )
-            writes.insert(
-                [
-                    audit_entry(
-                        actor=actor,
-                        action="execution.start",
-                        resource_type="execution",
-                        resource_id=execution.pk,
-                        namespace=flow.namespace,
-                        summary={"flow": flow.name, "origin": origin},
-                    )
-                ]
-            )
-            # A queue kept in the database takes the task in the start's transaction (its
-            # row's statement sends the writes first), any other once it commits. Built
-            # before any statement: on SQLite the writer lock is then held for the writes
-            # alone, not for signing the message as well.
-            dispatch.start_execution(str(execution.pk), execution_snapshot(execution, flow.namespace))
+        in_database = dispatch.queue_in_database()
+        with transaction.atomic():
+            with batched(), deferred_writes(whole_transaction=not in_database) as writes:
+                execution = execution_create(
+                    flow=flow,
+                    inputs=inputs,
+                    origin=origin,
+                    created_by=actor,
+                    trigger=trigger,
+                    trigger_data=trigger_data,
+                    labels=labels,
+                    execution_id=execution_id,
+                )
+                writes.insert(
+                    [
+                        audit_entry(
+                            actor=actor,
+                            action="execution.start",
+                            resource_type="execution",
+                            resource_id=execution.pk,
+                            namespace=flow.namespace,
+                            summary={"flow": flow.name, "origin": origin},
+                        )
+                    ]
+                )
+                snapshot = execution_snapshot(execution, flow.namespace)
+                if in_database:
+                    # The task's row is a statement of this transaction that sends the writes
+                    # first: its message is built and signed before any of them, so on SQLite
+                    # the writer lock is held for the writes alone.
+                    dispatch.start_execution(str(execution.pk), snapshot)
+            if not in_database:  # queued once the start commits
+                dispatch.start_execution(str(execution.pk), snapshot)
     except BaseException:
         if files:  # what was stored of a start that did not happen
             execution_files_delete(namespace_name=flow.namespace.name, execution_id=str(execution_id))

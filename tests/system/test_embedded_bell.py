@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from bench.__main__ import backend_env, drop
-from bench.e2e import Millrace, checked, millrace_serve
+from bench.e2e import Millrace, millrace_serve
 from core.bell import bell_root
 from executions.listening import WAIT_READ_SECONDS
 
@@ -45,10 +45,10 @@ def test_webhook_waits_and_streams_hear_the_workers(served):
             waits = []
             for _ in range(3):
                 started = time.perf_counter()
-                answer = checked(await target.client.post(f"/api/v1/webhook/{key}?wait=true", json={}), 201)
+                answer = await target.call("POST", f"/api/v1/webhook/{key}?wait=true", 201, json={})
                 waits.append(time.perf_counter() - started)
                 assert answer["status"] == "SUCCESS" and answer["outputs"] is not None
-            run = checked(await target.client.post(f"/api/v1/flows/{flow}/run", json={"input": {}}), 201)
+            run = await target.call("POST", f"/api/v1/flows/{flow}/run", 201, json={"input": {}})
             url = f"{target.base.replace('http', 'ws', 1)}/ws/executions/{run['execution_id']}?token={target.token}"
             async with connect(url) as stream:
                 messages = [json.loads(text) async for text in stream]
