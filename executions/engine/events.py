@@ -257,8 +257,8 @@ class _Doorbell:
             return
         loop = self._ensure_loop()
         with self._lock:
-            due_id, due_ended = self._due.get(group, (0, False))
-            self._due[group] = (max(event_id, due_id), ended or due_ended)
+            due_id, _ = self._due.get(group, (0, False))
+            self._due[group] = (max(event_id, due_id), False)  # an end went at once, above
             if self._sending is not None:
                 return  # the sender in flight picks it up
             self._sending = asyncio.run_coroutine_threadsafe(self._send_due(layer), loop)
