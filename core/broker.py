@@ -103,11 +103,13 @@ class BellORM(ORM):
         statement: deleting row by row through the ORM held it for milliseconds per batch."""
         self.get_connection()  # closes a stale connection, as django-q2's own reads do
         connection = connections[Conf.ORM or DEFAULT_DB_ALIAS]
-        table = connection.ops.quote_name(OrmQ._meta.db_table)
+        table, pk, key, lock, payload = map(
+            connection.ops.quote_name, (OrmQ._meta.db_table, "id", "key", "lock", "payload")
+        )
         with connection.cursor() as cursor:
             cursor.execute(
-                f"DELETE FROM {table} WHERE id IN "
-                f"(SELECT id FROM {table} WHERE key = %s AND lock < %s ORDER BY id LIMIT %s) RETURNING id, payload",
+                f"DELETE FROM {table} WHERE {pk} IN (SELECT {pk} FROM {table} WHERE {key} = %s AND {lock} < %s"
+                f" ORDER BY {pk} LIMIT %s) RETURNING {pk}, {payload}",
                 [self.list_key, connection.ops.adapt_datetimefield_value(timezone.now()), max(Conf.BULK, 1)],
             )
             return sorted(cursor.fetchall())

@@ -12,7 +12,6 @@ only for the end reads only then.
 import asyncio
 import concurrent.futures
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -221,9 +220,9 @@ class _Doorbell:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
-        self._due: dict[str, tuple[int, bool]] = {}
+        self._due: dict[str, int] = {}  # the latest event id per group; an end is never merged
         self._sending: concurrent.futures.Future | None = None
-        self._clients: dict[tuple[int, str], redis.Redis] = {}
+        self._clients: dict[str, redis.Redis] = {}
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -252,23 +251,21 @@ class _Doorbell:
             return
         if ended:
             with self._lock:
-                due_id, _ = self._due.pop(group, (0, False))  # this ring covers what was due for it
+                due_id = self._due.pop(group, 0)  # this ring covers what was due for it
             self._publish_now(layer, bell_message(group, max(event_id, due_id), True))
             return
         loop = self._ensure_loop()
         with self._lock:
-            due_id, _ = self._due.get(group, (0, False))
-            self._due[group] = (max(event_id, due_id), False)  # an end went at once, above
+            self._due[group] = max(event_id, self._due.get(group, 0))
             if self._sending is not None:
                 return  # the sender in flight picks it up
             self._sending = asyncio.run_coroutine_threadsafe(self._send_due(layer), loop)
 
     def _publish_now(self, layer: RedisChannelLayer, ring: bytes) -> None:
         address = layer.hosts[0]["address"]
-        key = (os.getpid(), address)  # a forked worker opens its own connections
-        client = self._clients.get(key)
+        client = self._clients.get(address)  # its pool opens new connections in a forked worker
         if client is None:
-            client = self._clients[key] = redis.Redis.from_url(
+            client = self._clients[address] = redis.Redis.from_url(
                 address, socket_timeout=END_RING_TIMEOUT, socket_connect_timeout=END_RING_TIMEOUT
             )
         try:
@@ -284,7 +281,7 @@ class _Doorbell:
                     if not due:
                         self._sending = None
                         return
-                rings = b"\n".join(bell_message(group, *ring) for group, ring in due.items())
+                rings = b"\n".join(bell_message(group, event_id, False) for group, event_id in due.items())
                 try:
                     await layer.connection(0).publish(ring_channel(layer), rings)
                 except Exception as exc:  # a lost ring is caught up from the table; never fail a step for it

@@ -69,7 +69,8 @@ def test_a_snapshot_carries_the_timestamps_the_row_was_written_with(start):
     execution = start("short", broker)
     [(_, (_, snapshot))] = broker.messages
     row = Execution.objects.get(pk=execution.pk)
-    assert snapshot["execution"]["created_at"] == row.created_at is not None
+    assert row.created_at is not None
+    assert snapshot["execution"]["created_at"] == row.created_at
     assert snapshot["execution"]["updated_at"] == row.updated_at
 
 
