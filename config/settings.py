@@ -31,6 +31,12 @@ DEBUG = env_bool("MILLRACE_DEBUG", False)
 MILLRACE_LOCAL_KEYS = DEBUG or not DATABASE_URL
 
 PORT = env_int("PORT", 8000)
+#: Server processes `manage.py serve` starts (uvicorn's `--workers`). On SQLite the server is the
+#: busiest process of the machine and one process is bound by its GIL: two served a fifth more
+#: webhooks (bench/README.md). On PostgreSQL, whose own processes share the cores, one did more.
+MILLRACE_SERVERS = env_int("MILLRACE_SERVERS", 1 if DATABASE_URL else 2)
+if MILLRACE_SERVERS < 1:
+    raise SettingError(f"MILLRACE_SERVERS must be 1 or more, not {MILLRACE_SERVERS}.")
 MILLRACE_PUBLIC_URL = os.environ.get("MILLRACE_PUBLIC_URL", f"http://localhost:{PORT}").rstrip("/")
 
 

@@ -129,7 +129,7 @@ def registrations(directory: Path) -> list[tuple[int, int]]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -157,7 +157,7 @@ class Listener:
         self.on_message = on_message
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         for port, pid in registrations(directory):
-            if not _alive(pid):
+            if not process_alive(pid):
                 (directory / f"{port}.{pid}").unlink(missing_ok=True)
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:

@@ -17,7 +17,7 @@ PRINT = (
     "import json, django; from django.conf import settings as s; django.setup(); "
     "print(json.dumps({name: getattr(s, name) for name in ("
     "'DEBUG', 'ALLOWED_HOSTS', 'CSRF_TRUSTED_ORIGINS', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', "
-    "'SECURE_HSTS_SECONDS', 'SECURE_SSL_REDIRECT', 'SECURE_PROXY_SSL_HEADER', 'SECRET_KEY')}))"
+    "'SECURE_HSTS_SECONDS', 'SECURE_SSL_REDIRECT', 'SECURE_PROXY_SSL_HEADER', 'SECRET_KEY', 'MILLRACE_SERVERS')}))"
 )
 
 
@@ -48,6 +48,12 @@ def test_debug_is_off_by_default_and_the_embedded_default_keeps_a_local_key(tmp_
     assert settings_for(tmp_path)["SECRET_KEY"] == found["SECRET_KEY"]  # kept, not regenerated
     assert found["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]", "localhost"]
     assert found["CSRF_TRUSTED_ORIGINS"] == ["http://localhost:8000"]
+
+
+def test_serve_starts_two_server_processes_on_sqlite_and_one_on_postgresql(tmp_path):
+    assert settings_for(tmp_path)["MILLRACE_SERVERS"] == 2
+    assert settings_for(tmp_path, **PRODUCTION)["MILLRACE_SERVERS"] == 1
+    assert settings_for(tmp_path, **PRODUCTION, MILLRACE_SERVERS="3")["MILLRACE_SERVERS"] == 3
 
 
 def test_millrace_debug_turns_debug_on(tmp_path):
@@ -128,6 +134,8 @@ def test_uvicorn_stops_with_one_line_too(tmp_path):
         ({"MILLRACE_STORAGE_URL": "ftp://files/x"}, "MILLRACE_STORAGE_URL"),
         ({"MILLRACE_SCRIPT_TIMEOUT_SECONDS": "600"}, "MILLRACE_SCRIPT_TIMEOUT_SECONDS"),
         ({"MILLRACE_TASK_TIMEOUT": "30"}, "MILLRACE_SCRIPT_TIMEOUT_SECONDS"),
+        ({"MILLRACE_SERVERS": "0"}, "MILLRACE_SERVERS"),
+        ({"MILLRACE_SERVERS": "two"}, "MILLRACE_SERVERS"),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
