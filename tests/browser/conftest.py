@@ -36,6 +36,7 @@ from django.db import connections, transaction
 
 from accounts.models import Account, Namespace
 from accounts.roles import Role
+from core.sqlite.base import LockingCursorWrapper
 from tests.browser import helpers
 from tests.conftest import ON_CI
 from tests.factories import PASSWORD, AccountFactory, MembershipFactory, NamespaceFactory
@@ -183,9 +184,17 @@ def shared_in_memory_database() -> Iterator[None]:
 def one_transaction_at_a_time() -> Iterator[None]:
     """A thread entering `atomic()` on the shared connection waits until another thread's
     transaction has ended: the test's own writes (factories) and the server's (requests, the
-    sweeper) would otherwise meet, and SQLite refuses a `BEGIN` inside a `BEGIN`."""
+    sweeper) would otherwise meet, and SQLite refuses a `BEGIN` inside a `BEGIN`. A statement
+    outside `atomic()` waits too: the connection sends a transaction's `BEGIN` with its first
+    statement (`core/sqlite`), and a thread that ran one between another's `atomic()` and that
+    statement would send the `BEGIN` itself, so both did."""
     lock = threading.RLock()
     enter, leave = transaction.Atomic.__enter__, transaction.Atomic.__exit__
+    run = LockingCursorWrapper._run
+
+    def locked_run(cursor: LockingCursorWrapper, *args: Any) -> Any:
+        with lock:
+            return run(cursor, *args)
 
     def locked_enter(atomic: transaction.Atomic) -> None:
         lock.acquire()
@@ -204,6 +213,7 @@ def one_transaction_at_a_time() -> Iterator[None]:
     with (
         mock.patch.object(transaction.Atomic, "__enter__", locked_enter),
         mock.patch.object(transaction.Atomic, "__exit__", locked_exit),
+        mock.patch.object(LockingCursorWrapper, "_run", locked_run),
     ):
         yield
 
