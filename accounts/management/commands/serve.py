@@ -1,7 +1,8 @@
 """Serve HTTP, WebSockets and the admin (uvicorn) together with the django-q2 workers.
 
-Both run as child processes in the foreground; Ctrl-C (or SIGTERM) stops both cleanly,
-and if either dies the other is stopped too. The server runs `--servers` processes (uvicorn's
+Both run as child processes in the foreground; Ctrl-C (or SIGTERM, or a closed terminal) stops
+both cleanly, and if either dies the other is stopped too; a child that has not stopped
+within `STOP_SECONDS` is killed with every process it started. The server runs `--servers` processes (uvicorn's
 workers, sharing the port); the processes find each other by the bell (`core/bell.py`).
 
 Several processes count events (requests in the servers, task runs in the workers), so unless
@@ -10,6 +11,7 @@ Several processes count events (requests in the servers, task runs in the worker
 server answers, sums them all.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -22,6 +24,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from core.bell import process_alive
+
+#: Seconds the children have to stop after SIGTERM before their process groups are killed.
+STOP_SECONDS = 15.0
 
 
 def server_command(host: str, port: int, servers: int) -> list[str]:
@@ -90,9 +95,12 @@ class Command(BaseCommand):
                 shutil.rmtree(metrics, ignore_errors=True)
 
     def _serve(self, server: list[str], env: dict[str, str], host: str, port: int, no_workers: bool) -> None:
-        children = [subprocess.Popen(server, env=env)]
+        # Each child leads a process group of its own: Ctrl-C reaches this command, which stops
+        # each child once with SIGTERM, and what a child leaves running (uvicorn's servers,
+        # django-q2's forked workers) is killed with its group rather than orphaned.
+        children = [subprocess.Popen(server, env=env, process_group=0)]
         if not no_workers:
-            children.append(subprocess.Popen([sys.executable, "manage.py", "worker"], env=env))
+            children.append(subprocess.Popen([sys.executable, "manage.py", "worker"], env=env, process_group=0))
         self.stdout.write(f"Millrace on http://{host}:{port}/  (admin: /admin/, API docs: /api/docs/). Ctrl-C stops.")
         stopping = False
 
@@ -100,19 +108,20 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True
 
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, stop)
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.2)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + STOP_SECONDS
         for child in children:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+            with contextlib.suppress(ProcessLookupError):  # the group is gone: nothing was left
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
         failed = [child.returncode for child in children if child.returncode not in (0, -signal.SIGTERM)]
         if failed and not stopping:
             raise SystemExit(failed[0])
