@@ -98,18 +98,18 @@ class Command(BaseCommand):
         # Each child leads a process group of its own: Ctrl-C reaches this command, which stops
         # each child once with SIGTERM, and what a child leaves running (uvicorn's servers,
         # django-q2's forked workers) is killed with its group rather than orphaned.
-        children = [subprocess.Popen(server, env=env, process_group=0)]
-        if not no_workers:
-            children.append(subprocess.Popen([sys.executable, "manage.py", "worker"], env=env, process_group=0))
-        self.stdout.write(f"Millrace on http://{host}:{port}/  (admin: /admin/, API docs: /api/docs/). Ctrl-C stops.")
         stopping = False
 
         def stop(signum: int, frame: object) -> None:
             nonlocal stopping
             stopping = True
 
-        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # before a child can miss one
             signal.signal(number, stop)
+        children = [subprocess.Popen(server, env=env, process_group=0)]
+        if not no_workers:
+            children.append(subprocess.Popen([sys.executable, "manage.py", "worker"], env=env, process_group=0))
+        self.stdout.write(f"Millrace on http://{host}:{port}/  (admin: /admin/, API docs: /api/docs/). Ctrl-C stops.")
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.2)
         for child in children:
