@@ -28,7 +28,7 @@ def path(tmp_path):
 
 def database(path: str, timeout: float = 5) -> DatabaseWrapper:
     """This thread's connection to the file at `path`, under ALIAS (so `transaction.atomic` finds
-    it), set up as the embedded default's (config/settings.py) whatever the suite runs on."""
+    it), set up as the embedded default's (config/settings/base.py) whatever the suite runs on."""
     options = {"timeout": timeout, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     settings = {"ENGINE": "core.sqlite", "NAME": path, "OPTIONS": options}
     wrapper = DatabaseWrapper(connections.configure_settings({"default": settings})["default"], alias=ALIAS)
