@@ -48,7 +48,7 @@ def test_the_metrics_directory_is_emptied_and_the_ones_of_stopped_commands_remov
     assert directory.stat().st_mode & 0o777 == 0o700
 
 
-@pytest.mark.parametrize("servers", ["0", "-1"])
+@pytest.mark.parametrize("servers", ["0", "-1", "two"])
 def test_fewer_than_one_server_is_refused(servers):
     with pytest.raises(CommandError, match="--servers"):
         call_command("serve", "--servers", servers)
