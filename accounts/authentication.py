@@ -6,13 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Exists
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.tokens import SlidingToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import Account, ApiToken
@@ -86,11 +89,7 @@ def authenticate_raw_token(raw: str) -> tuple[Account, Credential]:
     if raw.startswith(API_TOKEN_PREFIX):
         account = account_for_api_token(raw)
         return account, Credential("api_token", account.pk, key=api_token_digest(raw))
-    backend = JWTAuthentication()
-    token = backend.get_validated_token(raw.encode())
-    account = backend.get_user(token)
-    if not isinstance(account, Account) or not account.is_active:
-        raise exceptions.AuthenticationFailed("This account is disabled.")
+    account, token = login_token_account(raw)
     credential = Credential(
         "jwt",
         account.pk,
@@ -98,6 +97,54 @@ def authenticate_raw_token(raw: str) -> tuple[Account, Credential]:
         password_digest=str(token.get(api_settings.REVOKE_TOKEN_CLAIM, "")),
     )
     return account, credential
+
+
+class _BlacklistCheckedWithAccount(SlidingToken):
+    """A sliding token whose blacklist check `login_token_account` makes in its account query."""
+
+    def check_blacklist(self) -> None:
+        pass
+
+
+def _invalid_token(message: str) -> InvalidToken:
+    """simplejwt's refusal of a token, in its shape (one message: one token class)."""
+    found = {"token_class": SlidingToken.__name__, "token_type": SlidingToken.token_type, "message": message}
+    return InvalidToken({"detail": "Given token not valid for any token type", "messages": [found]})
+
+
+def login_token_account(raw: str) -> tuple[Account, SlidingToken]:
+    """The active account of a login JWT and the validated token, in one query.
+
+    simplejwt reads the blacklist in one query and the account in another, for every request;
+    here one query reads both, and the refusals are simplejwt's: an invalid, expired or
+    blacklisted token, an unknown or disabled account, a password changed since the login.
+    """
+    try:
+        token = _BlacklistCheckedWithAccount(raw.encode())
+    except TokenError as error:
+        raise _invalid_token(error.args[0]) from error
+    account_id = token.get(api_settings.USER_ID_CLAIM)
+    if account_id is None:
+        raise InvalidToken("Token contained no recognizable user identification")
+    try:
+        account = (
+            Account.objects.filter(**{api_settings.USER_ID_FIELD: account_id})
+            .annotate(blacklisted=Exists(BlacklistedToken.objects.filter(token__jti=token[api_settings.JTI_CLAIM])))
+            .first()
+        )
+    except (ValueError, ValidationError) as error:  # not an id at all: no account has it
+        raise exceptions.AuthenticationFailed("User not found", code="user_not_found") from error
+    if account is not None and account.blacklisted:
+        raise _invalid_token("Token is blacklisted")
+    if account is None:
+        raise exceptions.AuthenticationFailed("User not found", code="user_not_found")
+    if not account.is_active:
+        raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
+    if api_settings.CHECK_REVOKE_TOKEN and token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
+        account.password
+    ):
+        raise exceptions.AuthenticationFailed("The user's password has been changed.", code="password_changed")
+    return account, token
 
 
 def credential_current(credential: Credential) -> bool:
@@ -136,14 +183,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
 
 class SlidingJWTAuthentication(JWTAuthentication):
-    """simplejwt sliding tokens; blacklisted tokens are refused by the token class itself."""
+    """simplejwt sliding tokens, the blacklist and the account read in one query."""
 
-    def authenticate(self, request: Request):  # type: ignore[override]
+    def authenticate(self, request: Request) -> tuple[Account, SlidingToken] | None:  # type: ignore[override]
         raw = bearer_token(authentication.get_authorization_header(request))
         if raw is None:
             return None
-        validated = self.get_validated_token(raw.encode())
-        return self.get_user(validated), validated
+        return login_token_account(raw)
 
 
 class OpenAccessAuthentication(authentication.BaseAuthentication):
