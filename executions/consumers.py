@@ -125,16 +125,19 @@ def session_credential(headers: dict[bytes, bytes]) -> tuple[Account, Credential
     return (account, Credential("session", account.pk)) if account is not None else None
 
 
-def read_events(execution_id: Any, after: int) -> tuple[Execution | None, list[ExecutionEvent], bool, bool]:
+def read_events(
+    execution_id: Any, after: int, execution: Execution | None = None
+) -> tuple[Execution | None, list[ExecutionEvent], bool, bool]:
     """The execution, its next events after `after`, whether the stream is done, whether more wait.
 
-    The status is read before the events: when it says the execution ended, every event of
-    the transaction that ended it is already visible, so the stream is done once they are sent.
-    When the events end the execution though the first read did not see it ended, the execution
-    is read again, so the terminal event is shown with the execution it left (as final).
+    The status is read before the events (or was, when the caller gives the `execution` it has
+    just read): when it says the execution ended, every event of the transaction that ended it
+    is already visible, so the stream is done once they are sent. When the events end the
+    execution though the first read did not see it ended, the execution is read again, so the
+    terminal event is shown with the execution it left (as final).
     """
     found = Execution.objects.filter(pk=execution_id).select_related("namespace")
-    execution = found.first()
+    execution = execution or found.first()
     if execution is None:
         return None, [], True, False
     ended = execution.status in TERMINAL_EXECUTION_STATUSES
@@ -162,14 +165,23 @@ class ExecutionStream(AsyncWebsocketConsumer):
         subprotocol, self.subprotocol_token = subprotocol_bearer(self.scope.get("subprotocols") or [])
         await self.accept(subprotocol)  # `bearer` when offered (browsers drop a socket accepted without it)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        code = await database_sync_to_async(self._authorize)(query)
+        code, first = await database_sync_to_async(self._open)(query)
         if code is not None:
             await self.close(code)
             return
-        self.pump = asyncio.create_task(self._replay())
+        self.pump = asyncio.create_task(self._replay(first))
         Rechecks.watch(self)
 
-    def _authorize(self, query: dict[str, list[str]]) -> int | None:
+    def _open(self, query: dict[str, list[str]]) -> tuple[int | None, tuple[list[dict[str, Any]], bool, bool]]:
+        """The refusal's close code, or None and the first read: on one trip to the database
+        thread, the execution authorised also being the status read before the first events."""
+        execution = self._authorize(query)
+        if isinstance(execution, int):
+            return execution, ([], True, False)
+        return None, self._read(execution)
+
+    def _authorize(self, query: dict[str, list[str]]) -> Execution | int:
+        """The execution the socket may follow, or the close code refusing it."""
         self.headers = headers = dict(self.scope.get("headers") or [])
         raw = bearer_token(headers.get(b"authorization")) or self.subprotocol_token or (query.get("token") or [None])[0]
         found = (not raw and session_credential(headers)) or authenticate(raw)
@@ -188,7 +200,7 @@ class ExecutionStream(AsyncWebsocketConsumer):
             return CLOSE_BAD_REQUEST
         self.execution_id = execution.pk
         self.options = query
-        return None
+        return execution
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         """Close once: the stream's end, a failure and a revoked credential may race."""
@@ -234,11 +246,12 @@ class ExecutionStream(AsyncWebsocketConsumer):
             return account is not None and account.pk == self.credential.account_id
         return credential_current(self.credential)
 
-    async def _replay(self) -> None:
-        """Read from this socket's own cursor until caught up, then follow the shared feed."""
+    async def _replay(self, first: tuple[list[dict[str, Any]], bool, bool]) -> None:
+        """Send the first read, read on from this socket's own cursor until caught up, then
+        follow the shared feed."""
         try:
+            messages, done, more = first
             while True:
-                messages, done, more = await database_sync_to_async(self._read)()
                 for message in messages:
                     await self.send(text_data=json.dumps(message))
                 if done:
@@ -246,6 +259,7 @@ class ExecutionStream(AsyncWebsocketConsumer):
                     return
                 if not more:
                     break
+                messages, done, more = await database_sync_to_async(self._read)()
             self.feed = Feed.join(self)
         except asyncio.CancelledError:
             raise
@@ -253,9 +267,10 @@ class ExecutionStream(AsyncWebsocketConsumer):
             logger.exception("Execution stream %s failed", self.execution_id)
             await self.close(1011)
 
-    def _read(self) -> tuple[list[dict[str, Any]], bool, bool]:
-        """Messages after the cursor; whether the stream is done; whether more are waiting."""
-        execution, events, done, more = read_events(self.execution_id, self.cursor)
+    def _read(self, execution: Execution | None = None) -> tuple[list[dict[str, Any]], bool, bool]:
+        """Messages after the cursor; whether the stream is done; whether more are waiting.
+        `execution`: as just read, instead of reading it again."""
+        execution, events, done, more = read_events(self.execution_id, self.cursor, execution)
         if execution is None:
             return [], True, False
         if events:

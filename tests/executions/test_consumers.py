@@ -7,6 +7,8 @@ from unittest import mock
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework_simplejwt.tokens import SlidingToken
 
 from accounts.auth import auth_logout
@@ -177,6 +179,16 @@ def test_late_join_replays_everything_and_closes(flow_of, account, settings):
     assert code == 1000
     assert types(messages)[-1] == "execution_completed" and len(messages) == 8
     assert messages[-1]["result"] == {"output": "Bo"}
+
+
+def test_a_late_join_reads_the_execution_once_for_its_handshake_and_first_read(flow_of, account, settings):
+    settings.MILLRACE_ENGINE_EAGER = True
+    execution = execution_start(actor=account, flow=flow_of(GOOD), inputs={"name": "Di"})
+    with CaptureQueriesContext(connection) as queries:
+        messages, code = stream(f"/ws/executions/{execution.pk}?token={token_for(account)}")
+    assert code == 1000 and len(messages) == 8
+    reads = [query["sql"] for query in queries if 'FROM "executions_execution" ' in query["sql"]]
+    assert len(reads) == 1, reads
 
 
 def test_since_resumes_after_an_event(flow_of, account, settings):
