@@ -76,6 +76,14 @@ logger = logging.getLogger("millrace.ws")
 
 CLOSE_BAD_REQUEST, CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4400, 4401, 4403, 4404
 BATCH = 500
+#: What the streams' messages show of an execution and of an event's task run: a read many
+#: times a second leaves the rest (the flow's source, inputs, timestamps) in the table. A
+#: dialect needing more still gets it, in a query of its own.
+STREAM_EXECUTION_FIELDS = ("id", "status", "outputs", "error")
+STREAM_EVENT_FIELDS = (
+    *(f.name for f in ExecutionEvent._meta.concrete_fields),
+    *(f"task_run__{name}" for name in ("id", "step_id", "name", "plugin_type", "outputs")),
+)
 
 
 def authenticate(raw: str | None) -> tuple[Account, Credential] | None:
@@ -136,12 +144,12 @@ def read_events(
     execution though the first read did not see it ended, the execution is read again, so the
     terminal event is shown with the execution it left (as final).
     """
-    found = Execution.objects.filter(pk=execution_id).select_related("namespace")
+    found = Execution.objects.filter(pk=execution_id).only(*STREAM_EXECUTION_FIELDS)
     execution = execution or found.first()
     if execution is None:
         return None, [], True, False
     ended = execution.status in TERMINAL_EXECUTION_STATUSES
-    events = list(execution_events(execution=execution, after_id=after)[:BATCH])
+    events = list(execution_events(execution=execution, after_id=after).only(*STREAM_EVENT_FIELDS)[:BATCH])
     more = len(events) == BATCH
     if not ended and any(
         event.type == "execution_status" and (event.data or {}).get("status") in TERMINAL_EXECUTION_STATUSES

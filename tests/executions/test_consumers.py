@@ -15,7 +15,10 @@ from accounts.auth import auth_logout
 from accounts.models import Account
 from accounts.roles import Role
 from accounts.services import api_token_create
+from api.flowrunner.consumers import FlowRunnerExecutionConsumer
+from api.workflowdev.consumers import WorkflowdevLogConsumer
 from config.asgi import application
+from executions.consumers import read_events
 from executions.engine import runner
 from executions.models import Execution, ExecutionEvent
 from executions.services import execution_cancel, execution_create, execution_start
@@ -189,6 +192,21 @@ def test_a_late_join_reads_the_execution_once_for_its_handshake_and_first_read(f
     assert code == 1000 and len(messages) == 8
     reads = [query["sql"] for query in queries if 'FROM "executions_execution" ' in query["sql"]]
     assert len(reads) == 1, reads
+
+
+@pytest.mark.parametrize("consumer", [FlowRunnerExecutionConsumer, WorkflowdevLogConsumer])
+def test_a_stream_read_leaves_unshown_fields_and_loads_nothing_per_event(flow_of, account, settings, consumer):
+    settings.MILLRACE_ENGINE_EAGER = True
+    execution = execution_start(actor=account, flow=flow_of(GOOD), inputs={"name": "Ed"})
+    stream_of = consumer()
+    stream_of.options = {}
+    with CaptureQueriesContext(connection) as queries:
+        found, events, done, _ = read_events(execution.pk, 0)
+        messages = stream_of.translate(events, found)
+    assert done and len(events) == len(messages) == 8
+    assert len(queries) <= 3  # the execution, its events, whether the end is final (FlowRunner)
+    assert {"source", "inputs", "namespace_id"} <= found.get_deferred_fields()
+    assert all({"inputs", "state"} <= event.task_run.get_deferred_fields() for event in events if event.task_run)
 
 
 def test_since_resumes_after_an_event(flow_of, account, settings):
