@@ -120,10 +120,10 @@ _RECIPIENTS_TYPE = "'recipients' must be an address or a list of addresses"
 
 @register
 class EmailAgent(AgentType):
-    """Sends each message it receives by e-mail with `mail.send`: `recipients` (default, as in
-    Huginn: the owner's address), `subject`, `headline`, `body` (default: the message's keys
-    and values), `from`, `content_type` (`text/html` sends `body` as HTML);
-    `expected_receive_period_in_days` is accepted and changes nothing. The SMTP server is
+    """Sends each message it receives by e-mail with `mail.send`, one mail per recipient as in
+    Huginn: `recipients` (default, as in Huginn: the owner's address), `subject`, `headline`,
+    `body` (default: the message's keys and values), `from`, `content_type` (`text/html`
+    sends `body` as HTML); `expected_receive_period_in_days` is accepted and changes nothing. The SMTP server is
     the operator's (`MILLRACE_SMTP_URL`, else Django's mail settings), as Huginn uses the
     server's own mail settings.
     """
@@ -149,17 +149,20 @@ class EmailAgent(AgentType):
         headline = options.get("headline")
         if isinstance(headline, str) and headline:
             text = f"{headline}\n\n{text}"
-        inputs: dict[str, Any] = {
-            "to": _recipients(options.get("recipients"), run),
-            "subject": str(options.get("subject") or "You have a notification!"),
-        }
-        inputs["html" if options.get("content_type") == "text/html" else "text"] = text
+        mail: dict[str, Any] = {"subject": str(options.get("subject") or "You have a notification!")}
+        mail["html" if options.get("content_type") == "text/html" else "text"] = text
         if options.get("from"):
-            inputs["from"] = options["from"]
-        outputs = run_plugin(_plugin("mail.send"), inputs, run.ctx)
-        run.log(f"Sent an e-mail to {len(inputs['to'])} recipient(s).")
-        if truthy(options.get("emit_events", False)):
-            run.emit(outputs)
+            mail["from"] = options["from"]
+        for recipient in _recipients(options.get("recipients"), run):
+            # one mail per recipient, as Huginn sends them: no recipient sees the others'
+            # addresses; as there, a refusal stops the rest
+            try:
+                outputs = run_plugin(_plugin("mail.send"), {**mail, "to": [recipient]}, run.ctx)
+            except AgentError as error:
+                raise AgentError(f"Could not send the e-mail to {recipient}: {error}") from error
+            run.log(f"Sent an e-mail to {recipient}.")
+            if truthy(options.get("emit_events", False)):
+                run.emit(outputs)
 
 
 @register

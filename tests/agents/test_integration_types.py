@@ -89,11 +89,26 @@ def test_email_agent_sends_each_message_through_the_servers_smtp(make_agent, act
                 "headline": "Something happened", "from": "millrace@example.com"},
                sources=(source,))  # fmt: skip
     services.message_create(actor=actor, agent=source, payload={"title": "disk", "free": 3})
-    ((sender, recipients, message),) = smtp.messages
-    assert sender == "millrace@example.com" and recipients == ["ops@example.com", "dev@example.com"]
-    assert message["Subject"] == "Alert: disk"
-    body = message.get_body(("plain",)).get_content()
-    assert body.startswith("Something happened") and "title: disk" in body and "free: 3" in body
+    assert [(sender, recipients) for sender, recipients, _ in smtp.messages] == [
+        ("millrace@example.com", ["ops@example.com"]),
+        ("millrace@example.com", ["dev@example.com"]),
+    ]  # one mail per recipient, as Huginn sends them: none shows the other's address
+    for (_, _, message), shown in zip(smtp.messages, ("ops@example.com", "dev@example.com"), strict=True):
+        assert message["To"] == shown and message["Cc"] is None
+        assert message["Subject"] == "Alert: disk"
+        body = message.get_body(("plain",)).get_content()
+        assert body.startswith("Something happened") and "title: disk" in body and "free: 3" in body
+
+
+def test_email_agent_stops_at_a_refused_recipient_and_says_which(make_agent, actor, smtp):
+    smtp.refuse = {"gone@example.com"}
+    source = make_agent("source", "Agents::ManualEventAgent")
+    recipients = "ops@example.com, gone@example.com, dev@example.com"
+    mail = make_agent("mail", "Agents::EmailAgent", {"recipients": recipients}, sources=(source,))
+    services.message_create(actor=actor, agent=source, payload={"title": "disk"})
+    assert [recipients for _, recipients, _ in smtp.messages] == [["ops@example.com"]]
+    mail.refresh_from_db()
+    assert "gone@example.com" in mail.last_error and "550" in mail.last_error
 
 
 def test_email_agent_without_recipients_mails_its_owner(make_agent, actor, smtp):
