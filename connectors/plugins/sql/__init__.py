@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from connectors.netpolicy import OutboundError, check_host
+from connectors.plugins.sql.cancel import run_cancellable
 from connectors.plugins.sql.common import (
     DEFAULT_MAX_ROWS,
     DEFAULT_TIMEOUT_SECONDS,
@@ -132,7 +133,8 @@ in a transaction of its own that is committed when it succeeds.
   `STORE` (`uri` of a JSON-lines file, for big results) or `NONE` (`rowcount`). Kestra's
   `fetchType` (`FETCH`, `FETCH_ONE`, `STORE`, `NONE`) works too.
 - `maxRows`: rows kept at most (default 10,000; `STORE`: the file size limit); the rest are
-  read and dropped and `truncated` is true. `timeout`: default 300 s.
+  read and dropped and `truncated` is true. `timeout`: default 300 s. A cancelled step stops
+  its statement on the server.
 
 Values are JSON: times in ISO 8601, decimals as strings, bytes in base64. The database host
 is subject to the outbound network policy like any HTTP call. An SQL error fails the task
@@ -215,7 +217,10 @@ class SqlQuery(Plugin):
             query = Query(inputs["sql"], inputs.get("parameters"), fetch, max_rows, _budget(inputs, ctx))
             target = check_host(db.host, db.port)
             started = time.monotonic()
-            outputs = DRIVERS[db.kind](db, target.addresses[0], query, _collect(fetch, query.max_rows, ctx))
+            driver, consume = DRIVERS[db.kind], _collect(fetch, query.max_rows, ctx)
+            outputs = run_cancellable(
+                lambda cancel: driver(db, target.addresses[0], query, consume, cancel), ctx.is_cancelled
+            )
         except (ValueError, OutboundError, SqlFailure) as error:  # FileTooLarge and FileRefError are ValueErrors
             code = getattr(error, "code", _VALUE_ERRORS.get(type(error), "INVALID_INPUT"))
             message = _masked(str(error), password) + _placeholder_hint(code, inputs)

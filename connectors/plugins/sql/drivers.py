@@ -11,12 +11,14 @@ import math
 import socket
 import ssl
 from contextlib import closing, suppress
+from functools import partial
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from connectors.netpolicy import IPAddress
+from connectors.plugins.sql.cancel import Cancel
 from connectors.plugins.sql.common import (
     MAX_CONNECT_SECONDS,
     PLACEHOLDER,
@@ -38,8 +40,9 @@ _MYSQL_TIMEOUTS = {1969, 3024}  # MariaDB max_statement_time, MySQL max_executio
 _MYSQL_LOST = {1927, *range(2000, 3000)}  # connection killed; client errors: lost connection, gone away ...
 
 
-def _postgres(db: Database, address: IPAddress, query: Query, consume: Consume) -> dict[str, Any]:
-    """Run on PostgreSQL: connect to `address` (libpq's hostaddr) with the name kept for TLS."""
+def _postgres(db: Database, address: IPAddress, query: Query, consume: Consume, cancel: Cancel) -> dict[str, Any]:
+    """Run on PostgreSQL: connect to `address` (libpq's hostaddr) with the name kept for TLS;
+    a cancel sends the server libpq's cancel request."""
     try:
         connection = psycopg.connect(
             host=db.host,
@@ -59,6 +62,11 @@ def _postgres(db: Database, address: IPAddress, query: Query, consume: Consume) 
     except psycopg.Error as error:
         raise SqlFailure(f"Cannot connect to {db.where()}: {error}", "CONNECTION_ERROR") from error
     parameters = _pg_parameters(query.parameters)
+    try:
+        cancel.on(connection.cancel_safe)
+    except SqlFailure:
+        connection.close()
+        raise
     try:
         with connection:  # commits when the block ends normally, rolls back when it raises
             cursor = connection.cursor()
@@ -102,9 +110,10 @@ def _pg_message(error: psycopg.Error) -> str:
     return message + (f". Hint: {diag.message_hint}" if diag.message_hint else "")
 
 
-def _mysql(db: Database, address: IPAddress, query: Query, consume: Consume) -> dict[str, Any]:
+def _mysql(db: Database, address: IPAddress, query: Query, consume: Consume, cancel: Cancel) -> dict[str, Any]:
     """Run on MySQL/MariaDB: the socket is opened to `address` here and handed to PyMySQL, which keeps
-    the name for TLS. `sql_select_limit` bounds a SELECT on the server, not just here."""
+    the name for TLS. `sql_select_limit` bounds a SELECT on the server, not just here. A cancel
+    kills the statement (`KILL QUERY`) from a second connection, as the `mysql` client does."""
     if pymysql is None:
         raise SqlFailure("MySQL needs PyMySQL: install Millrace with the `mysql` extra.", "DRIVER_NOT_INSTALLED")
     connection = pymysql.connect(
@@ -130,12 +139,34 @@ def _mysql(db: Database, address: IPAddress, query: Query, consume: Consume) -> 
     except (OSError, pymysql.MySQLError) as error:
         raise _mysql_failure(error, query, connecting_to=db.where()) from error
     try:
+        cancel.on(partial(_mysql_kill, db, address, connection.thread_id(), query.seconds))
         return _mysql_run(connection, query, consume)
     except pymysql.MySQLError as error:
         raise _mysql_failure(error, query) from error
     finally:
         if connection.open:
             connection.close()
+
+
+def _mysql_kill(db: Database, address: IPAddress, thread_id: int, seconds: float) -> None:
+    """Stop the statement of the connection `thread_id` (`KILL QUERY`; the connection stays)."""
+    killer = pymysql.connect(
+        host=db.host,
+        port=db.port,
+        user=db.user,
+        password=db.password,
+        connect_timeout=min(seconds, MAX_CONNECT_SECONDS),
+        read_timeout=MAX_CONNECT_SECONDS,
+        local_infile=False,
+        ssl=_mysql_tls(db.options.get("sslmode")),
+        defer_connect=True,
+    )
+    killer.connect(socket.create_connection((str(address), db.port), timeout=min(seconds, MAX_CONNECT_SECONDS)))
+    try:
+        with killer.cursor() as cursor:
+            cursor.execute("KILL QUERY %s", (thread_id,))
+    finally:
+        killer.close()
 
 
 def _mysql_run(connection: Any, query: Query, consume: Consume) -> dict[str, Any]:
