@@ -1,8 +1,9 @@
-"""Script tasks from outside: flows created, run and cancelled through the workflowdev API, run by
-a real worker process on PostgreSQL + Redis whose environment holds the server's settings."""
+"""Script and SQL tasks from outside: flows created, run and cancelled through the workflowdev API,
+run by a real worker process on PostgreSQL + Redis whose environment holds the server's settings."""
 
 import json
 import time
+import uuid
 
 import pytest
 
@@ -11,6 +12,7 @@ from connectors.scripts.namespace import HELPERS
 from connectors.scripts.watchdog import session_pids
 from executions.models import ExecutionStatus
 from tests.connectors.scripts.conftest import PRINT_SESSION
+from tests.connectors.test_sql_plugin_cancel import postgres_running
 from tests.factories import AccountFactory, SecretFactory
 from tests.system.conftest import wait_until
 from vault.masking import MASK
@@ -144,3 +146,35 @@ def test_cancelling_through_the_api_kills_the_scripts_process_group(workers, api
     wait_until(step_recorded, 10, "the step to record how it ended")
     stopped = "The script was stopped: the execution ended (cancelled, timed out) or the step did."
     assert body["tasks"][0]["error"] == stopped
+
+
+SQL_FLOW = """
+name: long-query
+tasks:
+  - name: wait
+    type: sql.query
+    properties:
+      url: "postgresql://postgres@127.0.0.1:5432/postgres"
+      sql: "SELECT pg_sleep(60) AS {marker}"
+      timeout: PT5M
+"""
+
+
+def test_cancelling_through_the_api_stops_a_running_sql_statement_on_its_server(workers, api):
+    marker = f"m{uuid.uuid4().hex[:10]}"
+    workers.start()
+    execution_id = execute(api, SQL_FLOW.format(marker=marker))
+    wait_until(lambda: postgres_running(marker) == 1, 60, "the worker to start the statement")
+    cancelled_at = time.monotonic()
+    assert api.post(f"{WD}/executions/{execution_id}/cancel").status_code == 200
+    wait_until(lambda: postgres_running(marker) == 0, 5, "the statement to stop on its server")
+    assert time.monotonic() - cancelled_at < 4  # the step asks once a second
+    body = ended(api, execution_id)
+    assert body["execution"]["status"] == "CANCELLED"
+
+    def step_recorded() -> bool:
+        body.update(api.get(f"{WD}/executions/{execution_id}").json())
+        return body["tasks"][0]["status"] != "RUNNING"
+
+    wait_until(step_recorded, 10, "the step to record how it ended")
+    assert body["tasks"][0]["error"] == "The step was cancelled while its statement ran; the statement was stopped."
