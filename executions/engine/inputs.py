@@ -135,6 +135,13 @@ def inputs_unseal(execution_id: Any, sealed: dict[str, Any]) -> dict[str, str]:
     return json.loads(plaintext)
 
 
+def inputs_reseal(execution_id: Any, sealed: dict[str, Any]) -> dict[str, Any]:
+    """The same SECRET inputs sealed with the current key (a credentials key rotation);
+    DecryptionError when the key they were sealed with is gone."""
+    ciphertext, nonce, key_id = encrypt(json.dumps(inputs_unseal(execution_id, sealed)), aad=_aad(execution_id))
+    return {"ciphertext": _b64(ciphertext), "nonce": _b64(nonce), "keyId": key_id}
+
+
 def inputs_in_clear(execution_id: Any, inputs: dict[str, Any], sealed: dict[str, Any]) -> dict[str, Any]:
     """An execution's inputs with its SECRET ones unsealed: what a new run of the same inputs
     (a replay) starts with, to be sealed again under its own id."""

@@ -1,8 +1,9 @@
-"""Re-encrypt every Secret with the current (first) MILLRACE_CREDENTIALS_KEY.
+"""Re-encrypt every value encrypted with an older MILLRACE_CREDENTIALS_KEY with the current
+(first) one: the vault's secrets and the executions' sealed SECRET inputs (`vault.rotation`).
 
 Rotation: put the new key first in MILLRACE_CREDENTIALS_KEY and keep the old one after
 it, run this command, then remove the old key. It runs in one transaction: if any
-secret cannot be decrypted nothing is changed, and the old key must stay configured.
+value cannot be decrypted nothing is changed, and the old key must stay configured.
 """
 
 from typing import Any
@@ -12,11 +13,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from vault import crypto
-from vault.models import Secret
+from vault.rotation import SealedKind, sealed_kinds
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every secret with the first key of MILLRACE_CREDENTIALS_KEY."
+    help = "Re-encrypt every secret and sealed input with the first key of MILLRACE_CREDENTIALS_KEY."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -28,30 +29,33 @@ class Command(BaseCommand):
             current = crypto.current_key_id()
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
-        changed: list[Secret] = []
-        current_count = 0
-        failures: list[str] = []
-        with transaction.atomic():
-            for secret in Secret.objects.select_for_update().order_by("pk").iterator(chunk_size=500):
-                if secret.key_id == current:
-                    current_count += 1
-                    continue
-                aad = crypto.secret_aad(secret)
-                try:
-                    plaintext = crypto.decrypt(secret.ciphertext, secret.nonce, secret.key_id, aad=aad)
-                except crypto.DecryptionError as exc:
-                    failures.append(f"{secret.pk} ({secret.name}): {exc}")
-                    continue
-                secret.ciphertext, secret.nonce, secret.key_id = crypto.encrypt(plaintext, aad=aad)
-                changed.append(secret)
-            if failures:
-                raise CommandError(
-                    f"{len(failures)} secret(s) could not be decrypted; nothing was changed:\n" + "\n".join(failures)
-                )
-            if not dry_run:
-                # bulk_update leaves updated_at alone: the values did not change.
-                Secret.objects.bulk_update(changed, ["ciphertext", "nonce", "key_id"], batch_size=500)
         verb = "would re-encrypt" if dry_run else "re-encrypted"
-        self.stdout.write(
-            self.style.SUCCESS(f"{verb} {len(changed)} secret(s); {current_count} already used key {current}.")
-        )
+        with transaction.atomic():
+            for kind in sealed_kinds():
+                changed, already = self._rotate(kind, current, dry_run)
+                self.stdout.write(
+                    self.style.SUCCESS(f"{verb} {changed} {kind.label}; {already} already used key {current}.")
+                )
+
+    def _rotate(self, kind: SealedKind, current: str, dry_run: bool) -> tuple[int, int]:
+        """Re-encrypt one kind's rows (counted, not written, on a dry run); raises, and so
+        rolls every kind back, when any cannot be decrypted."""
+        changed, already, failures = [], 0, []
+        for row in kind.rows().select_for_update().order_by("pk").iterator(chunk_size=500):
+            if kind.key_of(row) == current:
+                already += 1
+                continue
+            try:
+                kind.reseal(row)
+            except crypto.DecryptionError as exc:
+                failures.append(f"{row.pk} ({row}): {exc}")
+                continue
+            changed.append(row)
+        if failures:
+            raise CommandError(
+                f"{len(failures)} {kind.label} could not be decrypted; nothing was changed:\n" + "\n".join(failures)
+            )
+        if changed and not dry_run:
+            # bulk_update leaves updated_at alone: the values did not change.
+            kind.rows().model.objects.bulk_update(changed, list(kind.fields), batch_size=500)
+        return len(changed), already
