@@ -75,6 +75,7 @@ from executions.selectors import execution_events, execution_get
 logger = logging.getLogger("millrace.ws")
 
 CLOSE_BAD_REQUEST, CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4400, 4401, 4403, 4404
+CLOSE_INTERNAL_ERROR = 1011
 BATCH = 500
 #: What the streams' messages show of an execution and of an event's task run: a read many
 #: times a second leaves the rest (the flow's source, inputs, timestamps) in the table. A
@@ -186,7 +187,11 @@ class ExecutionStream(AsyncWebsocketConsumer):
         execution = self._authorize(query)
         if isinstance(execution, int):
             return execution, ([], True, False)
-        return None, self._read(execution)
+        try:
+            return None, self._read(execution)
+        except Exception:
+            logger.exception("Execution stream %s failed", self.execution_id)
+            return CLOSE_INTERNAL_ERROR, ([], True, False)
 
     def _authorize(self, query: dict[str, list[str]]) -> Execution | int:
         """The execution the socket may follow, or the close code refusing it."""
@@ -273,7 +278,7 @@ class ExecutionStream(AsyncWebsocketConsumer):
             raise
         except Exception:
             logger.exception("Execution stream %s failed", self.execution_id)
-            await self.close(1011)
+            await self.close(CLOSE_INTERNAL_ERROR)
 
     def _read(self, execution: Execution | None = None) -> tuple[list[dict[str, Any]], bool, bool]:
         """Messages after the cursor; whether the stream is done; whether more are waiting.
@@ -403,7 +408,7 @@ class Feed:
                     texts, last, done, more = await self.reader()(self._read)(subscribers)
                 except Exception:
                     logger.exception("Execution stream %s failed", self.execution_id)
-                    await self._close_all(1011)
+                    await self._close_all(CLOSE_INTERNAL_ERROR)
                     return
                 finally:
                     self.reading = False

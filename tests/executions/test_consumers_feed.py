@@ -27,7 +27,7 @@ from executions.models import Execution, ExecutionEvent
 from executions.services import execution_cancel, execution_create
 from tests.conftest import token_for
 from tests.factories import AccountFactory, FlowFactory
-from tests.sockets import in_loop, read_all
+from tests.sockets import in_loop, read_all, stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -184,6 +184,12 @@ def test_a_failed_read_closes_every_socket_with_1011(queued, account):
         results = in_loop(run)
 
     assert results == [([], 1011)] * 3
+
+
+def test_a_failed_first_read_closes_the_socket_with_1011(queued, account):
+    (url, *_) = paths(queued, account)
+    with mock.patch("executions.consumers.read_events", side_effect=RuntimeError("database gone")):
+        assert stream(url) == ([], 1011)
 
 
 def test_one_read_serves_sockets_at_different_cursors_each_from_its_own(queued, account):
