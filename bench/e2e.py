@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,6 +53,7 @@ class Plan:
     webhooks: int = 500
     concurrencies: tuple[int, ...] = (20, 100)
     warmup: int = 3
+    light_repeats: int = 5  # light executions per run, their median the run's figure
 
     @classmethod
     def from_env(cls) -> Plan:
@@ -59,6 +61,7 @@ class Plan:
             runs=int(os.environ.get("BENCH_RUNS", "5")),
             webhooks=int(os.environ.get("BENCH_WEBHOOKS", "500")),
             concurrencies=tuple(int(c) for c in os.environ.get("BENCH_CONCURRENCY", "20,100").split(",")),
+            light_repeats=int(os.environ.get("BENCH_LIGHT_REPEATS", "5")),
         )
 
 
@@ -304,11 +307,13 @@ async def alternate(targets: list[Target], runs: int, measure: Callable[[Target]
     return {name: median_of(values) for name, values in found.items()}
 
 
-async def light(target: Target) -> dict[str, float]:
-    """The target's light figures and its CPU per execution."""
+async def light(target: Target, repeats: int = 1) -> dict[str, float]:
+    """The target's light figures, each the median of `repeats` light executions (one is at
+    the mercy of whatever else the machine did in its 0.1 s), and its CPU per execution."""
     cpu = target.service.cpu_seconds()
-    figures = await target.light()
-    figures["cpu_ms_per_execution"] = (target.service.cpu_seconds() - cpu) / target.light_executions * 1000
+    found = [await target.light() for _ in range(repeats)]
+    figures = {key: statistics.median(one[key] for one in found) for key in found[0]}
+    figures["cpu_ms_per_execution"] = (target.service.cpu_seconds() - cpu) / (target.light_executions * repeats) * 1000
     return figures
 
 
@@ -318,7 +323,7 @@ async def scenarios(targets: list[Target], plan: Plan) -> dict[str, dict]:
             await light(target)
         await batch(target, 2 * max(plan.concurrencies), max(plan.concurrencies))
     results: dict[str, dict] = {target.name: {} for target in targets}
-    for name, figures in (await alternate(targets, plan.runs, light)).items():
+    for name, figures in (await alternate(targets, plan.runs, partial(light, repeats=plan.light_repeats))).items():
         results[name]["light"] = figures
     for concurrency in plan.concurrencies:
 
