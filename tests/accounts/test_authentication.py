@@ -60,29 +60,28 @@ def test_malformed_tokens_are_invalid(raw):
         login_token_account(raw)
 
 
-def test_a_disabled_account_and_a_changed_password_are_refused():
-    account = AccountFactory()
-    raw = str(SlidingToken.for_user(account))
+def _change_password(account) -> None:
     account.set_password("a-new-password-0123")
     account.save()
-    with pytest.raises(exceptions.AuthenticationFailed) as changed:
-        login_token_account(raw)
-    assert changed.value.get_codes() == "password_changed"
-    raw = str(SlidingToken.for_user(account))
+
+
+def _disable(account) -> None:
     account.is_active = False
     account.save()
-    with pytest.raises(exceptions.AuthenticationFailed) as disabled:
-        login_token_account(raw)
-    assert disabled.value.get_codes() == "user_inactive"
 
 
-def test_a_deleted_account_is_refused():
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [(_change_password, "password_changed"), (_disable, "user_inactive"), (lambda a: a.delete(), "user_not_found")],
+)
+def test_a_token_of_an_account_changed_since_is_refused(change, code):
     account = AccountFactory()
     raw = str(SlidingToken.for_user(account))
-    account.delete()
+    login_token_account(raw)
+    change(account)
     with pytest.raises(exceptions.AuthenticationFailed) as refused:
         login_token_account(raw)
-    assert refused.value.get_codes() == "user_not_found"
+    assert refused.value.get_codes() == code
 
 
 def test_a_token_without_an_account_claim_is_invalid():
