@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from django.conf import settings
@@ -72,12 +74,17 @@ class ExecutionView:
         self.task_runs.append(run)
 
     def outputs_for(self, run: TaskRun) -> dict[str, Any]:
-        """Outputs of earlier successful steps by name; the same forEach iteration wins."""
-        done = sorted((r for r in self.task_runs if r.status == TaskStatus.SUCCESS), key=lambda r: r.sequence)
-        outputs = {r.name: r.outputs for r in done}
-        outputs.update(
-            {r.name: r.outputs for r in done if r.parent_id == run.parent_id and r.loop_index == run.loop_index}
-        )
+        """Outputs of earlier successful steps by name; the same forEach iteration wins.
+
+        One pass over the runs, made at every step: in a long flow, over every step so far."""
+        success, parent, loop = TaskStatus.SUCCESS, run.parent_id, run.loop_index
+        done = sorted((r for r in self.task_runs if r.status == success), key=attrgetter("sequence"))
+        outputs, same_iteration = {}, {}
+        for r in done:
+            outputs[r.name] = r.outputs
+            if r.loop_index == loop and r.parent_id == parent:  # the loop index first: the id is slower to get
+                same_iteration[r.name] = r.outputs
+        outputs.update(same_iteration)
         return outputs
 
     def _main_successes(self) -> list[TaskRun]:
@@ -144,7 +151,7 @@ class ExecutionView:
         )
 
     def renderer(self, run: TaskRun, *, secrets: bool = True) -> TemplateRenderer:
-        return TemplateRenderer(self.render_context(run), VaultResolver(self.execution), secrets=secrets)
+        return TemplateRenderer(partial(self.render_context, run), VaultResolver(self.execution), secrets=secrets)
 
 
 def render_control(view: ExecutionView, run: TaskRun, step: ir.Step, key: str) -> Any:

@@ -69,9 +69,11 @@ class Orchestrator:
         self.execution = execution
         self.flow = flow
         self.view = ExecutionView(execution, flow, task_runs)
-        self.index: dict[tuple, TaskRun] = {}
-        for run in task_runs:
-            self.index[self._key_of(run)] = run
+        self.index: dict[tuple, TaskRun] = (
+            {(run.step_id, run.parent_id, run.loop_index, 0): run for run in task_runs}
+            if not flow.per_attempt  # the usual flow: the key without looking each step up
+            else {self._key_of(run): run for run in task_runs}
+        )
         self.sequence = max((run.sequence for run in task_runs), default=0)
         self.pending: list[TaskRun] = []
         self.tick = Tick()
@@ -82,7 +84,7 @@ class Orchestrator:
     # holds the attempt (`flow.per_attempt`)
 
     def _key(self, step_id: str, parent: TaskRun | None, loop_index: int | None) -> tuple:
-        attempt = self.execution.attempt if step_id in self.flow.per_attempt else 0
+        attempt = self.execution.attempt if self.flow.per_attempt and step_id in self.flow.per_attempt else 0
         return step_id, parent.id if parent else None, loop_index, attempt
 
     def _key_of(self, run: TaskRun) -> tuple:
@@ -149,12 +151,17 @@ class Orchestrator:
     # --- blocks (tasks format and control children) -------------------------------------
 
     def _walk_block(self, block: ir.Block, parent: TaskRun | None, loop_index: int | None) -> BlockState:
+        # Each walk goes over the block's steps from the first: in a long flow, over every step
+        # done so far, so a done step is passed over at the cost of a lookup.
+        index, key, done = self.index, self._key, (T.SUCCESS, T.SKIPPED)
         for step in block.steps:
-            run = self.index.get(self._key(step.id, parent, loop_index))
+            run = index.get(key(step.id, parent, loop_index))
             if run is None:
                 run = self._start_step(step, parent, loop_index)
                 if run is None or not step.control:
                     return BlockState(Outcome.ACTIVE)
+            elif run.status in done:
+                continue
             state = self._step_state(step, run)
             if state.outcome is not Outcome.DONE:
                 return state

@@ -27,8 +27,9 @@ work unseen (macros, call/filter/set/block blocks, recursive loops, include) are
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any, Protocol
 
 from jinja2 import TemplateSyntaxError, Undefined, UndefinedError
@@ -150,9 +151,13 @@ class TemplateRenderer:
     """Renders the inputs of one task run and records the secret values it used."""
 
     def __init__(
-        self, context: RenderContext | Mapping[str, Any], resolver: Resolver | None = None, *, secrets: bool = True
+        self,
+        context: RenderContext | Mapping[str, Any] | Callable[[], RenderContext],
+        resolver: Resolver | None = None,
+        *,
+        secrets: bool = True,
     ) -> None:
-        self._variables = context.variables() if isinstance(context, RenderContext) else dict(context)
+        self._context = context
         self._resolver = resolver
         self._secrets_allowed = secrets  # False where the value chooses a path or is kept in clear
         self.used_secrets: set[str] = set()
@@ -161,6 +166,14 @@ class TemplateRenderer:
         self._read_secret = False
         self._iterations = 0
         self._deadline = 0.0
+
+    @cached_property
+    def _variables(self) -> dict[str, Any]:
+        """What templates see, made when a string first needs it: given as a function, the
+        context (every earlier step's outputs, among others) is not made for inputs that hold
+        no template."""
+        context = self._context() if callable(self._context) else self._context
+        return context.variables() if isinstance(context, RenderContext) else dict(context)
 
     def masker(self) -> Masker:
         """A Masker for every secret value used so far."""

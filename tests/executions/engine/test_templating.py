@@ -336,3 +336,17 @@ def test_python_objects_are_not_printed_with_their_repr(renderer, template):
     with pytest.raises(TemplateRenderError) as refused:
         renderer.render(template, "field")
     assert "0x" not in str(refused.value)
+
+
+def test_a_context_given_as_a_function_is_made_once_and_only_for_a_template():
+    made = []
+
+    def context() -> RenderContext:
+        made.append(1)
+        return RenderContext(outputs={"a": {"value": 3}})
+
+    renderer = TemplateRenderer(context)
+    assert renderer.render({"n": 10, "text": "plain", "list": ["x", 1]}) == {"n": 10, "text": "plain", "list": ["x", 1]}
+    assert made == []  # no template: the context (every earlier step's outputs) is never made
+    assert renderer.render({"a": "{{ outputs.a.value }}", "b": "{{ outputs.a.value + 1 }}"}) == {"a": 3, "b": 4}
+    assert made == [1]
