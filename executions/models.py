@@ -112,9 +112,15 @@ class Execution(models.Model):
             models.Index(fields=["namespace", "created_at", "id"], name="execution_namespace_created"),
             models.Index(fields=["flow", "created_at"]),
             models.Index(fields=["status", "deadline"]),
+            # the sweeper's "live and untouched since": SQLite's statistics say nothing of how
+            # rare a status is, so without the range on a second column it read every execution
+            models.Index(fields=["status", "updated_at"], name="execution_status_updated"),
             models.Index(fields=["trigger"], name="execution_trigger_set", condition=Q(trigger__isnull=False)),
-            # few rows wait for a slot at any time: oldest first, whatever their flow
-            models.Index(fields=["created_at"], name="execution_waiting_for_slot", condition=Q(waiting_for_slot=True)),
+            # few rows wait for a slot at any time: by flow, oldest first (the sweeper asks which
+            # flows have some; on the whole table, SQLite read every execution's flow for that)
+            models.Index(
+                fields=["flow", "created_at"], name="execution_waiting_for_slot", condition=Q(waiting_for_slot=True)
+            ),
             models.Index(fields=["parent_task"], name="execution_parent_set", condition=Q(parent_task__isnull=False)),
             models.Index(fields=["original"], name="execution_original_set", condition=Q(original__isnull=False)),
             models.Index(fields=["updated_by"], name="execution_updated_by_set", condition=Q(updated_by__isnull=False)),
@@ -197,6 +203,8 @@ class TaskRun(models.Model):
             models.Index(fields=["status", "wake_at"]),
             models.Index(fields=["status", "deadline"]),
             models.Index(fields=["parent"], name="taskrun_parent_set", condition=Q(parent__isnull=False)),
+            # the sweeper's "queued and untouched since" (few rows are QUEUED at any time)
+            models.Index(fields=["updated_at"], name="taskrun_queued", condition=Q(status="QUEUED")),
         ]
         constraints = [
             models.UniqueConstraint(

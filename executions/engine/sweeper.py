@@ -28,10 +28,15 @@ T, E = TaskStatus, ExecutionStatus
 #: Task statuses that still have work ahead (PENDING is created, not yet queued).
 ACTIVE_TASK_STATUSES = (T.QUEUED, T.RUNNING, T.WAITING, T.RETRYING)
 BATCH = 200
+#: Execution statuses that have not ended: named, so a query by them uses the status index.
+LIVE_EXECUTION_STATUSES = tuple(status for status in E if status not in TERMINAL_EXECUTION_STATUSES)
 
 
 def _due(queryset):
-    return queryset.select_for_update(skip_locked=True, of=("self",))[:BATCH]
+    # Without the model's newest-first ordering: to keep it, SQLite walks the whole table in
+    # `created_at` order instead of looking the few live rows up by their status's index (1.4 s a
+    # sweep at a million executions, with the writer lock held).
+    return queryset.order_by().select_for_update(skip_locked=True, of=("self",))[:BATCH]
 
 
 def wake_due_steps(now: datetime) -> int:
@@ -129,7 +134,7 @@ def time_out_executions(now: datetime) -> int:
     """Executions past their flow timeout: TIME_OUT_WF ends them, ALERT_ONLY only warns."""
     handled = 0
     with transaction.atomic():
-        live = Execution.objects.exclude(status__in=TERMINAL_EXECUTION_STATUSES)
+        live = Execution.objects.filter(status__in=LIVE_EXECUTION_STATUSES)  # by the (status, deadline) index
         for execution in _due(live.filter(deadline__lte=now)):
             if execution.timeout_policy == "ALERT_ONLY":
                 Execution.objects.filter(pk=execution.pk).update(deadline=None)
