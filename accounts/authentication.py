@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Exists
+from django.db.models import Exists, QuerySet
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -128,8 +128,8 @@ def login_token_account(raw: str) -> tuple[Account, SlidingToken]:
         raise InvalidToken("Token contained no recognizable user identification")
     try:
         account = (
-            Account.objects.filter(**{api_settings.USER_ID_FIELD: account_id})
-            .annotate(blacklisted=Exists(BlacklistedToken.objects.filter(token__jti=token[api_settings.JTI_CLAIM])))
+            _accounts_marked_blacklisted(token[api_settings.JTI_CLAIM])
+            .filter(**{api_settings.USER_ID_FIELD: account_id})
             .first()
         )
     except (ValueError, ValidationError) as error:  # not an id at all: no account has it
@@ -140,9 +140,7 @@ def login_token_account(raw: str) -> tuple[Account, SlidingToken]:
         raise exceptions.AuthenticationFailed("User not found", code="user_not_found")
     if not account.is_active:
         raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
-    if api_settings.CHECK_REVOKE_TOKEN and token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
-        account.password
-    ):
+    if not _password_unchanged(account.password, token.get(api_settings.REVOKE_TOKEN_CLAIM)):
         raise exceptions.AuthenticationFailed("The user's password has been changed.", code="password_changed")
     return account, token
 
@@ -159,14 +157,25 @@ def credential_current(credential: Credential) -> bool:
     if credential.kind != "jwt":
         return True
     row = (
-        Account.objects.filter(pk=credential.account_id, is_active=True)
-        .annotate(blacklisted=Exists(BlacklistedToken.objects.filter(token__jti=credential.key)))
+        _accounts_marked_blacklisted(credential.key)
+        .filter(pk=credential.account_id, is_active=True)
         .values_list("password", "blacklisted")
         .first()
     )
     if row is None or row[1]:
         return False
-    return not api_settings.CHECK_REVOKE_TOKEN or get_md5_hash_password(row[0]) == credential.password_digest
+    return _password_unchanged(row[0], credential.password_digest)
+
+
+def _accounts_marked_blacklisted(jti: str) -> QuerySet[Account]:
+    """Accounts, each with `blacklisted`: whether the login token `jti` is (one query for both)."""
+    return Account.objects.annotate(blacklisted=Exists(BlacklistedToken.objects.filter(token__jti=jti)))
+
+
+def _password_unchanged(password_hash: str, digest: str | None) -> bool:
+    """Whether a login token's password digest is the account's password's (tokens carry one:
+    CHECK_REVOKE_TOKEN), so a password change revokes every earlier token."""
+    return not api_settings.CHECK_REVOKE_TOKEN or get_md5_hash_password(password_hash) == digest
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):

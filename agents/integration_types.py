@@ -123,9 +123,9 @@ class EmailAgent(AgentType):
     """Sends each message it receives by e-mail with `mail.send`, one mail per recipient as in
     Huginn: `recipients` (default, as in Huginn: the owner's address), `subject`, `headline`,
     `body` (default: the message's keys and values), `from`, `content_type` (`text/html`
-    sends `body` as HTML); `expected_receive_period_in_days` is accepted and changes nothing. The SMTP server is
-    the operator's (`MILLRACE_SMTP_URL`, else Django's mail settings), as Huginn uses the
-    server's own mail settings.
+    sends `body` as HTML); `expected_receive_period_in_days` is accepted and changes nothing.
+    The SMTP server is the operator's (`MILLRACE_SMTP_URL`, else Django's mail settings), as
+    Huginn uses the server's own mail settings.
     """
 
     name = "Agents::EmailAgent"

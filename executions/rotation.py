@@ -12,7 +12,7 @@ def _reseal(execution: Execution) -> None:
 
 SEALED_INPUTS = SealedKind(
     label="execution(s) with sealed SECRET inputs",
-    rows=lambda: Execution.objects.exclude(sealed_inputs={}).only("id", "sealed_inputs"),
+    rows=lambda: Execution.objects.exclude(sealed_inputs={}).only("id", "flow_name", "sealed_inputs"),
     key_of=lambda execution: execution.sealed_inputs.get("keyId", ""),
     reseal=_reseal,
     fields=("sealed_inputs",),

@@ -35,7 +35,7 @@ def _reseal_secret(secret: Secret) -> None:
 _KINDS: list[SealedKind] = [
     SealedKind(
         label="secret(s)",
-        rows=lambda: Secret.objects.all(),
+        rows=Secret.objects.all,
         key_of=lambda secret: secret.key_id,
         reseal=_reseal_secret,
         fields=("ciphertext", "nonce", "key_id"),

@@ -76,7 +76,7 @@ class ExecutionView:
     def outputs_for(self, run: TaskRun) -> dict[str, Any]:
         """Outputs of earlier successful steps by name; the same forEach iteration wins.
 
-        One pass over the runs, made at every step: in a long flow, over every step so far."""
+        One pass over the runs, for each step whose inputs hold a template (`renderer`)."""
         success, parent, loop = TaskStatus.SUCCESS, run.parent_id, run.loop_index
         done = sorted((r for r in self.task_runs if r.status == success), key=attrgetter("sequence"))
         outputs, same_iteration = {}, {}

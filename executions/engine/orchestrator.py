@@ -84,7 +84,7 @@ class Orchestrator:
     # holds the attempt (`flow.per_attempt`)
 
     def _key(self, step_id: str, parent: TaskRun | None, loop_index: int | None) -> tuple:
-        attempt = self.execution.attempt if self.flow.per_attempt and step_id in self.flow.per_attempt else 0
+        attempt = self.execution.attempt if step_id in self.flow.per_attempt else 0
         return step_id, parent.id if parent else None, loop_index, attempt
 
     def _key_of(self, run: TaskRun) -> tuple:

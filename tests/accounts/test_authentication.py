@@ -97,3 +97,12 @@ def test_the_websocket_credential_is_the_tokens():
     assert found == account
     assert (credential.kind, credential.key) == ("jwt", token["jti"])
     assert credential.password_digest == token["hash_password"]
+
+
+@pytest.mark.parametrize("claim", ["not-an-id", 12345, ""])
+def test_a_signed_token_whose_account_claim_is_no_id_is_refused(claim):
+    token = SlidingToken()
+    token["account_id"] = claim
+    with pytest.raises(exceptions.AuthenticationFailed) as refused:
+        login_token_account(str(token))
+    assert refused.value.get_codes() == "user_not_found"

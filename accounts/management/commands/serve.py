@@ -2,8 +2,9 @@
 
 Both run as child processes in the foreground; Ctrl-C (or SIGTERM, or a closed terminal) stops
 both cleanly, and if either dies the other is stopped too; a child that has not stopped
-within `STOP_SECONDS` is killed with every process it started. The server runs `--servers` processes (uvicorn's
-workers, sharing the port); the processes find each other by the bell (`core/bell.py`).
+within `STOP_SECONDS` is killed with every process it started. The server runs `--servers`
+processes (uvicorn's workers, sharing the port); the processes find each other by the bell
+(`core/bell.py`).
 
 Several processes count events (requests in the servers, task runs in the workers), so unless
 `PROMETHEUS_MULTIPROC_DIR` is set the command gives its children one of its own, under

@@ -350,3 +350,14 @@ def test_a_context_given_as_a_function_is_made_once_and_only_for_a_template():
     assert made == []  # no template: the context (every earlier step's outputs) is never made
     assert renderer.render({"a": "{{ outputs.a.value }}", "b": "{{ outputs.a.value + 1 }}"}) == {"a": 3, "b": 4}
     assert made == [1]
+
+
+def test_a_context_that_cannot_be_made_fails_only_a_template_and_says_why():
+    def context() -> RenderContext:
+        raise LookupError("the key the SECRET inputs were sealed with is gone")
+
+    renderer = TemplateRenderer(context)
+    assert renderer.render({"n": 10}) == {"n": 10}
+    with pytest.raises(TemplateRenderError) as failed:
+        renderer.render({"a": "{{ inputs.token }}"})
+    assert "the key the SECRET inputs were sealed with is gone" in str(failed.value)
